@@ -1,0 +1,29 @@
+"""Where the shared real test data lives (../shared by default, or $TRYGG_SHARED)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def shared_dir() -> Path:
+    """The shared folder; skips the test outside CI when missing, fails it in CI."""
+    path = Path(os.environ.get("TRYGG_SHARED", PROJECT_ROOT.parent / "shared")).resolve()
+    if not (path / "vision").is_dir():
+        reason = f"shared test data not found at {path} (set TRYGG_SHARED)"
+        if in_ci():
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
+
+def vision_dir() -> Path:
+    return shared_dir() / "vision"

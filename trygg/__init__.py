@@ -1,0 +1,1 @@
+"""Trygg: edge monitoring for public spaces (shared core: contract, clock, stack, CLI)."""

@@ -1,0 +1,395 @@
+"""The wire contract between a pole (edge agent) and the hub, version 1.
+
+Everything that crosses MQTT is defined here and nowhere else; edge and hub both import
+this module, and ``trygg contract`` exports it as JSON Schema for other vendors' devices.
+This module is pure: it imports no I/O library.
+
+Topics (``{d}`` is the device id, which must equal the payload's ``device``)::
+
+    trygg/v1/dev/{d}/birth    device -> hub  retained; who I am, my assets, my outbox floor
+    trygg/v1/dev/{d}/state    device -> hub  retained; online, and the Last Will (online=false)
+    trygg/v1/dev/{d}/data     device -> hub  QoS 1; a batch of readings (from the outbox)
+    trygg/v1/dev/{d}/event    device -> hub  QoS 1; a batch of events (from the outbox)
+    trygg/v1/dev/{d}/cmdres   device -> hub  QoS 1; the result of a command
+    trygg/v1/dev/{d}/cmd      hub -> device  QoS 1; a command
+    trygg/v1/dev/{d}/ack      hub -> device  QoS 1; end-to-end acknowledgement
+    trygg/v1/hub/state        hub -> all     retained; hub online or not
+
+Delivery guarantee. ``seq`` is assigned once, when a message enters the device's durable
+outbox, from a per-device counter that never goes back (it survives reboots); ``boot``
+counts agent starts. The encoded bytes are stored in the outbox and a replay sends the very
+same bytes, so the hub de-duplicates by ``(device, boot, seq)``. A broker PUBACK only means
+"sent": the device deletes a message from its outbox only when an :class:`Ack` from the hub
+says every ``seq`` up to and including ``Ack.seq`` is durably stored. If a device had to
+drop unsent messages (outbox full), its birth says so with ``low`` (the lowest ``seq`` it
+still holds), so the hub can advance past the hole and record it as a gap.
+
+Time. Every measurement time is integer milliseconds since the Unix epoch, UTC. The edge
+keeps times strictly increasing per (asset, sensor, field), so two readings can never
+become one InfluxDB point. Readings taken before the Pi's clock was synchronised carry
+``unsynced=true``; their order is the ``seq`` order, never the wall-clock order.
+
+Encoding, chosen by measurement (``python -m bench.encoding``, this machine, a data message
+with 20 readings): compact JSON through pydantic's Rust core encodes in ~10 us and
+validates in ~12 us, 1.9 kB on the wire; CBOR/MessagePack would save ~35 % of bytes but
+their pure-Python paths are slower and add a dependency, and MQTT payloads are gzip-free
+anyway. JSON wins on speed, debuggability (``mosquitto_sub``) and interoperability; the
+figures are printed by the benchmark and recorded in the README.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+CONTRACT_VERSION: Final = 1
+TOPIC_ROOT: Final = "trygg/v1"
+HUB_STATE_TOPIC: Final = f"{TOPIC_ROOT}/hub/state"
+MAX_PAYLOAD_BYTES: Final = 256 * 1024
+MAX_READINGS_PER_MESSAGE: Final = 1000
+MAX_EVENTS_PER_MESSAGE: Final = 200
+DEVICE_ID_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{1,62}$"
+_DEVICE_ID_RE: Final = re.compile(DEVICE_ID_PATTERN)
+_NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class ContractError(ValueError):
+    """A topic or payload that breaks the contract; ``reason`` is a stable short code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class Kind(StrEnum):
+    BIRTH = "birth"
+    STATE = "state"
+    DATA = "data"
+    EVENT = "event"
+    CMD_RESULT = "cmdres"
+    CMD = "cmd"
+    ACK = "ack"
+
+
+DEVICE_TO_HUB: Final = frozenset({Kind.BIRTH, Kind.STATE, Kind.DATA, Kind.EVENT, Kind.CMD_RESULT})
+
+
+class AssetKind(StrEnum):
+    """Also the InfluxDB measurement each asset's readings go to."""
+
+    STREETLIGHT = "streetlight"
+    CABINET = "cabinet"
+    BIN = "bin"
+    CAMERA = "camera"
+    CROWD = "crowd"
+    DEVICE = "device"  # the Pi itself
+
+
+class Unit(StrEnum):
+    AMPERE = "A"
+    KILOWATT = "kW"
+    LUX = "lx"
+    CELSIUS = "Cel"
+    METRE = "m"
+    SQUARE_METRE = "m2"
+    DEGREE = "deg"
+    SECOND = "s"
+    RATIO = "1"  # dimensionless 0..1
+    COUNT = "count"
+    PERSONS_PER_SQUARE_METRE = "persons/m2"
+    PERCENT = "%"
+    BYTES = "By"
+    TEXT = "text"
+    BOOLEAN = "bool"
+
+
+class FieldSpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    unit: Unit
+    type: Literal["float", "int", "bool", "str"]
+    description: str
+
+
+def _f(unit: Unit, typ: Literal["float", "int", "bool", "str"], description: str) -> FieldSpec:
+    return FieldSpec(unit=unit, type=typ, description=description)
+
+
+# FIWARE Smart Data Models names where one exists (Streetlight, WasteContainer,
+# CrowdFlowObserved, Device); our extensions are named in the same style.
+FIELDS: Final[dict[str, FieldSpec]] = {
+    # Streetlight (FIWARE Streetlight; electrical fields named as on StreetlightControlCabinet)
+    "powerState": _f(Unit.TEXT, "str", "lamp state: on | off | low | bootingUp"),
+    "intensity": _f(Unit.AMPERE, "float", "lamp current"),
+    "activePower": _f(Unit.KILOWATT, "float", "lamp active power"),
+    "illuminance": _f(Unit.LUX, "float", "measured ambient light"),
+    "illuminanceLevel": _f(Unit.RATIO, "float", "dimming setpoint 0..1 (not measured light)"),
+    # WasteContainer
+    "fillingLevel": _f(Unit.RATIO, "float", "fill level 0..1 from the ultrasonic distance"),
+    "distance": _f(Unit.METRE, "float", "ultrasonic distance to the top of the rubbish"),
+    "temperature": _f(Unit.CELSIUS, "float", "temperature inside the bin"),
+    "tilted": _f(Unit.BOOLEAN, "bool", "bin is tilted or dropped"),
+    "tiltAngle": _f(Unit.DEGREE, "float", "bin tilt from vertical"),
+    # Device (the Pi)
+    "cpuTemperature": _f(Unit.CELSIUS, "float", "SoC temperature"),
+    "cpuLoad": _f(Unit.RATIO, "float", "1-minute load average divided by core count"),
+    "memoryUsed": _f(Unit.RATIO, "float", "used memory fraction"),
+    "diskUsed": _f(Unit.RATIO, "float", "used disk fraction of the state partition"),
+    "uptime": _f(Unit.SECOND, "float", "seconds since boot"),
+    "clockSynced": _f(Unit.BOOLEAN, "bool", "system clock synchronised (NTP)"),
+    "outboxDepth": _f(Unit.COUNT, "int", "messages waiting in the outbox"),
+    "droppedReadings": _f(Unit.COUNT, "int", "messages dropped oldest-first since install"),
+    "rssi": _f(Unit.COUNT, "int", "mobile link signal strength, dBm"),
+    # Camera health (numbers only, never images)
+    "sharpness": _f(Unit.RATIO, "float", "Laplacian variance relative to baseline"),
+    "edgeDensity": _f(Unit.RATIO, "float", "edge density relative to baseline"),
+    "meanLuma": _f(Unit.COUNT, "float", "mean grey level 0..255"),
+    "displacement": _f(Unit.COUNT, "float", "shift against the reference frame, pixels"),
+    "frozen": _f(Unit.BOOLEAN, "bool", "picture stopped changing while frames arrive"),
+    "healthScore": _f(Unit.RATIO, "float", "overall camera health 0..1"),
+    "graffitiArea": _f(Unit.SQUARE_METRE, "float", "changed wall area against clean reference"),
+    # CrowdFlowObserved (+ density and level of service as our extension)
+    "peopleCount": _f(Unit.COUNT, "int", "people in the zone"),
+    "peopleDensity": _f(Unit.PERSONS_PER_SQUARE_METRE, "float", "people per square metre"),
+    "levelOfService": _f(Unit.TEXT, "str", "Fruin walkway level of service A-F"),
+    "levelOfServiceQueue": _f(Unit.TEXT, "str", "Fruin standing/queuing level of service A-F"),
+    "occlusionLimited": _f(Unit.BOOLEAN, "bool", "density above ~2 p/m2: count is a lower bound"),
+    "congested": _f(Unit.BOOLEAN, "bool", "FIWARE congested"),
+}
+
+Value = float | int | bool | str
+Name = Annotated[str, Field(pattern=_NAME_PATTERN)]
+DeviceId = Annotated[str, Field(pattern=DEVICE_ID_PATTERN)]
+EpochMs = Annotated[int, Field(ge=946_684_800_000, le=4_102_444_800_000)]  # 2000..2100
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+
+
+class Reading(_Model):
+    """One measured value of one field of one sensor at one time."""
+
+    asset: Name
+    kind: AssetKind
+    sensor: Name
+    field: Name
+    t: EpochMs = Field(description="measurement time, ms since epoch, UTC")
+    v: Value
+    q: Literal["good", "uncertain", "bad"] = "good"
+    unsynced: bool = Field(default=False, description="taken before the clock was synced")
+
+
+class EventItem(_Model):
+    """A condition the edge saw (tilt, fire risk, camera covered, graffiti candidate)."""
+
+    asset: Name
+    kind: AssetKind
+    type: Name = Field(description="e.g. tilt, temperatureJump, cameraCovered, graffiti")
+    t: EpochMs
+    active: bool = True
+    severity: Literal["critical", "major", "minor", "warning", "indeterminate"] = "warning"
+    values: dict[Name, float] = Field(default_factory=dict, max_length=32)
+    unsynced: bool = False
+
+
+class AssetInfo(_Model):
+    id: Name
+    kind: AssetKind
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    cabinet: Name | None = None
+    address: str | None = Field(default=None, max_length=200)
+    properties: dict[Name, Value] = Field(default_factory=dict, max_length=64)
+
+
+class Birth(_Model):
+    v: Literal[1] = 1
+    device: DeviceId
+    boot: int = Field(ge=1)
+    ts: EpochMs
+    firmware: str = Field(max_length=64)
+    site: Name
+    device_class: Name = "pole"
+    heartbeat_s: float = Field(gt=0, le=86_400, description="max seconds between messages")
+    low: int = Field(ge=1, description="lowest seq still in the outbox (or next seq if empty)")
+    assets: list[AssetInfo] = Field(max_length=256)
+
+
+class State(_Model):
+    """Retained. The Last Will is a State with online=false and the boot it belongs to."""
+
+    v: Literal[1] = 1
+    device: DeviceId
+    boot: int = Field(ge=1)
+    online: bool
+    ts: EpochMs
+
+
+class Data(_Model):
+    v: Literal[1] = 1
+    device: DeviceId
+    site: Name
+    boot: int = Field(ge=1)
+    seq: int = Field(ge=1)
+    historical: bool = Field(default=False, description="queued while the link or hub was away")
+    readings: list[Reading] = Field(min_length=1, max_length=MAX_READINGS_PER_MESSAGE)
+
+
+class Events(_Model):
+    v: Literal[1] = 1
+    device: DeviceId
+    site: Name
+    boot: int = Field(ge=1)
+    seq: int = Field(ge=1)
+    historical: bool = False
+    events: list[EventItem] = Field(min_length=1, max_length=MAX_EVENTS_PER_MESSAGE)
+
+
+CommandName = Literal[
+    "reload_config", "rebirth", "lamp_test", "set_interval", "ack_tamper", "outbox_status"
+]
+
+
+class Command(_Model):
+    v: Literal[1] = 1
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")]
+    name: CommandName
+    args: dict[Name, Value] = Field(default_factory=dict, max_length=16)
+    ts: EpochMs
+
+
+class CommandResult(_Model):
+    v: Literal[1] = 1
+    device: DeviceId
+    id: str = Field(max_length=64)
+    ok: bool
+    message: str = Field(default="", max_length=500)
+    ts: EpochMs
+
+
+class Ack(_Model):
+    """End-to-end acknowledgement: every seq <= ``seq`` of ``device`` is durably stored."""
+
+    v: Literal[1] = 1
+    device: DeviceId
+    seq: int = Field(ge=0)
+    ts: EpochMs
+
+
+class HubState(_Model):
+    v: Literal[1] = 1
+    online: bool
+    ts: EpochMs
+
+
+Message = Birth | State | Data | Events | Command | CommandResult | Ack
+
+MODELS: Final[dict[Kind, type[_Model]]] = {
+    Kind.BIRTH: Birth,
+    Kind.STATE: State,
+    Kind.DATA: Data,
+    Kind.EVENT: Events,
+    Kind.CMD: Command,
+    Kind.CMD_RESULT: CommandResult,
+    Kind.ACK: Ack,
+}
+_ADAPTERS: Final = {kind: TypeAdapter(model) for kind, model in MODELS.items()}
+
+
+def topic_for(device: str, kind: Kind) -> str:
+    """The topic a message of ``kind`` about ``device`` travels on."""
+    if not _DEVICE_ID_RE.match(device):
+        raise ContractError("topic", f"invalid device id {device!r}")
+    return f"{TOPIC_ROOT}/dev/{device}/{kind.value}"
+
+
+def subscription(kind: Kind, device: str = "+") -> str:
+    """A topic filter for ``kind`` from one device or (default) all devices."""
+    return f"{TOPIC_ROOT}/dev/{device}/{kind.value}"
+
+
+def parse_topic(topic: str) -> tuple[str, Kind]:
+    """Split a device topic into (device id, kind); raises ContractError('topic')."""
+    parts = topic.split("/")
+    if len(parts) != 5 or f"{parts[0]}/{parts[1]}" != TOPIC_ROOT or parts[2] != "dev":
+        raise ContractError("topic", f"not a trygg v1 device topic: {topic[:200]!r}")
+    device, kind_text = parts[3], parts[4]
+    if not _DEVICE_ID_RE.match(device):
+        raise ContractError("topic", f"invalid device id in topic: {device[:80]!r}")
+    try:
+        kind = Kind(kind_text)
+    except ValueError:
+        raise ContractError("topic", f"unknown message kind {kind_text[:40]!r}") from None
+    return device, kind
+
+
+def encode(message: _Model) -> bytes:
+    """Compact, deterministic JSON bytes; raises ContractError('oversized') past the limit."""
+    raw = message.model_dump_json(exclude_defaults=False).encode()
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise ContractError("oversized", f"{len(raw)} bytes > {MAX_PAYLOAD_BYTES}")
+    return raw
+
+
+def decode(kind: Kind, payload: bytes) -> Any:
+    """Validate ``payload`` as a message of ``kind``.
+
+    Returns the model instance (Birth, State, Data, ...). Raises ContractError with reason
+    ``oversized`` (too large), ``malformed`` (not JSON) or ``schema`` (JSON that breaks the
+    contract).
+    """
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ContractError("oversized", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
+    try:
+        return _ADAPTERS[kind].validate_json(payload)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        if errors and errors[0]["type"] == "json_invalid":
+            raise ContractError("malformed", str(errors[0]["msg"])[:200]) from exc
+        first = errors[0] if errors else {"loc": (), "msg": str(exc)}
+        where = ".".join(str(p) for p in first["loc"])
+        raise ContractError("schema", f"{where}: {first['msg']}"[:300]) from exc
+
+
+def decode_device_message(topic: str, payload: bytes) -> tuple[str, Kind, Any]:
+    """Parse a device->hub message and check the payload's device matches the topic.
+
+    Raises ContractError with reason ``topic``, ``oversized``, ``malformed``, ``schema`` or
+    ``device_mismatch``.
+    """
+    device, kind = parse_topic(topic)
+    if kind not in DEVICE_TO_HUB:
+        raise ContractError("topic", f"{kind.value} is not sent by devices")
+    message = decode(kind, payload)
+    if message.device != device:
+        raise ContractError(
+            "device_mismatch", f"payload device {message.device!r} on topic of {device!r}"
+        )
+    return device, kind, message
+
+
+def json_schema() -> dict[str, Any]:
+    """The whole contract as one JSON Schema document (topics, units and limits included)."""
+    defs: dict[str, Any] = {}
+    for kind, model in MODELS.items():
+        schema = model.model_json_schema(ref_template="#/$defs/{model}")
+        defs.update(schema.pop("$defs", {}))
+        schema["x-topic"] = (
+            f"{TOPIC_ROOT}/dev/{{device}}/{kind.value}"
+        )
+        defs[model.__name__] = schema
+    defs["HubState"] = HubState.model_json_schema()
+    defs["HubState"]["x-topic"] = HUB_STATE_TOPIC
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://trygg.example/contract/v{CONTRACT_VERSION}.json",
+        "title": f"Trygg wire contract v{CONTRACT_VERSION}",
+        "description": (__doc__ or "").strip(),
+        "x-max-payload-bytes": MAX_PAYLOAD_BYTES,
+        "x-fields": {name: spec.model_dump() for name, spec in FIELDS.items()},
+        "$defs": defs,
+    }
