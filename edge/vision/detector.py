@@ -11,7 +11,7 @@ Config shape (YAML)::
       model: yolox_nano_coco_416  # a key of firmware-config/models.yaml
       model_dir: /var/lib/trygg/models
       threads: 1
-      score_threshold: 0.3
+      score_threshold: 0.25
       nms_iou: 0.45
 """
 
@@ -54,7 +54,7 @@ class YoloxOnnxConfig(_Config):
     model: str = Field(min_length=1, description="manifest key, e.g. yolox_nano_coco_416")
     model_dir: Path = Path("/var/lib/trygg/models")
     threads: int = Field(default=1, ge=1, le=16, description="intra-op threads")
-    score_threshold: float = Field(default=0.3, gt=0, lt=1)
+    score_threshold: float = Field(default=0.25, gt=0, lt=1)
     nms_iou: float = Field(default=0.45, gt=0, le=1)
     warmup_runs: int = Field(default=1, ge=0, le=10)
 

@@ -154,7 +154,7 @@ def decode(
 def areas(boxes: FloatArray) -> FloatArray:
     """Area of each x1, y1, x2, y2 box (zero for degenerate boxes)."""
     wh = np.clip(boxes[:, 2:4] - boxes[:, 0:2], 0, None)
-    return (wh[:, 0] * wh[:, 1]).astype(np.float32)
+    return np.asarray(wh[:, 0] * wh[:, 1], dtype=np.float32)
 
 
 def intersections(box: FloatArray, others: FloatArray) -> FloatArray:
@@ -163,7 +163,7 @@ def intersections(box: FloatArray, others: FloatArray) -> FloatArray:
     y1 = np.maximum(box[1], others[:, 1])
     x2 = np.minimum(box[2], others[:, 2])
     y2 = np.minimum(box[3], others[:, 3])
-    return (np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)).astype(np.float32)
+    return np.asarray(np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None), dtype=np.float32)
 
 
 def nms(
