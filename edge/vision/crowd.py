@@ -107,6 +107,8 @@ class CrowdCounter:
     def _persistent(self, points: Points, heights: NDArray[np.float64]) -> NDArray[np.bool_]:
         """Which current feet were also seen near the same place in each kept frame."""
         ok = np.ones(points.shape[0], dtype=np.bool_)
+        if len(self._history) < (self._history.maxlen or 0):
+            return ~ok  # not enough frames seen yet
         radius = self._config.match_radius * heights
         for past, _ in self._history:
             if past.shape[0] == 0:
