@@ -88,7 +88,11 @@ def _rss(model: str, vision: Path) -> dict[str, float]:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     out = subprocess.run(
         [sys.executable, "-c", _RSS_PROBE, model, str(vision / "models")],
-        cwd=ROOT, capture_output=True, text=True, check=True, env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
     )
     result: dict[str, float] = json.loads(out.stdout)
     return result
@@ -112,8 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{os.cpu_count()} vCPU, single thread (ORT intra-op 1, OpenCV 1)",
         "frame": "1920x1080 (a 4x4 mosaic of real photos)",
         "tiling": TilingConfig().model_dump(),
-        "mosaics": {g: {"frames": len(f), "mean_people": statistics.mean(n for _, n in f)}
-                    for g, f in grids.items()},
+        "mosaics": {
+            g: {"frames": len(f), "mean_people": statistics.mean(n for _, n in f)}
+            for g, f in grids.items()
+        },
         "models": {},
     }
     for model in MODELS:
@@ -127,8 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             cfg = TilingConfig(enabled=tiling)
             errors: dict[str, list[int]] = {
-                g: [count_people(det, f, cfg) - n for f, n in frames]
-                for g, frames in grids.items()
+                g: [count_people(det, f, cfg) - n for f, n in frames] for g, frames in grids.items()
             }
             every = [e for errs in errors.values() for e in errs]
             entry[f"mae_{key}"] = round(float(np.mean(np.abs(every))), 2)
