@@ -372,15 +372,23 @@ def decode_device_message(topic: str, payload: bytes) -> tuple[str, Kind, Any]:
     return device, kind, message
 
 
+def decode_hub_state(payload: bytes) -> HubState:
+    """Validate the retained hub state; raises ContractError like :func:`decode`."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ContractError("oversized", f"{len(payload)} bytes")
+    try:
+        return HubState.model_validate_json(payload)
+    except ValidationError as exc:
+        raise ContractError("schema", str(exc)[:300]) from exc
+
+
 def json_schema() -> dict[str, Any]:
     """The whole contract as one JSON Schema document (topics, units and limits included)."""
     defs: dict[str, Any] = {}
     for kind, model in MODELS.items():
         schema = model.model_json_schema(ref_template="#/$defs/{model}")
         defs.update(schema.pop("$defs", {}))
-        schema["x-topic"] = (
-            f"{TOPIC_ROOT}/dev/{{device}}/{kind.value}"
-        )
+        schema["x-topic"] = f"{TOPIC_ROOT}/dev/{{device}}/{kind.value}"
         defs[model.__name__] = schema
     defs["HubState"] = HubState.model_json_schema()
     defs["HubState"]["x-topic"] = HUB_STATE_TOPIC

@@ -1,0 +1,50 @@
+# Trygg: `make demo` runs the city simulation on the local stack; `make test` runs every test.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: all bootstrap venv check lint types unit test demo bench contract clean
+
+all: test
+
+bootstrap:
+	bash scripts/bootstrap-system.sh
+
+$(STAMP): pyproject.toml
+	@command -v $(PY) >/dev/null || { echo "need $(PY) (Python >= 3.11)"; exit 1; }
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check trygg/contract.py
+
+types: venv
+	$(BIN)/mypy trygg edge hub dashboards sim tests bench
+
+unit: venv
+	$(BIN)/pytest -q -m "not integration and not slow"
+
+# The fast inner loop: lint, types and pure unit tests.
+check: lint types unit
+
+# Everything, against real Mosquitto, InfluxDB, PostgreSQL, Chromium and ONNX models.
+test: bootstrap venv lint types
+	$(BIN)/pytest -q
+
+demo: bootstrap venv
+	$(BIN)/trygg demo $(DEMO_ARGS)
+
+bench: bootstrap venv
+	$(BIN)/python -m bench
+
+contract: venv
+	$(BIN)/trygg contract -o docs/contract.schema.json
+
+clean:
+	rm -rf $(VENV) state .mypy_cache .ruff_cache .pytest_cache

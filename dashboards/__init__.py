@@ -1,0 +1,1 @@
+"""Operators' Grafana dashboards, written as code and generated to JSON."""

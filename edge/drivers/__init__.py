@@ -1,0 +1,1 @@
+"""Sensor drivers: one module per device, each real driver with a simulated twin."""

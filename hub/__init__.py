@@ -1,0 +1,1 @@
+"""The Trygg hub: ingest, rules, alarms, tickets and the HTTP API."""

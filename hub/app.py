@@ -1,0 +1,85 @@
+"""The hub process: one task group with ingest, rules and the HTTP API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Generator
+from dataclasses import dataclass
+
+import uvicorn
+from sqlalchemy.orm import Session, sessionmaker
+
+from hub.api import create_app
+from hub.db import open_database
+from hub.influx import Influx
+from hub.ingest import Ingest
+from hub.rules.engine import RuleEngine
+from hub.settings import HubSettings
+from trygg.clock import Clock
+
+log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handlers: the hub's stop event owns shutdown."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+@dataclass
+class Hub:
+    settings: HubSettings
+    clock: Clock
+    sessions: sessionmaker[Session]
+    influx: Influx
+    ingest: Ingest
+    rules: RuleEngine
+
+    @classmethod
+    def build(cls, settings: HubSettings, clock: Clock) -> Hub:
+        sessions = open_database(settings.database_url)
+        influx = Influx(
+            url=settings.influx_url,
+            db=settings.influx_db,
+            username=settings.influx_username,
+            password=settings.influx_password,
+            token=settings.influx_token,
+        )
+        rules = RuleEngine(sessions=sessions, clock=clock)
+        ingest = Ingest(
+            settings=settings, sessions=sessions, influx=influx, clock=clock, sink=rules.feed
+        )
+        return cls(settings, clock, sessions, influx, ingest, rules)
+
+    async def run(self, stop: asyncio.Event, *, serve_api: bool = True) -> None:
+        await self.influx.ensure_schema(
+            raw_rp=self.settings.influx_raw_rp, raw_retention=self.settings.influx_raw_retention
+        )
+        await asyncio.to_thread(self.ingest.load)
+        await asyncio.to_thread(self.rules.load)
+        server = None
+        if serve_api:
+            app = create_app(sessions=self.sessions, clock=self.clock, ingest=self.ingest)
+            server = _Server(
+                uvicorn.Config(
+                    app,
+                    host=self.settings.api_host,
+                    port=self.settings.api_port,
+                    log_level="warning",
+                    lifespan="off",
+                )
+            )
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self.ingest.run(stop), name="ingest")
+                if server is not None:
+                    tg.create_task(server.serve(), name="api")
+                    await stop.wait()
+                    server.should_exit = True
+        finally:
+            await self.influx.aclose()
+            self.sessions.kw["bind"].dispose()

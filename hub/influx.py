@@ -1,0 +1,125 @@
+"""The one owner of InfluxDB: line protocol to ``/write``, InfluxQL on ``/query``.
+
+These v1-compatible endpoints are served by InfluxDB 1.x, by 2.x (v1 compatibility API,
+database = bucket through a DBRP mapping, token auth) and by 3.x, so the same hub runs on
+Debian's 1.6.7 here and on 2.x/3.x in production.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+
+class InfluxError(RuntimeError):
+    """InfluxDB refused or could not be reached; ``retryable`` says whether to try again."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class Influx:
+    def __init__(
+        self,
+        *,
+        url: str,
+        db: str,
+        username: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        timeout_s: float = 30.0,
+    ) -> None:
+        headers = {"Authorization": f"Token {token}"} if token else {}
+        auth = (username, password or "") if username else None
+        self.db = db
+        self._client = httpx.AsyncClient(
+            base_url=url, headers=headers, auth=auth, timeout=timeout_s
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def ping(self) -> bool:
+        try:
+            return (await self._client.get("/ping")).status_code == 204
+        except httpx.HTTPError:
+            return False
+
+    async def write(self, body: bytes, *, rp: str | None = None, precision: str = "ms") -> None:
+        """Write line protocol; raises InfluxError (retryable for outages and 5xx)."""
+        params = {"db": self.db, "precision": precision}
+        if rp:
+            params["rp"] = rp
+        try:
+            resp = await self._client.post("/write", params=params, content=body)
+        except httpx.HTTPError as exc:
+            raise InfluxError(f"InfluxDB unreachable: {exc!r}", retryable=True) from exc
+        if resp.status_code == 204:
+            return
+        text = resp.text[:300]
+        if resp.status_code >= 500 or resp.status_code == 429:
+            raise InfluxError(f"InfluxDB {resp.status_code}: {text}", retryable=True)
+        raise InfluxError(f"InfluxDB rejected write {resp.status_code}: {text}", retryable=False)
+
+    async def query(
+        self, q: str, *, epoch: str = "ms", method: str = "GET"
+    ) -> list[dict[str, Any]]:
+        """Run InfluxQL; returns the ``results`` list. Raises InfluxError on any error."""
+        params = {"db": self.db, "q": q, "epoch": epoch}
+        try:
+            if method == "POST":
+                resp = await self._client.post(
+                    "/query", params={"db": self.db, "epoch": epoch}, data={"q": q}
+                )
+            else:
+                resp = await self._client.get("/query", params=params)
+        except httpx.HTTPError as exc:
+            raise InfluxError(f"InfluxDB unreachable: {exc!r}", retryable=True) from exc
+        if resp.status_code != 200:
+            raise InfluxError(
+                f"query failed {resp.status_code}: {resp.text[:300]}",
+                retryable=resp.status_code >= 500,
+            )
+        results: list[dict[str, Any]] = resp.json().get("results", [])
+        for result in results:
+            if "error" in result:
+                raise InfluxError(f"query error: {result['error']}", retryable=False)
+        return results
+
+    async def execute(self, statement: str) -> None:
+        """DDL (CREATE/DROP/ALTER) via POST, as InfluxDB asks."""
+        await self.query(statement, method="POST")
+
+    async def ensure_schema(self, *, raw_rp: str, raw_retention: str) -> None:
+        """Database, the raw retention policy (default) and the long-term roll-ups."""
+        await self.execute(f'CREATE DATABASE "{self.db}"')
+        rps = await self.query("SHOW RETENTION POLICIES")
+        names = {row[0] for s in rps[0].get("series", []) for row in s.get("values", [])}
+        verb = "ALTER" if raw_rp in names else "CREATE"
+        await self.execute(
+            f'{verb} RETENTION POLICY "{raw_rp}" ON "{self.db}" '
+            f"DURATION {raw_retention} REPLICATION 1 DEFAULT"
+        )
+        if "rollup" not in names:
+            await self.execute(
+                f'CREATE RETENTION POLICY "rollup" ON "{self.db}" DURATION 1825d REPLICATION 1'
+            )
+        for kind in ("streetlight", "bin", "device", "crowd", "camera"):
+            # Names are our own constants, not user input.
+            rollup = (
+                f'CREATE CONTINUOUS QUERY "cq_{kind}_1h" ON "{self.db}" RESAMPLE EVERY 10m '
+                f'FOR 2h BEGIN SELECT mean(*), max(*), min(*) INTO "{self.db}"."rollup".'
+                f'"{kind}_1h" FROM "{self.db}"."{raw_rp}"."{kind}" GROUP BY time(1h), * END'
+            )
+            await self.execute(rollup)
+
+    async def count(self, q: str) -> int:
+        """First value of the first series of a COUNT query (0 when empty)."""
+        results = await self.query(q)
+        series = results[0].get("series", []) if results else []
+        return int(series[0]["values"][0][1]) if series else 0

@@ -1,0 +1,79 @@
+"""Contract readings -> InfluxDB line protocol. Pure.
+
+Measurement = asset kind; tags = asset, device, sensor, site (low cardinality, sorted);
+one field per reading, typed by the contract's field table so a field never changes type;
+time in milliseconds (write with ``precision=ms``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Final
+
+from trygg.contract import FIELDS, ContractError, Reading, Value
+
+_TAG_ESCAPE: Final = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
+_MEAS_ESCAPE: Final = str.maketrans({",": r"\,", " ": r"\ "})
+
+
+def escape_tag(value: str) -> str:
+    return value.translate(_TAG_ESCAPE)
+
+
+def escape_measurement(value: str) -> str:
+    return value.translate(_MEAS_ESCAPE)
+
+
+def field_value(name: str, value: Value) -> str:
+    """The typed line-protocol value for field ``name``; ContractError('schema') if the
+    value cannot be that type."""
+    spec = FIELDS.get(name)
+    if spec is None:
+        raise ContractError("schema", f"unknown field {name!r}")
+    kind = spec.type
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ContractError("schema", f"{name} must be a number, got {value!r}")
+        f = float(value)
+        if not math.isfinite(f):
+            raise ContractError("schema", f"{name} must be finite")
+        return repr(f)
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ContractError("schema", f"{name} must be an integer, got {value!r}")
+        return f"{value}i"
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ContractError("schema", f"{name} must be a boolean, got {value!r}")
+        return "true" if value else "false"
+    if not isinstance(value, str):
+        raise ContractError("schema", f"{name} must be text, got {value!r}")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def reading_lines(*, device: str, site: str, readings: Iterable[Reading]) -> list[str]:
+    """One line per reading; raises ContractError('schema') on a mistyped value."""
+    dev, st = escape_tag(device), escape_tag(site)
+    return [
+        f"{r.kind.value},asset={escape_tag(r.asset)},device={dev},sensor={escape_tag(r.sensor)}"
+        f",site={st} {r.field}={field_value(r.field, r.v)} {r.t}"
+        for r in readings
+    ]
+
+
+def point(measurement: str, tags: dict[str, str], fields: dict[str, Value], t_ms: int) -> str:
+    """A generic line (hub metrics, ticket events, gauges); fields typed by Python type."""
+    tag_part = "".join(f",{k}={escape_tag(v)}" for k, v in sorted(tags.items()) if v)
+    parts = []
+    for key, value in fields.items():
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, int):
+            text = f"{value}i"
+        elif isinstance(value, float):
+            text = repr(value)
+        else:
+            text = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        parts.append(f"{escape_tag(key)}={text}")
+    return f"{escape_measurement(measurement)}{tag_part} {','.join(parts)} {t_ms}"

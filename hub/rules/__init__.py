@@ -1,0 +1,1 @@
+"""Fault rules as pure state machines: ``(state, input, now) -> (state, actions)``."""

@@ -1,0 +1,71 @@
+"""Hub settings: one frozen object, built from arguments or TRYGG_* environment variables.
+
+Nothing reads the environment at import time; :func:`from_env` is called by ``__main__``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class HubSettings:
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 1883
+    mqtt_username: str | None = None
+    mqtt_password: str | None = None
+    mqtt_ca_file: Path | None = None
+    mqtt_cert_file: Path | None = None
+    mqtt_key_file: Path | None = None
+    client_id: str = "trygg-hub-1"
+    share_group: str = "trygg-hub"
+    session_expiry_s: int = 7 * 24 * 3600
+    influx_url: str = "http://127.0.0.1:8086"
+    influx_db: str = "trygg"
+    influx_username: str | None = None
+    influx_password: str | None = None
+    influx_token: str | None = None  # InfluxDB 2.x/3.x v1-compatibility API
+    influx_raw_rp: str = "raw"
+    influx_raw_retention: str = "90d"
+    database_url: str = "sqlite:///state/hub.sqlite"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    batch_max_lines: int = 5000
+    batch_max_delay_s: float = 0.2
+    registry_open: bool = False  # accept devices not yet registered (demo only)
+    offline_grace_s: float = 120.0
+    tick_s: float = 5.0
+    gauges_s: float = 60.0
+    dedup: bool = True  # switched off only by the control run of the chaos test
+    spool_dir: Path = field(default_factory=lambda: Path("state/spool"))
+
+
+def from_env(environ: dict[str, str] | None = None, **overrides: Any) -> HubSettings:
+    """Settings from ``TRYGG_<FIELD>`` variables (e.g. TRYGG_INFLUX_URL), then overrides.
+
+    Secrets may be given as ``TRYGG_<FIELD>_FILE`` pointing at a file.
+    """
+    env = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = {}
+    for f in fields(HubSettings):
+        key = f"TRYGG_{f.name.upper()}"
+        raw = env.get(key)
+        if raw is None and f"{key}_FILE" in env:
+            raw = Path(env[f"{key}_FILE"]).read_text().strip()
+        if raw is None:
+            continue
+        kind = str(f.type)
+        if "int" in kind and "Path" not in kind:
+            values[f.name] = int(raw)
+        elif "float" in kind:
+            values[f.name] = float(raw)
+        elif "bool" in kind:
+            values[f.name] = raw.lower() in {"1", "true", "yes"}
+        elif "Path" in kind:
+            values[f.name] = Path(raw)
+        else:
+            values[f.name] = raw
+    return replace(HubSettings(**values), **overrides)

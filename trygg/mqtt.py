@@ -1,0 +1,283 @@
+"""The one owner of the MQTT client (paho-mqtt 2.x), bridged to asyncio.
+
+Why paho and not aiomqtt: the hub must acknowledge a message to the broker only after its
+data is stored (``manual_ack``), and the edge must see a PUBACK reason code >= 0x80 (an ACL
+refusal over MQTT v5) so it keeps the message; aiomqtt 2.5 exposes neither. Paho's network
+loop runs in its own thread; messages and publish results cross into the event loop in
+batches, so a busy hub pays one loop wake-up per burst rather than per message.
+
+One :class:`Connection` is one MQTT connection. Reconnecting (with jittered exponential
+back-off) is the caller's loop: make a new Connection each time (see :func:`backoff`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import ssl
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+log = logging.getLogger(__name__)
+
+
+class MqttError(RuntimeError):
+    """Connection refused or lost, or a publish the broker refused."""
+
+
+class PublishRefusedError(MqttError):
+    def __init__(self, topic: str, reason: int) -> None:
+        super().__init__(f"broker refused publish to {topic}: reason {reason:#x}")
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Will:
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class MqttSettings:
+    host: str
+    port: int
+    client_id: str
+    username: str | None = None
+    password: str | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    keepalive_s: int = 60
+    clean_start: bool = True
+    session_expiry_s: int = 0
+    receive_maximum: int = 65_535
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    topic: str
+    payload: bytes
+    qos: int
+    mid: int
+    retain: bool
+
+
+def backoff(minimum: float, maximum: float) -> Iterator[float]:
+    """Full-jitter exponential back-off delays: uniform(0, min(max, minimum * 2**n))."""
+    attempt = 0
+    while True:
+        yield random.uniform(minimum / 2, min(maximum, minimum * 2**attempt))  # noqa: S311
+        attempt += 1
+
+
+class Connection:
+    """An MQTT v5 connection; use as ``async with Connection(...) as conn``."""
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        *,
+        will: Will | None = None,
+        manual_ack: bool = False,
+        max_batch: int = 5000,
+    ) -> None:
+        self._settings = settings
+        self._loop = asyncio.get_running_loop()
+        self._client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=settings.client_id,
+            protocol=paho.MQTTv5,
+            manual_ack=manual_ack,
+        )
+        self._client.max_inflight_messages_set(0)  # no cap; the outbox window bounds it
+        self._client.max_queued_messages_set(0)
+        if settings.username:
+            self._client.username_pw_set(settings.username, settings.password)
+        if settings.ca_file:
+            self._client.tls_set(
+                ca_certs=str(settings.ca_file),
+                certfile=str(settings.cert_file) if settings.cert_file else None,
+                keyfile=str(settings.key_file) if settings.key_file else None,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        if will is not None:
+            self._client.will_set(will.topic, will.payload, will.qos, will.retain)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._client.on_publish = self._on_publish
+        self._client.on_subscribe = self._on_subscribe
+        self._connected: asyncio.Future[bool] = self._loop.create_future()
+        self.disconnected: asyncio.Future[str] = self._loop.create_future()
+        self._lock = threading.Lock()
+        self._inbox: list[Incoming] = []
+        self._inbox_event = asyncio.Event()
+        self._max_batch = max_batch
+        self._pending: dict[int, asyncio.Future[int]] = {}
+        self._early: dict[int, int] = {}
+        self._sub_pending: dict[int, asyncio.Future[list[int]]] = {}
+        self.session_present = False
+
+    # ---- paho thread callbacks -------------------------------------------------------
+    def _on_connect(self, _c: Any, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
+        self.session_present = bool(getattr(flags, "session_present", False))
+        ok = not reason.is_failure
+        self._loop.call_soon_threadsafe(self._set_connected, ok, str(reason))
+
+    def _set_connected(self, ok: bool, reason: str) -> None:
+        if self._connected.done():
+            return
+        if ok:
+            self._connected.set_result(True)
+        else:
+            self._connected.set_exception(MqttError(f"connection refused: {reason}"))
+
+    def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        self._loop.call_soon_threadsafe(self._set_disconnected, str(reason))
+
+    def _set_disconnected(self, reason: str) -> None:
+        if not self._connected.done():
+            self._connected.set_exception(MqttError(f"disconnected: {reason}"))
+        if not self.disconnected.done():
+            self.disconnected.set_result(reason)
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(MqttError(f"disconnected before PUBACK: {reason}"))
+        self._pending.clear()
+        self._inbox_event.set()
+
+    def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
+        with self._lock:
+            self._inbox.append(Incoming(msg.topic, bytes(msg.payload), msg.qos, msg.mid, msg.retain))
+            wake = len(self._inbox) == 1
+        if wake:
+            self._loop.call_soon_threadsafe(self._inbox_event.set)
+
+    def _on_publish(self, _c: Any, _u: Any, mid: int, reason: Any, _p: Any) -> None:
+        code = int(reason.value) if hasattr(reason, "value") else int(reason)
+        self._loop.call_soon_threadsafe(self._resolve_publish, mid, code)
+
+    def _resolve_publish(self, mid: int, code: int) -> None:
+        fut = self._pending.pop(mid, None)
+        if fut is None:
+            self._early[mid] = code
+        elif not fut.done():
+            fut.set_result(code)
+
+    def _on_subscribe(self, _c: Any, _u: Any, mid: int, reasons: Any, _p: Any) -> None:
+        codes = [int(r.value) for r in reasons]
+        self._loop.call_soon_threadsafe(self._resolve_subscribe, mid, codes)
+
+    def _resolve_subscribe(self, mid: int, codes: list[int]) -> None:
+        fut = self._sub_pending.pop(mid, None)
+        if fut is not None and not fut.done():
+            fut.set_result(codes)
+
+    # ---- asyncio side ----------------------------------------------------------------
+    async def __aenter__(self) -> Connection:
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        if self._settings.session_expiry_s:
+            props.SessionExpiryInterval = self._settings.session_expiry_s
+        props.ReceiveMaximum = self._settings.receive_maximum
+        try:
+            self._client.connect_async(
+                self._settings.host,
+                self._settings.port,
+                keepalive=self._settings.keepalive_s,
+                clean_start=self._settings.clean_start,
+                properties=props,
+            )
+            self._client.loop_start()
+            await asyncio.wait_for(asyncio.shield(self._connected), timeout=15)
+        except (OSError, TimeoutError, ssl.SSLError, MqttError) as exc:
+            self._shutdown()
+            raise MqttError(
+                f"cannot connect to {self._settings.host}:{self._settings.port}: {exc}"
+            ) from exc
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        with contextlib.suppress(Exception):
+            self._client.disconnect()
+        self._client.loop_stop()
+
+    @property
+    def is_connected(self) -> bool:
+        return self._connected.done() and not self.disconnected.done()
+
+    async def subscribe(self, *topics: str, qos: int = 1) -> None:
+        if not self.is_connected:
+            raise MqttError("not connected")
+        result, mid = self._client.subscribe([(t, qos) for t in topics])
+        if result != paho.MQTT_ERR_SUCCESS:
+            raise MqttError(f"subscribe failed: {paho.error_string(result)}")
+        fut: asyncio.Future[list[int]] = self._loop.create_future()
+        assert mid is not None
+        self._sub_pending[mid] = fut
+        codes = await asyncio.wait_for(fut, timeout=15)
+        if any(code >= 0x80 for code in codes):
+            raise MqttError(f"subscription refused: {codes}")
+
+    def publish_nowait(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
+    ) -> asyncio.Future[int]:
+        """Queue a publish; the future gives the PUBACK reason code (0 or 16 = delivered to
+        the broker) or raises PublishRefusedError / MqttError."""
+        if self.disconnected.done():
+            raise MqttError("not connected")
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            raise MqttError(f"publish failed: {paho.error_string(info.rc)}")
+        fut: asyncio.Future[int] = self._loop.create_future()
+        if qos == 0:
+            fut.set_result(0)
+            return fut
+        early = self._early.pop(info.mid, None)
+        if early is not None:
+            fut.set_result(early)
+        else:
+            self._pending[info.mid] = fut
+        return fut
+
+    async def publish(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
+    ) -> int:
+        code = await self.publish_nowait(topic, payload, qos=qos, retain=retain)
+        if code >= 0x80:
+            raise PublishRefusedError(topic, code)
+        return code
+
+    async def messages(self) -> list[Incoming]:
+        """The next batch of received messages (at most ``max_batch``); raises MqttError
+        once the connection is gone and nothing is left."""
+        while True:
+            with self._lock:
+                if self._inbox:
+                    batch = self._inbox[: self._max_batch]
+                    del self._inbox[: self._max_batch]
+                    if not self._inbox:
+                        self._inbox_event.clear()
+                    return batch
+                self._inbox_event.clear()
+            if self.disconnected.done():
+                raise MqttError(f"disconnected: {self.disconnected.result()}")
+            await self._inbox_event.wait()
+
+    def ack(self, mid: int, qos: int) -> None:
+        """Send the PUBACK for a message received with ``manual_ack``."""
+        self._client.ack(mid, qos)
