@@ -180,11 +180,11 @@ def sqlite_url(path: Path) -> str:
 
 
 def upgrade(url: str) -> None:
-    """Bring the database at ``url`` to the newest schema (Alembic ``upgrade head``)."""
+    """Bring the database at ``url`` to the newest schema (Alembic ``upgrade heads``)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, "heads")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

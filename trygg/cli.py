@@ -140,6 +140,25 @@ def cmd_sim(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_vision_group(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from edge.vision import crowd_cli
+
+    vision = sub.add_parser("vision", help="on-pole vision tools (numbers only, no images out)")
+    vsub = vision.add_subparsers(dest="vision_command", required=True)
+    crowd_cli.add_parser(vsub)
+
+
+# Each area adds its own subcommands from its own module (``register(sub)``).
+PLUGINS: tuple[str, ...] = ("edge.cli", "hub.cli", "dashboards.cli", "sim.cli")
+
+
+def _register_plugins(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    import importlib
+
+    for name in PLUGINS:
+        importlib.import_module(name).register(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trygg", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -181,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=None)
     p.add_argument("--state-dir", default="state/sim")
     p.set_defaults(func=cmd_sim)
+    cmd_vision_group(sub)
+    _register_plugins(sub)
     return parser
 
 
