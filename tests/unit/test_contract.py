@@ -1,0 +1,167 @@
+"""The wire contract: topics, encoding, limits, device/topic binding, exported schema."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.shared_data import PROJECT_ROOT
+from trygg import contract as c
+
+T0 = 1_795_568_400_000
+
+
+def _data(seq: int = 1, n: int = 2, device: str = "pole-0001") -> c.Data:
+    readings = [
+        c.Reading(
+            asset="lamp-1",
+            kind=c.AssetKind.STREETLIGHT,
+            sensor="ina219",
+            field="intensity",
+            t=T0 + i,
+            v=0.25,
+        )
+        for i in range(n)
+    ]
+    return c.Data(device=device, site="solna", boot=1, seq=seq, readings=readings)
+
+
+@pytest.mark.parametrize(
+    ("topic", "expected"),
+    [
+        ("trygg/v1/dev/pole-0001/data", ("pole-0001", c.Kind.DATA)),
+        ("trygg/v1/dev/bin-7/event", ("bin-7", c.Kind.EVENT)),
+        ("trygg/v1/dev/pole-0001/birth", ("pole-0001", c.Kind.BIRTH)),
+    ],
+)
+def test_parse_topic(topic: str, expected: tuple[str, c.Kind]) -> None:
+    assert c.parse_topic(topic) == expected
+    assert c.topic_for(*expected) == topic
+
+
+@pytest.mark.parametrize(
+    "topic",
+    [
+        "trygg/v2/dev/pole-0001/data",
+        "trygg/v1/dev/pole-0001",
+        "trygg/v1/dev/POLE/data",
+        "trygg/v1/dev/pole-0001/nonsense",
+        "other/v1/dev/pole-0001/data",
+        "trygg/v1/hub/state",
+        "trygg/v1/dev/pole-0001/data/extra",
+    ],
+)
+def test_bad_topics_are_refused(topic: str) -> None:
+    with pytest.raises(c.ContractError) as err:
+        c.parse_topic(topic)
+    assert err.value.reason == "topic"
+
+
+def test_encoding_round_trips_and_is_deterministic() -> None:
+    msg = _data()
+    raw = c.encode(msg)
+    assert c.encode(c.decode(c.Kind.DATA, raw)) == raw  # a replay is byte-identical
+    assert c.decode_device_message("trygg/v1/dev/pole-0001/data", raw)[2] == msg
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"{not json", "malformed"),
+        (b'{"v": 1, "device": "pole-0001"}', "schema"),
+        (b"x" * (c.MAX_PAYLOAD_BYTES + 1), "oversized"),
+    ],
+)
+def test_bad_payloads_name_their_reason(payload: bytes, reason: str) -> None:
+    with pytest.raises(c.ContractError) as err:
+        c.decode_device_message("trygg/v1/dev/pole-0001/data", payload)
+    assert err.value.reason == reason
+
+
+def test_payload_device_must_match_topic() -> None:
+    raw = c.encode(_data(device="pole-0002"))
+    with pytest.raises(c.ContractError) as err:
+        c.decode_device_message("trygg/v1/dev/pole-0001/data", raw)
+    assert err.value.reason == "device_mismatch"
+
+
+def test_hub_to_device_kinds_are_not_accepted_from_devices() -> None:
+    ack = c.encode(c.Ack(device="pole-0001", seq=3, ts=T0))
+    with pytest.raises(c.ContractError) as err:
+        c.decode_device_message("trygg/v1/dev/pole-0001/ack", ack)
+    assert err.value.reason == "topic"
+
+
+def test_times_are_epoch_milliseconds_in_range() -> None:
+    with pytest.raises(ValueError, match="greater than or equal"):
+        c.Reading(
+            asset="a",
+            kind=c.AssetKind.BIN,
+            sensor="s",
+            field="fillingLevel",
+            t=1_700_000_000,
+            v=0.5,
+        )  # seconds, not milliseconds
+
+
+def test_encode_refuses_oversized_messages() -> None:
+    big = _data(n=c.MAX_READINGS_PER_MESSAGE)
+    events = [
+        c.EventItem(
+            asset="a",
+            kind=c.AssetKind.CAMERA,
+            type="graffiti",
+            t=T0,
+            values={f"k{i:02d}" + "x" * 60: 1.0 for i in range(32)},
+        )
+    ] * c.MAX_EVENTS_PER_MESSAGE
+    assert len(c.encode(big)) <= c.MAX_PAYLOAD_BYTES
+    msg = c.Events(device="pole-0001", site="s" * 60, boot=1, seq=1, events=events)
+    with pytest.raises(c.ContractError) as err:
+        c.encode(msg)
+    assert err.value.reason == "oversized"
+
+
+def test_every_field_states_its_unit() -> None:
+    assert c.FIELDS
+    for name, spec in c.FIELDS.items():
+        assert spec.unit.value, name
+        assert spec.description, name
+
+
+def test_exported_schema_is_committed_and_current() -> None:
+    committed = json.loads((PROJECT_ROOT / "docs" / "contract.schema.json").read_text())
+    assert committed == json.loads(json.dumps(c.json_schema())), (
+        "docs/contract.schema.json is stale: run `make contract`"
+    )
+    assert set(committed["$defs"]) >= {"Birth", "State", "Data", "Events", "Command", "Ack"}
+    assert committed["$defs"]["Data"]["x-topic"] == "trygg/v1/dev/{device}/data"
+
+
+PURE_MODULES = [
+    "trygg.contract",
+    "trygg.clock",
+    "trygg.sun",
+    "edge.sampler",
+    "hub.dedup",
+    "hub.lineproto",
+    "hub.rules.lamp",
+    "hub.rules.actions",
+]
+IO_MODULES = ["asyncio", "paho", "sqlalchemy", "httpx", "onnxruntime", "cv2", "sqlite3", "fastapi"]
+
+
+@pytest.mark.parametrize("module", PURE_MODULES)
+def test_pure_modules_import_no_io_library(module: str) -> None:
+    code = (
+        f"import sys, {module}\n"
+        f"bad = [m for m in {IO_MODULES!r} if m in sys.modules]\n"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT
+    ).stdout.strip()
+    assert out == "", f"{module} pulls in I/O libraries: {out}"
