@@ -19,9 +19,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edge.vision.health_config import GraffitiConfig, WallConfig
+from edge.vision.health_config import Duration, GraffitiConfig, WallConfig
 from edge.vision.health_state import Debouncer
-from edge.vision.health_config import Duration
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in normalised frame coordinates
 _LabImage = npt.NDArray[np.float32]
@@ -55,8 +54,9 @@ class _Wall:
         self._previous: _LabImage | None = None
         self._age = np.zeros((rh, rw), dtype=np.int32)
         self._since = np.zeros((rh, rw), dtype=np.float64)  # epoch seconds change began
-        self.alarm = Debouncer(set_after=Duration(frames=1, seconds=0), clear_after=cfg.clear,
-                               latched=False)
+        self.alarm = Debouncer(
+            set_after=Duration(frames=1, seconds=0), clear_after=cfg.clear, latched=False
+        )
 
     def rectify(self, frame: npt.NDArray[np.uint8]) -> _LabImage:
         flat = cv2.warpPerspective(frame, self._homography, self.size, flags=cv2.INTER_AREA)
@@ -84,7 +84,7 @@ class _Wall:
         if previous is None:
             return True
         moving = np.abs(lab[..., 0] - previous[..., 0]) > self._cfg.diff_level
-        return float(np.count_nonzero(moving)) / moving.size > self._cfg.motion_fraction
+        return bool(float(np.count_nonzero(moving)) / moving.size > self._cfg.motion_fraction)
 
     def change_mask(self, lab: _LabImage) -> npt.NDArray[np.bool_]:
         ref = self.reference
@@ -96,9 +96,7 @@ class _Wall:
         d_b = lab[..., 2] - ref[..., 2]
         d_a -= float(np.median(d_a))
         d_b -= float(np.median(d_b))
-        changed = (d_light > self._cfg.diff_level) | (
-            np.hypot(d_a, d_b) > self._cfg.chroma_level
-        )
+        changed = (d_light > self._cfg.diff_level) | (np.hypot(d_a, d_b) > self._cfg.chroma_level)
         kernel = np.ones((3, 3), np.uint8)
         opened = cv2.morphologyEx(changed.astype(np.uint8), cv2.MORPH_OPEN, kernel)
         return np.asarray(opened, dtype=bool)

@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from edge.vision import health_baseline as hb
 from edge.vision import health_metrics as hm
-from edge.vision.graffiti import Box, GraffitiDetector, WallResult
+from edge.vision.graffiti import Box, GraffitiDetector
 from edge.vision.health_config import EVENT_GRAFFITI, CameraHealthConfig
 from edge.vision.health_displacement import ReferenceView
 from edge.vision.health_state import (
@@ -129,7 +129,9 @@ class CameraHealthMonitor:
     @property
     def active(self) -> frozenset[str]:
         return self._state.active | {
-            EVENT_GRAFFITI for on in (self._graffiti.active if self._graffiti else {}).values() if on
+            EVENT_GRAFFITI
+            for on in (self._graffiti.active if self._graffiti else {}).values()
+            if on
         }
 
     @property
@@ -167,7 +169,9 @@ class CameraHealthMonitor:
 
         profile = self._profile_now(now)
         p = cfg.profile(profile)
-        st = self._profiles.setdefault(profile, _ProfileState(hb.BaselineLearner(duration=cfg.baseline)))
+        st = self._profiles.setdefault(
+            profile, _ProfileState(hb.BaselineLearner(duration=cfg.baseline))
+        )
         small = hm.downscale(grey, cfg.analysis_width)
         exposure = (
             hm.exposure(small, dark_level=p.dark_level, bright_level=p.bright_level)
@@ -181,7 +185,16 @@ class CameraHealthMonitor:
         )
         due = self._frames % cfg.schedule.displacement_every == 0
         if st.baseline is None:
-            return self._learn(st, small, exposure, structure, due, changed, stalled, now)
+            return self._learn(
+                st,
+                small,
+                exposure=exposure,
+                structure=structure,
+                due=due,
+                changed=changed,
+                stalled=stalled,
+                now=now,
+            )
 
         base = st.baseline
         sharp = edge = covered = None
@@ -217,6 +230,7 @@ class CameraHealthMonitor:
         self,
         st: _ProfileState,
         small: GreyImage,
+        *,
         exposure: Exposure | None,
         structure: Structure | None,
         due: bool,
@@ -267,9 +281,7 @@ class CameraHealthMonitor:
         self, scores: HealthScores, now: datetime, profile: Profile | None = None
     ) -> tuple[list[Reading], list[EventItem]]:
         self._scores = scores
-        transitions = self._state.update(
-            scores, now=now, profile=profile or self._profile_now(now)
-        )
+        transitions = self._state.update(scores, now=now, profile=profile or self._profile_now(now))
         self._adapt(now)
         return [], [self._event(t) for t in transitions]
 
@@ -323,7 +335,9 @@ class CameraHealthMonitor:
         cam = self.config.camera
 
         def reading(field: str, value: float | bool, sensor: str = SENSOR) -> Reading:
-            return Reading(asset=cam, kind=AssetKind.CAMERA, sensor=sensor, field=field, t=t, v=value)
+            return Reading(
+                asset=cam, kind=AssetKind.CAMERA, sensor=sensor, field=field, t=t, v=value
+            )
 
         pairs: list[tuple[str, float | bool | None]] = [
             ("sharpness", s.sharpness),

@@ -79,9 +79,9 @@ class BaselineLearner:
         )
 
 
-def adapt(base: BaselineStats, structure: Structure, exposure: Exposure, *, weight: float) -> (
-    BaselineStats
-):
+def adapt(
+    base: BaselineStats, structure: Structure, exposure: Exposure, *, weight: float
+) -> BaselineStats:
     """Move the baseline ``weight`` (0..1) of the way towards this healthy frame."""
     w = min(1.0, max(0.0, weight))
 

@@ -66,13 +66,16 @@ class ProfileConfig(_Frozen):
     )
     blur_ratio: Ratio = Field(default=0.35, description="sharpness below this x baseline")
     cover_cell_ratio: Ratio = Field(
-        default=0.35, description="a grid cell is 'lost' when its contrast drops below this x baseline"
+        default=0.4,
+        description="a grid cell is 'lost' when its contrast drops below this x baseline",
     )
     cover_fraction: Ratio = Field(default=0.6, description="lost share of textured cells")
     dark_level: int = Field(default=40, ge=1, le=254, description="grey level counted as dark")
     dark_fraction: Ratio = Field(default=0.85, description="share of dark pixels")
     dark_luma_ratio: Ratio = Field(default=0.5, description="mean luma below this x baseline")
-    bright_level: int = Field(default=250, ge=1, le=255, description="grey level counted as clipped")
+    bright_level: int = Field(
+        default=250, ge=1, le=255, description="grey level counted as clipped"
+    )
     overexposed_fraction: Ratio = Field(default=0.5, description="share of clipped pixels")
     max_shift_fraction: Ratio = Field(
         default=0.02, description="displacement beyond this share of the frame width"
@@ -156,15 +159,16 @@ class CameraHealthConfig(_Frozen):
         description="a frame with fewer changed pixels than this is a repeat; sensor noise "
         "changes far more even in a still scene",
     )
-    latched: frozenset[HealthEvent] = frozenset(
-        {EVENT_COVERED, EVENT_DISPLACED, EVENT_BLURRED}
-    )
+    latched: frozenset[HealthEvent] = frozenset({EVENT_COVERED, EVENT_DISPLACED, EVENT_BLURRED})
     adapt_seconds: float = Field(
         default=6 * 3600.0, gt=0, description="time constant of slow baseline adaptation"
     )
     report_interval_s: float = Field(default=60.0, gt=0)
     min_texture: float = Field(
-        default=3.0, ge=0, description="cells flatter than this grey-level std never count"
+        default=1.5,
+        ge=0,
+        description="cells flatter than this grey-level std (about a sensor's noise floor at "
+        "analysis size) are never counted as covered",
     )
     min_reference_inliers: int = Field(default=20, ge=4)
     day: ProfileConfig = ProfileConfig()

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import numpy.typing as npt
 
 from edge.vision.health_types import GreyImage
 
@@ -51,13 +50,14 @@ class ReferenceView:
         if len(matches) < 4:
             return Match(shift_px=None, inliers=0)
         src = self._points[[m.queryIdx for m in matches]].reshape(-1, 1, 2)
-        dst = np.array(
-            [keypoints[m.trainIdx].pt for m in matches], dtype=np.float32
-        ).reshape(-1, 1, 2)
+        dst = np.array([keypoints[m.trainIdx].pt for m in matches], dtype=np.float32).reshape(
+            -1, 1, 2
+        )
         homography, mask = cv2.findHomography(src, dst, cv2.RANSAC, _RANSAC_PX)
-        if homography is None or mask is None:
+        # OpenCV returns no model (None or an empty array) when RANSAC finds none.
+        if getattr(homography, "shape", None) != (3, 3) or getattr(mask, "size", 0) == 0:
             return Match(shift_px=None, inliers=0)
         inliers = int(np.count_nonzero(mask))
-        moved: npt.NDArray[np.float32] = cv2.perspectiveTransform(self._corners, homography)
+        moved = np.asarray(cv2.perspectiveTransform(self._corners, homography), dtype=np.float32)
         shift = float(np.linalg.norm((moved - self._corners).reshape(-1, 2), axis=1).mean())
         return Match(shift_px=shift, inliers=inliers)

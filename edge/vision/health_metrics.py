@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from edge.vision.health_types import Exposure, GreyImage, Structure
 
+
 def to_grey(frame: npt.NDArray[np.uint8]) -> GreyImage:
     """Full-resolution grey image; accepts BGR, BGRA or already-grey frames."""
     if frame.ndim == 2:
