@@ -1,0 +1,158 @@
+"""What the hub writes to InfluxDB, as the dashboards see it: the one place names live.
+
+Every panel query is built from the names here, so a renamed measurement or field is a
+one-line fix, and ``tests/dashboards`` runs every query against a real InfluxDB that a
+simulated fleet filled through MQTT and the hub, so a name the hub does not write fails
+there, naming the panel. Pure: imports only the wire contract.
+
+Sources of data, and who writes them:
+
+- readings: measurement = asset kind, tags asset/device/sensor/site, one field per contract
+  field (``hub/lineproto.py``);
+- edge events: measurement ``event``, tags device/site/asset/kind/type, fields active and
+  severity (``hub/ingest.py``);
+- hub self-metrics, ticket events and minute gauges (issues 5 and 6): the names below are
+  read from ``hub/metrics.py`` and ``hub/gauges.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from trygg.contract import FIELDS, AssetKind
+
+DATABASE: Final = "trygg"  # HubSettings.influx_db
+RAW_RP: Final = "raw"  # the default retention policy the hub writes readings to
+DATASOURCE_UID: Final = "trygg-influxdb"
+DATASOURCE_TYPE: Final = "influxdb"
+
+# Tags on readings and edge events.
+TAG_SITE: Final = "site"
+TAG_DEVICE: Final = "device"
+TAG_ASSET: Final = "asset"
+TAG_SENSOR: Final = "sensor"
+
+READING_KINDS: Final = tuple(k.value for k in AssetKind)
+
+# Fruin walkway level of service, persons/m² (A < 0.31 ... F > 2.15); the same bounds as
+# edge/vision/zones.py WALKWAY_BOUNDS (a test keeps them equal without importing numpy here).
+FRUIN_WALKWAY_BOUNDS: Final = (0.31, 0.43, 0.72, 1.08, 2.15)
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """A measurement a panel reads; ``writer`` says which part of Trygg writes it."""
+
+    name: str
+    writer: str
+    fields: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    def field(self, name: str) -> str:
+        """``name`` if this measurement has it; ValueError otherwise (a typo fails at build)."""
+        if name not in self.fields:
+            raise ValueError(f"measurement {self.name!r} has no field {name!r}")
+        return name
+
+    def tag(self, name: str) -> str:
+        if name not in self.tags:
+            raise ValueError(f"measurement {self.name!r} has no tag {name!r}")
+        return name
+
+
+_READING_TAGS: Final = (TAG_ASSET, TAG_DEVICE, TAG_SENSOR, TAG_SITE)
+
+
+def _reading(kind: AssetKind, *fields: str) -> Measurement:
+    for f in fields:
+        if f not in FIELDS:
+            raise ValueError(f"{f!r} is not a contract field")
+    return Measurement(kind.value, "hub ingest (readings)", fields, _READING_TAGS)
+
+
+STREETLIGHT: Final = _reading(
+    AssetKind.STREETLIGHT, "powerState", "intensity", "activePower", "illuminance"
+)
+BIN: Final = _reading(AssetKind.BIN, "fillingLevel", "temperature", "tilted", "distance")
+CAMERA: Final = _reading(
+    AssetKind.CAMERA, "healthScore", "sharpness", "edgeDensity", "meanLuma", "frozen"
+)
+CROWD: Final = _reading(
+    AssetKind.CROWD, "peopleCount", "peopleDensity", "levelOfService", "occlusionLimited"
+)
+DEVICE: Final = _reading(
+    AssetKind.DEVICE,
+    "cpuTemperature",
+    "cpuLoad",
+    "outboxDepth",
+    "droppedReadings",
+    "clockSynced",
+)
+
+EVENT: Final = Measurement(
+    "event",
+    "hub ingest (edge events)",
+    ("active", "severity"),
+    (TAG_DEVICE, TAG_SITE, TAG_ASSET, "kind", "type"),
+)
+
+# ---- written by the hub itself (issues 5 and 6) ------------------------------------------
+# Ticket changes, one point per change (annotations): tags kind/priority/site/asset/status.
+TICKET_EVENT: Final = Measurement(
+    "ticket_event",
+    "hub rules/tickets (issue 6)",
+    ("title", "ticket"),
+    ("kind", "priority", "status", TAG_SITE, TAG_ASSET, "cabinet"),
+)
+# Minute gauges.
+TICKETS_OPEN: Final = Measurement(
+    "tickets_open", "hub gauges (issue 6)", ("count",), ("kind", "priority", "area")
+)
+SLA_BREACHES: Final = Measurement("sla_breaches", "hub gauges (issue 6)", ("count",), ("kind",))
+DEVICES_ONLINE: Final = Measurement(
+    "devices_online", "hub gauges (issue 6)", ("online", "total"), (TAG_SITE,)
+)
+BINS_FORECAST_FULL: Final = Measurement(
+    "bins_forecast_full", "hub gauges (issue 6)", ("count",), (TAG_SITE,)
+)
+ASSET_STATE: Final = Measurement(
+    "asset_state",
+    "hub gauges (issue 6)",
+    ("lat", "lon", "state"),
+    (TAG_ASSET, "kind", TAG_SITE, TAG_DEVICE),
+)
+# Pipeline self-metrics.
+HUB_INGEST: Final = Measurement(
+    "hub_ingest",
+    "hub self-metrics (issue 5)",
+    ("messages", "readings", "dead_letters", "gaps", "duplicates", "queue_depth"),
+    (),
+)
+
+# Sun elevation at each site (lamps on/off against the sun; day-burning energy).
+SUN: Final = Measurement("sun", "hub gauges (issue 6)", ("elevation", "daylight"), (TAG_SITE,))
+
+# Day-burning per lamp (on while the sun is up), which needs the sun at the pole.
+DAYBURN: Final = Measurement(
+    "streetlight_dayburn", "hub gauges (issue 6)", ("hours", "energy"), (TAG_ASSET, TAG_SITE)
+)
+
+ALL: Final = (
+    STREETLIGHT,
+    BIN,
+    CAMERA,
+    CROWD,
+    DEVICE,
+    EVENT,
+    TICKET_EVENT,
+    TICKETS_OPEN,
+    SLA_BREACHES,
+    DEVICES_ONLINE,
+    BINS_FORECAST_FULL,
+    ASSET_STATE,
+    HUB_INGEST,
+    SUN,
+    DAYBURN,
+)
+BY_NAME: Final = {m.name: m for m in ALL}
