@@ -1,0 +1,66 @@
+"""Every fault a scenario can inject, what it does to the city, and what the hub should make
+of it. The one table that maps the simulator's ground truth to expected ticket kinds.
+
+Pure data. ``driver_fault`` is the SimFaults name the simulated drivers react to (see
+edge/drivers/base.py and sim/drivers/); ``ticket`` is the hub ticket kind (hub/rules) that
+must appear on the target (or its cabinet/device) within the fault's lifetime; infra faults
+expect no ticket: the hub must notice the outage itself and stay quiet (no false tickets).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+TargetKind = Literal["lamp", "cabinet", "bin", "camera", "device", "infra"]
+
+
+@dataclass(frozen=True, slots=True)
+class FaultKind:
+    name: str
+    target: TargetKind
+    driver_fault: str | None  # SimFaults name set on each affected asset; None: not a driver fault
+    ticket: str | None  # expected hub ticket kind; None for infra faults
+    needs: Literal["any", "dark", "daylight"] = "any"
+    description: str = ""
+
+
+FAULT_KINDS: Final[dict[str, FaultKind]] = {
+    k.name: k
+    for k in (
+        FaultKind("lamp_out", "lamp", "out", "lampOut", "dark", "luminaire fails: off at night"),
+        FaultKind("lamp_flicker", "lamp", "flicker", "flicker", "any", "end-of-life cycling"),
+        FaultKind("lamp_dayburn", "lamp", "dayburn", "dayBurning", "daylight", "on in daylight"),
+        FaultKind(
+            "cabinet_outage",
+            "cabinet",
+            "cabinet_outage",
+            "cabinetOutage",
+            "dark",
+            "control cabinet loses power: every lamp it feeds goes dark (one root-cause ticket)",
+        ),
+        FaultKind("bin_full", "bin", "full", "binFull", "any", "a round misses it; overflows"),
+        FaultKind("bin_fire", "bin", "fire", "binFire", "any", "fire in the bin"),
+        FaultKind("bin_dropped", "bin", "dropped", "binTilted", "any", "knocked over"),
+        FaultKind("camera_covered", "camera", "covered", "cameraCovered", "any", "lens covered"),
+        FaultKind("camera_blurred", "camera", "blurred", "cameraBlurred", "any", "out of focus"),
+        FaultKind(
+            "camera_displaced", "camera", "displaced", "cameraDisplaced", "any", "turned away"
+        ),
+        FaultKind("camera_frozen", "camera", "frozen", "cameraFrozen", "any", "picture stuck"),
+        FaultKind("graffiti", "camera", "graffiti", "graffiti", "any", "new tag on the wall"),
+        FaultKind(
+            "device_offline",
+            "device",
+            None,
+            "deviceOffline",
+            "any",
+            "the pole's Pi loses power: its agent stops",
+        ),
+        FaultKind("broker_outage", "infra", None, None, "any", "Mosquitto stops, then restarts"),
+        FaultKind("influx_outage", "infra", None, None, "any", "InfluxDB stops, then restarts"),
+    )
+}
+
+# Ticket kinds the hub may raise that no injected fault explains are false tickets.
+EXPECTED_TICKETS: Final = frozenset(k.ticket for k in FAULT_KINDS.values() if k.ticket)

@@ -1,0 +1,185 @@
+"""How the simulated city behaves over time: litter, collection rounds, crowds, daylight.
+
+Pure functions of (seed, asset, time): no state, no I/O. Noise comes from a counter-based
+hash of (asset key, time) rather than a shared random generator, so a reading at a given
+simulated instant is the same whatever order or process asks for it; that is what makes
+two runs of a scenario comparable reading by reading.
+
+Bins fill by time of day and day of week (Europe/Stockholm local time), faster at busy
+squares and much faster at the arena around events; crews empty every bin at 06:00, the
+squares again at 15:00, and the arena's bins hourly while an event is on, so a healthy
+city keeps every bin below its threshold and "bin full" only happens when a round misses
+one (an injected fault). Crowds gather before an arena event and surge out after it.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from trygg.sun import sun_elevation
+
+STOCKHOLM: Final = ZoneInfo("Europe/Stockholm")
+_MASK: Final = (1 << 64) - 1
+BASE_LITTER_PER_H: Final = 0.02  # share of a 0.2 m3 bin per hour at an ordinary place
+REFERENCE_VOLUME_M3: Final = 0.2
+# local hour -> litter multiplier
+DIURNAL: Final = (
+    (0.1,) * 6 + (0.4, 0.8, 0.8, 0.9) + (1.0,) * 7 + (1.3, 1.4, 1.4, 1.3, 1.0) + (0.6, 0.3)
+)
+WEEKDAY: Final = (1.0, 1.0, 1.0, 1.05, 1.2, 1.4, 1.1)  # Monday..Sunday
+ROUND_HOURS_ALL: Final = frozenset({6})
+ROUND_HOURS_SQUARES: Final = frozenset({6, 15})
+ARENA_SLUG: Final = "arenastaden"
+SQUARE_SLUGS: Final = frozenset(
+    {"solna-centrum", "rasunda", "arenastaden", "hagalund", "huvudsta", "frosunda"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ArenaEvent:
+    name: str
+    start: datetime
+    end: datetime
+    attendance: int
+
+    def window(self) -> tuple[datetime, datetime]:
+        """When the event touches the city around it: arrivals to dispersal."""
+        return self.start - timedelta(hours=2), self.end + timedelta(hours=1)
+
+
+def stable_key(seed: int, text: str) -> int:
+    """A per-run, per-name integer that is the same in every process (unlike ``hash``)."""
+    return (zlib.crc32(text.encode()) | (seed << 32)) & _MASK
+
+
+def noise(key: int, t_ms: int, salt: int = 0) -> float:
+    """Uniform [0, 1) from (key, time, salt): splitmix64, no shared generator state."""
+    x = (key * 0x9E3779B97F4A7C15 + t_ms * 0xD1B54A32D192ED03 + salt * 0x8CB92BA72F3D8DD7) & _MASK
+    x ^= x >> 30
+    x = (x * 0xBF58476D1CE4E5B9) & _MASK
+    x ^= x >> 27
+    x = (x * 0x94D049BB133111EB) & _MASK
+    x ^= x >> 31
+    return x / float(1 << 64)
+
+
+def gauss(key: int, t_ms: int, salt: int = 0) -> float:
+    """Standard normal from two :func:`noise` draws (Box-Muller)."""
+    u1 = max(noise(key, t_ms, salt), 1e-12)
+    u2 = noise(key, t_ms, salt + 7919)
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2 * math.pi * u2)
+
+
+@dataclass(frozen=True, slots=True)
+class World:
+    """The shared facts every simulated driver consults: the seed and the event calendar."""
+
+    seed: int = 0
+    events: tuple[ArenaEvent, ...] = field(default_factory=tuple)
+
+    # ---- events and crowds ----------------------------------------------------------
+    def event_on(self, when: datetime) -> ArenaEvent | None:
+        for ev in self.events:
+            lo, hi = ev.window()
+            if lo <= when < hi:
+                return ev
+        return None
+
+    def people(self, place: str, area_m2: float, when: datetime, key: int) -> int:
+        """People in a square's watched zone: foot traffic plus arena crowds."""
+        local = when.astimezone(STOCKHOLM)
+        base = 0.02 * area_m2 * DIURNAL[local.hour] * WEEKDAY[local.weekday()] / 1.4
+        extra = 0.0
+        for ev in self.events:
+            share = 1.0 if place == ARENA_SLUG else 0.08
+            extra += share * _event_crowd(ev, when)
+        count = (base + extra) * (1.0 + 0.1 * gauss(key, int(when.timestamp() * 1000)))
+        return max(0, round(count))
+
+    # ---- bins -----------------------------------------------------------------------
+    def litter_rate(self, place: str, busy: float, when: datetime) -> float:
+        """Share of a reference bin filled per hour at ``when``."""
+        local = when.astimezone(STOCKHOLM)
+        rate = BASE_LITTER_PER_H * busy * DIURNAL[local.hour] * WEEKDAY[local.weekday()]
+        ev = self.event_on(when)
+        if ev is not None:
+            rate *= 1.0 + ev.attendance / 10_000 if place == ARENA_SLUG else 1.3
+        return rate
+
+    def collected(self, place: str, hour_start: datetime) -> bool:
+        """Whether a collection round empties bins at ``place`` at this full UTC hour."""
+        local_hour = hour_start.astimezone(STOCKHOLM).hour
+        hours = ROUND_HOURS_SQUARES if place in SQUARE_SLUGS else ROUND_HOURS_ALL
+        if local_hour in hours:
+            return True
+        return place == ARENA_SLUG and self.event_on(hour_start) is not None
+
+    def fill(
+        self,
+        *,
+        place: str,
+        busy: float,
+        volume_m3: float,
+        key: int,
+        when: datetime,
+        emptied_at: datetime | None = None,
+    ) -> float:
+        """Fill level 0..1 of a bin at ``when``: litter since the last round (or since a
+        crew emptied it at ``emptied_at``), scaled by its volume and its own habits."""
+        hour = when.replace(minute=0, second=0, microsecond=0)
+        start = hour
+        for _ in range(48):  # the last round is never more than a day back
+            if self.collected(place, start):
+                break
+            start -= timedelta(hours=1)
+        if emptied_at is not None and emptied_at > start:
+            start = emptied_at
+        habit = 0.7 + 0.6 * noise(key, 0, 1)
+        total = 0.0
+        cursor = start
+        while cursor < when:
+            nxt = min(cursor.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1), when)
+            total += self.litter_rate(place, busy, cursor) * (nxt - cursor).total_seconds() / 3600
+            cursor = nxt
+        return min(1.0, total * habit * REFERENCE_VOLUME_M3 / volume_m3)
+
+
+def ambient_temperature(when: datetime, key: int) -> float:
+    """Outdoor air in Solna, degrees C: seasonal and daily swing plus a little noise."""
+    day = when.timetuple().tm_yday
+    seasonal = 7.0 - 10.0 * math.cos(2 * math.pi * (day - 20) / 365)
+    local = when.astimezone(STOCKHOLM)
+    daily = 3.0 * math.sin(2 * math.pi * (local.hour + local.minute / 60 - 9) / 24)
+    return seasonal + daily + 0.3 * gauss(key, int(when.timestamp() * 1000), 3)
+
+
+def daylight(lat: float, lon: float, when: datetime) -> bool:
+    """Day profile for cameras: the sun above -3 degrees (civil twilight's brighter half)."""
+    return sun_elevation(lat, lon, when) >= -3.0
+
+
+def _event_crowd(ev: ArenaEvent, when: datetime) -> float:
+    """People outside the arena: arrivals ramp up, few during, a surge at the end."""
+    arrive = ev.start - timedelta(hours=2)
+    if when < arrive or when >= ev.end + timedelta(hours=1):
+        return 0.0
+    if when < ev.start:
+        ramp = (when - arrive) / (ev.start - arrive)
+        return ev.attendance * 0.05 * ramp
+    if when < ev.end:
+        return ev.attendance * 0.004
+    out = (when - ev.end).total_seconds() / 3600
+    return ev.attendance * 0.08 * math.exp(-3.0 * out)
+
+
+def utc(text: str) -> datetime:
+    """Parse an ISO time and insist on an explicit offset (Trygg times are never naive)."""
+    when = datetime.fromisoformat(text)
+    if when.tzinfo is None:
+        raise ValueError(f"time {text!r} has no timezone; write e.g. 2026-12-11T11:00:00Z")
+    return when.astimezone(UTC)
