@@ -149,7 +149,7 @@ class CameraHealthConfig(_Frozen):
 
     camera: Name = Field(description="asset id of the camera")
     analysis_width: int = Field(default=320, ge=80, le=1920)
-    grid: tuple[int, int] = (8, 6)
+    grid: tuple[int, int] = (16, 12)
     baseline: Duration = Duration(frames=50, seconds=20.0)
     set_after: Duration = Duration(frames=10, seconds=10.0)
     clear_after: Duration = Duration(frames=10, seconds=30.0)

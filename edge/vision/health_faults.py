@@ -22,7 +22,7 @@ def blur(image: Image, *, sigma: float = 4.0) -> Image:
 
 
 def cover(
-    image: Image, *, share: float = 0.85, colour: tuple[int, int, int] = (90, 100, 110)
+    image: Image, *, share: float = 0.9, colour: tuple[int, int, int] = (90, 100, 110)
 ) -> Image:
     """A flat object over the central ``share`` of the frame (both directions)."""
     out = image.copy()
