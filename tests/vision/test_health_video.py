@@ -14,7 +14,7 @@ import pytest
 
 from edge.vision.health import CameraHealthMonitor
 from edge.vision.health_config import CameraHealthConfig, Duration
-from edge.vision.sources import OpenCVSource
+from edge.vision.sources import EndOfStream, OpenCVSource
 from tests.shared_data import vision_dir
 from tests.vision.test_health_faults import config
 
@@ -42,8 +42,7 @@ def test_real_video_raises_no_event(video: str, frames: int, sensitive: bool) ->
         while True:
             try:
                 frame = source.read()
-            except Exception as exc:
-                assert type(exc).__name__ == "EndOfStream"
+            except EndOfStream:
                 break
             seen += 1
             assert frame.meta.stream_ts_ms is not None
