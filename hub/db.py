@@ -107,6 +107,10 @@ class Alarm(Base):
     cleared_at: Mapped[datetime | None]
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # issue 6: root-cause suppression and acknowledgement of the condition itself
+    suppressed_by: Mapped[str | None] = mapped_column(String(200), index=True)
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class Ticket(Base):
@@ -131,6 +135,13 @@ class Ticket(Base):
     closed_at: Mapped[datetime | None]
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # issue 6: severity of the alarm behind it, repeats, crew area, resolve hold, duplicates
+    severity: Mapped[str] = mapped_column(String(16), default="indeterminate")
+    alarm_count: Mapped[int] = mapped_column(Integer, default=1)
+    area: Mapped[str | None] = mapped_column(String(64), index=True)
+    hold_until: Mapped[datetime | None] = mapped_column(index=True)
+    acknowledged_at: Mapped[datetime | None]
+    duplicate_of: Mapped[int | None] = mapped_column(Integer)
 
 
 class TicketHistory(Base):
@@ -204,3 +215,29 @@ def open_database(url: str, *, migrate: bool = True) -> sessionmaker[Any]:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return sessionmaker(engine, expire_on_commit=False)
+
+
+# --- issue 6: ticket comments and crews with their area polygons -------------------------
+
+
+class TicketComment(Base):
+    __tablename__ = "ticket_comments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    at: Mapped[datetime]
+    author: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+
+
+class Crew(Base):
+    """A maintenance crew and the area it covers: a polygon of [lon, lat] pairs (GeoJSON
+    order); tickets inside it are assigned to the crew. Lower ``rank`` wins on overlap."""
+
+    __tablename__ = "crews"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    area: Mapped[str] = mapped_column(String(64))
+    polygon: Mapped[dict[str, Any]] = mapped_column(JSON)
+    kinds: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    rank: Mapped[int] = mapped_column(Integer, default=100)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -1,96 +1,454 @@
-"""Feeds stored readings and device states to the pure rules and applies their actions.
+"""The rules' I/O shell: feeds stored readings, events, device states and clock ticks to the
+pure rules, applies their actions to alarms and tickets, and persists the rule state.
 
-Rule state that matters (timers, active flags) is persisted in ``rule_state`` so a hub
-restart continues where it stopped.
+Rule state that matters (debounce timers, active flags, learned baselines, fill history,
+device silence) lives in ``rule_state``, written in the same transaction as the alarms and
+tickets it caused, so a hub killed at any moment restarts consistent and carries on. Silence
+("no data", heartbeat timeouts) counts from the hub's start plus ``offline_grace_s`` at
+the earliest. Readings are judged at their own measurement time; ticks at the clock's time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import asdict
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub import tickets
 from hub.db import Asset, Device, RuleState
+from hub.rules import alarms, codec
 from hub.rules.actions import Action, Raise
-from hub.rules.lamp import LampOutState, lamp_out_step
+from hub.rules.bin import BinParams, BinState, bin_step
+from hub.rules.cabinet import CABINET_OUT, CabinetParams, CabinetState, cabinet_step
+from hub.rules.camera import CameraParams, camera_event
+from hub.rules.device import DEVICE_OFFLINE, DeviceParams, DeviceState, device_step
+from hub.rules.lamp import LAMP_OUT, LampParams, LampState, lamp_step
+from hub.rules.params import from_properties
 from trygg import contract as c
-from trygg.clock import Clock, from_ms
+from trygg.clock import Clock, to_ms
 
 log = logging.getLogger(__name__)
 
+SUPPRESSED_BY_CABINET = frozenset({LAMP_OUT})
+
+
+@dataclass
+class _AssetInfo:
+    id: str
+    kind: str
+    device: str
+    lat: float
+    lon: float
+    cabinet: str | None
+    address: str | None
+    properties: dict[str, Any]
+    lamp: LampParams = field(default_factory=LampParams)
+    bin: BinParams = field(default_factory=BinParams)
+    camera: CameraParams = field(default_factory=CameraParams)
+    hold_s: float = 600.0
+
 
 class RuleEngine:
-    def __init__(self, *, sessions: sessionmaker[Session], clock: Clock) -> None:
+    """Owns the in-memory copy of the rule state; one evaluation at a time (a lock)."""
+
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        resolve_hold_s: float = 600.0,
+        offline_grace_s: float = 120.0,
+    ) -> None:
         self.sessions = sessions
         self.clock = clock
-        self.lamp: dict[str, LampOutState] = {}
+        self.resolve_hold_s = resolve_hold_s
+        self.offline_grace_s = offline_grace_s
+        self.assets: dict[str, _AssetInfo] = {}
+        self.cabinet_lamps: dict[str, set[str]] = defaultdict(set)
+        self.heartbeats: dict[str, float] = {}
+        self.lamps: dict[str, LampState] = {}
+        self.bins: dict[str, BinState] = {}
+        self.cabinets: dict[str, CabinetState] = {}
+        self.devices: dict[str, DeviceState] = {}
+        self.floor_ms = 0
         self.tickets_opened = 0
+        self.evaluations = 0
+        self._dirty: set[str] = set()
+        self._lock = threading.Lock()
 
+    # ---- start-up --------------------------------------------------------------------
     def load(self) -> None:
+        """Assets, devices and the persisted rule state; silence counts from now + grace."""
+        self.floor_ms = to_ms(self.clock.now()) + int(self.offline_grace_s * 1000)
         with self.sessions() as s:
-            for row in s.scalars(select(RuleState).where(RuleState.key.like("lampOut:%"))):
-                self.lamp[row.key.split(":", 1)[1]] = LampOutState(**row.state)
+            for asset in s.scalars(select(Asset)):
+                self._remember(
+                    asset_id=asset.id,
+                    kind=asset.kind,
+                    device=asset.device_id,
+                    lat=asset.lat,
+                    lon=asset.lon,
+                    cabinet=asset.cabinet,
+                    address=asset.address,
+                    properties=dict(asset.properties or {}),
+                )
+            for dev in s.scalars(select(Device)):
+                self.heartbeats[dev.id] = dev.heartbeat_s
+            for row in s.scalars(select(RuleState)):
+                family, _, key = row.key.partition(":")
+                family_store = self._families().get(family)
+                if family_store is not None:
+                    store, cls = family_store
+                    store[key] = codec.load(cls, row.state)
+        log.info(
+            "rules loaded: %d assets, %d lamp, %d bin, %d device states",
+            len(self.assets),
+            len(self.lamps),
+            len(self.bins),
+            len(self.devices),
+        )
 
+    def _families(self) -> dict[str, tuple[dict[str, Any], type[Any]]]:
+        return {
+            "lamp": (self.lamps, LampState),
+            "bin": (self.bins, BinState),
+            "cabinet": (self.cabinets, CabinetState),
+            "device": (self.devices, DeviceState),
+        }
+
+    def _remember(
+        self,
+        *,
+        asset_id: str,
+        kind: str,
+        device: str,
+        lat: float,
+        lon: float,
+        cabinet: str | None,
+        address: str | None,
+        properties: dict[str, Any],
+    ) -> None:
+        info = _AssetInfo(asset_id, kind, device, lat, lon, cabinet, address, properties)
+        errors: list[str] = []
+        if kind == c.AssetKind.STREETLIGHT:
+            info.lamp, errors = from_properties(LampParams, properties)
+            if cabinet:
+                self.cabinet_lamps[cabinet].add(asset_id)
+        elif kind == c.AssetKind.BIN:
+            info.bin, errors = from_properties(BinParams, properties)
+        elif kind == c.AssetKind.CAMERA:
+            info.camera, errors = from_properties(CameraParams, properties)
+        hold = properties.get("resolveHoldS")
+        if isinstance(hold, int | float) and not isinstance(hold, bool) and 0 <= hold <= 86_400:
+            info.hold_s = float(hold)
+        else:
+            info.hold_s = self.resolve_hold_s
+        for error in errors:
+            log.warning("asset %s: threshold refused, default kept: %s", asset_id, error)
+        self.assets[asset_id] = info
+
+    # ---- entry points ----------------------------------------------------------------
     async def feed(self, items: list[tuple[str, Any]]) -> None:
-        await asyncio.to_thread(self._feed, items)
+        """Stored messages from ingest: ("birth", Birth), ("state", State), (device, Data
+        or Events), and ("device", obj with .device/.online) transitions."""
+        await asyncio.to_thread(self.feed_sync, items)
 
-    def _feed(self, items: list[tuple[str, Any]]) -> None:
-        now = self.clock.now()
-        with self.sessions.begin() as s:
-            changed: dict[str, LampOutState] = {}
-            actions: list[Action] = []
+    async def tick(self) -> None:
+        """Time passing: timers, "no data", heartbeat timeouts and resolve holds."""
+        await asyncio.to_thread(self.tick_sync)
+
+    def feed_sync(self, items: list[tuple[str, Any]]) -> None:
+        with self._lock, self.sessions.begin() as s:
+            now_ms = to_ms(self.clock.now())
+            dev_actions: list[Action] = []
+            asset_actions: list[Action] = []
+            touched_cabinets: dict[str, int] = {}
             for tag, message in items:
-                if tag == "state":
-                    self._on_state(s, message)
-                elif isinstance(message, c.Data):
-                    actions += self._on_data(s, message, changed)
-            for action in actions:
-                if isinstance(action, Raise):
-                    outcome = tickets.raise_alarm(
-                        s,
-                        asset_id=action.asset,
-                        alarm_type=action.alarm,
-                        severity=action.severity,
-                        now=now,
-                        details=dict(action.details),
+                if tag == "birth":
+                    self._on_birth(message)
+                    dev_actions += self._device(
+                        message.device, now_ms, online=True, boot=message.boot
                     )
-                    self.tickets_opened += int(outcome.created)
-                else:
-                    tickets.clear_alarm(s, asset_id=action.asset, alarm_type=action.alarm, now=now)
-            for asset, state in changed.items():
-                s.merge(RuleState(key=f"lampOut:{asset}", state=asdict(state), updated_at=now))
+                elif tag == "state" or (tag == "device" and hasattr(message, "online")):
+                    dev_actions += self._device(
+                        message.device,
+                        now_ms,
+                        online=bool(message.online),
+                        boot=getattr(message, "boot", None),
+                    )
+                elif isinstance(message, c.Data):
+                    dev_actions += self._device(message.device, now_ms, seen=True)
+                    asset_actions += self._on_data(s, message, touched_cabinets)
+                elif isinstance(message, c.Events):
+                    dev_actions += self._device(message.device, now_ms, seen=True)
+                    asset_actions += self._on_events(s, message)
+            cab_actions = [a for cab, t in touched_cabinets.items() for a in self._cabinet(cab, t)]
+            self._apply(s, [*dev_actions, *cab_actions, *asset_actions])
+            self._persist(s)
 
-    def _on_state(self, s: Session, state: c.State) -> None:
-        dev = s.get(Device, state.device)
-        if dev is None or state.boot < dev.boot:
-            return  # a stale death from an earlier boot arriving after the new birth
-        dev.online, dev.boot, dev.state_changed = state.online, state.boot, from_ms(state.ts)
+    def tick_sync(self) -> None:
+        with self._lock, self.sessions.begin() as s:
+            now_ms = to_ms(self.clock.now())
+            actions: list[Action] = []
+            for device in sorted(set(self.heartbeats) | set(self.devices)):
+                actions += self._device(device, now_ms)
+            for cab in list(self.cabinets):
+                actions += self._cabinet(cab, now_ms, tick=True)
+            for asset_id, state in list(self.lamps.items()):
+                if state.toggles or any(
+                    d.since_ms is not None
+                    for d in (state.out, state.day_burn, state.flicker, state.power_drop)
+                ):
+                    actions += self._lamp(asset_id, None, now_ms)
+            for asset_id, info in list(self.assets.items()):
+                if info.kind == c.AssetKind.BIN:
+                    actions += self._bin(asset_id, None, now_ms)
+            self._apply(s, actions)
+            alarms.resolve_held(s, now=self.clock.now())
+            self._persist(s)
 
-    def _on_data(self, s: Session, data: c.Data, changed: dict[str, LampOutState]) -> list[Action]:
-        actions: list[Action] = []
-        for r in data.readings:
-            if r.kind != c.AssetKind.STREETLIGHT or r.field != "powerState":
-                continue
-            asset = s.get(Asset, r.asset)
-            if asset is None:
-                continue
-            state = changed.get(r.asset) or self.lamp.get(r.asset, LampOutState())
-            new, acts = lamp_out_step(
-                state,
-                asset=r.asset,
-                power_on=r.v == "on",
-                t_ms=r.t,
-                now=from_ms(r.t),
-                lat=asset.lat,
-                lon=asset.lon,
+    # ---- evaluation ------------------------------------------------------------------
+    def _on_birth(self, birth: c.Birth) -> None:
+        self.heartbeats[birth.device] = birth.heartbeat_s
+        for a in birth.assets:
+            self._remember(
+                asset_id=a.id,
+                kind=a.kind.value,
+                device=birth.device,
+                lat=a.lat,
+                lon=a.lon,
+                cabinet=a.cabinet,
+                address=a.address,
+                properties=dict(a.properties),
             )
-            if new != state:
-                changed[r.asset] = new
-                self.lamp[r.asset] = new
-            actions += acts
+
+    def _known(self, s: Session, asset_id: str) -> _AssetInfo | None:
+        info = self.assets.get(asset_id)
+        if info is None:
+            row = s.get(Asset, asset_id)
+            if row is None:
+                return None
+            self._remember(
+                asset_id=row.id,
+                kind=row.kind,
+                device=row.device_id,
+                lat=row.lat,
+                lon=row.lon,
+                cabinet=row.cabinet,
+                address=row.address,
+                properties=dict(row.properties or {}),
+            )
+            info = self.assets[asset_id]
+        return info
+
+    def _on_data(self, s: Session, data: c.Data, cabinets: dict[str, int]) -> list[Action]:
+        groups: dict[tuple[str, int], dict[str, Any]] = {}
+        quality: dict[tuple[str, int], str] = {}
+        for r in data.readings:
+            key = (r.asset, r.t)
+            groups.setdefault(key, {})[r.field] = r.v
+            if r.q != "good":
+                quality[key] = "bad" if r.q == "bad" or quality.get(key) == "bad" else r.q
+        actions: list[Action] = []
+        for (asset_id, t), obs in sorted(groups.items(), key=lambda kv: kv[0][1]):
+            info = self._known(s, asset_id)
+            if info is None:
+                continue
+            if info.kind == c.AssetKind.STREETLIGHT:
+                actions += self._lamp(asset_id, obs, t)
+                if info.cabinet:
+                    cabinets[info.cabinet] = max(cabinets.get(info.cabinet, 0), t)
+            elif info.kind == c.AssetKind.BIN:
+                actions += self._bin(asset_id, obs, t, quality=quality.get((asset_id, t), "good"))
         return actions
+
+    def _on_events(self, s: Session, events: c.Events) -> list[Action]:
+        actions: list[Action] = []
+        for e in events.events:
+            info = self._known(s, e.asset)
+            if info is None:
+                continue
+            if info.kind == c.AssetKind.BIN:
+                actions += self._bin(e.asset, None, e.t, events={e.type: e.active})
+            elif info.kind == c.AssetKind.CAMERA:
+                self.evaluations += 1
+                actions += camera_event(
+                    asset=e.asset,
+                    event_type=e.type,
+                    active=e.active,
+                    values=e.values,
+                    p=info.camera,
+                )
+        return actions
+
+    def _lamp(self, asset_id: str, obs: dict[str, Any] | None, t: int) -> list[Action]:
+        info = self.assets[asset_id]
+        old = self.lamps.get(asset_id, LampState())
+        new, actions = lamp_step(
+            old, obs, asset=asset_id, t_ms=t, lat=info.lat, lon=info.lon, p=info.lamp
+        )
+        self._store(f"lamp:{asset_id}", self.lamps, asset_id, old, new)
+        return actions
+
+    def _bin(
+        self,
+        asset_id: str,
+        obs: dict[str, Any] | None,
+        t: int,
+        *,
+        quality: str = "good",
+        events: dict[str, bool] | None = None,
+    ) -> list[Action]:
+        info = self.assets[asset_id]
+        old = self.bins.get(asset_id, BinState())
+        new, actions = bin_step(
+            old,
+            obs,
+            asset=asset_id,
+            t_ms=t,
+            p=info.bin,
+            quality=quality,
+            events=events,
+            floor_ms=self.floor_ms,
+        )
+        self._store(f"bin:{asset_id}", self.bins, asset_id, old, new)
+        return actions
+
+    def _cabinet(self, cabinet: str, t: int, *, tick: bool = False) -> list[Action]:
+        lamps = self.cabinet_lamps.get(cabinet, set())
+        out = (
+            None
+            if tick
+            else sum(
+                1 for a in lamps if (st := self.lamps.get(a)) is not None and st.out_signal == "set"
+            )
+        )
+        old = self.cabinets.get(cabinet, CabinetState())
+        params = CabinetParams()
+        new, actions = cabinet_step(
+            old, cabinet=cabinet, lamps_out=out, lamps_total=len(lamps), t_ms=t, p=params
+        )
+        self._store(f"cabinet:{cabinet}", self.cabinets, cabinet, old, new)
+        return actions
+
+    def _device(
+        self,
+        device: str,
+        t: int,
+        *,
+        online: bool | None = None,
+        boot: int | None = None,
+        seen: bool = False,
+    ) -> list[Action]:
+        old = self.devices.get(device, DeviceState())
+        params = DeviceParams(
+            heartbeat_s=self.heartbeats.get(device, 300.0), min_off_s=self.offline_grace_s
+        )
+        new, actions = device_step(
+            old,
+            device=device,
+            t_ms=t,
+            p=params,
+            online=online,
+            boot=boot,
+            seen=seen,
+            floor_ms=self.floor_ms,
+        )
+        self._store(f"device:{device}", self.devices, device, old, new)
+        return actions
+
+    def _store(self, key: str, store: dict[str, Any], ident: str, old: Any, new: Any) -> None:
+        self.evaluations += 1
+        store[ident] = new
+        if replace(new, last_ms=old.last_ms) != old:
+            self._dirty.add(key)
+
+    # ---- applying --------------------------------------------------------------------
+    def _suppressor(self, action: Raise) -> str | None:
+        if action.alarm == DEVICE_OFFLINE:
+            return None
+        info = self.assets.get(action.asset)
+        device = info.device if info else None
+        if device is None and action.alarm == CABINET_OUT:
+            lamps = self.cabinet_lamps.get(action.asset, set())
+            devices = {self.assets[a].device for a in lamps if a in self.assets}
+            device = next(iter(devices)) if len(devices) == 1 else None
+        dev_state = self.devices.get(device) if device else None
+        if dev_state is not None and dev_state.offline.active:
+            return f"{DEVICE_OFFLINE}:{device}"
+        if info and info.cabinet and action.alarm in SUPPRESSED_BY_CABINET:
+            cab = self.cabinets.get(info.cabinet)
+            if cab is not None and cab.out.active:
+                return f"{CABINET_OUT}:{info.cabinet}"
+        return None
+
+    def _place(self, ident: str) -> alarms.Place | None:
+        info = self.assets.get(ident)
+        if info is not None:
+            return alarms.Place(info.lat, info.lon, info.address, info.device)
+        group = [self.assets[a] for a in self.cabinet_lamps.get(ident, ()) if a in self.assets]
+        if not group:
+            group = [a for a in self.assets.values() if a.device == ident]
+        if not group:
+            return None
+        group.sort(key=lambda a: a.id)
+        lat = sum(a.lat for a in group) / len(group)
+        lon = sum(a.lon for a in group) / len(group)
+        devices = {a.device for a in group}
+        return alarms.Place(
+            lat, lon, group[0].address, group[0].device if len(devices) == 1 else None
+        )
+
+    def _hold(self, ident: str) -> timedelta:
+        info = self.assets.get(ident)
+        return timedelta(seconds=info.hold_s if info else self.resolve_hold_s)
+
+    def _apply(self, s: Session, actions: list[Action]) -> None:
+        if not actions:
+            return
+        now = self.clock.now()
+        for action in actions:
+            if isinstance(action, Raise):
+                outcome = alarms.raise_alarm(
+                    s,
+                    asset_id=action.asset,
+                    alarm_type=action.alarm,
+                    severity=action.severity,
+                    now=now,
+                    details=dict(action.details),
+                    place=self._place(action.asset),
+                    suppressed_by=self._suppressor(action),
+                )
+                self.tickets_opened += int(outcome.created)
+                if outcome.created or outcome.reopened:
+                    log.info("%s on %s -> ticket %s", action.alarm, action.asset, outcome.ticket_id)
+            else:
+                alarms.clear_alarm(
+                    s,
+                    asset_id=action.asset,
+                    alarm_type=action.alarm,
+                    now=now,
+                    hold=self._hold(action.asset),
+                )
+                if action.alarm in (CABINET_OUT, DEVICE_OFFLINE):
+                    root = f"{action.alarm}:{action.asset}"
+                    places = {a: p for a in self.assets if (p := self._place(a)) is not None}
+                    alarms.release_suppressed(s, root=root, now=now, places=places)
+
+    def _persist(self, s: Session) -> None:
+        if not self._dirty:
+            return
+        now = self.clock.now()
+        families = self._families()
+        for key in sorted(self._dirty):
+            family, _, ident = key.partition(":")
+            s.merge(
+                RuleState(key=key, state=codec.dump(families[family][0][ident]), updated_at=now)
+            )
+        self._dirty.clear()

@@ -28,7 +28,18 @@ async def test_lamp_out_at_night_becomes_a_ticket(
     hub = build_hub(settings, clock, [(device, "solna-centrum")])
     faults = SimFaults()
     faults.set(f"{device}-lamp0", "out", active=True)
-    agent = make_agent(lamp_device(device, port=stack.ports.mqtt), clock, tmp_path, faults)
+    config = lamp_device(device, port=stack.ports.mqtt)
+    # Per-asset threshold (sent in the birth): judge "out" at once, not after the default
+    # two minutes, so the skeleton sees its ticket within seconds.
+    config = config.model_copy(
+        update={
+            "assets": [
+                a.model_copy(update={"properties": {**a.properties, "lampOutMinS": 0}})
+                for a in config.assets
+            ]
+        }
+    )
+    agent = make_agent(config, clock, tmp_path, faults)
 
     async with running(hub.run, agent.run):
         influx = hub.influx

@@ -1,0 +1,78 @@
+"""Device offline: the Pi on the pole stopped talking. Pure.
+
+Two sources, fused: the device's retained state (its Last Will says ``online=false`` about
+1.5 keep-alives after the link dies) and a heartbeat timeout (no message for
+``heartbeat_factor`` x the device's announced ``heartbeat_s``). Silence counts from
+``floor_ms`` at the earliest — the hub's start plus a grace period — so a hub that was
+down does not declare the whole fleet offline the moment it comes back.
+
+Set: offline (will, or heartbeat timeout) held ``min_off_s`` (a quick reconnect after an
+agent restart is not a ticket). Clear: the device is online and has been heard from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hub.rules.actions import Action, Clear, Raise
+from hub.rules.condition import IDLE, Debounce, Signal, debounce
+
+DEVICE_OFFLINE = "deviceOffline"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceParams:
+    heartbeat_s: float = 300.0
+    heartbeat_factor: float = 2.0
+    min_off_s: float = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceState:
+    offline: Debounce = IDLE
+    online: bool = True  # from the last State message
+    boot: int = 0
+    last_seen_ms: int | None = None
+    last_ms: int = 0
+
+
+def device_step(
+    state: DeviceState,
+    *,
+    device: str,
+    t_ms: int,
+    p: DeviceParams,
+    online: bool | None = None,
+    boot: int | None = None,
+    seen: bool = False,
+    floor_ms: int = 0,
+) -> tuple[DeviceState, list[Action]]:
+    """A State message (``online``/``boot``), any other message (``seen``) or a tick.
+
+    A death (``online=False``) from an earlier boot than the one already seen is stale
+    (it arrived after the new birth) and is ignored.
+    """
+    t_ms = max(t_ms, state.last_ms)
+    is_online, cur_boot, last_seen = state.online, state.boot, state.last_seen_ms
+    if online is not None and not (boot is not None and boot < state.boot):
+        is_online = online
+        cur_boot = max(cur_boot, boot or 0)
+        if online:
+            last_seen = t_ms
+    if seen:
+        last_seen = t_ms
+        is_online = True if online is None else is_online
+    silent_from = max(last_seen or 0, floor_ms)
+    timed_out = silent_from > 0 and t_ms - silent_from > p.heartbeat_s * p.heartbeat_factor * 1000
+    signal: Signal = "set" if (not is_online or timed_out) else "clear"
+    offline, flip = debounce(state.offline, signal, t_ms=t_ms, min_on_s=p.min_off_s, min_off_s=0.0)
+    new = DeviceState(offline, is_online, cur_boot, last_seen, t_ms)
+    if flip == "set":
+        reason = "lastWill" if not is_online else "heartbeatTimeout"
+        details: dict[str, float | int | str | bool] = {"reason": reason}
+        if last_seen is not None:
+            details["silentS"] = round((t_ms - last_seen) / 1000, 1)
+        return new, [Raise(device, DEVICE_OFFLINE, "major", details)]
+    if flip == "clear":
+        return new, [Clear(device, DEVICE_OFFLINE)]
+    return new, []
