@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hub.api import create_app
 from hub.db import open_database
+from hub.gauges import Gauges
 from hub.influx import Influx
 from hub.ingest import Ingest
 from hub.rules.engine import RuleEngine
@@ -38,6 +39,7 @@ class Hub:
     influx: Influx
     ingest: Ingest
     rules: RuleEngine
+    gauges: Gauges | None = None  # issue 6: ticket events + gauges to InfluxDB
 
     @classmethod
     def build(cls, settings: HubSettings, clock: Clock) -> Hub:
@@ -49,11 +51,14 @@ class Hub:
             password=settings.influx_password,
             token=settings.influx_token,
         )
-        rules = RuleEngine(sessions=sessions, clock=clock)
+        rules = RuleEngine(
+            sessions=sessions, clock=clock, offline_grace_s=settings.offline_grace_s
+        )
         ingest = Ingest(
             settings=settings, sessions=sessions, influx=influx, clock=clock, sink=rules.feed
         )
-        return cls(settings, clock, sessions, influx, ingest, rules)
+        gauges = Gauges(sessions=sessions, influx=influx, clock=clock)
+        return cls(settings, clock, sessions, influx, ingest, rules, gauges)
 
     async def run(self, stop: asyncio.Event, *, serve_api: bool = True) -> None:
         await self.influx.ensure_schema(
@@ -76,6 +81,16 @@ class Hub:
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.ingest.run(stop), name="ingest")
+                tg.create_task(self.rules.run(stop, every_s=self.settings.tick_s), name="rules")
+                if self.gauges is not None:
+                    tg.create_task(
+                        self.gauges.run(
+                            stop,
+                            events_s=min(self.settings.tick_s, 5.0),
+                            gauges_s=self.settings.gauges_s,
+                        ),
+                        name="gauges",
+                    )
                 if server is not None:
                     tg.create_task(server.serve(), name="api")
                     await stop.wait()

@@ -11,6 +11,7 @@ the earliest. Readings are judged at their own measurement time; ticks at the cl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections import defaultdict
@@ -19,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.db import Asset, Device, RuleState
@@ -100,12 +102,7 @@ class RuleEngine:
                 )
             for dev in s.scalars(select(Device)):
                 self.heartbeats[dev.id] = dev.heartbeat_s
-            for row in s.scalars(select(RuleState)):
-                family, _, key = row.key.partition(":")
-                family_store = self._families().get(family)
-                if family_store is not None:
-                    store, cls = family_store
-                    store[key] = codec.load(cls, row.state)
+        self.reload_state()
         log.info(
             "rules loaded: %d assets, %d lamp, %d bin, %d device states",
             len(self.assets),
@@ -113,6 +110,20 @@ class RuleEngine:
             len(self.bins),
             len(self.devices),
         )
+
+    def reload_state(self) -> None:
+        """Replace the in-memory rule state with the persisted one (after a failed write,
+        memory must not run ahead of the database)."""
+        self._dirty.clear()
+        families = self._families()
+        for store, _ in families.values():
+            store.clear()
+        with self.sessions() as s:
+            for row in s.scalars(select(RuleState)):
+                family, _, key = row.key.partition(":")
+                if family in families:
+                    store, cls = families[family]
+                    store[key] = codec.load(cls, row.state)
 
     def _families(self) -> dict[str, tuple[dict[str, Any], type[Any]]]:
         return {
@@ -163,8 +174,27 @@ class RuleEngine:
         """Time passing: timers, "no data", heartbeat timeouts and resolve holds."""
         await asyncio.to_thread(self.tick_sync)
 
+    async def run(self, stop: asyncio.Event, *, every_s: float) -> None:
+        """Tick every ``every_s`` wall seconds until ``stop``; a failed tick is logged and
+        retried on the next (its transaction rolled back, the state reloaded)."""
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except SQLAlchemyError as exc:
+                log.warning("rule tick failed, retrying next tick: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every_s)
+
     def feed_sync(self, items: list[tuple[str, Any]]) -> None:
-        with self._lock, self.sessions.begin() as s:
+        with self._lock:
+            try:
+                self._feed(items)
+            except BaseException:
+                self.reload_state()
+                raise
+
+    def _feed(self, items: list[tuple[str, Any]]) -> None:
+        with self.sessions.begin() as s:
             now_ms = to_ms(self.clock.now())
             dev_actions: list[Action] = []
             asset_actions: list[Action] = []
@@ -193,7 +223,15 @@ class RuleEngine:
             self._persist(s)
 
     def tick_sync(self) -> None:
-        with self._lock, self.sessions.begin() as s:
+        with self._lock:
+            try:
+                self._tick()
+            except BaseException:
+                self.reload_state()
+                raise
+
+    def _tick(self) -> None:
+        with self.sessions.begin() as s:
             now_ms = to_ms(self.clock.now())
             actions: list[Action] = []
             for device in sorted(set(self.heartbeats) | set(self.devices)):

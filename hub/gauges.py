@@ -1,0 +1,195 @@
+"""Tickets into InfluxDB: one event per ticket change, and gauges once a minute.
+
+Operators' dashboards read only InfluxDB, so the hub puts the ticket picture there too.
+Events are exported from ``ticket_history`` (every change writes a row there, whoever made
+it: rules, API, crews) past a watermark kept in the ``counters`` table, so an event is
+written at least once even across a crash, and a re-write lands on the very same point
+(same time and tags), which InfluxDB stores once. The time of an event is its history
+time in microseconds plus the row id modulo 1000, so two changes in one millisecond stay
+two points. Gauges: open tickets by kind, priority and area; SLA breaches by kind; devices
+online/offline; bins forecast full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from hub.db import Alarm, Device, Ticket, TicketHistory
+from hub.db import Counter as CounterRow
+from hub.influx import Influx, InfluxError
+from hub.lineproto import point
+from hub.tickets import OPEN_STATUSES
+from trygg.clock import Clock, to_ms
+
+log = logging.getLogger(__name__)
+
+WATERMARK: Final = "gauges.history_exported"
+BATCH: Final = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    open_by: dict[tuple[str, int, str], int]  # (kind, priority, area) -> open tickets
+    breached_by: dict[str, int]  # kind -> open tickets past their SLA due time
+    devices_total: int
+    devices_offline: int
+    bins_forecast_full: int
+
+
+def gauge_lines(snap: Snapshot, t_ms: int) -> list[str]:
+    """Line protocol for one snapshot (ms precision). Pure."""
+    lines = [
+        point(
+            "tickets_open",
+            {"kind": kind, "priority": str(prio), "area": area},
+            {"count": n},
+            t_ms,
+        )
+        for (kind, prio, area), n in sorted(snap.open_by.items())
+    ]
+    lines.append(point("tickets_open_total", {}, {"count": sum(snap.open_by.values())}, t_ms))
+    lines += [
+        point("tickets_sla_breached", {"kind": kind}, {"count": n}, t_ms)
+        for kind, n in sorted(snap.breached_by.items())
+    ]
+    lines.append(
+        point("tickets_sla_breached_total", {}, {"count": sum(snap.breached_by.values())}, t_ms)
+    )
+    online = snap.devices_total - snap.devices_offline
+    lines.append(
+        point(
+            "devices",
+            {},
+            {"online": online, "offline": snap.devices_offline, "total": snap.devices_total},
+            t_ms,
+        )
+    )
+    lines.append(point("bins_forecast_full", {}, {"count": snap.bins_forecast_full}, t_ms))
+    return lines
+
+
+def event_line(h: TicketHistory, t: Ticket) -> str:
+    """One ticket change as a point (microsecond precision). Pure."""
+    t_us = to_ms(h.at) * 1000 + h.id % 1000
+    return point(
+        "ticket_event",
+        {
+            "kind": t.kind,
+            "action": h.action,
+            "status": h.to_status or "",
+            "priority": str(t.priority),
+            "area": t.area or "none",
+        },
+        {
+            "ticket": t.id,
+            "history": h.id,
+            "asset": t.asset_id or "",
+            "actor": h.actor,
+            "from": h.from_status or "",
+            "title": t.title,
+        },
+        t_us,
+    )
+
+
+def snapshot(s: Session, now: datetime) -> Snapshot:
+    open_q = (
+        select(Ticket.kind, Ticket.priority, func.coalesce(Ticket.area, "none"), func.count())
+        .where(Ticket.status.in_(sorted(OPEN_STATUSES)))
+        .group_by(Ticket.kind, Ticket.priority, func.coalesce(Ticket.area, "none"))
+    )
+    open_by = {(k, int(p), str(a)): int(n) for k, p, a, n in s.execute(open_q)}
+    breach_q = (
+        select(Ticket.kind, func.count())
+        .where(Ticket.status.in_(sorted(OPEN_STATUSES)), Ticket.sla_due < now)
+        .group_by(Ticket.kind)
+    )
+    breached = {k: int(n) for k, n in s.execute(breach_q)}
+
+    def active(alarm_type: str) -> int:
+        q = select(func.count()).where(Alarm.type == alarm_type, Alarm.active.is_(True))
+        return int(s.scalar(q.select_from(Alarm)) or 0)
+
+    total = int(s.scalar(select(func.count()).select_from(Device)) or 0)
+    return Snapshot(open_by, breached, total, active("deviceOffline"), active("binForecastFull"))
+
+
+class Gauges:
+    """Exports ticket events and gauges; :meth:`run` loops until ``stop``."""
+
+    def __init__(self, *, sessions: sessionmaker[Session], influx: Influx, clock: Clock) -> None:
+        self.sessions = sessions
+        self.influx = influx
+        self.clock = clock
+        self.events_written = 0
+        self.gauges_written = 0
+
+    def _pending(self) -> tuple[int, list[str]]:
+        with self.sessions() as s:
+            row = s.get(CounterRow, WATERMARK)
+            mark = row.value if row else 0
+            q = (
+                select(TicketHistory, Ticket)
+                .join(Ticket, Ticket.id == TicketHistory.ticket_id)
+                .where(TicketHistory.id > mark)
+                .order_by(TicketHistory.id)
+                .limit(BATCH)
+            )
+            rows = s.execute(q).all()
+        if not rows:
+            return mark, []
+        return rows[-1][0].id, [event_line(h, t) for h, t in rows]
+
+    def _advance(self, mark: int) -> None:
+        with self.sessions.begin() as s:
+            s.merge(CounterRow(name=WATERMARK, value=mark))
+
+    async def export_events(self) -> int:
+        """Write ticket changes not yet in InfluxDB; returns how many (InfluxError on failure:
+        nothing is marked written, the next call retries the same rows)."""
+        total = 0
+        while True:
+            mark, lines = await asyncio.to_thread(self._pending)
+            if not lines:
+                return total
+            await self.influx.write("\n".join(lines).encode(), precision="u")
+            await asyncio.to_thread(self._advance, mark)
+            total += len(lines)
+            self.events_written += len(lines)
+            if len(lines) < BATCH:
+                return total
+
+    async def write_gauges(self) -> int:
+        now = self.clock.now()
+
+        def snap() -> Snapshot:
+            with self.sessions() as s:
+                return snapshot(s, now)
+
+        lines = gauge_lines(await asyncio.to_thread(snap), to_ms(now))
+        await self.influx.write("\n".join(lines).encode(), precision="ms")
+        self.gauges_written += 1
+        return len(lines)
+
+    async def run(self, stop: asyncio.Event, *, events_s: float, gauges_s: float) -> None:
+        """Events every ``events_s``, gauges every ``gauges_s`` (wall seconds)."""
+        loop = asyncio.get_running_loop()
+        next_gauges = loop.time()
+        while not stop.is_set():
+            try:
+                await self.export_events()
+                if loop.time() >= next_gauges:
+                    next_gauges = loop.time() + gauges_s
+                    await self.write_gauges()
+            except InfluxError as exc:
+                log.warning("ticket export to InfluxDB failed, will retry: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=events_s)
