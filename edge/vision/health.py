@@ -202,10 +202,11 @@ class CameraHealthMonitor:
             sharp, edge, covered = hb.structure_ratios(
                 structure, base, min_texture=cfg.min_texture, cell_ratio=p.cover_cell_ratio
             )
-        shift_px = shift_fraction = match = None
+        shift_px = shift_fraction = None
+        inliers: int | None = None
         if due and st.reference is not None and (base.inliers or 0) >= cfg.min_reference_inliers:
             result = st.reference.match(small)
-            match = hb.match_ratio(result.inliers, base) or 0.0
+            inliers = result.inliers
             if result.shift_px is not None:
                 shift_fraction = result.shift_px / small.shape[1]
                 shift_px = shift_fraction * grey.shape[1]
@@ -221,7 +222,7 @@ class CameraHealthMonitor:
             stream_stalled=stalled,
             displacement_px=shift_px,
             shift_fraction=shift_fraction,
-            match_ratio=match,
+            inliers=inliers,
         )
         self._pending_adapt = (st, structure, exposure)
         return scores

@@ -134,9 +134,3 @@ def structure_ratios(
 
 def luma_ratio(exposure: Exposure, base: BaselineStats) -> float:
     return _ratio(exposure.mean_luma, base.mean_luma)
-
-
-def match_ratio(inliers: int, base: BaselineStats) -> float | None:
-    if base.inliers is None:
-        return None
-    return _ratio(float(inliers), base.inliers)

@@ -80,8 +80,11 @@ class ProfileConfig(_Frozen):
     max_shift_fraction: Ratio = Field(
         default=0.02, description="displacement beyond this share of the frame width"
     )
-    min_match_ratio: Ratio = Field(
-        default=0.25, description="RANSAC inliers below this x the baseline's inliers"
+    min_inliers: int = Field(
+        default=12,
+        ge=4,
+        description="fewer RANSAC inliers than this: the camera sees another scene. Absolute, "
+        "because inlier counts of one scene swing several-fold with compression and lighting",
     )
 
 

@@ -52,7 +52,7 @@ class HealthScores:
     stream_stalled: bool = False
     displacement_px: float | None = None
     shift_fraction: float | None = None
-    match_ratio: float | None = None
+    inliers: int | None = None  # ORB matches that agree with the reference view
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +99,10 @@ def conditions(s: HealthScores, p: ProfileConfig, frozen_changed_fraction: float
         blurred = s.sharpness < p.blur_ratio
     displaced: bool | None = None
     if not (exposure_bad or covered or blurred) and (
-        s.shift_fraction is not None or s.match_ratio is not None
+        s.shift_fraction is not None or s.inliers is not None
     ):
         displaced = (s.shift_fraction is not None and s.shift_fraction > p.max_shift_fraction) or (
-            s.match_ratio is not None and s.match_ratio < p.min_match_ratio
+            s.inliers is not None and s.inliers < p.min_inliers
         )
     frozen: bool | None = None
     if s.stream_stalled:
@@ -128,8 +128,6 @@ def health_score(s: HealthScores, verdicts: Verdicts, p: ProfileConfig) -> float
         parts.append(s.sharpness)
     if s.covered_fraction is not None:
         parts.append(1.0 - s.covered_fraction)
-    if s.match_ratio is not None:
-        parts.append(s.match_ratio)
     if s.shift_fraction is not None and p.max_shift_fraction > 0:
         parts.append(1.0 - s.shift_fraction / (2 * p.max_shift_fraction))
     return min(1.0, max(0.0, min(parts)))
@@ -266,7 +264,7 @@ def _values(s: HealthScores) -> dict[str, float]:
         "coveredFraction": s.covered_fraction,
         "meanLuma": s.mean_luma,
         "displacement": s.displacement_px,
-        "matchRatio": s.match_ratio,
+        "inliers": None if s.inliers is None else float(s.inliers),
         "changedFraction": s.changed_fraction,
     }
     return {k: round(v, 4) for k, v in pairs.items() if v is not None and math.isfinite(v)}
