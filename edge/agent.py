@@ -1,9 +1,11 @@
 """The edge agent: drivers -> sampler -> durable outbox -> MQTT, and commands back.
 
-One asyncio task group per agent: a sampling task and a link task. The link publishes the
-outbox in ``seq`` order, a bounded window ahead of the hub's end-to-end acknowledgement,
-and re-sends from the acknowledged point after a reconnect or an acknowledgement timeout;
-only that acknowledgement deletes from the outbox.
+One agent is one task group of two tasks: sampling (this module) and the link
+(:mod:`edge.link`). It keeps no thread of its own: simulated drivers are read inline and
+real ones (``blocking = True``) through ``asyncio.to_thread``, so a simulator can run
+hundreds of agents in one process. A failing sensor becomes a ``sensorFault`` event and a
+missing reading, never a crash; safety conditions (:mod:`edge.safety`) are enqueued at
+once rather than with the next batch.
 """
 
 from __future__ import annotations
@@ -12,18 +14,20 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
-from edge.config import DeviceConfig
-from edge.drivers.base import Driver, DriverError
+from edge.commands import CommandError, Commands
+from edge.config import DeviceConfig, load_device_config
+from edge.drivers.base import Driver, DriverError, Sample, SimFaults
+from edge.link import Link, LinkState
 from edge.outbox import Outbox
-from edge.sampler import Sampler
+from edge.safety import FireLimits, SafetyWatch
+from edge.sampler import Policy, Sampler
 from trygg import contract as c
 from trygg.clock import Clock, to_ms
-from trygg.mqtt import Connection, MqttError, MqttSettings, PublishRefusedError, Will, backoff
 
 log = logging.getLogger(__name__)
 
@@ -39,19 +43,17 @@ class AgentStats:
     refused: int = 0
     driver_errors: int = 0
     connects: int = 0
-
-
-@dataclass
-class _Link:
-    conn: Connection | None = None
-    hub_online: bool = False
-    acked: int = 0
-    sent_upto: int = 0
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    events: int = 0
 
 
 class Agent:
-    """One device. ``run(stop)`` returns after ``stop`` is set and the outbox is flushed."""
+    """One device. ``run(stop)`` returns after ``stop`` is set and the outbox is flushed.
+
+    ``clock_synced`` reports whether the wall clock is NTP-synchronised (default: always,
+    which is right for injected clocks); ``watchdog`` is called from the main loop at least
+    every second (systemd keep-alive); ``faults`` lets a simulator take the device offline;
+    ``config_path`` and ``driver_factory`` make ``reload_config`` possible.
+    """
 
     def __init__(
         self,
@@ -61,29 +63,69 @@ class Agent:
         drivers: Sequence[Driver],
         state_dir: Path | None = None,
         password: str | None = None,
+        faults: SimFaults | None = None,
+        clock_synced: Callable[[], bool] | None = None,
+        watchdog: Callable[[], None] | None = None,
+        config_path: Path | None = None,
+        driver_factory: Callable[[DeviceConfig], list[Driver]] | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
         self.drivers = list(drivers)
         self.state_dir = state_dir or config.state_dir
-        self._password = password
-        self.outbox = Outbox(self.state_dir / "outbox.sqlite", capacity=config.outbox.capacity)
+        self.outbox = Outbox(
+            self.state_dir / "outbox.sqlite",
+            capacity=config.outbox_capacity(),
+            synchronous=config.outbox.synchronous,
+        )
         self.boot = 0
         self.stats = AgentStats()
+        self.faults = faults
+        self.commands = Commands(self)
+        self.link = Link(self, password)
+        self._clock_synced = clock_synced or (lambda: True)
+        self._watchdog = watchdog or (lambda: None)
+        self._config_path = config_path
+        self._driver_factory = driver_factory
         self._sampler = Sampler()
+        self._safety = SafetyWatch()
+        self._apply_policies()
         self._buffer: list[c.Reading] = []
-        self._link = _Link()
-        self._commands: dict[str, Callable[[c.Command], str]] = {
-            "rebirth": self._cmd_rebirth,
-            "set_interval": self._cmd_set_interval,
-            "outbox_status": self._cmd_outbox_status,
-        }
+        self._opened: set[int] = set()
+        self._due: dict[int, datetime] = {}
+        self._releases: dict[str, tuple[datetime, Any]] = {}
 
-    # ---- topics and messages ---------------------------------------------------------
-    def _topic(self, kind: c.Kind) -> str:
-        return c.topic_for(self.config.id, kind)
+    @property
+    def _link(self) -> LinkState:  # the simulator's live view reads ``_link.conn``
+        return self.link.state
 
-    def _birth(self) -> bytes:
+    @property
+    def offline(self) -> bool:
+        """The simulator's ``offline`` fault on this device id."""
+        return self.faults is not None and self.faults.has(self.config.id, "offline")
+
+    def _apply_policies(self) -> None:
+        heartbeat = self.config.heartbeat_s
+        for asset in self.config.assets:
+            for s in asset.sensors:
+                self._sampler.set_policy(
+                    asset.id,
+                    s.id,
+                    Policy(
+                        window=s.window,
+                        aggregate=s.aggregate,
+                        deadband=s.deadband,
+                        # the hub tells "steady" from "silent" by the heartbeat
+                        max_silence_s=min(s.max_silence_s, heartbeat / 2),
+                    ),
+                )
+                fire = getattr(s, "fire_c", None)
+                if fire is not None:
+                    limits = FireLimits(fire, getattr(s, "jump_c", 10.0), s.jump_window_s)  # type: ignore[union-attr]
+                    self._safety.set_limits(asset.id, s.id, limits)
+
+    # ---- messages --------------------------------------------------------------------
+    def birth_message(self) -> bytes:
         stats = self.outbox.stats()
         assets = [
             c.AssetInfo(
@@ -111,17 +153,20 @@ class Agent:
             )
         )
 
-    def _state(self, *, online: bool) -> bytes:
+    def state_message(self, *, online: bool) -> bytes:
+        """Retained state; with ``online=False`` it is the Last Will, carrying this boot."""
         return c.encode(
             c.State(
-                device=self.config.id, boot=self.boot, online=online, ts=to_ms(self.clock.now())
+                device=self.config.id,
+                boot=max(self.boot, 1),
+                online=online,
+                ts=to_ms(self.clock.now()),
             )
         )
 
     @property
     def _historical(self) -> bool:
-        link = self._link
-        return not (link.conn is not None and link.conn.is_connected and link.hub_online)
+        return not (self.link.connected and self.link.state.hub_online)
 
     # ---- enqueueing ------------------------------------------------------------------
     async def flush(self) -> None:
@@ -146,12 +191,19 @@ class Agent:
             )
 
         items = [(c.Kind.DATA.value, builder(chunk)) for chunk in chunks]
-        await asyncio.to_thread(self.outbox.append_many, items, created_ms=to_ms(self.clock.now()))
+        await asyncio.to_thread(
+            self.outbox.append_many,
+            items,
+            created_ms=to_ms(self.clock.now()),
+            counts=[len(chunk) for chunk in chunks],
+        )
         self.stats.messages += len(items)
-        self._link.wake.set()
+        self.link.state.wake.set()
 
     async def emit_events(self, events: list[c.EventItem]) -> None:
         """Enqueue events at once (safety conditions do not wait for a batch)."""
+        if not events:
+            return
         historical = self._historical
 
         def build(seq: int) -> bytes:
@@ -170,250 +222,174 @@ class Agent:
             self.outbox.append, c.Kind.EVENT.value, build, created_ms=to_ms(self.clock.now())
         )
         self.stats.messages += 1
-        self._link.wake.set()
+        self.stats.events += len(events)
+        self.link.state.wake.set()
+
+    async def device_event(self, what: str, *, severity: Any = "warning", **values: float) -> None:
+        """An event about the device itself (publish refused, outbox overflow)."""
+        await self.emit_events(
+            [
+                c.EventItem(
+                    asset=self.config.id,
+                    kind=c.AssetKind.DEVICE,
+                    type=what,
+                    t=to_ms(self.clock.now()),
+                    severity=severity,
+                    values=values,
+                )
+            ]
+        )
 
     # ---- sampling --------------------------------------------------------------------
-    async def _sample_loop(self, stop: asyncio.Event) -> None:
+    def reschedule(self) -> None:
+        """Sample every sensor now (after an interval change or a reload)."""
         now = self.clock.now()
-        due = {id(d): now for d in self.drivers}
-        last_flush = now
+        self._due = {id(d): now for d in self.drivers}
+
+    async def _sample_loop(self, stop: asyncio.Event) -> None:
+        self.reschedule()
+        last_flush = self.clock.now()
         while not stop.is_set():
+            self._watchdog()
             now = self.clock.now()
-            for driver in self.drivers:
-                if due[id(driver)] <= now:
-                    await self._sample(driver, now)
-                    due[id(driver)] = now + timedelta(seconds=driver.interval_s)
+            if not self.offline:
+                synced = (
+                    self._clock_synced() if any(due <= now for due in self._due.values()) else True
+                )
+                for driver in list(self.drivers):
+                    if self._due.get(id(driver), now) <= now:
+                        await self._sample(driver, now, synced=synced)
+                        self._due[id(driver)] = now + timedelta(seconds=driver.interval_s)
+                await self._release_lamps(now)
+            elif self.link.connected:
+                self.link.state.cut.set()
             if (now - last_flush).total_seconds() >= self.config.outbox.flush_s or len(
                 self._buffer
             ) >= self.config.outbox.batch_readings:
                 await self.flush()
                 last_flush = now
             next_due = min(
-                [*due.values(), last_flush + timedelta(seconds=self.config.outbox.flush_s)]
+                [*self._due.values(), last_flush + timedelta(seconds=self.config.outbox.flush_s)]
             )
             wait = (next_due - self.clock.now()).total_seconds() / self.clock.scale()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=min(max(wait, 0.001), MAX_SLEEP_S))
         await self.flush()
 
-    async def _sample(self, driver: Driver, when: datetime) -> None:
+    async def _read(self, driver: Driver, when: datetime) -> Sample:
+        """Open if needed, then read; blocking (real) drivers off the event loop."""
+        blocking = bool(getattr(driver, "blocking", False))
+        if id(driver) not in self._opened:
+            await (asyncio.to_thread(driver.open) if blocking else _call(driver.open))
+            self._opened.add(id(driver))
+        if blocking:
+            return await asyncio.to_thread(driver.read, when)
+        return driver.read(when)
+
+    async def _sample(self, driver: Driver, when: datetime, *, synced: bool = True) -> None:
         try:
-            sample = driver.read(when)
-        except DriverError as exc:
-            self.stats.driver_errors += 1
-            log.warning("%s/%s: read failed: %s", driver.asset, driver.sensor, exc)
+            sample = await self._read(driver, when)
+        except (DriverError, OSError, ValueError) as exc:
+            await self._failed(driver, when, synced, exc)
             return
-        readings = self._sampler.readings(
-            asset=driver.asset, kind=driver.kind, sensor=driver.sensor, sample=sample, now=when
-        )
+        except Exception as exc:  # noqa: BLE001  a driver bug must not stop the pole
+            log.warning("%s/%s: unexpected %s", driver.asset, driver.sensor, type(exc).__name__)
+            await self._failed(driver, when, synced, exc)
+            return
+        if driver.kind == c.AssetKind.DEVICE:
+            stats = await asyncio.to_thread(self.outbox.stats)
+            sample = Sample(
+                {**sample.values, "outboxDepth": stats.depth, "droppedReadings": stats.dropped},
+                sample.quality,
+            )
+        common = {"asset": driver.asset, "kind": driver.kind, "sensor": driver.sensor}
+        events = self._safety.sample(**common, sample=sample, now=when, clock_synced=synced)  # type: ignore[arg-type]
+        readings = self._sampler.readings(**common, sample=sample, now=when, clock_synced=synced)  # type: ignore[arg-type]
         self._buffer.extend(readings)
         self.stats.readings += len(readings)
+        await self.emit_events(events)
 
-    # ---- link ------------------------------------------------------------------------
-    def _mqtt_settings(self) -> MqttSettings:
-        b = self.config.broker
-        return MqttSettings(
-            host=b.host,
-            port=b.port,
-            client_id=self.config.id,
-            username=b.username or (self.config.id if self._password else None),
-            password=self._password,
-            ca_file=b.ca_file,
-            cert_file=b.cert_file,
-            key_file=b.key_file,
-            keepalive_s=b.keepalive_s,
+    async def _failed(self, driver: Driver, when: datetime, synced: bool, exc: Exception) -> None:
+        self.stats.driver_errors += 1
+        log.warning("%s/%s: read failed: %s", driver.asset, driver.sensor, exc)
+        events = self._safety.failed(
+            asset=driver.asset,
+            kind=driver.kind,
+            sensor=driver.sensor,
+            now=when,
+            clock_synced=synced,
         )
+        await self.emit_events(events)
 
-    async def _link_loop(self, stop: asyncio.Event) -> None:
-        delays = backoff(self.config.broker.reconnect_min_s, self.config.broker.reconnect_max_s)
-        while not stop.is_set():
-            try:
-                await self._session(stop)
-                delays = backoff(
-                    self.config.broker.reconnect_min_s, self.config.broker.reconnect_max_s
-                )
-            except MqttError as exc:
-                log.info("%s: link down: %s", self.config.id, exc)
-            self._link.conn = None
-            if stop.is_set():
-                break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=next(delays))
+    # ---- lamp test and reload (called by edge.commands) ------------------------------
+    async def lamp_test(self, switches: list[Any], seconds: float) -> list[str]:
+        """Switch lamps on, read them back at once, release them after ``seconds``."""
+        now = self.clock.now()
+        seen = []
+        for sw in switches:
+            await (asyncio.to_thread(sw.switch, True) if sw.blocking else _call(sw.switch, True))
+            self._releases[sw.asset] = (now + timedelta(seconds=seconds), sw)
+            for driver in self.drivers:
+                if driver.asset == sw.asset:
+                    try:
+                        sample = await self._read(driver, now)
+                    except DriverError as exc:
+                        seen.append(f"{driver.asset}/{driver.sensor} unreadable ({exc})")
+                        continue
+                    shown = ",".join(f"{k}={v}" for k, v in sample.values.items())
+                    seen.append(f"{driver.asset}/{driver.sensor} {shown}")
+        return seen
 
-    async def _session(self, stop: asyncio.Event) -> None:
-        will = Will(self._topic(c.Kind.STATE), self._state(online=False))
-        async with Connection(self._mqtt_settings(), will=will) as conn:
-            self.stats.connects += 1
-            link = self._link
-            link.conn = conn
-            link.sent_upto = link.acked = max(link.acked, self.outbox.stats().low - 1)
-            await conn.subscribe(
-                self._topic(c.Kind.ACK), self._topic(c.Kind.CMD), c.HUB_STATE_TOPIC
-            )
-            await conn.publish(self._topic(c.Kind.STATE), self._state(online=True), retain=True)
-            await conn.publish(self._topic(c.Kind.BIRTH), self._birth(), retain=True)
-            async with asyncio.TaskGroup() as tg:
-                pump = tg.create_task(self._pump(conn, stop), name="pump")
-                recv = tg.create_task(self._receive(conn), name="receive")
-                await asyncio.wait(
-                    [pump, recv, asyncio.ensure_future(stop.wait())],
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                if stop.is_set():
-                    await self._drain(conn)
-                    await conn.publish(
-                        self._topic(c.Kind.STATE), self._state(online=False), retain=True
-                    )
-                pump.cancel()
-                recv.cancel()
-            if not stop.is_set():
-                raise MqttError(
-                    f"session ended: {conn.disconnected.result()}"
-                    if conn.disconnected.done()
-                    else "session ended"
-                )
-
-    async def _drain(self, conn: Connection, timeout_s: float = 5.0) -> None:
-        """On shutdown, give the hub a moment to acknowledge what is in flight."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while loop.time() < deadline and conn.is_connected:
-            if self.outbox.stats().depth == 0:
-                return
-            await self._send_window(conn)
-            self._link.wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._link.wake.wait(), timeout=0.1)
-
-    async def _send_window(self, conn: Connection) -> int:
-        link = self._link
-        room = self.config.outbox.window - (link.sent_upto - link.acked)
-        if room <= 0:
-            return 0
-        pending = await asyncio.to_thread(self.outbox.pending, after=link.sent_upto, limit=room)
-        if not pending:
-            return 0
-        futures = [conn.publish_nowait(self._topic(c.Kind(p.kind)), p.payload) for p in pending]
-        codes = await asyncio.gather(*futures)
-        for p, code in zip(pending, codes, strict=True):
-            if code >= 0x80:
-                self.stats.refused += 1
-                raise PublishRefusedError(self._topic(c.Kind(p.kind)), code)
-            link.sent_upto = p.seq
-            self.stats.published += 1
-        return len(pending)
-
-    async def _pump(self, conn: Connection, stop: asyncio.Event) -> None:
-        link = self._link
-        timeout = self.config.outbox.ack_timeout_s / self.clock.scale()
-        while not stop.is_set():
-            link.wake.clear()
-            sent = await self._send_window(conn)
-            if sent:
-                continue
-            acked_before = link.acked
-            try:
-                await asyncio.wait_for(link.wake.wait(), timeout=max(timeout, 0.05))
-            except TimeoutError:
-                if link.sent_upto > link.acked == acked_before:
-                    log.info(
-                        "%s: no ack for %.0fs, re-sending from %d",
-                        self.config.id,
-                        self.config.outbox.ack_timeout_s,
-                        link.acked + 1,
-                    )
-                    link.sent_upto = link.acked
-
-    async def _receive(self, conn: Connection) -> None:
-        while True:
-            for msg in await conn.messages():
+    async def _release_lamps(self, now: datetime) -> None:
+        for asset, (until, sw) in list(self._releases.items()):
+            if until <= now:
+                del self._releases[asset]
                 try:
-                    await self._handle(conn, msg.topic, msg.payload)
-                except c.ContractError as exc:
-                    log.warning("%s: bad message on %s: %s", self.config.id, msg.topic, exc)
+                    await (
+                        asyncio.to_thread(sw.switch, None)
+                        if getattr(sw, "blocking", False)
+                        else _call(sw.switch, None)
+                    )
+                except (DriverError, ValueError, OSError) as exc:
+                    log.warning("%s: lamp test release failed: %s", asset, exc)
 
-    async def _handle(self, conn: Connection, topic: str, payload: bytes) -> None:
-        link = self._link
-        if topic == c.HUB_STATE_TOPIC:
-            link.hub_online = bool(c.decode_hub_state(payload).online)
-        elif topic == self._topic(c.Kind.ACK):
-            ack = c.decode(c.Kind.ACK, payload)
-            if ack.seq > link.acked:
-                deleted = await asyncio.to_thread(self.outbox.ack, ack.seq)
-                self.stats.acked += deleted
-                link.acked = ack.seq
-                link.sent_upto = max(link.sent_upto, link.acked)
-            low = self.outbox.stats().low
-            if ack.seq < low - 1:  # we dropped messages the hub never saw: tell it our floor
-                await conn.publish(self._topic(c.Kind.BIRTH), self._birth(), retain=True)
-            link.wake.set()
-        elif topic == self._topic(c.Kind.CMD):
-            await self._command(conn, payload)
-
-    async def _command(self, conn: Connection, payload: bytes) -> None:
+    async def reload_config(self) -> str:
+        """Re-read the device file; a broken or foreign file changes nothing."""
+        if self._config_path is None or self._driver_factory is None:
+            raise CommandError("this agent was not started from a config file")
         try:
-            cmd: c.Command = c.decode(c.Kind.CMD, payload)
-        except c.ContractError as exc:
-            result = c.CommandResult(
-                device=self.config.id,
-                id="invalid",
-                ok=False,
-                message=str(exc)[:500],
-                ts=to_ms(self.clock.now()),
-            )
-        else:
-            handler = self._commands.get(cmd.name)
-            if handler is None:
-                ok, text = False, f"command {cmd.name!r} not supported by this device"
-            else:
-                try:
-                    ok, text = True, handler(cmd)
-                except (ValueError, KeyError, TypeError) as exc:
-                    ok, text = False, str(exc)
-            result = c.CommandResult(
-                device=self.config.id,
-                id=cmd.id,
-                ok=ok,
-                message=text[:500],
-                ts=to_ms(self.clock.now()),
-            )
-            if cmd.name == "rebirth" and ok:
-                await conn.publish(self._topic(c.Kind.BIRTH), self._birth(), retain=True)
-        await conn.publish(self._topic(c.Kind.CMD_RESULT), c.encode(result))
-
-    def _cmd_rebirth(self, _cmd: c.Command) -> str:
-        return "birth re-sent"
-
-    def _cmd_set_interval(self, cmd: c.Command) -> str:
-        seconds = float(cmd.args["seconds"])
-        if not 0.1 <= seconds <= 86_400:
-            raise ValueError("seconds must be within 0.1..86400")
-        sensor = cmd.args.get("sensor")
-        changed = 0
+            new = await asyncio.to_thread(load_device_config, self._config_path)
+        except ValueError as exc:
+            raise CommandError(f"config not reloaded: {exc}") from exc
+        if new.id != self.config.id:
+            raise CommandError(f"config is for {new.id!r}, not {self.config.id!r}")
+        drivers = self._driver_factory(new)
         for driver in self.drivers:
-            if sensor in (None, driver.sensor):
-                driver.interval_s = seconds
-                changed += 1
-        if not changed:
-            raise ValueError(f"no sensor {sensor!r}")
-        return f"interval {seconds}s on {changed} sensor(s)"
-
-    def _cmd_outbox_status(self, _cmd: c.Command) -> str:
-        s = self.outbox.stats()
-        return f"depth={s.depth} low={s.low} next={s.next_seq} dropped={s.dropped}"
+            if id(driver) in self._opened:
+                with contextlib.suppress(DriverError, OSError):
+                    await asyncio.to_thread(driver.close)
+        self._opened.clear()
+        self.config, self.drivers = new, drivers
+        self._apply_policies()
+        self.reschedule()
+        return f"reloaded: {len(drivers)} sensor(s); broker changes apply on reconnect"
 
     # ---- lifecycle -------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         self.boot = await asyncio.to_thread(self.outbox.next_boot)
-        for driver in self.drivers:
-            driver.open()
         log.info("%s: boot %d, %d sensor(s)", self.config.id, self.boot, len(self.drivers))
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._sample_loop(stop), name=f"{self.config.id}-sample")
-                tg.create_task(self._link_loop(stop), name=f"{self.config.id}-link")
+                tg.create_task(self.link.run(stop), name=f"{self.config.id}-link")
         finally:
             for driver in self.drivers:
-                with contextlib.suppress(DriverError, OSError):
-                    driver.close()
+                if id(driver) in self._opened:
+                    with contextlib.suppress(DriverError, OSError):
+                        driver.close()
             self.outbox.close()
+
+
+async def _call(fn: Callable[..., object], *args: object) -> None:
+    """Run a non-blocking call where an awaitable is expected (twins, inline)."""
+    fn(*args)

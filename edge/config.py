@@ -5,15 +5,30 @@ Unknown keys are refused; a :class:`ConfigError` names the file, the key and the
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from edge.sensor_config import FIELDS_PER_TYPE, SensorConfig, SimLampSensor
 from trygg.contract import DEVICE_ID_PATTERN, AssetKind
 
+__all__ = [
+    "AssetConfig",
+    "BrokerConfig",
+    "ConfigError",
+    "DeviceConfig",
+    "OutboxConfig",
+    "SensorConfig",
+    "SimLampSensor",
+    "load_device_config",
+    "load_fleet",
+]
+
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+RETENTION_S = 7 * 24 * 3600  # the outbox holds at least this much at the configured rates
 
 
 class ConfigError(ValueError):
@@ -39,24 +54,19 @@ class BrokerConfig(_Frozen):
 
 
 class OutboxConfig(_Frozen):
-    # 7 days of a message every 10 s is 60,480; the default leaves headroom.
-    capacity: int = Field(default=200_000, ge=100)
+    capacity: int | None = Field(
+        default=None,
+        ge=100,
+        description="readings held before dropping oldest; at least 7 days at the configured "
+        "rates is always kept (None: exactly that, plus 20 %)",
+    )
+    synchronous: Literal["NORMAL", "FULL"] = Field(
+        default="FULL", description="FULL survives power loss, NORMAL only a process kill"
+    )
     batch_readings: int = Field(default=50, ge=1, le=1000)
     flush_s: float = Field(default=5.0, gt=0)
     ack_timeout_s: float = Field(default=30.0, gt=0)
     window: int = Field(default=500, ge=1, description="messages in flight beyond the ack")
-
-
-class SimLampSensor(_Frozen):
-    """A simulated lamp: relay state, current and power, switching at civil twilight."""
-
-    type: Literal["sim_lamp"]
-    id: Annotated[str, Field(pattern=_NAME)]
-    interval_s: float = Field(default=60.0, gt=0)
-    rated_power_kw: float = Field(default=0.06, gt=0)
-
-
-SensorConfig = Annotated[SimLampSensor, Field(discriminator="type")]
 
 
 class AssetConfig(_Frozen):
@@ -81,9 +91,26 @@ class DeviceConfig(_Frozen):
     outbox: OutboxConfig = OutboxConfig()
     assets: list[AssetConfig] = Field(default_factory=list)
 
+    def readings_per_second(self) -> float:
+        """Readings per second at the configured intervals (before deadband savings)."""
+        return sum(
+            FIELDS_PER_TYPE[s.type] / (s.interval_s * s.window)
+            for a in self.assets
+            for s in a.sensors
+        )
 
-def _line_of(path: Path, text: str, loc: tuple[Any, ...]) -> int | None:
-    """Best-effort line number of the key at ``loc`` in a YAML document."""
+    def outbox_capacity(self) -> int:
+        """Readings the outbox keeps: never less than seven days at the configured rates."""
+        week = math.ceil(self.readings_per_second() * RETENTION_S * 1.2)
+        return max(self.outbox.capacity or 0, week, 1000)
+
+
+def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
+    """Best-effort line number of the key at ``loc`` in a YAML document.
+
+    Parts of ``loc`` that name no key (pydantic adds the union tag, e.g. ``sim_lamp``) are
+    skipped, so the line is that of the deepest key that exists in the file.
+    """
     try:
         node: Any = yaml.compose(text)
     except yaml.YAMLError:
@@ -96,8 +123,6 @@ def _line_of(path: Path, text: str, loc: tuple[Any, ...]) -> int | None:
                     line = key.start_mark.line + 1
                     node = value
                     break
-            else:
-                return line
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
             if part >= len(node.value):
                 return line
@@ -130,12 +155,18 @@ def _read_yaml(path: Path) -> tuple[str, dict[str, Any]]:
 
 
 def load_device_config(path: Path, *, defaults: Path | None = None) -> DeviceConfig:
-    """Load one device file merged over the fleet defaults (``fleet.yaml`` beside it)."""
+    """Load one device file merged over the fleet defaults.
+
+    ``defaults`` defaults to ``fleet.yaml`` in the folder above the device file
+    (``firmware-config/fleet.yaml`` for ``firmware-config/devices/<id>.yaml``). Raises
+    :class:`ConfigError` naming the file, the key and the line; nothing is half-loaded.
+    """
     if defaults is None and (path.parent.parent / "fleet.yaml").exists():
         defaults = path.parent.parent / "fleet.yaml"
     base: dict[str, Any] = {}
+    base_text = ""
     if defaults is not None:
-        base = _read_yaml(defaults)[1]
+        base_text, base = _read_yaml(defaults)
     text, data = _read_yaml(path)
     try:
         return DeviceConfig.model_validate(_merge(base, data))
@@ -143,6 +174,30 @@ def load_device_config(path: Path, *, defaults: Path | None = None) -> DeviceCon
         err = exc.errors(include_url=False)[0]
         loc = tuple(err["loc"])
         key = ".".join(str(p) for p in loc)
-        line = _line_of(path, text, loc)
-        where = f"{path}:{line}" if line else str(path)
+        where = str(path)
+        line = _line_of(text, loc)
+        if line is None and defaults is not None:  # the bad key came from the fleet defaults
+            line, where = _line_of(base_text, loc), str(defaults)
+        if line:
+            where = f"{where}:{line}"
         raise ConfigError(f"{where}: key '{key}': {err['msg']}") from exc
+
+
+def load_fleet(folder: Path) -> list[DeviceConfig]:
+    """Every device of a ``firmware-config`` folder (``devices/*.yaml`` over ``fleet.yaml``).
+
+    Raises ConfigError for the first broken file, or when two files claim the same id or a
+    file's name does not match its device id (the provisioning tools rely on both).
+    """
+    configs: list[DeviceConfig] = []
+    seen: dict[str, Path] = {}
+    defaults = folder / "fleet.yaml"
+    for path in sorted((folder / "devices").glob("*.yaml")):
+        config = load_device_config(path, defaults=defaults if defaults.exists() else None)
+        if config.id != path.stem:
+            raise ConfigError(f"{path}: key 'id': {config.id!r} does not match the file name")
+        if config.id in seen:
+            raise ConfigError(f"{path}: key 'id': {config.id!r} already used by {seen[config.id]}")
+        seen[config.id] = path
+        configs.append(config)
+    return configs

@@ -2,8 +2,15 @@
 
 Every data or event message is written here before it is sent, with its ``seq`` assigned
 at entry and its encoded bytes stored, so a replay is byte-identical. A message leaves only
-when the hub's end-to-end acknowledgement covers its ``seq``. When full, the oldest
-messages are dropped and counted (the count is persisted and reported).
+when the hub's end-to-end acknowledgement covers its ``seq``. Capacity is counted in
+readings (an event message counts as one), because "seven days of readings" is what the
+outbox is sized for; when full, the oldest messages are dropped and the readings they held
+are counted (persisted, and reported as ``droppedReadings``). ``readings_in`` counts every
+reading ever stored, in the same transaction, so a test or an operator can compare it with
+what the hub stored.
+
+Durability: WAL with ``synchronous=FULL`` (the default) survives power loss; ``NORMAL``
+survives a process kill but may lose the last commits on power loss.
 
 The methods are blocking (SQLite); the agent calls them through ``asyncio.to_thread``.
 """
@@ -22,7 +29,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY,
     kind TEXT NOT NULL,
     payload BLOB NOT NULL,
-    created_ms INTEGER NOT NULL
+    created_ms INTEGER NOT NULL,
+    n INTEGER NOT NULL DEFAULT 1
 );
 """
 
@@ -39,16 +47,21 @@ class OutboxStats:
     depth: int
     low: int  # lowest seq held, or next seq when empty
     next_seq: int
-    dropped: int
+    dropped: int  # readings dropped oldest-first since install
     oldest_ms: int | None
+    readings: int = 0  # readings held
+    readings_in: int = 0  # readings ever stored
 
 
 class Outbox:
     """A bounded, durable FIFO of encoded messages keyed by a never-reused ``seq``."""
 
     def __init__(self, path: Path, *, capacity: int, synchronous: str = "NORMAL") -> None:
+        """Open (creating) the outbox at ``path``; ``capacity`` is in readings."""
         if capacity < 1:
             raise ValueError("capacity must be >= 1")
+        if synchronous not in ("NORMAL", "FULL"):
+            raise ValueError("synchronous must be NORMAL or FULL")
         path.parent.mkdir(parents=True, exist_ok=True)
         self._capacity = capacity
         self._lock = threading.Lock()
@@ -57,10 +70,14 @@ class Outbox:
         # NORMAL in WAL mode survives a process kill; FULL also survives power loss.
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
+        if "n" not in columns:  # an outbox written by 0.1 firmware
+            self._db.execute("ALTER TABLE outbox ADD COLUMN n INTEGER NOT NULL DEFAULT 1")
         self._db.execute(
             "INSERT OR IGNORE INTO meta VALUES ('next_seq', 1), ('boot', 0), "
-            "('dropped', 0), ('acked', 0)"
+            "('dropped', 0), ('acked', 0), ('readings_in', 0)"
         )
+        self._held = int(self._db.execute("SELECT coalesce(sum(n), 0) FROM outbox").fetchone()[0])
 
     def close(self) -> None:
         with self._lock:
@@ -76,43 +93,69 @@ class Outbox:
             self._db.execute("UPDATE meta SET value = value + 1 WHERE key='boot'")
             return self._meta("boot")
 
-    def append(self, kind: str, build: Callable[[int], bytes], *, created_ms: int) -> int:
+    def append(
+        self, kind: str, build: Callable[[int], bytes], *, created_ms: int, n: int = 1
+    ) -> int:
         """Store ``build(seq)`` under a fresh ``seq`` and return that seq.
 
         ``build`` encodes the message with the seq it is given; if it raises, nothing is
-        stored and the seq is not used.
+        stored and the seq is not used. ``n`` is the number of readings it carries.
         """
-        return self.append_many([(kind, build)], created_ms=created_ms)[0]
+        return self.append_many([(kind, build)], created_ms=created_ms, counts=[n])[0]
 
     def append_many(
-        self, items: Sequence[tuple[str, Callable[[int], bytes]]], *, created_ms: int
+        self,
+        items: Sequence[tuple[str, Callable[[int], bytes]]],
+        *,
+        created_ms: int,
+        counts: Sequence[int] | None = None,
     ) -> list[int]:
+        """Store several messages in one transaction; ``counts`` = readings per message."""
+        sizes = list(counts) if counts is not None else [1] * len(items)
+        if len(sizes) != len(items) or any(n < 1 for n in sizes):
+            raise ValueError("counts must give a positive reading count per item")
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 seq = self._meta("next_seq")
                 rows = [
-                    (seq + i, kind, build(seq + i), created_ms)
+                    (seq + i, kind, build(seq + i), created_ms, sizes[i])
                     for i, (kind, build) in enumerate(items)
                 ]
-                self._db.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?)", rows)
+                self._db.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?, ?)", rows)
                 self._db.execute("UPDATE meta SET value=? WHERE key='next_seq'", (seq + len(rows),))
-                self._enforce_capacity()
+                self._db.execute(
+                    "UPDATE meta SET value = value + ? WHERE key='readings_in'", (sum(sizes),)
+                )
+                held = self._held + sum(sizes)
+                held -= self._enforce_capacity(held)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            self._held = held
             return [r[0] for r in rows]
 
-    def _enforce_capacity(self) -> None:
-        depth = int(self._db.execute("SELECT count(*) FROM outbox").fetchone()[0])
-        excess = depth - self._capacity
-        if excess > 0:
-            self._db.execute(
-                "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT ?)",
-                (excess,),
-            )
-            self._db.execute("UPDATE meta SET value = value + ? WHERE key='dropped'", (excess,))
+    def _enforce_capacity(self, held: int) -> int:
+        """Drop the oldest messages until ``held`` readings fit; returns readings dropped."""
+        dropped = 0
+        while held - dropped > self._capacity:
+            rows = self._db.execute("SELECT seq, n FROM outbox ORDER BY seq LIMIT 1000").fetchall()
+            if not rows:
+                break
+            cut, last = 0, None
+            for seq, n in rows:
+                if held - dropped - cut <= self._capacity:
+                    break
+                cut += int(n)
+                last = int(seq)
+            if last is None:
+                break
+            self._db.execute("DELETE FROM outbox WHERE seq <= ?", (last,))
+            dropped += cut
+        if dropped:
+            self._db.execute("UPDATE meta SET value = value + ? WHERE key='dropped'", (dropped,))
+        return dropped
 
     def pending(self, *, after: int, limit: int) -> list[Pending]:
         """Up to ``limit`` messages with seq > ``after``, oldest first."""
@@ -126,20 +169,38 @@ class Outbox:
     def ack(self, seq: int) -> int:
         """Delete every message with seq <= ``seq``; returns how many were deleted."""
         with self._lock:
-            cur = self._db.execute("DELETE FROM outbox WHERE seq <= ?", (seq,))
-            self._db.execute("UPDATE meta SET value=max(value, ?) WHERE key='acked'", (seq,))
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                n = self._db.execute(
+                    "SELECT coalesce(sum(n), 0) FROM outbox WHERE seq <= ?", (seq,)
+                ).fetchone()[0]
+                cur = self._db.execute("DELETE FROM outbox WHERE seq <= ?", (seq,))
+                self._db.execute("UPDATE meta SET value=max(value, ?) WHERE key='acked'", (seq,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._held -= int(n)
             return int(cur.rowcount)
 
     def stats(self) -> OutboxStats:
+        """Depth and counters; O(1) (no table scan), so it is cheap on every acknowledgement."""
         with self._lock:
-            depth, low, oldest = self._db.execute(
-                "SELECT count(*), min(seq), min(created_ms) FROM outbox"
-            ).fetchone()
+            # Rows are contiguous (only ever deleted from the front), so depth needs no scan.
+            low = self._db.execute("SELECT min(seq) FROM outbox").fetchone()[0]
             next_seq = self._meta("next_seq")
+            depth = next_seq - low if low is not None else 0
+            oldest = None
+            if low is not None:
+                oldest = self._db.execute(
+                    "SELECT created_ms FROM outbox WHERE seq=?", (low,)
+                ).fetchone()[0]
             return OutboxStats(
                 depth=int(depth),
                 low=int(low) if low is not None else next_seq,
                 next_seq=next_seq,
                 dropped=self._meta("dropped"),
                 oldest_ms=int(oldest) if oldest is not None else None,
+                readings=self._held,
+                readings_in=self._meta("readings_in"),
             )

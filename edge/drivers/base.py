@@ -1,4 +1,30 @@
-"""The driver interface every real and simulated sensor implements."""
+"""The driver interface every real and simulated sensor implements.
+
+A driver reads one sensor of one asset and returns the contract's field values
+(``trygg.contract.FIELDS``). Real drivers import their hardware library inside ``open()``
+and set ``blocking = True`` so the agent reads them through ``asyncio.to_thread``;
+simulated twins compute their values and are read inline, so one process can run many
+agents cheaply. A failed read raises :class:`DriverError` (never a third-party exception);
+the agent turns it into a ``sensorFault`` event and carries on.
+
+Injectable faults for the simulated twins (:class:`SimFaults`), by asset id:
+
+========================  ================================================================
+fault                     effect on the twins of that asset
+========================  ================================================================
+lamp ``out``              lamp off although it should be on (relay off, no current)
+lamp ``flicker``          the lamp toggles on/off on every read
+lamp ``dayburn``          lamp on although the sun is up
+lamp ``degraded``         lamp on at 60 % of its rated power
+lamp ``cabinet_outage``   lamp off, like ``out``; set it on every lamp of one cabinet
+bin ``full``              fill level 0.97
+bin ``fire``              temperature climbs 10 degC a minute from 30 degC above normal
+bin ``dropped``           tilt switch closed (``tilted`` true), distance reads garbage
+bin ``sensor_dead``       every read of that bin's sensors raises DriverError
+device ``offline``        keyed by the *device id*: the agent stops sampling and drops its
+                          link without a DISCONNECT, so the broker publishes the death
+========================  ================================================================
+"""
 
 from __future__ import annotations
 
@@ -21,16 +47,30 @@ class Sample:
     quality: str = "good"
 
 
+LAMP_FAULTS = frozenset({"out", "flicker", "dayburn", "degraded", "cabinet_outage"})
+BIN_FAULTS = frozenset({"full", "fire", "dropped", "sensor_dead"})
+DEVICE_FAULTS = frozenset({"offline"})
+FAULTS = LAMP_FAULTS | BIN_FAULTS | DEVICE_FAULTS
+
+
 @dataclass
 class SimFaults:
-    """Faults injected into simulated drivers, by asset id (the simulator's ground truth)."""
+    """Faults injected into simulated drivers, by asset id (the simulator's ground truth).
+
+    ``forced`` holds lamp states forced by a ``lamp_test`` command (asset -> on), shared by
+    every twin of that asset so relay, current and light agree.
+    """
 
     by_asset: dict[str, set[str]] = field(default_factory=dict)
+    forced: dict[str, bool] = field(default_factory=dict)
 
     def has(self, asset: str, fault: str) -> bool:
         return fault in self.by_asset.get(asset, ())
 
     def set(self, asset: str, fault: str, *, active: bool) -> None:
+        """Switch ``fault`` on or off; raises ValueError for a fault name no twin knows."""
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; known: {', '.join(sorted(FAULTS))}")
         faults = self.by_asset.setdefault(asset, set())
         if active:
             faults.add(fault)
@@ -51,3 +91,11 @@ class Driver(Protocol):
     def read(self, now: datetime) -> Sample: ...
 
     def close(self) -> None: ...
+
+
+class Switchable(Protocol):
+    """A driver that can switch its lamp (``lamp_test``); ``None`` returns to automatic."""
+
+    asset: str
+
+    def switch(self, on: bool | None) -> None: ...

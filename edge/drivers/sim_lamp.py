@@ -5,16 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 
 from edge.drivers.base import Sample, SimFaults
+from edge.drivers.sim_model import MAINS_V, lamp_on
 from trygg.contract import AssetKind
-from trygg.sun import sun_elevation
 
-MAINS_V = 230.0
+__all__ = ["MAINS_V", "SimLamp"]
 
 
 class SimLamp:
-    """Switches on below civil twilight; faults: ``out``, ``dayburn``, ``flicker``, ``degraded``."""
+    """Switches on below civil twilight; faults: ``out``, ``dayburn``, ``flicker``,
+    ``degraded``, ``cabinet_outage`` (see :mod:`edge.drivers.base`)."""
 
     kind = AssetKind.STREETLIGHT
+    blocking = False
 
     def __init__(
         self,
@@ -38,16 +40,20 @@ class SimLamp:
     def close(self) -> None:
         return None
 
+    def switch(self, on: bool | None) -> None:
+        """Force the lamp on/off for a lamp test; ``None`` returns it to automatic."""
+        if on is None:
+            self._faults.forced.pop(self.asset, None)
+        else:
+            self._faults.forced[self.asset] = on
+
     def read(self, now: datetime) -> Sample:
-        should_be_on = sun_elevation(self._lat, self._lon, now) < -6.0
-        on = should_be_on
-        if self._faults.has(self.asset, "out") or self._faults.has(self.asset, "cabinet_outage"):
-            on = False
-        if self._faults.has(self.asset, "dayburn"):
-            on = True
-        if self._faults.has(self.asset, "flicker"):
-            self._flip = not self._flip
+        forced = self._faults.forced.get(self.asset)
+        if self._faults.has(self.asset, "flicker") and forced is None:
+            self._flip = not self._flip  # every read flips: the clearest flicker signature
             on = self._flip
+        else:
+            on = lamp_on(self.asset, self._lat, self._lon, now, self._faults)
         power = self._rated if on else 0.0
         if on and self._faults.has(self.asset, "degraded"):
             power *= 0.6

@@ -1,0 +1,224 @@
+"""The agent's MQTT session: publish the outbox, receive acknowledgements and commands.
+
+The pump publishes the outbox in ``seq`` order, at most ``window`` messages ahead of the
+hub's end-to-end acknowledgement, and re-sends from the acknowledged point after a
+reconnect or when no acknowledgement came for ``ack_timeout_s`` (wall seconds: network
+latency does not speed up with a simulated clock). Only that acknowledgement deletes from
+the outbox. A publish the broker refuses (MQTT v5 PUBACK reason >= 0x80, e.g. an ACL) keeps
+the message, raises a ``publishRefused`` device event and ends the session, so the
+reconnect back-off paces the retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from trygg import contract as c
+from trygg.mqtt import Connection, MqttError, MqttSettings, PublishRefusedError, Will, backoff
+
+if TYPE_CHECKING:
+    from edge.agent import Agent
+
+log = logging.getLogger(__name__)
+
+
+def _abort(conn: Connection) -> None:
+    """Drop the connection without a DISCONNECT, as a lost link would, so the broker
+    publishes the Last Will (simulates a device going offline). Reaches into the paho
+    client because trygg.mqtt offers no such operation (a real device never needs one)."""
+    client = conn._client
+    client.loop_stop()  # first, so paho's loop can't reconnect behind our back
+    sock = client.socket()
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.close()
+
+
+@dataclass
+class LinkState:
+    conn: Connection | None = None
+    hub_online: bool = False
+    acked: int = 0
+    sent_upto: int = 0
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    cut: asyncio.Event = field(default_factory=asyncio.Event)  # set: drop the link now
+
+
+class Link:
+    def __init__(self, agent: Agent, password: str | None) -> None:
+        self.agent = agent
+        self.state = LinkState()
+        self._password = password
+
+    @property
+    def connected(self) -> bool:
+        conn = self.state.conn
+        return conn is not None and conn.is_connected
+
+    def settings(self) -> MqttSettings:
+        b = self.agent.config.broker
+        return MqttSettings(
+            host=b.host,
+            port=b.port,
+            client_id=self.agent.config.id,
+            username=b.username or (self.agent.config.id if self._password else None),
+            password=self._password,
+            ca_file=b.ca_file,
+            cert_file=b.cert_file,
+            key_file=b.key_file,
+            keepalive_s=b.keepalive_s,
+        )
+
+    def _topic(self, kind: c.Kind) -> str:
+        return c.topic_for(self.agent.config.id, kind)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Connect, serve, reconnect with jittered exponential back-off until ``stop``."""
+        broker = self.agent.config.broker
+        delays = backoff(broker.reconnect_min_s, broker.reconnect_max_s)
+        while not stop.is_set():
+            if self.agent.offline:
+                await self._idle(stop, 0.2)
+                continue
+            try:
+                await self._session(stop)
+                delays = backoff(broker.reconnect_min_s, broker.reconnect_max_s)
+            except MqttError as exc:
+                log.info("%s: link down: %s", self.agent.config.id, exc)
+            self.state.conn = None
+            if not stop.is_set():
+                await self._idle(stop, next(delays))
+
+    @staticmethod
+    async def _idle(stop: asyncio.Event, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+    async def _session(self, stop: asyncio.Event) -> None:
+        agent, link = self.agent, self.state
+        will = Will(self._topic(c.Kind.STATE), agent.state_message(online=False))
+        async with Connection(self.settings(), will=will) as conn:
+            agent.stats.connects += 1
+            link.conn = conn
+            link.cut.clear()
+            low = (await asyncio.to_thread(agent.outbox.stats)).low
+            link.sent_upto = link.acked = max(link.acked, low - 1)
+            await conn.subscribe(
+                self._topic(c.Kind.ACK), self._topic(c.Kind.CMD), c.HUB_STATE_TOPIC
+            )
+            await conn.publish(
+                self._topic(c.Kind.STATE), agent.state_message(online=True), retain=True
+            )
+            await self.publish_birth(conn)
+            log.info("%s: connected (boot %d)", agent.config.id, agent.boot)
+            async with asyncio.TaskGroup() as tg:
+                pump = tg.create_task(self._pump(conn, stop), name="pump")
+                recv = tg.create_task(self._receive(conn), name="receive")
+                stopping = tg.create_task(stop.wait(), name="stop")
+                cut = tg.create_task(link.cut.wait(), name="cut")
+                await asyncio.wait([pump, recv, stopping, cut], return_when=asyncio.FIRST_COMPLETED)
+                if stop.is_set() and not link.cut.is_set():
+                    await self._drain(conn)
+                    await conn.publish(
+                        self._topic(c.Kind.STATE), agent.state_message(online=False), retain=True
+                    )
+                for task in (pump, recv, stopping, cut):
+                    task.cancel()
+            if link.cut.is_set():
+                _abort(conn)
+                raise MqttError("link cut (device offline)")
+            if not stop.is_set():
+                raise MqttError(
+                    f"session ended: {conn.disconnected.result()}"
+                    if conn.disconnected.done()
+                    else "session ended"
+                )
+
+    async def publish_birth(self, conn: Connection) -> None:
+        birth = await asyncio.to_thread(self.agent.birth_message)
+        await conn.publish(self._topic(c.Kind.BIRTH), birth, retain=True)
+
+    async def _drain(self, conn: Connection, timeout_s: float = 5.0) -> None:
+        """On shutdown, give the hub a moment to acknowledge what is in flight."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while loop.time() < deadline and conn.is_connected:
+            if (await asyncio.to_thread(self.agent.outbox.stats)).depth == 0:
+                return
+            await self._send_window(conn)
+            self.state.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.state.wake.wait(), timeout=0.1)
+
+    async def _send_window(self, conn: Connection) -> int:
+        agent, link = self.agent, self.state
+        room = agent.config.outbox.window - (link.sent_upto - link.acked)
+        if room <= 0:
+            return 0
+        pending = await asyncio.to_thread(agent.outbox.pending, after=link.sent_upto, limit=room)
+        if not pending:
+            return 0
+        futures = [conn.publish_nowait(self._topic(c.Kind(p.kind)), p.payload) for p in pending]
+        codes = await asyncio.gather(*futures)
+        for p, code in zip(pending, codes, strict=True):
+            if code >= 0x80:
+                agent.stats.refused += 1
+                topic = self._topic(c.Kind(p.kind))
+                await agent.device_event("publishRefused", severity="major", reason=code, seq=p.seq)
+                raise PublishRefusedError(topic, code)
+            link.sent_upto = p.seq
+            agent.stats.published += 1
+        return len(pending)
+
+    async def _pump(self, conn: Connection, stop: asyncio.Event) -> None:
+        link = self.state
+        timeout = self.agent.config.outbox.ack_timeout_s
+        while not stop.is_set():
+            link.wake.clear()
+            if await self._send_window(conn):
+                continue
+            acked_before = link.acked
+            try:
+                await asyncio.wait_for(link.wake.wait(), timeout=timeout)
+            except TimeoutError:
+                if link.sent_upto > link.acked == acked_before:
+                    log.info(
+                        "%s: no ack for %.0fs, re-sending from %d",
+                        self.agent.config.id,
+                        timeout,
+                        link.acked + 1,
+                    )
+                    link.sent_upto = link.acked
+
+    async def _receive(self, conn: Connection) -> None:
+        while True:
+            for msg in await conn.messages():
+                try:
+                    await self._handle(conn, msg.topic, msg.payload)
+                except c.ContractError as exc:
+                    log.warning("%s: bad message on %s: %s", self.agent.config.id, msg.topic, exc)
+
+    async def _handle(self, conn: Connection, topic: str, payload: bytes) -> None:
+        agent, link = self.agent, self.state
+        if topic == c.HUB_STATE_TOPIC:
+            link.hub_online = bool(c.decode_hub_state(payload).online)
+        elif topic == self._topic(c.Kind.ACK):
+            ack = c.decode(c.Kind.ACK, payload)
+            if ack.seq > link.acked:
+                deleted = await asyncio.to_thread(agent.outbox.ack, ack.seq)
+                agent.stats.acked += deleted
+                link.acked = ack.seq
+                link.sent_upto = max(link.sent_upto, link.acked)
+            low = (await asyncio.to_thread(agent.outbox.stats)).low
+            if ack.seq < low - 1:  # we dropped messages the hub never saw: tell it our floor
+                await self.publish_birth(conn)
+            link.wake.set()
+        elif topic == self._topic(c.Kind.CMD):
+            result, rebirth = await agent.commands.handle(payload)
+            if rebirth:
+                await self.publish_birth(conn)
+            await conn.publish(self._topic(c.Kind.CMD_RESULT), c.encode(result))
