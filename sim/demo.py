@@ -1,160 +1,157 @@
-"""``trygg demo``: local stack + hub + a small simulated fleet, with a live line and a summary."""
+"""``trygg demo`` and ``trygg sim``: a whole simulated city on the local stack, scored.
+
+``demo`` plays the default scenario with the live view and ends with the score table (also
+written as JSON). ``sim`` runs any scenario at any size and speed, with the fleet spread
+over worker processes when it is large; with ``--mqtt-port`` it runs only the fleet against
+a broker and hub that are already running (the scale benchmark does that).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
 import logging
+import math
 import signal
-import sys
-from datetime import UTC, datetime
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select
+from rich.console import Console
 
-from edge.agent import Agent
-from edge.config import AssetConfig, BrokerConfig, DeviceConfig, OutboxConfig, SimLampSensor
-from edge.drivers.base import SimFaults
-from edge.drivers.registry import build_drivers
-from hub.app import Hub
-from hub.db import Ticket
-from hub.devices import register
-from hub.settings import HubSettings
-from trygg.clock import Clock, ScaledClock
-from trygg.contract import AssetKind
-from trygg.stack import LocalStack, StackError, StackPorts, free_port
+from sim.fleet import LinkSettings, Rates
+from sim.live import live_view, score_table
+from sim.run import RunConfig, RunState, run_city
+from sim.scenario import Scenario, ScenarioError, load
+from sim.workers import WorkerPool
+from trygg.clock import ScaledClock
+from trygg.stack import StackError
 
 log = logging.getLogger(__name__)
 
-
-def demo_fleet(n: int, *, mqtt_port: int) -> list[DeviceConfig]:
-    """``n`` poles along a street in Solna centrum, two lamps each."""
-    fleet = []
-    for i in range(n):
-        lat, lon = 59.3600 + 0.0004 * i, 17.9990 + 0.0006 * (i % 5)
-        assets = [
-            AssetConfig(
-                id=f"lamp-{i:04d}-{j}",
-                kind=AssetKind.STREETLIGHT,
-                lat=lat,
-                lon=lon + j * 1e-4,
-                cabinet=f"cab-{i // 4:03d}",
-                address=f"Solnavägen {2 * i + j + 1}, Solna",
-                sensors=[SimLampSensor(type="sim_lamp", id="lamp", interval_s=60.0)],
-            )
-            for j in range(2)
-        ]
-        fleet.append(
-            DeviceConfig(
-                id=f"pole-{i:04d}",
-                site="solna-centrum",
-                broker=BrokerConfig(port=mqtt_port, reconnect_min_s=0.5, reconnect_max_s=5.0),
-                outbox=OutboxConfig(flush_s=30.0),
-                heartbeat_s=300,
-                assets=assets,
-            )
-        )
-    return fleet
+PROJECT = Path(__file__).resolve().parent.parent
+DEFAULT_SCENARIO = PROJECT / "scenarios" / "default.yaml"
+AGENTS_PER_PROCESS = 2000  # ~6 descriptors each (socket, wake-up pair, SQLite) under 20,000
 
 
-async def _demo(
-    *, duration_s: float | None, devices: int, state_dir: Path, api_port: int, clock: Clock
-) -> int:
-    stack = LocalStack(
-        state_dir=state_dir / "stack",
-        ports=StackPorts(mqtt=free_port(), influx=free_port(), influx_rpc=free_port()),
-    )
+@dataclass(frozen=True, slots=True)
+class Options:
+    scenario: Path
+    state_dir: Path
+    devices: int | None = None
+    seed: int | None = None
+    speed: float | None = None
+    duration_s: float | None = None  # fit the whole scenario into this many real seconds
+    api_port: int = 8080
+    processes: int | None = None
+    interval_s: float | None = None
+    json_path: Path | None = None
+    live: bool = True
+
+
+def _scenario(opts: Options, console: Console) -> Scenario | None:
     try:
-        await asyncio.to_thread(stack.up)
+        sc = load(opts.scenario, devices=opts.devices, seed=opts.seed, speed=opts.speed)
+    except ScenarioError as exc:
+        console.print(f"[red]scenario: {exc}[/red]")
+        return None
+    if opts.duration_s is not None and opts.speed is None:
+        # the whole scenario, compressed into the requested real time
+        speed = sc.spec.duration / opts.duration_s
+        sc = load(opts.scenario, devices=opts.devices, seed=opts.seed, speed=speed)
+    return sc
+
+
+def processes_for(devices: int, requested: int | None) -> int:
+    return requested or max(1, math.ceil(devices / AGENTS_PER_PROCESS))
+
+
+def run_demo(opts: Options) -> int:
+    """Run the city on the local stack; prints the score table and writes it as JSON."""
+    console = Console()
+    scenario = _scenario(opts, console)
+    if scenario is None:
+        return 2
+    json_path = opts.json_path or opts.state_dir / "score.json"
+    rates = Rates.uniform(opts.interval_s) if opts.interval_s else Rates()
+    cfg = RunConfig(
+        scenario=scenario,
+        scenario_path=opts.scenario,
+        state_dir=opts.state_dir,
+        api_port=opts.api_port,
+        processes=processes_for(len(scenario.city.devices), opts.processes),
+        rates=rates,
+        json_path=json_path,
+    )
+    api = f"http://127.0.0.1:{opts.api_port}"
+    header = [
+        f"Trygg: {len(scenario.city.devices)} poles in Solna, scenario '{scenario.spec.name}',"
+        f" {len(scenario.injections)} faults, x{scenario.spec.speed:g}"
+        f" ({scenario.spec.duration / scenario.spec.speed:.0f} s real)",
+        f"API       {api}/api/v1/tickets   (OpenAPI: {api}/docs)",
+        f"Crew page {api}/crew/",
+        "Grafana   docker compose up -d   then http://localhost:3000 (dashboards provisioned;"
+        " InfluxDB from this run: see state/demo/stack)",
+        "Ctrl-C stops early and still scores what was injected.",
+    ]
+
+    async def view(state: RunState, stop: asyncio.Event) -> None:
+        if opts.live:
+            await live_view(state, stop, scenario=scenario, console=console, header=header)
+
+    try:
+        doc = asyncio.run(run_city(cfg, view=view))
     except StackError as exc:
-        print(f"trygg demo: {exc}", file=sys.stderr)
+        console.print(f"[red]trygg demo: {exc}[/red]")
         return 1
+    console.print(score_table(doc))
+    console.print(f"score written to {json_path}")
+    return 0
+
+
+async def _fleet_only(opts: Options, scenario: Scenario, port: int, console: Console) -> None:
+    origin = time.monotonic()
+    clock = ScaledClock(scenario.start, scenario.spec.speed, origin=origin)
+    pool = WorkerPool(
+        scenario_path=opts.scenario,
+        spec=scenario.spec,
+        processes=processes_for(len(scenario.city.devices), opts.processes),
+        clock=clock,
+        clock_start=scenario.start,
+        origin=origin,
+        link=LinkSettings(port=port),
+        state_dir=opts.state_dir / "agents",
+        rates=Rates.uniform(opts.interval_s) if opts.interval_s else Rates(),
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    try:
-        settings = HubSettings(
-            mqtt_port=stack.ports.mqtt,
-            influx_url=stack.influx_url,
-            database_url=f"sqlite:///{state_dir}/hub.sqlite",
-            api_port=api_port,
-            client_id="trygg-hub-demo",
-        )
-        hub = Hub.build(settings, clock)
-        fleet = demo_fleet(devices, mqtt_port=stack.ports.mqtt)
-        register(hub.sessions, [(d.id, d.site) for d in fleet])
-        faults = SimFaults()
-        for d in fleet[::3]:  # every third pole has a dead lamp
-            faults.set(d.assets[0].id, "out", active=True)
-        agents = [
-            Agent(
-                config=d,
-                clock=clock,
-                drivers=build_drivers(d.assets, faults),
-                state_dir=state_dir / "agents" / d.id,
-            )
-            for d in fleet
-        ]
-        print(
-            f"Trygg demo: {devices} poles, hub API http://127.0.0.1:{api_port}/api/v1/tickets"
-            f"  (docs: http://127.0.0.1:{api_port}/docs)"
-        )
-        print(f"InfluxDB {stack.influx_url} (db trygg); Ctrl-C stops everything.")
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(hub.run(stop), name="hub")
-            for a in agents:
-                tg.create_task(a.run(stop), name=a.config.id)
-            tg.create_task(_live(hub, agents, clock, stop, duration_s), name="live")
-        readings = hub.ingest.counters.readings
-        with hub.sessions() as s:
-            tickets = s.scalar(select(func.count()).select_from(Ticket)) or 0
-        print(
-            f"\nsummary: readings stored {readings}, tickets opened {tickets}, "
-            f"duplicates dropped {hub.ingest.counters.duplicates}, "
-            f"dead letters {sum(hub.ingest.counters.dead.values())}"
-        )
-        return 0
-    finally:
-        await asyncio.to_thread(stack.down)
+
+    async def report() -> None:
+        deadline = None if opts.duration_s is None else loop.time() + opts.duration_s
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=5.0)
+            t = pool.total()
+            console.print(json.dumps({"sim_time": clock.now().isoformat(), **vars(t)}))
+            if clock.now() >= scenario.end or (deadline is not None and loop.time() > deadline):
+                stop.set()
+
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(pool.run(stop))
+        tg.create_task(report())
 
 
-async def _live(
-    hub: Hub, agents: list[Agent], clock: Clock, stop: asyncio.Event, duration_s: float | None
-) -> None:
-    loop = asyncio.get_running_loop()
-    end = None if duration_s is None else loop.time() + duration_s
-    while not stop.is_set():
-        if end is not None and loop.time() >= end:
-            stop.set()
-            break
-        c = hub.ingest.counters
-        online = sum(1 for a in agents if a._link.conn is not None)
-        sys.stdout.write(
-            f"\r{clock.now():%Y-%m-%d %H:%M} UTC  readings {c.readings:>7}  "
-            f"devices online {online:>3}/{len(agents)}  tickets opened "
-            f"{hub.rules.tickets_opened:>3}   "
-        )
-        sys.stdout.flush()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=1.0)
-
-
-def run_demo(*, duration_s: float | None, devices: int, state_dir: Path, api_port: int) -> int:
-    logging.getLogger().setLevel(logging.WARNING)
-    state_dir.mkdir(parents=True, exist_ok=True)
-    # Start at a December evening in Solna and run 60x faster, so the demo sees a night.
-    clock = ScaledClock(datetime(2026, 12, 15, 15, 0, tzinfo=UTC), speed=60.0)
-    return asyncio.run(
-        _demo(
-            duration_s=duration_s,
-            devices=devices,
-            state_dir=state_dir,
-            api_port=api_port,
-            clock=clock,
-        )
-    )
-
-
-def run_sim(*, devices: int, mqtt_port: int, duration_s: float | None, state_dir: Path) -> int:
-    raise NotImplementedError("the fleet simulator lands with issue 11")
+def run_sim(opts: Options, *, mqtt_port: int | None) -> int:
+    """``trygg sim``: with a broker port, only the fleet; otherwise a whole scored run."""
+    console = Console()
+    if mqtt_port is None:
+        return run_demo(opts)
+    scenario = _scenario(dataclasses.replace(opts, duration_s=None), console)
+    if scenario is None:
+        return 2
+    asyncio.run(_fleet_only(opts, scenario, mqtt_port, console))
+    return 0

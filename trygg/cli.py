@@ -118,28 +118,6 @@ def cmd_edge(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from sim.demo import run_demo
-
-    return run_demo(
-        duration_s=args.duration,
-        devices=args.devices,
-        state_dir=Path(args.state_dir),
-        api_port=args.api_port,
-    )
-
-
-def cmd_sim(args: argparse.Namespace) -> int:
-    from sim.demo import run_sim
-
-    return run_sim(
-        devices=args.devices,
-        mqtt_port=args.mqtt_port,
-        duration_s=args.duration,
-        state_dir=Path(args.state_dir),
-    )
-
-
 def cmd_vision_group(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from edge.vision import crowd_cli
 
@@ -187,19 +165,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True, help="the device's YAML file")
     p.set_defaults(func=cmd_edge)
 
-    p = sub.add_parser("demo", help="local stack + hub + simulated fleet, with a live view")
-    p.add_argument("--duration", type=float, default=None, help="seconds; Ctrl-C otherwise")
-    p.add_argument("--devices", type=int, default=12)
-    p.add_argument("--state-dir", default="state/demo")
-    p.add_argument("--api-port", type=int, default=8080)
-    p.set_defaults(func=cmd_demo)
-
-    p = sub.add_parser("sim", help="run a simulated fleet against a broker")
-    p.add_argument("--devices", type=int, default=10)
-    p.add_argument("--mqtt-port", type=int, default=1884)
-    p.add_argument("--duration", type=float, default=None)
-    p.add_argument("--state-dir", default="state/sim")
-    p.set_defaults(func=cmd_sim)
     cmd_vision_group(sub)
     _register_plugins(sub)
     return parser

@@ -85,13 +85,13 @@ class SimCamera:
         sharp = 1.0 + 0.05 * gauss(k, t, 1)
         covered = 0.02 + 0.02 * noise(k, t, 2)
         changed = (0.05 + 0.3 * noise(k, t, 3)) if day else (0.01 + 0.05 * noise(k, t, 3))
-        shift, match = 0.002 * noise(k, t, 4), 0.85 + 0.1 * noise(k, t, 5)
+        shift, inliers = 0.002 * noise(k, t, 4), 80 + int(40 * noise(k, t, 5))
         if "covered" in active:
             covered, sharp = 0.85 + 0.1 * noise(k, t, 6), 0.3
         if "blurred" in active:
             sharp = 0.1 + 0.1 * noise(k, t, 7)
         if "displaced" in active:
-            shift, match = 0.08 + 0.04 * noise(k, t, 8), 0.1
+            shift, inliers = 0.08 + 0.04 * noise(k, t, 8), 3
         if "frozen" in active:
             changed = 0.0
         return HealthScores(
@@ -105,7 +105,7 @@ class SimCamera:
             changed_fraction=changed,
             displacement_px=shift * 640,
             shift_fraction=shift,
-            match_ratio=match,
+            inliers=inliers,
         )
 
     def read(self, now: datetime) -> Sample:

@@ -1,0 +1,73 @@
+"""Infra faults: stopping and restarting the local stack's broker and InfluxDB on cue, and
+watching the hub notice. Only the process that owns the stack can inject these."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from sim.scenario import Injection
+from sim.timeline import Step, sleep_until, steps
+from trygg.clock import Clock
+from trygg.stack import LocalStack
+
+log = logging.getLogger(__name__)
+
+# A hub signal: returns True while the hub shows the outage of that kind.
+Signal = Callable[[], bool]
+
+
+class StackInfra:
+    """Applies ``broker_outage`` / ``influx_outage`` to a :class:`LocalStack`."""
+
+    def __init__(self, stack: LocalStack, clock: Clock) -> None:
+        self.stack = stack
+        self.clock = clock
+        self.applied: list[tuple[Injection, bool, datetime]] = []
+
+    async def run(self, injections: list[Injection], stop: asyncio.Event) -> None:
+        for step in steps(i for i in injections if i.kind.target == "infra"):
+            if not await sleep_until(self.clock, step.at, stop):
+                return
+            await self.apply(step)
+
+    async def apply(self, step: Step) -> None:
+        service = (
+            self.stack.mosquitto if step.injection.fault == "broker_outage" else self.stack.influx
+        )
+        log.info("%s %s", "stopping" if step.active else "restarting", service.name)
+        if step.active:
+            await asyncio.to_thread(service.stop)
+        else:
+            await asyncio.to_thread(service.start)
+        self.applied.append((step.injection, step.active, self.clock.now()))
+
+    async def restore(self) -> None:
+        """Bring every service back (a run that stops mid-outage must not leave it down)."""
+        for service in (self.stack.mosquitto, self.stack.influx):
+            if not service.running():
+                await asyncio.to_thread(service.start)
+
+
+async def watch(
+    injections: list[Injection],
+    signals: dict[str, Signal],
+    clock: Clock,
+    stop: asyncio.Event,
+    noticed: dict[int, datetime],
+) -> None:
+    """Record in ``noticed`` when the hub first shows each infra outage (simulated time)."""
+    infra = [i for i in injections if i.kind.target == "infra"]
+    while not stop.is_set() and len(noticed) < len(infra):
+        now = clock.now()
+        for inj in infra:
+            if inj.index in noticed or not (inj.at <= now <= (inj.clear_at or now)):
+                continue
+            signal = signals.get(inj.fault)
+            if signal is not None and signal():
+                noticed[inj.index] = now
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=0.05)

@@ -1,0 +1,84 @@
+"""Entry point of one fleet worker process: ``python -m sim.worker '<json arguments>'``.
+
+Runs its slice of the city (see sim/workers.py) until SIGTERM or the scenario's end, and
+prints a JSON line of counters every two seconds on stdout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import resource
+import signal
+import sys
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sim.fleet import Fleet, LinkSettings, Rates
+from sim.scenario import load
+from sim.timeline import sleep_until
+from trygg.clock import ScaledClock
+
+REPORT_S = 2.0
+
+
+def _stats(fleet: Fleet, ready: bool) -> dict[str, Any]:
+    agents = fleet.agents
+    return {
+        "agents": len(agents),
+        "readings": sum(a.stats.readings for a in agents),
+        "published": sum(a.stats.published for a in agents),
+        "acked": sum(a.stats.acked for a in agents),
+        "connects": sum(a.stats.connects for a in agents),
+        "applied": sum(1 for x in fleet.applied if x.active),
+        "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "ready": ready,
+    }
+
+
+async def main(args: dict[str, Any]) -> None:
+    scenario = load(
+        Path(args["scenario"]), devices=args["devices"], seed=args["seed"], speed=args["speed"]
+    )
+    clock = ScaledClock(
+        datetime.fromisoformat(args["clock_start"]), args["speed"], origin=args["origin"]
+    )
+    fleet = Fleet(
+        scenario=scenario,
+        devices=scenario.city.devices[args["lo"] : args["hi"]],
+        clock=clock,
+        link=LinkSettings(host=args["host"], port=args["port"]),
+        state_dir=Path(args["state_dir"]),
+        rates=Rates(**args["rates"]),
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    async def report() -> None:
+        while not stop.is_set():
+            print(json.dumps(_stats(fleet, True)), flush=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=REPORT_S)
+
+    async def end() -> None:
+        await sleep_until(clock, scenario.end, stop)
+        stop.set()
+
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(fleet.run(stop), name="fleet")
+        tg.create_task(report(), name="report")
+        tg.create_task(end(), name="end")
+    print(json.dumps(_stats(fleet, False)), flush=True)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    # thousands of paho network threads: a small stack each keeps the address space sane
+    threading.stack_size(512 * 1024)
+    asyncio.run(main(json.loads(sys.argv[1])))
