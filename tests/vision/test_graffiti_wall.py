@@ -80,7 +80,7 @@ def tag_alpha(shape: tuple[int, ...]) -> npt.NDArray[np.float32]:
 def painted_area_m2(alpha: npt.NDArray[np.float32]) -> float:
     h, w = alpha.shape
     m2_per_px = (WALL_W_M * WALL_H_M) / ((X1 - X0) * w * (Y1 - Y0) * h)
-    return float(np.count_nonzero(alpha > 0.5)) * m2_per_px
+    return float(np.count_nonzero(alpha > 0.5) * m2_per_px)
 
 
 def monitor() -> CameraHealthMonitor:
@@ -99,12 +99,11 @@ def test_painted_tag_is_detected_with_its_area() -> None:
     events: list[EventItem] = []
     readings: list[Reading] = []
     alpha: npt.NDArray[np.float32] | None = None
-    for i, (now, image) in enumerate(frames()):
+    for i, (now, clean) in enumerate(frames()):
         if alpha is None:
-            alpha = tag_alpha(image.shape)
-        if i >= PAINT_FROM:
-            a = alpha[..., None]
-            image = (image * (1 - a) + PAINT_BGR * a).astype(np.uint8)
+            alpha = tag_alpha(clean.shape)
+        a = alpha[..., None]
+        image = (clean * (1 - a) + PAINT_BGR * a).astype(np.uint8) if i >= PAINT_FROM else clean
         r, e = m.observe(image, now=now)
         events.extend(e)
         readings.extend(r)
