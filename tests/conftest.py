@@ -59,3 +59,38 @@ def _no_unexpected_handler_errors(caplog: pytest.LogCaptureFixture) -> Iterator[
     ]
     if errors:
         pytest.fail("unexpected exception logged: " + errors[0].getMessage())
+
+
+# --- issue 6: a fresh PostgreSQL database per test (server on 127.0.0.1:5432) --------------
+POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture
+def postgres_url(unique: str) -> Iterator[str]:
+    """A new, empty database on the PostgreSQL at 127.0.0.1:5432, dropped afterwards.
+
+    Skips when no server answers, except under CI=true, where that is a failure.
+    """
+    import psycopg
+    from psycopg import sql
+
+    name = f"trygg_{unique}"
+    try:
+        admin = psycopg.connect(
+            "host=127.0.0.1 port=5432 user=postgres dbname=postgres",
+            autocommit=True,
+            connect_timeout=3,
+        )
+    except psycopg.OperationalError as exc:
+        if in_ci():
+            pytest.fail(f"PostgreSQL at 127.0.0.1:5432 unreachable: {exc}")
+        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 unreachable: {exc}")
+    with admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(
+        "host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True, connect_timeout=3
+    ) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
