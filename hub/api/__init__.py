@@ -7,13 +7,22 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.api import tickets
+from hub.api import tickets, users, webhooks
+from hub.api.config import ApiConfig
 from hub.api.deps import HubContext
+from hub.api.limits import LimitsMiddleware, RateLimiter
+from hub.open311.router import install as install_open311
+from hub.open311.router import router as open311_router
+from hub.web.router import router as crew_router
 from trygg.clock import Clock
 
 
 def create_app(*, sessions: sessionmaker[Session], clock: Clock, **extra: Any) -> FastAPI:
-    """The hub's FastAPI application bound to a database and a clock."""
+    """The hub's FastAPI application bound to a database and a clock.
+
+    ``api_config`` (an :class:`ApiConfig`) sets body, photo, rate and retention limits.
+    """
+    config: ApiConfig = extra.setdefault("api_config", ApiConfig())
     app = FastAPI(
         title="Trygg hub",
         version="1.0.0",
@@ -21,6 +30,18 @@ def create_app(*, sessions: sessionmaker[Session], clock: Clock, **extra: Any) -
     )
     app.state.hub = HubContext(sessions=sessions, clock=clock, extra=extra)
     app.include_router(tickets.router, prefix="/api/v1")
+    app.include_router(users.router, prefix="/api/v1")
+    app.include_router(webhooks.router, prefix="/api/v1")
+    app.include_router(open311_router)
+    install_open311(app)
+    app.include_router(crew_router)
+    app.add_middleware(
+        LimitsMiddleware,
+        max_body=config.max_body_bytes,
+        photo_max=config.photo_max_bytes,
+        anon=RateLimiter(per_minute=config.anon_per_minute, burst=config.anon_burst),
+        post=RateLimiter(per_minute=config.post_per_minute, burst=config.post_burst),
+    )
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

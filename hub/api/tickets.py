@@ -1,17 +1,30 @@
-"""``/api/v1/tickets``: the crews' and operators' view of maintenance work."""
+"""``/api/v1/tickets``: the crews' and operators' view of maintenance work.
+
+Crews see and act on their own area's tickets only; operators and admins on all. Every
+refusal is a 4xx with a ``detail`` that says why, and changes nothing.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict
+from fastapi import APIRouter, File, Form, HTTPException, Path, Query, Response, UploadFile
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from hub import tickets as service
-from hub.api.deps import DbSession
+from hub.api import ticketops as ops
+from hub.api.deps import Context, DbSession
+from hub.api.security import CurrentUser, Operator
+from hub.auth import Principal
+from hub.db import Ticket, TicketPhoto
+from hub.open311.services import BY_CODE
 
 router = APIRouter(tags=["tickets"])
+TicketId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Ticket id")]
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such ticket"}}
 
 
 class TicketOut(BaseModel):
@@ -21,26 +34,359 @@ class TicketOut(BaseModel):
     status: str
     priority: int
     title: str
+    description: str
+    source: str
     asset_id: str | None
     device_id: str | None
     lat: float | None
     lon: float | None
     address: str | None
+    area: str | None
+    severity: str
+    alarm_count: int
     assignee: str | None
     sla_due: datetime | None
     created_at: datetime
     updated_at: datetime
     resolved_at: datetime | None
     reopen_count: int
+    distance_m: float | None = None
+
+
+class HistoryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    at: datetime
+    actor: str
+    action: str
+    from_status: str | None
+    to_status: str | None
+    note: str
+
+
+class PhotoOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_by: str
+    created_at: datetime
+
+
+class CommentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    at: datetime
+    author: str
+    text: str
+
+
+class TicketDetail(TicketOut):
+    history: list[HistoryOut]
+    comments: list[CommentOut]
+    photos: list[PhotoOut]
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field(default="", max_length=2000)
+
+
+class AssignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    assignee: str = Field(min_length=1, max_length=64)
+
+
+class CommentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=2000)
+
+
+def _out(t: Ticket, near: ops.Point | None = None) -> TicketOut:
+    out = TicketOut.model_validate(t)
+    if near is not None:
+        out.distance_m = ops.distance_m(near, t.lat, t.lon)
+    return out
+
+
+def _visible(db: Session, who: Principal, ticket_id: int) -> Ticket:
+    try:
+        t = service.get_ticket(db, ticket_id=ticket_id)
+    except service.TicketError as exc:
+        raise HTTPException(404, detail=str(exc)) from exc
+    if not who.sees_area(t.area):
+        raise HTTPException(403, detail=f"ticket {ticket_id} is outside your area")
+    return t
 
 
 @router.get("/tickets", response_model=list[TicketOut])
 def list_tickets(
+    *,
     db: DbSession,
-    status: Annotated[str | None, Query(max_length=32)] = None,
-    kind: Annotated[str | None, Query(max_length=64)] = None,
+    who: CurrentUser,
+    response: Response,
+    status: Annotated[
+        list[str], Query(description="Status, repeatable; `open` = every open status")
+    ] = [],  # noqa: B006 - FastAPI copies defaults
+    kind: Annotated[list[str], Query(description="Ticket kind, repeatable")] = [],  # noqa: B006
+    priority: Annotated[list[Annotated[int, Field(ge=1, le=5)]], Query()] = [],  # noqa: B006
+    area: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    bbox: Annotated[
+        str | None, Query(max_length=100, description="minLon,minLat,maxLon,maxLat")
+    ] = None,
+    near: Annotated[
+        str | None, Query(max_length=60, description="lat,lon: sort nearest first")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[TicketOut]:
-    rows = service.list_tickets(db, status=status, kind=kind, limit=limit, offset=offset)
-    return [TicketOut.model_validate(t) for t in rows]
+    """Tickets matching every filter; the total before paging is in ``X-Total-Count``."""
+    try:
+        statuses = ops.expand_statuses(status)
+        box = ops.BBox.parse(bbox) if bbox is not None else None
+        point = ops.Point.parse(near) if near is not None else None
+    except ValueError as exc:
+        raise HTTPException(400, detail=str(exc)) from exc
+    if not who.at_least("operator"):
+        if area is not None and area != who.area:
+            raise HTTPException(403, detail=f"crews see only their own area ({who.area})")
+        area = who.area
+    q = ops.query(
+        statuses=statuses, kinds=kind, priorities=priority, area=area, bbox=box, near=point
+    )
+    response.headers["X-Total-Count"] = str(ops.count(db, q))
+    rows = db.scalars(q.limit(limit).offset(offset))
+    return [_out(t, point) for t in rows]
+
+
+@router.get("/tickets/{ticket_id}", response_model=TicketDetail, responses=_NOT_FOUND)
+def get_ticket(db: DbSession, who: CurrentUser, ticket_id: TicketId) -> TicketDetail:
+    t = _visible(db, who, ticket_id)
+    hist = service.history(db, ticket_id=t.id)
+    notes = service.comments(db, ticket_id=t.id)
+    photos = db.scalars(select(TicketPhoto).where(TicketPhoto.ticket_id == t.id))
+    return TicketDetail(
+        **_out(t).model_dump(),
+        history=[HistoryOut.model_validate(h) for h in hist],
+        comments=[CommentOut.model_validate(c) for c in notes],
+        photos=[PhotoOut.model_validate(p) for p in photos],
+    )
+
+
+_ACTIONS: Final = {
+    "acknowledge": service.acknowledge,
+    "start": service.start,
+    "resolve": service.resolve,
+}
+
+
+def _refused(exc: service.TicketError) -> HTTPException:
+    """The service's refusal as HTTP: 404 unknown, 409 wrong status, 422 bad input."""
+    if isinstance(exc, service.TicketNotFoundError):
+        return HTTPException(404, detail=str(exc))
+    if isinstance(exc, service.TransitionError):
+        return HTTPException(409, detail=str(exc))
+    return HTTPException(422, detail=str(exc))
+
+
+def _act(
+    db: Session, ctx: Context, who: Principal, ticket_id: int, *, action: str, note: str
+) -> TicketOut:
+    _visible(db, who, ticket_id)
+    try:
+        t = _ACTIONS[action](
+            db, ticket_id=ticket_id, actor=who.name, now=ctx.clock.now(), note=note
+        )
+    except service.TicketError as exc:
+        raise _refused(exc) from exc
+    db.commit()
+    return _out(t)
+
+
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    **_NOT_FOUND,
+    409: {"description": "The ticket's status does not allow this"},
+}
+
+
+@router.post("/tickets/{ticket_id}/acknowledge", response_model=TicketOut, responses=_CONFLICT)
+def acknowledge(
+    *,
+    db: DbSession,
+    ctx: Context,
+    who: CurrentUser,
+    ticket_id: TicketId,
+    body: NoteIn | None = None,
+) -> TicketOut:
+    """``new``/``reopened`` -> ``acknowledged`` (409 from any other status)."""
+    return _act(db, ctx, who, ticket_id, action="acknowledge", note=body.note if body else "")
+
+
+@router.post("/tickets/{ticket_id}/start", response_model=TicketOut, responses=_CONFLICT)
+def start(
+    *,
+    db: DbSession,
+    ctx: Context,
+    who: CurrentUser,
+    ticket_id: TicketId,
+    body: NoteIn | None = None,
+) -> TicketOut:
+    """-> ``in_progress``: a crew is working on it."""
+    return _act(db, ctx, who, ticket_id, action="start", note=body.note if body else "")
+
+
+@router.post("/tickets/{ticket_id}/resolve", response_model=TicketOut, responses=_CONFLICT)
+def resolve(
+    *,
+    db: DbSession,
+    ctx: Context,
+    who: CurrentUser,
+    ticket_id: TicketId,
+    body: NoteIn | None = None,
+) -> TicketOut:
+    """An open ticket -> ``resolved``, with an optional note of what was done."""
+    return _act(db, ctx, who, ticket_id, action="resolve", note=body.note if body else "")
+
+
+@router.post("/tickets/{ticket_id}/assign", response_model=TicketOut, responses=_CONFLICT)
+def assign(
+    *, db: DbSession, ctx: Context, who: Operator, ticket_id: TicketId, body: AssignIn
+) -> TicketOut:
+    """Operators give an open ticket to a crew or person."""
+    _visible(db, who, ticket_id)
+    try:
+        t = service.assign(
+            db, ticket_id=ticket_id, assignee=body.assignee, actor=who.name, now=ctx.clock.now()
+        )
+    except service.TicketError as exc:
+        raise _refused(exc) from exc
+    db.commit()
+    return _out(t)
+
+
+@router.post(
+    "/tickets/{ticket_id}/comments",
+    response_model=CommentOut,
+    status_code=201,
+    responses=_NOT_FOUND,
+)
+def add_comment(
+    *, db: DbSession, ctx: Context, who: CurrentUser, ticket_id: TicketId, body: CommentIn
+) -> CommentOut:
+    _visible(db, who, ticket_id)
+    try:
+        c = service.comment(
+            db, ticket_id=ticket_id, author=who.name, text=body.text, now=ctx.clock.now()
+        )
+    except service.TicketError as exc:
+        raise _refused(exc) from exc
+    db.commit()
+    return CommentOut.model_validate(c)
+
+
+async def _read_photo(ctx: Context, photo: UploadFile) -> tuple[bytes, str]:
+    cfg = ctx.extra["api_config"]
+    data = await photo.read(cfg.photo_max_bytes + 1)
+    if len(data) > cfg.photo_max_bytes:
+        raise HTTPException(413, detail=f"photo larger than {cfg.photo_max_bytes} bytes")
+    kind = ops.sniff_image(data)
+    if kind is None or kind not in cfg.photo_types:
+        raise HTTPException(415, detail=f"photo must be one of {', '.join(cfg.photo_types)}")
+    return data, kind
+
+
+@router.post(
+    "/tickets",
+    response_model=TicketOut,
+    status_code=201,
+    responses={413: {"description": "Photo too large"}, 415: {"description": "Not an image"}},
+)
+async def create_ticket(
+    *,
+    response: Response,
+    db: DbSession,
+    ctx: Context,
+    who: CurrentUser,
+    kind: Annotated[str, Form(max_length=64, description="A service code, e.g. graffiti")],
+    lat: Annotated[float, Form(ge=-90, le=90)],
+    lon: Annotated[float, Form(ge=-180, le=180)],
+    description: Annotated[str, Form(max_length=2000)] = "",
+    address: Annotated[str | None, Form(max_length=200)] = None,
+    priority: Annotated[int | None, Form(ge=1, le=5)] = None,
+    asset_id: Annotated[str | None, Form(min_length=1, max_length=64)] = None,
+    photo: Annotated[UploadFile | None, File(description="JPEG, PNG or WebP")] = None,
+) -> TicketOut:
+    """A ticket reported by hand (e.g. graffiti seen on a round), with an optional photo.
+
+    It goes to the crew whose area holds the position. A report about an asset that already
+    has an open ticket of this kind is added to that ticket instead (200, not 201).
+    """
+    if kind not in BY_CODE:
+        raise HTTPException(422, detail=f"unknown kind {kind!r}; see /open311/v2/services.json")
+    blob = await _read_photo(ctx, photo) if photo is not None and photo.filename else None
+    now = ctx.clock.now()
+    try:
+        t = service.create_ticket(
+            db,
+            kind=kind,
+            reporter=who.name,
+            now=now,
+            lat=lat,
+            lon=lon,
+            source="crew",
+            description=description,
+            address=address,
+            asset_id=asset_id,
+            priority=priority,
+        )
+    except service.TicketError as exc:
+        raise _refused(exc) from exc
+    if t.created_at != now:
+        response.status_code = 200
+    if blob is not None:
+        ops.add_photo(
+            db, ticket_id=t.id, data=blob[0], content_type=blob[1], actor=who.name, now=now
+        )
+    db.commit()
+    return _out(t)
+
+
+@router.post(
+    "/tickets/{ticket_id}/photos", response_model=PhotoOut, status_code=201, responses=_NOT_FOUND
+)
+async def add_photo(
+    *,
+    db: DbSession,
+    ctx: Context,
+    who: CurrentUser,
+    ticket_id: TicketId,
+    photo: Annotated[UploadFile, File()],
+) -> PhotoOut:
+    _visible(db, who, ticket_id)
+    data, kind = await _read_photo(ctx, photo)
+    p = ops.add_photo(
+        db, ticket_id=ticket_id, data=data, content_type=kind, actor=who.name, now=ctx.clock.now()
+    )
+    db.commit()
+    return PhotoOut.model_validate(p)
+
+
+@router.get(
+    "/tickets/{ticket_id}/photos/{photo_id}",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}},
+        **_NOT_FOUND,
+    },
+)
+def get_photo(
+    *,
+    db: DbSession,
+    who: CurrentUser,
+    ticket_id: TicketId,
+    photo_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+) -> Response:
+    _visible(db, who, ticket_id)
+    p = db.get(TicketPhoto, photo_id)
+    if p is None or p.ticket_id != ticket_id:
+        raise HTTPException(404, detail=f"no photo {photo_id} on ticket {ticket_id}")
+    return Response(p.data, media_type=p.content_type, headers={"Cache-Control": "private"})

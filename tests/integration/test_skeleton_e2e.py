@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from edge.drivers.base import SimFaults
+from hub.auth import bootstrap_token
 from tests.helpers import build_hub, hub_settings, lamp_device, make_agent, running, wait_for
 from trygg.clock import ScaledClock
 from trygg.stack import LocalStack
@@ -62,7 +63,8 @@ async def test_lamp_out_at_night_becomes_a_ticket(
         assert rows["values"][0][2] == 0.0
 
         url = f"http://127.0.0.1:{settings.api_port}/api/v1/tickets"
-        async with httpx.AsyncClient() as client:
+        token = bootstrap_token(hub.sessions, name="ops", role="operator", now=clock.now())
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as client:
 
             async def ticketed() -> bool:
                 resp = await client.get(url)

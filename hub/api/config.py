@@ -1,0 +1,56 @@
+"""Settings of the hub's HTTP face: limits, retention and rate limits, validated once.
+
+Passed to ``create_app(api_config=...)``; :func:`from_env` reads ``TRYGG_API_*`` variables
+for the hub process (never at import time).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from datetime import timedelta
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ApiConfig:
+    max_body_bytes: int = 64 * 1024  # JSON and form bodies
+    photo_max_bytes: int = 5 * 1024 * 1024
+    photo_types: tuple[str, ...] = ("image/jpeg", "image/png", "image/webp")
+    # GDPR: a citizen's name, e-mail and phone are deleted this long after the ticket closes.
+    contact_retention_days: float = 30.0
+    login_ttl_hours: float = 12.0
+    # Token buckets per client address: (requests per minute, burst).
+    anon_per_minute: float = 120.0
+    anon_burst: int = 60
+    post_per_minute: float = 60.0
+    post_burst: int = 30
+    jurisdiction_id: str = "solna.se"
+    agency: str = "Solna stad"
+    open311_window_days: int = 90
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, int | float) and value <= 0:
+                raise ValueError(f"api config {f.name} must be positive, got {value}")
+
+    @property
+    def contact_retention(self) -> timedelta:
+        return timedelta(days=self.contact_retention_days)
+
+
+def from_env(environ: dict[str, str] | None = None, **overrides: Any) -> ApiConfig:
+    """ApiConfig from ``TRYGG_API_<FIELD>`` variables, then ``overrides``."""
+    env = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = {}
+    for f in fields(ApiConfig):
+        raw = env.get(f"TRYGG_API_{f.name.upper()}")
+        if raw is None:
+            continue
+        default = getattr(ApiConfig(), f.name)
+        if isinstance(default, tuple):
+            values[f.name] = tuple(x.strip() for x in raw.split(",") if x.strip())
+        else:
+            values[f.name] = type(default)(raw)
+    return replace(ApiConfig(**values), **overrides)

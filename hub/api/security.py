@@ -1,0 +1,54 @@
+"""Who is calling: bearer-token authentication and role checks as FastAPI dependencies."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from hub import auth
+from hub.api.deps import Context, DbSession
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A personal API token (`Authorization: Bearer tr_...`), see POST /api/v1/session.",
+)
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def current_principal(
+    ctx: Context,
+    db: DbSession,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> auth.Principal:
+    """The authenticated caller; 401 when the token is missing, unknown or revoked."""
+    if creds is None or not creds.credentials:
+        raise _unauthorized("missing bearer token")
+    try:
+        principal = auth.authenticate(db, token=creds.credentials, now=ctx.clock.now())
+    except auth.AuthError as exc:
+        raise _unauthorized(str(exc)) from exc
+    db.commit()  # last_used_at
+    return principal
+
+
+CurrentUser = Annotated[auth.Principal, Depends(current_principal)]
+
+
+def require(role: str) -> object:
+    def check(who: CurrentUser) -> auth.Principal:
+        if not who.at_least(role):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"needs the {role} role")
+        return who
+
+    return Depends(check)
+
+
+Operator = Annotated[auth.Principal, require("operator")]
+Admin = Annotated[auth.Principal, require("admin")]

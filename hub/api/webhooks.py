@@ -1,0 +1,99 @@
+"""``/api/v1/webhooks``: admins subscribe receivers to signed ticket events."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Path
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from hub import webhooks
+from hub.api.deps import Context, DbSession
+from hub.api.security import Admin
+from hub.db import WebhookDelivery, WebhookSubscription
+
+router = APIRouter(tags=["webhooks"])
+EventType = Literal["ticket.opened", "ticket.reopened", "ticket.escalated", "ticket.resolved"]
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+class SubscriptionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: AnyHttpUrl
+    events: list[EventType] = Field(default_factory=list, description="Empty = all")
+    secret: str | None = Field(default=None, min_length=16, max_length=200)
+
+
+class SubscriptionOut(BaseModel):
+    id: int
+    url: str
+    events: list[str]
+    active: bool
+    created_at: datetime
+
+
+class NewSubscription(SubscriptionOut):
+    secret: str = Field(description="HMAC key; shown once")
+
+
+class DeliveryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    event: str
+    attempts: int
+    next_attempt_at: datetime
+    delivered_at: datetime | None
+    failed_at: datetime | None
+    last_error: str
+
+
+def _out(sub: WebhookSubscription) -> SubscriptionOut:
+    return SubscriptionOut(
+        id=sub.id,
+        url=sub.url,
+        events=list(sub.events.get("types", [])),
+        active=sub.active,
+        created_at=sub.created_at,
+    )
+
+
+@router.post("/webhooks", response_model=NewSubscription, status_code=201)
+def add(db: DbSession, ctx: Context, who: Admin, body: SubscriptionIn) -> NewSubscription:
+    secret = body.secret or secrets.token_urlsafe(32)
+    sub = webhooks.subscribe(
+        db, url=str(body.url), secret=secret, events=list(body.events), now=ctx.clock.now()
+    )
+    db.commit()
+    return NewSubscription(**_out(sub).model_dump(), secret=secret)
+
+
+@router.get("/webhooks", response_model=list[SubscriptionOut])
+def list_all(db: DbSession, who: Admin) -> list[SubscriptionOut]:
+    return [
+        _out(s) for s in db.scalars(select(WebhookSubscription).order_by(WebhookSubscription.id))
+    ]
+
+
+@router.delete("/webhooks/{sub_id}", status_code=204, responses={404: {}})
+def deactivate(db: DbSession, who: Admin, sub_id: Id) -> None:
+    sub = db.get(WebhookSubscription, sub_id)
+    if sub is None:
+        raise HTTPException(404, detail=f"no webhook subscription {sub_id}")
+    sub.active = False
+    db.commit()
+
+
+@router.get("/webhooks/{sub_id}/deliveries", response_model=list[DeliveryOut], responses={404: {}})
+def deliveries(db: DbSession, who: Admin, sub_id: Id) -> list[DeliveryOut]:
+    if db.get(WebhookSubscription, sub_id) is None:
+        raise HTTPException(404, detail=f"no webhook subscription {sub_id}")
+    rows = db.scalars(
+        select(WebhookDelivery)
+        .where(WebhookDelivery.subscription_id == sub_id)
+        .order_by(WebhookDelivery.id.desc())
+        .limit(200)
+    )
+    return [DeliveryOut.model_validate(r) for r in rows]

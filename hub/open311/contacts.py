@@ -1,0 +1,60 @@
+"""Citizens' personal data (name, e-mail, phone): stored apart, never served, purged.
+
+A citizen's report becomes a ticket without any personal field; the contact lives in its
+own table so GET routes cannot leak it by accident, and :func:`purge` deletes it a
+configured time after the ticket stops being open (GDPR storage limitation).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from hub.db import CitizenContact, Ticket
+from hub.tickets import OPEN_STATUSES
+
+
+def store(
+    s: Session,
+    *,
+    ticket_id: int,
+    now: datetime,
+    first_name: str | None,
+    last_name: str | None,
+    email: str | None,
+    phone: str | None,
+    account_id: str | None,
+    device_id: str | None,
+) -> CitizenContact | None:
+    """Keep the contact if the citizen gave any; None when there is nothing to keep."""
+    if not any((first_name, last_name, email, phone, account_id, device_id)):
+        return None
+    row = CitizenContact(
+        ticket_id=ticket_id,
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        phone=phone,
+        account_id=account_id,
+        device_id=device_id,
+        created_at=now,
+    )
+    s.add(row)
+    return row
+
+
+def purge(s: Session, *, now: datetime, retention: timedelta) -> int:
+    """Delete contacts of tickets that ended more than ``retention`` ago; returns the count.
+
+    A ticket ends when it is closed, resolved or marked duplicate; a reopened ticket is
+    open again and keeps its contact.
+    """
+    ended = func.coalesce(Ticket.closed_at, Ticket.resolved_at, Ticket.updated_at)
+    stale = select(Ticket.id).where(
+        Ticket.status.not_in(OPEN_STATUSES),
+        ended <= now - retention,
+    )
+    result = s.execute(delete(CitizenContact).where(CitizenContact.ticket_id.in_(stale)))
+    return int(getattr(result, "rowcount", 0) or 0)

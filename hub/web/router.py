@@ -1,0 +1,54 @@
+"""Serves the crew page and the one data file it needs that is not in the API.
+
+The page is static (HTML, CSS, JS in ``static/``) and talks to ``/api/v1`` with the crew
+member's token; a strict Content-Security-Policy allows only its own files, so it needs
+no map tile server or CDN and works where only the hub is reachable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Final, Literal
+
+from fastapi import APIRouter, HTTPException
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+
+from hub.open311.services import SERVICES
+
+STATIC: Final = Path(__file__).resolve().parent / "static"
+_TYPES: Final = {"app.js": "text/javascript", "app.css": "text/css"}
+_HEADERS: Final = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+router = APIRouter(tags=["crew page"])
+
+
+@router.get("/crew", include_in_schema=False)
+def crew_redirect() -> RedirectResponse:
+    return RedirectResponse("/crew/")
+
+
+@router.get("/crew/", response_class=FileResponse, summary="The crew page (HTML)")
+def crew_page() -> FileResponse:
+    return FileResponse(STATIC / "index.html", media_type="text/html", headers=_HEADERS)
+
+
+@router.get("/crew/static/{name}", response_class=FileResponse, responses={404: {}})
+def crew_static(name: Annotated[Literal["app.js", "app.css"], PathParam()]) -> FileResponse:
+    path = STATIC / name
+    if not path.is_file():
+        raise HTTPException(404, detail=f"no file {name}")
+    return FileResponse(path, media_type=_TYPES[name], headers=_HEADERS)
+
+
+@router.get("/crew/kinds.json", summary="Ticket kind names in Swedish and English")
+def kinds() -> JSONResponse:
+    return JSONResponse({s.code: {"sv": s.sv, "en": s.en} for s in SERVICES})

@@ -1,0 +1,222 @@
+// Trygg crew page: log in, see open tickets nearest first on a tile-free map, acknowledge
+// and resolve with one tap. No framework, no external requests (CSP: 'self' only).
+"use strict";
+
+const T = {
+  sv: {
+    skip: "Hoppa till innehållet", appName: "felärenden", loginTitle: "Logga in",
+    username: "Användarnamn", password: "Lösenord", login: "Logga in", logout: "Logga ut",
+    refresh: "Uppdatera", openNearest: "Öppna ärenden, närmast först",
+    empty: "Inga öppna ärenden i ditt område.", other: "English",
+    who: (n, a) => `Inloggad som ${n}` + (a ? ` · område ${a}` : ""),
+    ack: "Kvittera", resolve: "Markera åtgärdad", note: "Anteckning (valfri)",
+    acked: (id) => `Ärende ${id} är kvitterat.`, resolved: (id) => `Ärende ${id} är åtgärdat.`,
+    loading: "Hämtar ärenden…", loaded: (n) => `${n} öppna ärenden.`,
+    badLogin: "Fel användarnamn eller lösenord.", failed: "Det gick inte: ",
+    mapCap: (n) => `Karta utan bakgrundskarta: ${n} ärenden som numrerade punkter, du är den blå ringen. Norr är uppåt.`,
+    mapLabel: (n) => `Karta med ${n} öppna ärenden`, you: "Du är här",
+    prio: { 1: "Akut", 2: "Hög", 3: "Normal", 4: "Låg", 5: "Info" },
+    status: { new: "Ny", acknowledged: "Kvitterad", in_progress: "Pågår", reopened: "Återöppnad",
+      resolved: "Åtgärdad", closed: "Stängd", duplicate: "Dubblett" },
+    priority: "Prioritet", due: "Åtgärda senast", away: "bort", noPos: "position saknas",
+  },
+  en: {
+    skip: "Skip to content", appName: "fault tickets", loginTitle: "Log in",
+    username: "User name", password: "Password", login: "Log in", logout: "Log out",
+    refresh: "Refresh", openNearest: "Open tickets, nearest first",
+    empty: "No open tickets in your area.", other: "Svenska",
+    who: (n, a) => `Signed in as ${n}` + (a ? ` · area ${a}` : ""),
+    ack: "Acknowledge", resolve: "Mark resolved", note: "Note (optional)",
+    acked: (id) => `Ticket ${id} acknowledged.`, resolved: (id) => `Ticket ${id} resolved.`,
+    loading: "Loading tickets…", loaded: (n) => `${n} open tickets.`,
+    badLogin: "Wrong user name or password.", failed: "That failed: ",
+    mapCap: (n) => `Map without a base map: ${n} tickets as numbered dots, you are the blue ring. North is up.`,
+    mapLabel: (n) => `Map of ${n} open tickets`, you: "You are here",
+    prio: { 1: "Urgent", 2: "High", 3: "Normal", 4: "Low", 5: "Info" },
+    status: { new: "New", acknowledged: "Acknowledged", in_progress: "In progress",
+      reopened: "Reopened", resolved: "Resolved", closed: "Closed", duplicate: "Duplicate" },
+    priority: "Priority", due: "Due", away: "away", noPos: "no position",
+  },
+};
+const SOLNA = { lat: 59.3600, lon: 18.0000 };
+const state = { lang: localStorage.getItem("trygg.lang") || "sv", token: sessionStorage.getItem("trygg.token"),
+  me: null, kinds: {}, tickets: [], here: null };
+const $ = (id) => document.getElementById(id);
+const t = (k) => T[state.lang][k];
+
+function el(tag, attrs = {}, ...kids) {
+  const ns = ["svg", "circle", "text", "line", "title", "g", "rect"].includes(tag) ? "http://www.w3.org/2000/svg" : null;
+  const e = ns ? document.createElementNS(ns, tag) : document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "on") for (const [ev, fn] of Object.entries(v)) e.addEventListener(ev, fn);
+    else if (k === "text") e.textContent = v;
+    else e.setAttribute(k, v);
+  }
+  for (const kid of kids) if (kid != null) e.append(kid);
+  return e;
+}
+
+function say(msg) { $("status").textContent = msg; }
+
+async function api(path, opts = {}) {
+  const headers = { Accept: "application/json", ...(opts.headers || {}) };
+  if (state.token) headers.Authorization = `Bearer ${state.token}`;
+  if (opts.json !== undefined) { headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(opts.json); }
+  const resp = await fetch(path, { method: opts.method || "GET", headers, body: opts.body });
+  if (resp.status === 401 && path !== "/api/v1/session") { logout(); throw new Error("401"); }
+  if (!resp.ok) {
+    let detail = resp.statusText;
+    try { const j = await resp.json(); detail = typeof j.detail === "string" ? j.detail : JSON.stringify(j.detail); } catch (_) { /* keep statusText */ }
+    throw new Error(detail);
+  }
+  return resp.status === 204 ? null : resp.json();
+}
+
+function applyLang() {
+  document.documentElement.lang = state.lang;
+  document.querySelectorAll("[data-i18n]").forEach((n) => { n.textContent = t(n.dataset.i18n); });
+  const b = $("lang"); b.textContent = t("other"); b.lang = state.lang === "sv" ? "en" : "sv";
+  if (state.me) { $("who").textContent = t("who")(state.me.name, state.me.area); render(); }
+}
+
+function distance(a, lat, lon) {
+  const r = Math.PI / 180, dp = (lat - a.lat) * r, dl = (lon - a.lon) * r;
+  const h = Math.sin(dp / 2) ** 2 + Math.cos(a.lat * r) * Math.cos(lat * r) * Math.sin(dl / 2) ** 2;
+  return 2 * 6371008.8 * Math.asin(Math.min(1, Math.sqrt(h)));
+}
+
+function fmtDistance(m) {
+  const loc = state.lang === "sv" ? "sv-SE" : "en-GB";
+  return m < 1000 ? `${Math.round(m)} m` : `${(m / 1000).toLocaleString(loc, { maximumFractionDigits: 1 })} km`;
+}
+
+function kindName(k) { return (state.kinds[k] && state.kinds[k][state.lang]) || k; }
+
+function drawMap(items) {
+  const svg = $("map"); svg.replaceChildren();
+  const W = 360, H = 220, pad = 22;
+  const pts = items.filter((x) => x.lat != null && x.lon != null);
+  const all = pts.map((x) => [x.lat, x.lon]); if (state.here) all.push([state.here.lat, state.here.lon]);
+  if (!all.length) all.push([SOLNA.lat, SOLNA.lon]);
+  const lat0 = all.reduce((s, p) => s + p[0], 0) / all.length, k = Math.cos(lat0 * Math.PI / 180);
+  const xs = all.map((p) => p[1] * k), ys = all.map((p) => p[0]);
+  let minX = Math.min(...xs), maxX = Math.max(...xs), minY = Math.min(...ys), maxY = Math.max(...ys);
+  const span = Math.max(maxX - minX, maxY - minY, 0.002);          // at least ~200 m across
+  const cx = (minX + maxX) / 2, cy = (minY + maxY) / 2;
+  const scale = Math.min((W - 2 * pad) / span, (H - 2 * pad) / span) * 0.95;
+  const px = (lat, lon) => [W / 2 + (lon * k - cx) * scale, H / 2 - (lat - cy) * scale];
+  svg.append(el("rect", { x: 0, y: 0, width: W, height: H, fill: "#eef2f6" }));
+  for (let i = 1; i < 6; i++) {
+    svg.append(el("line", { x1: (W / 6) * i, y1: 0, x2: (W / 6) * i, y2: H, stroke: "#d5dbe3", "stroke-width": 1 }));
+    if (i < 4) svg.append(el("line", { x1: 0, y1: (H / 4) * i, x2: W, y2: (H / 4) * i, stroke: "#d5dbe3", "stroke-width": 1 }));
+  }
+  // Scale bar: the largest round distance that fits in a quarter of the width.
+  const mPerUnit = 111320, units = (W / 4) / scale, metres = units * mPerUnit;
+  const nice = [10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000].filter((v) => v <= metres).pop() || 10;
+  const len = nice / mPerUnit * scale;
+  svg.append(el("line", { x1: 10, y1: H - 10, x2: 10 + len, y2: H - 10, stroke: "#111", "stroke-width": 3 }));
+  svg.append(el("text", { x: 10, y: H - 16, "font-size": 12, fill: "#111", text: fmtDistance(nice) }));
+  svg.append(el("text", { x: W - 14, y: 18, "font-size": 13, "font-weight": 700, fill: "#111", "text-anchor": "middle", text: "N" }));
+  if (state.here) {
+    const [x, y] = px(state.here.lat, state.here.lon);
+    svg.append(el("circle", { cx: x, cy: y, r: 9, fill: "none", stroke: "#0050d0", "stroke-width": 4 }, el("title", { text: t("you") })));
+  }
+  pts.forEach((tk) => {
+    const [x, y] = px(tk.lat, tk.lon), n = items.indexOf(tk) + 1;
+    const color = tk.priority <= 1 ? "#a4000f" : tk.priority === 2 ? "#8a4b00" : "#004b87";
+    const g = el("g", { tabindex: 0, role: "link", "aria-label": `${n}. ${kindName(tk.kind)}`,
+      on: { click: () => focusCard(tk.id), keydown: (e) => { if (e.key === "Enter") focusCard(tk.id); } } },
+      el("circle", { cx: x, cy: y, r: 13, fill: color, stroke: "#fff", "stroke-width": 2 }),
+      el("text", { x, y: y + 5, "font-size": 13, "font-weight": 700, fill: "#fff", "text-anchor": "middle", text: String(n) }),
+      el("title", { text: `${n}. ${kindName(tk.kind)}` }));
+    svg.append(g);
+  });
+  svg.setAttribute("aria-label", t("mapLabel")(pts.length));
+  $("map-cap").textContent = t("mapCap")(pts.length);
+}
+
+function focusCard(id) { const c = document.getElementById(`ticket-${id}`); if (c) { c.scrollIntoView({ block: "center" }); c.querySelector("h3").focus(); } }
+
+function card(tk, n) {
+  const d = state.here && tk.lat != null ? `${fmtDistance(distance(state.here, tk.lat, tk.lon))} ${t("away")}` : (tk.lat == null ? t("noPos") : "");
+  const noteId = `note-${tk.id}`;
+  const canAck = tk.status === "new" || tk.status === "reopened";
+  const due = tk.sla_due ? new Date(tk.sla_due).toLocaleString(state.lang === "sv" ? "sv-SE" : "en-GB", { dateStyle: "short", timeStyle: "short" }) : null;
+  return el("li", { class: `card p${tk.priority}`, id: `ticket-${tk.id}` },
+    el("h3", { tabindex: -1, text: `${n}. ${kindName(tk.kind)}` }),
+    el("p", { class: "meta" },
+      el("span", { class: `badge p${tk.priority}`, text: `${t("priority")}: ${t("prio")[tk.priority] || tk.priority}` }), " ",
+      el("span", { class: "badge", text: t("status")[tk.status] || tk.status }), el("br"),
+      `${tk.address || ""}${tk.address && d ? " · " : ""}${d}`, due ? el("br") : null, due ? `${t("due")}: ${due}` : null),
+    el("div", { class: "actions" },
+      canAck ? el("button", { type: "button", class: "ack", "data-id": tk.id, on: { click: (e) => act(tk, "acknowledge", e.target) },
+        text: t("ack"), "aria-label": `${t("ack")}: ${n}. ${kindName(tk.kind)}` }) : null,
+      el("label", { for: noteId, text: t("note") }),
+      el("textarea", { id: noteId, maxlength: 2000, rows: 2 }),
+      el("button", { type: "button", class: "resolve", on: { click: (e) => act(tk, "resolve", e.target) },
+        text: t("resolve"), "aria-label": `${t("resolve")}: ${n}. ${kindName(tk.kind)}` })));
+}
+
+function render() {
+  const items = state.tickets;
+  drawMap(items);
+  $("list").replaceChildren(...items.map((tk, i) => card(tk, i + 1)));
+  $("empty").hidden = items.length > 0;
+}
+
+async function act(tk, action, button) {
+  button.disabled = true;
+  const note = ($(`note-${tk.id}`) || {}).value || "";
+  try {
+    await api(`/api/v1/tickets/${tk.id}/${action}`, { method: "POST", json: { note } });
+    say(action === "acknowledge" ? t("acked")(tk.id) : t("resolved")(tk.id));
+    await load(false);
+  } catch (err) { say(t("failed") + err.message); button.disabled = false; }
+}
+
+function locate() {
+  return new Promise((resolve) => {
+    if (!navigator.geolocation) return resolve(null);
+    navigator.geolocation.getCurrentPosition((p) => resolve({ lat: p.coords.latitude, lon: p.coords.longitude }),
+      () => resolve(null), { timeout: 4000, maximumAge: 60000 });
+  });
+}
+
+async function load(announce = true) {
+  if (announce) say(t("loading"));
+  if (!state.here) state.here = await locate();
+  const near = state.here || SOLNA;
+  state.tickets = await api(`/api/v1/tickets?status=open&near=${near.lat.toFixed(6)},${near.lon.toFixed(6)}&limit=100`);
+  render();
+  if (announce) say(t("loaded")(state.tickets.length));
+}
+
+async function enter() {
+  state.me = await api("/api/v1/me");
+  $("login").hidden = true; $("work").hidden = false;
+  $("who").textContent = t("who")(state.me.name, state.me.area);
+  await load();
+}
+
+function logout() {
+  if (state.token) fetch("/api/v1/session", { method: "DELETE", headers: { Authorization: `Bearer ${state.token}` } }).catch(() => {});
+  state.token = null; state.me = null; sessionStorage.removeItem("trygg.token");
+  $("work").hidden = true; $("login").hidden = false; say("");
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  try { state.kinds = await (await fetch("/crew/kinds.json")).json(); } catch (_) { state.kinds = {}; }
+  applyLang();
+  $("lang").addEventListener("click", () => { state.lang = state.lang === "sv" ? "en" : "sv"; localStorage.setItem("trygg.lang", state.lang); applyLang(); });
+  $("refresh").addEventListener("click", () => load().catch((e) => say(t("failed") + e.message)));
+  $("logout").addEventListener("click", logout);
+  $("login-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault(); $("login-error").textContent = "";
+    try {
+      const r = await api("/api/v1/session", { method: "POST", json: { username: $("username").value, password: $("password").value } });
+      state.token = r.token; sessionStorage.setItem("trygg.token", r.token); $("password").value = "";
+      await enter();
+    } catch (err) { $("login-error").textContent = err.message === "wrong user name or password" ? t("badLogin") : t("failed") + err.message; }
+  });
+  if (state.token) enter().catch(() => logout());
+});
