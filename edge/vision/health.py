@@ -248,7 +248,7 @@ class CameraHealthMonitor:
         if structure is not None and exposure is not None:
             st.learner.add(structure, exposure, now)
         if st.learner.complete(now):
-            if not due:  # at least one agreement count for the displacement baseline
+            if not st.learner.inlier_samples:  # one agreement count at least
                 st.learner.add_inliers(st.reference.match(small).inliers)
             st.baseline = st.learner.result()
             st.adapted_at = now

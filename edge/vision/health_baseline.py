@@ -47,6 +47,10 @@ class BaselineLearner:
     def frames(self) -> int:
         return len(self._lap)
 
+    @property
+    def inlier_samples(self) -> int:
+        return len(self._inliers)
+
     def add(self, structure: Structure, exposure: Exposure, now: datetime) -> None:
         if self._started is None:
             self._started = now

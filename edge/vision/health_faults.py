@@ -8,6 +8,7 @@ lights out, glare, and a camera knocked or turned (shift, rotation).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import cv2
@@ -15,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 Image = npt.NDArray[np.uint8]
+Transform = Callable[[Image], Image]
 
 
 def blur(image: Image, *, sigma: float = 4.0) -> Image:
