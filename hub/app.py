@@ -12,12 +12,15 @@ import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.api import create_app
+from hub.api.config import from_env as api_config_from_env
 from hub.db import open_database
 from hub.gauges import Gauges
 from hub.influx import Influx
 from hub.ingest import Ingest
+from hub.open311.contacts import run_purge
 from hub.rules.engine import RuleEngine
 from hub.settings import HubSettings
+from hub.webhooks import WebhookWorker
 from trygg.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -67,8 +70,11 @@ class Hub:
         await asyncio.to_thread(self.ingest.load)
         await asyncio.to_thread(self.rules.load)
         server = None
+        api_config = api_config_from_env()  # issue 7: TRYGG_API_* limits and retention
         if serve_api:
-            app = create_app(sessions=self.sessions, clock=self.clock, ingest=self.ingest)
+            app = create_app(
+                sessions=self.sessions, clock=self.clock, ingest=self.ingest, api_config=api_config
+            )
             server = _Server(
                 uvicorn.Config(
                     app,
@@ -81,6 +87,14 @@ class Hub:
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.ingest.run(stop), name="ingest")
+                # issue 7: webhook deliveries from the outbox, and the citizen-contact purge
+                webhooks = WebhookWorker(sessions=self.sessions, clock=self.clock)
+                tg.create_task(webhooks.run(stop), name="webhooks")
+                retention = api_config.contact_retention
+                tg.create_task(
+                    run_purge(stop, sessions=self.sessions, clock=self.clock, retention=retention),
+                    name="privacy",
+                )
                 tg.create_task(self.rules.run(stop, every_s=self.settings.tick_s), name="rules")
                 if self.gauges is not None:
                     tg.create_task(

@@ -1,6 +1,7 @@
 """Webhooks: HMAC-signed ticket events, delivered from a durable outbox with backoff.
 
-The ticket history is the event log. A pump turns new history rows (open, reopen,
+The ticket history is the event log ("escalate" rows are added here when an open
+ticket passes its SLA due time). A pump turns new history rows (open, reopen,
 escalate, resolve) into one outbox row per subscription in the same transaction that moves
 its watermark, so an event is queued exactly once even if the hub dies mid-way; the unique
 (subscription, history row) pair makes a rescan harmless. A worker posts due rows and, on
@@ -30,6 +31,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub import tickets as service
 from hub.db import Counter, Ticket, TicketHistory, WebhookDelivery, WebhookSubscription
 from trygg.clock import Clock
 
@@ -113,8 +115,36 @@ def subscribe(
     return sub
 
 
+def escalate_overdue(s: Session, *, now: datetime) -> list[int]:
+    """Record an ``escalate`` history row, once, for open tickets past their SLA due time."""
+    done = select(TicketHistory.ticket_id).where(TicketHistory.action == "escalate")
+    late = s.scalars(
+        select(Ticket)
+        .where(Ticket.status.in_(sorted(service.OPEN_STATUSES)), Ticket.sla_due <= now)
+        .where(Ticket.id.not_in(done))
+        .order_by(Ticket.id)
+        .limit(500)
+    ).all()
+    for t in late:
+        service.record(
+            s,
+            t,
+            at=now,
+            actor="sla",
+            action="escalate",
+            before=t.status,
+            note="SLA due time passed",
+        )
+    return [t.id for t in late]
+
+
 def enqueue(s: Session, *, now: datetime) -> int:
-    """Queue outbox rows for history rows past the watermark; returns how many were added."""
+    """Queue outbox rows for history rows past the watermark; returns how many were added.
+
+    Escalations (SLA overdue) are recorded first so they go out in the same pass.
+    """
+    escalate_overdue(s, now=now)
+    s.flush()
     mark = s.get(Counter, WATERMARK) or Counter(name=WATERMARK, value=0)
     s.add(mark)
     rows = list(
@@ -128,13 +158,10 @@ def enqueue(s: Session, *, now: datetime) -> int:
     subs = list(s.scalars(select(WebhookSubscription).where(WebhookSubscription.active.is_(True))))
     added = 0
     if rows and subs:
-        have = set(
-            s.execute(
-                select(WebhookDelivery.subscription_id, WebhookDelivery.history_id).where(
-                    WebhookDelivery.history_id >= rows[0].id
-                )
-            ).tuples()
+        pairs = select(WebhookDelivery.subscription_id, WebhookDelivery.history_id).where(
+            WebhookDelivery.history_id >= rows[0].id
         )
+        have = {(sub_id, hist_id) for sub_id, hist_id in s.execute(pairs)}
         for h in rows:
             event = EVENTS[h.action]
             ticket = s.get(Ticket, h.ticket_id)
@@ -219,7 +246,7 @@ class WebhookWorker:
                         {"delivery_id": d.id, **d.payload}, separators=(",", ":"), sort_keys=True
                     ).encode(),
                 )
-                for d, sub in s.execute(q).tuples()
+                for d, sub in s.execute(q)
             ]
 
     def _record(self, delivery_id: int, error: str | None) -> None:
@@ -270,6 +297,9 @@ class WebhookWorker:
     async def run(self, stop: asyncio.Event) -> None:
         async with httpx.AsyncClient(timeout=self.timeout_s, follow_redirects=False) as client:
             while not stop.is_set():
-                await self.step(client)
+                try:
+                    await self.step(client)
+                except Exception as exc:  # noqa: BLE001 - a bad pass must not stop the hub
+                    log.warning("webhook pass failed, retrying: %s: %s", type(exc).__name__, exc)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self.poll_s)

@@ -7,13 +7,19 @@ configured time after the ticket stops being open (GDPR storage limitation).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from hub.db import CitizenContact, Ticket
 from hub.tickets import OPEN_STATUSES
+from trygg.clock import Clock
+
+log = logging.getLogger(__name__)
 
 
 def store(
@@ -58,3 +64,25 @@ def purge(s: Session, *, now: datetime, retention: timedelta) -> int:
     )
     result = s.execute(delete(CitizenContact).where(CitizenContact.ticket_id.in_(stale)))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def run_purge(
+    stop: asyncio.Event,
+    *,
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    retention: timedelta,
+    every_s: float = 3600.0,
+) -> None:
+    """Purge expired contacts now and then every ``every_s`` until ``stop`` is set."""
+    while not stop.is_set():
+
+        def once() -> int:
+            with sessions.begin() as s:
+                return purge(s, now=clock.now(), retention=retention)
+
+        n = await asyncio.to_thread(once)
+        if n:
+            log.info("deleted %d citizen contacts past retention", n)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every_s)
