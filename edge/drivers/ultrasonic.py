@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import datetime
 from typing import Any
 
@@ -46,14 +47,18 @@ class Ultrasonic:
     def open(self) -> None:
         gz = _gpiozero()
         try:
-            # partial=True: report from the first echo rather than block until the queue fills
-            self._dev = gz.DistanceSensor(
-                echo=self._echo,
-                trigger=self._trigger,
-                max_distance=self._max,
-                queue_len=self._queue_len,
-                partial=True,
-            )
+            # partial=True: report from the first echo rather than block until the queue
+            # fills. gpiozero warns that software timing is less precise than pigpio: the
+            # median window absorbs that, so the warning is expected and silenced.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", gz.exc.PWMSoftwareFallback)
+                self._dev = gz.DistanceSensor(
+                    echo=self._echo,
+                    trigger=self._trigger,
+                    max_distance=self._max,
+                    queue_len=self._queue_len,
+                    partial=True,
+                )
         except gz.GPIOZeroError as exc:
             raise DriverError(f"ultrasonic on GPIO{self._trigger}/{self._echo}: {exc}") from exc
 
