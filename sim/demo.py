@@ -68,9 +68,18 @@ def processes_for(devices: int, requested: int | None) -> int:
     return requested or max(1, math.ceil(devices / AGENTS_PER_PROCESS))
 
 
+def _console() -> Console:
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=150)  # logs and pipes: the score table must not wrap
+    return console
+
+
 def run_demo(opts: Options) -> int:
     """Run the city on the local stack; prints the score table and writes it as JSON."""
-    console = Console()
+    console = _console()
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        logging.getLogger().setLevel(logging.WARNING)  # the live view is the output
     scenario = _scenario(opts, console)
     if scenario is None:
         return 2
@@ -107,6 +116,8 @@ def run_demo(opts: Options) -> int:
         console.print(f"[red]trygg demo: {exc}[/red]")
         return 1
     console.print(score_table(doc))
+    if doc.get("advisory_tickets"):
+        console.print(f"advisory tickets (forecasts, not scored): {doc['advisory_tickets']}")
     console.print(f"score written to {json_path}")
     return 0
 
@@ -147,7 +158,7 @@ async def _fleet_only(opts: Options, scenario: Scenario, port: int, console: Con
 
 def run_sim(opts: Options, *, mqtt_port: int | None) -> int:
     """``trygg sim``: with a broker port, only the fleet; otherwise a whole scored run."""
-    console = Console()
+    console = _console()
     if mqtt_port is None:
         return run_demo(opts)
     scenario = _scenario(dataclasses.replace(opts, duration_s=None), console)

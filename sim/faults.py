@@ -39,9 +39,25 @@ FAULT_KINDS: Final[dict[str, FaultKind]] = {
             "dark",
             "control cabinet loses power: every lamp it feeds goes dark (one root-cause ticket)",
         ),
+        FaultKind(
+            "lamp_degraded",
+            "lamp",
+            "degraded",
+            "powerDrop",
+            "dark",
+            "failing LED driver: 60 % of its rated power",
+        ),
         FaultKind("bin_full", "bin", "full", "binFull", "any", "a round misses it; overflows"),
         FaultKind("bin_fire", "bin", "fire", "binFire", "any", "fire in the bin"),
         FaultKind("bin_dropped", "bin", "dropped", "binTilted", "any", "knocked over"),
+        FaultKind(
+            "bin_sensor_dead",
+            "bin",
+            "sensor_dead",
+            "binSensorDead",
+            "any",
+            "the ultrasonic level sensor stops answering",
+        ),
         FaultKind("camera_covered", "camera", "covered", "cameraCovered", "any", "lens covered"),
         FaultKind("camera_blurred", "camera", "blurred", "cameraBlurred", "any", "out of focus"),
         FaultKind(
@@ -64,3 +80,7 @@ FAULT_KINDS: Final[dict[str, FaultKind]] = {
 
 # Ticket kinds the hub may raise that no injected fault explains are false tickets.
 EXPECTED_TICKETS: Final = frozenset(k.ticket for k in FAULT_KINDS.values() if k.ticket)
+# Planning tickets that predict rather than claim a fault (a bin forecast to fill within
+# hours): shown in the score, never counted as false, since the world's collection rounds
+# (not the hub) decide whether the forecast would have come true.
+ADVISORY_TICKETS: Final = frozenset({"binForecastFull"})

@@ -33,6 +33,7 @@ from trygg.contract import AssetKind
 
 log = logging.getLogger(__name__)
 
+RESTART_DELAY_S = 1.0  # real seconds, as a systemd RestartSec would be
 CAMERA_FAULTS = frozenset({"covered", "blurred", "displaced", "frozen", "graffiti"})
 
 
@@ -175,6 +176,7 @@ class Pole:
     powered: asyncio.Event = field(default_factory=asyncio.Event)
     cut: asyncio.Event = field(default_factory=asyncio.Event)
     restarts: int = 0
+    crashes: int = 0
 
     @property
     def cameras(self) -> list[SimCamera]:
@@ -266,9 +268,18 @@ class Fleet:
                     stopper.cancel()
                 halt.set()
 
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(relay(), name=f"relay-{pole.device.id}")
-                await pole.agent.run(halt)
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    relay_task = tg.create_task(relay(), name=f"relay-{pole.device.id}")
+                    await pole.agent.run(halt)
+                    relay_task.cancel()
+            except Exception as exc:  # noqa: BLE001 - systemd's Restart=on-failure, simulated
+                pole.crashes += 1
+                log.warning("%s: agent crashed (%s); restarting it", pole.device.id, _first(exc))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=RESTART_DELAY_S)
+                pole.agent = self._agent(pole.config, pole.drivers)
+                continue
             if stop.is_set():
                 return
             # power is off: wait until a crew restores it, then boot a fresh agent
@@ -327,3 +338,10 @@ class Fleet:
             self.clock.now(),
         )
         self.applied.append(Applied(inj, step.active, self.clock.now()))
+
+
+def _first(exc: BaseException) -> str:
+    """The innermost first error of a (nested) exception group, for one log line."""
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sim.scenario import Injection
 from sim.timeline import Step, sleep_until, steps
@@ -55,19 +55,28 @@ class StackInfra:
 async def watch(
     injections: list[Injection],
     signals: dict[str, Signal],
+    *,
     clock: Clock,
     stop: asyncio.Event,
     noticed: dict[int, datetime],
+    recovered: dict[int, datetime],
+    grace: timedelta = timedelta(minutes=10),
 ) -> None:
-    """Record in ``noticed`` when the hub first shows each infra outage (simulated time)."""
+    """Record when the hub first shows each infra outage, and when it shows it over
+    (simulated times). A hub still busy with a backlog may notice just after the service
+    is back, hence the ``grace``."""
     infra = [i for i in injections if i.kind.target == "infra"]
-    while not stop.is_set() and len(noticed) < len(infra):
+    while not stop.is_set() and len(recovered) < len(infra):
         now = clock.now()
         for inj in infra:
-            if inj.index in noticed or not (inj.at <= now <= (inj.clear_at or now)):
-                continue
             signal = signals.get(inj.fault)
-            if signal is not None and signal():
-                noticed[inj.index] = now
+            if signal is None or now < inj.at or inj.index in recovered:
+                continue
+            showing = signal()
+            if inj.index not in noticed:
+                if showing and now <= (inj.clear_at or now) + grace:
+                    noticed[inj.index] = now
+            elif not showing and inj.clear_at is not None and now >= inj.clear_at:
+                recovered[inj.index] = now
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=0.05)

@@ -62,6 +62,7 @@ class RunState:
     pool: WorkerPool | None
     sysmon: SysMonitor
     noticed: dict[int, datetime] = field(default_factory=dict)
+    recovered: dict[int, datetime] = field(default_factory=dict)
     infra: StackInfra | None = None
 
     def applied_count(self) -> int:
@@ -174,7 +175,17 @@ async def _run(
             if pool is not None:
                 tg.create_task(pool.run(stop), name="workers")
             tg.create_task(infra.run(injections, stop), name="infra")
-            tg.create_task(watch(injections, signals, clock, stop, state.noticed), name="watch")
+            tg.create_task(
+                watch(
+                    injections,
+                    signals,
+                    clock=clock,
+                    stop=stop,
+                    noticed=state.noticed,
+                    recovered=state.recovered,
+                ),
+                name="watch",
+            )
             tg.create_task(_end(cfg, clock, stop), name="end")
             if view is not None:
                 tg.create_task(view(state, stop), name="view")
@@ -182,10 +193,12 @@ async def _run(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         await infra.restore()
+    tickets = hubview.tickets(hub.sessions)
     outcomes, false = score.match(
         injections,
-        hubview.tickets(hub.sessions),
+        tickets,
         hub_noticed=state.noticed,
+        hub_recovered=state.recovered,
         end=min(clock.now(), scenario.end),
     )
     ran_until = clock.now()
@@ -201,6 +214,8 @@ async def _run(
         false=false,
         extra={
             "devices": len(scenario.city.devices),
+            "advisory_tickets": score.advisory(tickets),
+            "agent_crashes": sum(p.crashes for p in fleet.poles.values()) if fleet else None,
             "simulated_from": scenario.start.isoformat(),
             "simulated_until": min(ran_until, scenario.end).isoformat(),
             "hub": {

@@ -4,8 +4,10 @@ Pure. An injected fault is *detected* by the first ticket of its expected kind o
 target (the asset, its cabinet or its device) opened from just before the injection until
 shortly after it was cleared; each ticket explains at most one fault. Every ticket that
 explains no fault is a *false ticket*, counted against the row whose expected kind it has
-(or the row ``other``). Infra faults expect no ticket: they are detected when the hub's
-own signals show the outage (``hub_noticed``). Delays are in simulated seconds.
+(or the row ``other``); advisory kinds (forecasts) are reported apart. Infra faults
+expect no ticket: they are detected when the hub's own signals show the outage
+(``hub_noticed``) and resolved when they show it over (``hub_recovered``). Delays are in
+simulated seconds.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sim.faults import FAULT_KINDS
+from sim.faults import ADVISORY_TICKETS, FAULT_KINDS
 from sim.scenario import Injection
 
 EARLY_SLACK: Final = timedelta(minutes=1)
@@ -72,6 +74,7 @@ def match(
     *,
     hub_noticed: Mapping[int, datetime],
     end: datetime,
+    hub_recovered: Mapping[int, datetime] | None = None,
 ) -> tuple[list[Outcome], list[TicketView]]:
     """Pair injections with the tickets (or hub signals) that detected them.
 
@@ -84,7 +87,8 @@ def match(
         kind = inj.kind
         if kind.ticket is None:
             seen = hub_noticed.get(inj.index)
-            outcomes.append(Outcome(inj, None, seen, None))
+            back = seen is not None and inj.index in (hub_recovered or {})
+            outcomes.append(Outcome(inj, None, seen, back if inj.clear_at else None))
             continue
         ids = _ids(inj)
         by_device = set(inj.devices) if kind.target in ("device", "cabinet") else set()
@@ -109,8 +113,17 @@ def match(
             resolved = found.status in RESOLVED_STATUSES or found.resolved_at is not None
         outcomes.append(Outcome(inj, found.id, found.created_at, resolved))
     outcomes.sort(key=lambda o: o.injection.index)
-    false = [t for t in pool if t.id not in used]
+    false = [t for t in pool if t.id not in used and t.kind not in ADVISORY_TICKETS]
     return outcomes, false
+
+
+def advisory(tickets: Iterable[TicketView]) -> dict[str, int]:
+    """Planning tickets by kind (not scored as faults or as false)."""
+    out: dict[str, int] = {}
+    for t in tickets:
+        if t.kind in ADVISORY_TICKETS:
+            out[t.kind] = out.get(t.kind, 0) + 1
+    return out
 
 
 def table(outcomes: Sequence[Outcome], false: Sequence[TicketView]) -> list[Row]:
