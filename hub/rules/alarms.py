@@ -7,7 +7,8 @@ held for ``hold`` and resolved by :func:`resolve_held` only if the fault stayed 
 fault that flaps back within the hold continues the same ticket; one that returns after
 the ticket was resolved, within :data:`REOPEN_WINDOW`, reopens it. An alarm raised while
 its root cause (a dark cabinet, an offline device) is active is recorded but *suppressed*:
-no ticket, until the root clears and the alarm is still active (:func:`release_suppressed`).
+no ticket; when the root clears, an alarm still active after a settle time gets its own
+ticket (:func:`release_suppressed`, :func:`settle_released`).
 """
 
 from __future__ import annotations
@@ -232,21 +233,36 @@ def resolve_held(s: Session, *, now: datetime) -> list[int]:
     return resolved
 
 
-def release_suppressed(
-    s: Session, *, root: str, now: datetime, places: dict[str, Place]
-) -> list[int]:
-    """The root cause ``root`` ("type:asset") cleared: alarms it hid that are still active
-    are real faults of their own, so they get tickets now. Returns those ticket ids."""
-    out: list[int] = []
+SETTLING: Final = "settling:"
+
+
+def release_suppressed(s: Session, *, root: str, now: datetime, settle: timedelta) -> int:
+    """The root cause ``root`` ("type:asset") cleared. The alarms it hid get ``settle`` to
+    clear by themselves (the lamps light up again, the device's sensors report again);
+    :func:`settle_released` gives those still active after it a ticket. Returns how many."""
     q = select(Alarm).where(Alarm.suppressed_by == root, Alarm.active.is_(True))
+    hidden = s.scalars(q.order_by(Alarm.id)).all()
+    for alarm in hidden:
+        alarm.suppressed_by = f"{SETTLING}{(now + settle).isoformat()}"
+    return len(hidden)
+
+
+def settle_released(s: Session, *, now: datetime, places: dict[str, Place]) -> list[int]:
+    """Tickets for released alarms that are still active after their settle time: they are
+    faults of their own, not of the root cause. Returns the ticket ids."""
+    out: list[int] = []
+    q = select(Alarm).where(Alarm.suppressed_by.like(f"{SETTLING}%"), Alarm.active.is_(True))
     for alarm in s.scalars(q.order_by(Alarm.id)).all():
+        due = datetime.fromisoformat((alarm.suppressed_by or "")[len(SETTLING) :])
+        if due > now:
+            continue
         alarm.suppressed_by = None
         outcome = _attach(
             s,
             alarm,
             severity=alarm.severity,  # type: ignore[arg-type]
             now=now,
-            details={**alarm.details, "releasedFrom": root},
+            details={**alarm.details, "afterRootCause": True},
             place=places.get(alarm.asset_id),
         )
         if outcome.ticket_id is not None:

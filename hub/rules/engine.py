@@ -66,8 +66,10 @@ class RuleEngine:
         clock: Clock,
         resolve_hold_s: float = 600.0,
         offline_grace_s: float = 120.0,
+        settle_s: float = 300.0,
     ) -> None:
         self.sessions = sessions
+        self.settle_s = settle_s
         self.clock = clock
         self.resolve_hold_s = resolve_hold_s
         self.offline_grace_s = offline_grace_s
@@ -248,7 +250,10 @@ class RuleEngine:
                 if info.kind == c.AssetKind.BIN:
                     actions += self._bin(asset_id, None, now_ms)
             self._apply(s, actions)
-            alarms.resolve_held(s, now=self.clock.now())
+            now = self.clock.now()
+            alarms.resolve_held(s, now=now)
+            places = {a: p for a in self.assets if (p := self._place(a)) is not None}
+            alarms.settle_released(s, now=now, places=places)
             self._persist(s)
 
     # ---- evaluation ------------------------------------------------------------------
@@ -476,8 +481,8 @@ class RuleEngine:
                 )
                 if action.alarm in (CABINET_OUT, DEVICE_OFFLINE):
                     root = f"{action.alarm}:{action.asset}"
-                    places = {a: p for a in self.assets if (p := self._place(a)) is not None}
-                    alarms.release_suppressed(s, root=root, now=now, places=places)
+                    settle = timedelta(seconds=self.settle_s)
+                    alarms.release_suppressed(s, root=root, now=now, settle=settle)
 
     def _persist(self, s: Session) -> None:
         if not self._dirty:
