@@ -119,10 +119,11 @@ def cmd_edge(args: argparse.Namespace) -> int:
 
 
 def cmd_vision_group(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from edge.vision import crowd_cli
+    from edge.vision import crowd_cli, health_cli
 
     vision = sub.add_parser("vision", help="on-pole vision tools (numbers only, no images out)")
     vsub = vision.add_subparsers(dest="vision_command", required=True)
+    health_cli.add_parser(vsub)
     crowd_cli.add_parser(vsub)
 
 
