@@ -35,7 +35,7 @@ FAULT_KINDS: Final[dict[str, FaultKind]] = {
             "cabinet_outage",
             "cabinet",
             "cabinet_outage",
-            "cabinetOutage",
+            "cabinetOut",
             "dark",
             "control cabinet loses power: every lamp it feeds goes dark (one root-cause ticket)",
         ),
