@@ -96,9 +96,9 @@ def open_ticket(
 
 
 @contextlib.contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on a free loopback port in a thread; yields its base URL."""
-    port = free_port()
+def serve(app: FastAPI, *, port: int | None = None) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a (free) loopback port in a thread; yields its base URL."""
+    port = port or free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )

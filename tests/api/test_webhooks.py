@@ -1,0 +1,161 @@
+"""Webhooks: signed deliveries survive a receiver that is down, and a hub restart."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+
+from hub import webhooks
+from hub.webhooks import SignatureError, WebhookWorker, backoff, sign, verify
+from tests.api.conftest import Hub, add_lamp, open_ticket, serve
+from trygg.stack import free_port
+
+
+def _receiver(got: list[tuple[dict[str, str], bytes]]) -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/hook")
+    async def hook(request: Request) -> dict[str, bool]:
+        got.append((dict(request.headers), await request.body()))
+        return {"ok": True}
+
+    return app
+
+
+async def test_delivery_survives_a_receiver_that_is_down(hub: Hub) -> None:
+    port = free_port()
+    r = hub.client.post(
+        "/api/v1/webhooks",
+        headers=hub.h(hub.admin),
+        json={"url": f"http://127.0.0.1:{port}/hook", "events": []},
+    )
+    assert r.status_code == 201
+    sub = r.json()
+    secret = sub["secret"]
+    assert "secret" not in hub.client.get("/api/v1/webhooks", headers=hub.h(hub.admin)).json()[0]
+    asset = add_lamp(hub.sessions, device="c0", site="centrum", lat=59.36, lon=18.0)
+    tid = open_ticket(hub.sessions, hub.clock, asset)
+
+    def worker() -> WebhookWorker:  # a fresh instance is what a restarted hub has
+        return WebhookWorker(sessions=hub.sessions, clock=hub.clock, base_s=30, rng=lambda: 1.0)
+
+    def deliveries() -> list[dict[str, object]]:
+        url = f"/api/v1/webhooks/{sub['id']}/deliveries"
+        out: list[dict[str, object]] = hub.client.get(url, headers=hub.h(hub.admin)).json()
+        return out
+
+    async with httpx.AsyncClient(timeout=5) as client:
+        assert await worker().step(client) == 0  # receiver down
+        (d,) = deliveries()
+        assert d["attempts"] == 1
+        assert str(d["last_error"]).startswith("ConnectError")
+        hub.clock.advance(10)
+        assert await worker().step(client) == 0
+        assert deliveries()[0]["attempts"] == 1  # not due yet: backoff 30 s
+        hub.clock.advance(25)
+        assert await worker().step(client) == 0
+        assert deliveries()[0]["attempts"] == 2  # next wait 60 s
+        r = hub.client.post(
+            f"/api/v1/tickets/{tid}/resolve", headers=hub.h(hub.crew), json={"note": "klart"}
+        )
+        assert r.status_code == 200
+        got: list[tuple[dict[str, str], bytes]] = []
+        with serve(_receiver(got), port=port):
+            hub.clock.advance(61)
+            assert await worker().step(client) == 2
+            assert await worker().step(client) == 0  # nothing twice
+    assert len(got) == 2
+    events = []
+    for headers, body in got:
+        verify(secret, headers["trygg-signature"], body, now=int(hub.clock.now().timestamp()))
+        doc = json.loads(body)
+        assert headers["trygg-event"] == doc["event"]
+        assert headers["trygg-delivery"] == str(doc["delivery_id"])
+        assert doc["ticket"]["id"] == tid
+        events.append(doc["event"])
+    assert events == ["ticket.opened", "ticket.resolved"]
+    assert json.loads(got[1][1])["note"] == "klart"
+    assert all(d["delivered_at"] is not None for d in deliveries())
+    headers, body = got[0]
+    with pytest.raises(SignatureError, match="mismatch"):
+        verify(
+            secret, headers["trygg-signature"], body + b" ", now=int(hub.clock.now().timestamp())
+        )
+    with pytest.raises(SignatureError, match="mismatch"):
+        verify(
+            "another-secret", headers["trygg-signature"], body, now=int(hub.clock.now().timestamp())
+        )
+    with pytest.raises(SignatureError, match="tolerance"):
+        verify(secret, headers["trygg-signature"], body, now=int(hub.clock.now().timestamp()) + 301)
+
+
+async def test_overdue_tickets_escalate_once(hub: Hub) -> None:
+    port = free_port()
+    hub.client.post(
+        "/api/v1/webhooks",
+        headers=hub.h(hub.admin),
+        json={
+            "url": f"http://127.0.0.1:{port}/hook",
+            "events": ["ticket.escalated"],
+            "secret": "s" * 32,
+        },
+    )
+    asset = add_lamp(hub.sessions, device="c0", site="centrum", lat=59.36, lon=18.0)
+    open_ticket(hub.sessions, hub.clock, asset, "critical")  # SLA 2 h
+    got: list[tuple[dict[str, str], bytes]] = []
+    w = WebhookWorker(sessions=hub.sessions, clock=hub.clock)
+    with serve(_receiver(got), port=port):
+        async with httpx.AsyncClient(timeout=5) as client:
+            assert await w.step(client) == 0
+            hub.clock.advance(2 * 3600 + 1)
+            assert await w.step(client) == 1
+            hub.clock.advance(3600)
+            assert await w.step(client) == 0
+    ((headers, body),) = got
+    delivered_at = int(hub.clock.now().timestamp()) - 3600
+    verify("s" * 32, headers["trygg-signature"], body, now=delivered_at)
+    assert json.loads(body)["event"] == "ticket.escalated"
+
+
+def test_bad_subscriptions_are_refused(hub: Hub) -> None:
+    h = hub.h(hub.admin)
+    for body in (
+        {"url": "ftp://x/hook"},
+        {"url": "http://127.0.0.1/hook", "events": ["ticket.exploded"]},
+        {"url": "http://127.0.0.1/hook", "secret": "short"},
+    ):
+        assert hub.client.post("/api/v1/webhooks", headers=h, json=body).status_code == 422
+    r = hub.client.post("/api/v1/webhooks", headers=hub.h(hub.operator), json={"url": "http://a/b"})
+    assert r.status_code == 403
+    assert hub.client.delete("/api/v1/webhooks/77", headers=h).status_code == 404
+    assert hub.client.get("/api/v1/webhooks", headers=h).json() == []
+
+
+def test_signature_recipe_and_backoff() -> None:
+    body = b'{"event":"ticket.opened"}'
+    header = sign("k" * 16, body, timestamp=1_800_000_000)
+    t, v1 = header.split(",")
+    assert t == "t=1800000000"
+    import hashlib
+    import hmac
+
+    # The README's recipe, written out by hand.
+    assert v1 == "v1=" + hmac.new(b"k" * 16, b"1800000000." + body, hashlib.sha256).hexdigest()
+    verify("k" * 16, header, body, now=1_800_000_100)
+    with pytest.raises(SignatureError, match="malformed"):
+        verify("k" * 16, "v1=abc", body, now=1_800_000_000)
+    waits = [backoff(n, base_s=5, cap_s=3600, rnd=1.0) for n in range(1, 12)]
+    assert waits[:4] == [5, 10, 20, 40]
+    assert waits[-1] == 3600
+    assert backoff(3, base_s=5, cap_s=3600, rnd=0.0) == 10  # jitter keeps at least half
+    assert webhooks.EVENT_TYPES == (
+        "ticket.escalated",
+        "ticket.opened",
+        "ticket.reopened",
+        "ticket.resolved",
+    )
+    assert timedelta(seconds=waits[0]) == timedelta(seconds=5)
