@@ -63,6 +63,7 @@ class _ProfileState:
     reference: ReferenceView | None = None
     baseline: hb.BaselineStats | None = None
     adapted_at: datetime | None = None
+    light: float = 1.0  # last mean luma over the baseline's
 
 
 class CameraHealthMonitor:
@@ -199,8 +200,14 @@ class CameraHealthMonitor:
         base = st.baseline
         sharp = edge = covered = None
         if structure is not None:
+            if exposure is not None:
+                st.light = hb.luma_ratio(exposure, base)
             sharp, edge, covered = hb.structure_ratios(
-                structure, base, min_texture=cfg.min_texture, cell_ratio=p.cover_cell_ratio
+                structure,
+                base,
+                min_texture=cfg.min_texture,
+                cell_ratio=p.cover_cell_ratio,
+                light=st.light,
             )
         shift_px = shift_fraction = None
         inliers: int | None = None

@@ -124,14 +124,26 @@ def covered_fraction(
 
 
 def structure_ratios(
-    structure: Structure, base: BaselineStats, *, min_texture: float, cell_ratio: float
+    structure: Structure,
+    base: BaselineStats,
+    *,
+    min_texture: float,
+    cell_ratio: float,
+    light: float = 1.0,
 ) -> tuple[float, float, float | None]:
-    """(sharpness, edge density, covered fraction) of a frame relative to ``base``."""
+    """(sharpness, edge density, covered fraction) of a frame relative to ``base``.
+
+    ``light`` is the frame's mean luma over the baseline's. Contrast scales with the light
+    (and Laplacian variance with its square), so dusk or a cloud dims the picture without
+    making it look blurred or covered; a covering object collapses contrast at unchanged
+    light and still shows. Edge density is reported as measured.
+    """
+    g = min(20.0, max(0.05, light))
     return (
-        _ratio(structure.laplacian_var, base.laplacian_var),
+        _ratio(structure.laplacian_var, base.laplacian_var * g * g),
         _ratio(structure.edge_density, base.edge_density),
         covered_fraction(
-            structure.cell_std, base.cell_std, min_texture=min_texture, ratio=cell_ratio
+            structure.cell_std, base.cell_std, min_texture=min_texture, ratio=cell_ratio * g
         ),
     )
 

@@ -69,7 +69,9 @@ class ProfileConfig(_Frozen):
         default=0.4,
         description="a grid cell is 'lost' when its contrast drops below this x baseline",
     )
-    cover_fraction: Ratio = Field(default=0.6, description="lost share of textured cells")
+    cover_fraction: Ratio = Field(
+        default=0.5, description="lost share of textured cells: most of the view"
+    )
     dark_level: int = Field(default=40, ge=1, le=254, description="grey level counted as dark")
     dark_fraction: Ratio = Field(default=0.85, description="share of dark pixels")
     dark_luma_ratio: Ratio = Field(default=0.5, description="mean luma below this x baseline")
@@ -154,7 +156,7 @@ class CameraHealthConfig(_Frozen):
     analysis_width: int = Field(default=320, ge=80, le=1920)
     grid: tuple[int, int] = (16, 12)
     baseline: Duration = Duration(frames=50, seconds=20.0)
-    set_after: Duration = Duration(frames=10, seconds=10.0)
+    set_after: Duration = Duration(frames=10, seconds=20.0)
     clear_after: Duration = Duration(frames=10, seconds=30.0)
     frozen_after: Duration = Duration(frames=50, seconds=10.0)
     frozen_changed_fraction: Ratio = Field(

@@ -85,10 +85,10 @@ def conditions(s: HealthScores, p: ProfileConfig, frozen_changed_fraction: float
     raises nothing at all, because a covered lens and a dark street look alike).
     """
     dark: bool | None = None
-    if s.dark_fraction is not None:
-        dark = s.dark_fraction >= p.dark_fraction and (
-            s.luma_ratio is None or s.luma_ratio < p.dark_luma_ratio
-        )
+    # "Darker than usual" needs a baseline: while one is learned (after boot, or the first
+    # night) a dark picture may simply be what this camera sees at this hour.
+    if s.dark_fraction is not None and s.luma_ratio is not None:
+        dark = s.dark_fraction >= p.dark_fraction and s.luma_ratio < p.dark_luma_ratio
     over = None if s.bright_fraction is None else s.bright_fraction >= p.overexposed_fraction
     exposure_bad = bool(dark) or bool(over)
     covered: bool | None = None
