@@ -7,9 +7,9 @@ from dashboards.library import (
     FRUIN_MAPPINGS,
     FRUIN_STEPS,
     SITE,
-    TICKETS,
     device_variable,
     edge_events,
+    tickets,
     where,
     where_site,
 )
@@ -29,7 +29,7 @@ def streetlights() -> Dashboard:
     lamps_on = Query(
         f'SELECT count("state") FROM (SELECT last("{m.field("powerState")}") AS "state" '
         f'FROM "{m.name}" {where()} GROUP BY time($__interval), "{s.TAG_ASSET}") '
-        f"WHERE \"state\" = 'on' GROUP BY time($__interval) fill(0)",
+        f"WHERE $timeFilter AND \"state\" = 'on' GROUP BY time($__interval) fill(0)",
         alias="lamps on",
     )
     sun = Query(
@@ -43,10 +43,17 @@ def streetlights() -> Dashboard:
         alias="$tag_asset",
     )
     failures = Query(
-        f'SELECT count("{s.TICKET_EVENT.field("ticket")}") FROM "{s.TICKET_EVENT.name}" '
-        f"{where_site()} AND \"kind\" =~ /^(lampOut|cabinetOutage|flicker|powerDrop)$/ "
-        f"AND \"status\" = 'new' GROUP BY \"{s.TICKET_EVENT.tag('cabinet')}\"",
-        alias="$tag_cabinet",
+        f'SELECT sum("v") FROM (SELECT last("{s.TICKETS_OPEN.field("count")}") AS "v" '
+        f'FROM "{s.TICKETS_OPEN.name}" WHERE $timeFilter AND "kind" =~ {s.LAMP_TICKETS} '
+        f'GROUP BY time($__interval), "kind", "priority", "area") '
+        f'WHERE $timeFilter GROUP BY time($__interval), "kind" fill(none)',
+        alias="$tag_kind",
+    )
+    cabinets = Query(
+        f'SELECT "{s.TICKET_EVENT.field("asset")}" AS "cabinet", "{s.TICKET_EVENT.field("title")}", '
+        f'"{s.TICKET_EVENT.tag("status")}" FROM "{s.TICKET_EVENT.name}" WHERE $timeFilter '
+        f"AND \"kind\" = 'cabinetOut'",
+        table=True,
     )
     dayburn = Query(
         f'SELECT sum("{s.DAYBURN.field("hours")}") AS "hours", '
@@ -79,7 +86,20 @@ def streetlights() -> Dashboard:
             (dayburn,),
             description="Hours a lamp was on in daylight and the energy that cost.",
         ),
-        Panel("Lamp failures per cabinet", "bargauge", (failures,), unit="short"),
+        Panel(
+            "Open streetlight tickets by kind",
+            "timeseries",
+            (failures,),
+            unit="short",
+            options=LEGEND_TABLE,
+        ),
+        Panel(
+            "Cabinet outages",
+            "table",
+            (cabinets,),
+            description="Many lamps of one cabinet out at once: one ticket for the cabinet.",
+            options={"showHeader": True},
+        ),
     )
     return Dashboard(
         uid="trygg-streetlights",
@@ -87,7 +107,7 @@ def streetlights() -> Dashboard:
         description="Lamp state against the sun, current and power, day-burning, failures.",
         variables=(SITE, device_variable(m)),
         rows=(Row("Lamps", panels),),
-        annotations=(TICKETS, edge_events(m.name)),
+        annotations=(tickets(s.LAMP_TICKETS),),
     )
 
 
@@ -96,33 +116,47 @@ def waste_bins() -> Dashboard:
     collections = Query(
         f'SELECT count("drop") FROM (SELECT difference(last("{m.field("fillingLevel")}")) '
         f'AS "drop" FROM "{m.name}" {where()} GROUP BY time($__interval), "{s.TAG_ASSET}") '
-        f'WHERE "drop" < -0.3 GROUP BY "{s.TAG_ASSET}"',
+        f'WHERE $timeFilter AND "drop" < -0.3 GROUP BY "{s.TAG_ASSET}"',
         alias="$tag_asset",
     )
     forecast = Query(
         f'SELECT last("{s.BINS_FORECAST_FULL.field("count")}") FROM '
-        f'"{s.BINS_FORECAST_FULL.name}" {where_site()} GROUP BY time($__interval), '
-        f'"{s.TAG_SITE}" fill(previous)',
-        alias="$tag_site",
+        f'"{s.BINS_FORECAST_FULL.name}" WHERE $timeFilter GROUP BY time($__interval) '
+        f"fill(previous)",
+        alias="bins forecast full",
     )
     panels = (
         per_asset(
-            "Fill level", m, "fillingLevel", agg="max", unit="percentunit",
-            minimum=0, maximum=1,
+            "Fill level",
+            m,
+            "fillingLevel",
+            agg="max",
+            unit="percentunit",
+            minimum=0,
+            maximum=1,
             steps=(Step(None, "green"), Step(0.8, "orange"), Step(0.95, "red")),
         ),
         latest_table(
-            "Fill level now", m, ("fillingLevel", "temperature", "tilted"),
+            "Fill level now",
+            m,
+            ("fillingLevel", "temperature", "tilted"),
             steps=(Step(None, "green"), Step(0.8, "orange"), Step(0.95, "red")),
         ),
         Panel("Bins forecast full in the next hours", "timeseries", (forecast,), unit="short"),
         per_asset(
-            "Temperature", m, "temperature", agg="max", unit="celsius",
+            "Temperature",
+            m,
+            "temperature",
+            agg="max",
+            unit="celsius",
             steps=(Step(None, "green"), Step(50, "orange"), Step(70, "red")),
             description="A high or fast-rising temperature means fire (life-safety).",
         ),
         Panel(
-            "Collections", "bargauge", (collections,), unit="short",
+            "Collections",
+            "bargauge",
+            (collections,),
+            unit="short",
             description="Fill level dropped by 30 points or more within an interval.",
             options={"displayMode": "basic", "orientation": "horizontal"},
         ),
@@ -133,7 +167,7 @@ def waste_bins() -> Dashboard:
         description="Fill levels, forecast full, temperature (fire), collections.",
         variables=(SITE, device_variable(m)),
         rows=(Row("Bins", panels),),
-        annotations=(TICKETS, edge_events(m.name)),
+        annotations=(tickets(s.BIN_TICKETS), edge_events(m.name)),
     )
 
 
@@ -141,7 +175,12 @@ def cameras() -> Dashboard:
     m = s.CAMERA
     panels = (
         per_asset(
-            "Health score", m, "healthScore", unit="percentunit", minimum=0, maximum=1,
+            "Health score",
+            m,
+            "healthScore",
+            unit="percentunit",
+            minimum=0,
+            maximum=1,
             steps=(Step(None, "red"), Step(0.5, "orange"), Step(0.8, "green")),
             width=24,
         ),
@@ -163,7 +202,7 @@ def cameras() -> Dashboard:
         description="Camera health over time (numbers only: no image leaves a pole).",
         variables=(SITE, device_variable(m)),
         rows=(Row("Camera health", panels),),
-        annotations=(TICKETS, edge_events(m.name)),
+        annotations=(tickets(s.CAMERA_TICKETS), edge_events(m.name)),
     )
 
 
@@ -171,15 +210,23 @@ def crowds() -> Dashboard:
     m = s.CROWD
     panels = (
         per_asset(
-            "Density per zone", m, "peopleDensity", agg="max", unit="suffix: p/m²",
-            steps=FRUIN_STEPS, width=24,
+            "Density per zone",
+            m,
+            "peopleDensity",
+            agg="max",
+            unit="suffix: p/m²",
+            steps=FRUIN_STEPS,
+            width=24,
             description="Colours are Fruin's walkway levels of service A-F.",
         ),
         state_timeline("Level of service per zone", m, "levelOfService", FRUIN_MAPPINGS),
         per_asset("People per zone", m, "peopleCount", agg="max", unit="short"),
         latest_table(
-            "Zones now", m, ("peopleCount", "peopleDensity", "levelOfService"),
-            steps=FRUIN_STEPS, mappings=FRUIN_MAPPINGS,
+            "Zones now",
+            m,
+            ("peopleCount", "peopleDensity", "levelOfService"),
+            steps=FRUIN_STEPS,
+            mappings=FRUIN_MAPPINGS,
         ),
     )
     return Dashboard(
@@ -188,5 +235,5 @@ def crowds() -> Dashboard:
         description="Anonymous crowd density per zone, with Fruin levels of service.",
         variables=(SITE, device_variable(m)),
         rows=(Row("Crowds", panels),),
-        annotations=(TICKETS,),
+        annotations=(tickets(),),
     )

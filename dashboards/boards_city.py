@@ -8,14 +8,13 @@ from dashboards.library import (
     KIND,
     KIND_REGEX,
     SITE,
-    SITE_FILTER,
-    TICKETS,
     device_variable,
     edge_events,
+    tickets,
     where,
 )
 from dashboards.model import Dashboard, Panel, Query, Row, Step
-from dashboards.panels import LEGEND_TABLE, gauge_sum, latest_table, per_asset
+from dashboards.panels import LEGEND_TABLE, gauge_last, gauge_sum, latest_table, per_asset
 
 _RED_IF_ANY = (Step(None, "green"), Step(1, "red"))
 
@@ -41,7 +40,7 @@ def _asset_map() -> Panel:
     q = Query(
         f'SELECT last("{m.field("lat")}") AS "lat", last("{m.field("lon")}") AS "lon", '
         f'last("{m.field("state")}") AS "state" FROM "{m.name}" '
-        f'{where(chr(34) + m.tag("kind") + chr(34) + " =~ " + KIND_REGEX)} '
+        f"{where(chr(34) + m.tag('kind') + chr(34) + ' =~ ' + KIND_REGEX)} "
         f'GROUP BY "{m.tag(s.TAG_ASSET)}", "kind"',
         table=True,
     )
@@ -76,7 +75,7 @@ def _asset_map() -> Panel:
 
 
 def city_overview() -> Dashboard:
-    tickets = (
+    ticket_panels = (
         gauge_sum(
             "Open tickets by kind",
             s.TICKETS_OPEN,
@@ -91,32 +90,17 @@ def city_overview() -> Dashboard:
             by=("kind", "priority", "area"),
             series_by="priority",
         ),
+        gauge_last("Open tickets", s.TICKETS_OPEN_TOTAL, "count"),
+        gauge_last("SLA breaches", s.SLA_BREACHES_TOTAL, "count", steps=_RED_IF_ANY),
+        gauge_last("Devices online", s.DEVICES_ONLINE, "online"),
+        gauge_last("Bins forecast full", s.BINS_FORECAST_FULL, "count"),
         gauge_sum(
-            "SLA breaches",
+            "SLA breaches by kind",
             s.SLA_BREACHES,
             "count",
             by=("kind",),
-            panel_type="stat",
-            steps=_RED_IF_ANY,
-            width=8,
-        ),
-        gauge_sum(
-            "Devices online",
-            s.DEVICES_ONLINE,
-            "online",
-            by=(s.TAG_SITE,),
-            filters=SITE_FILTER,
-            panel_type="stat",
-            width=8,
-        ),
-        gauge_sum(
-            "Bins forecast full",
-            s.BINS_FORECAST_FULL,
-            "count",
-            by=(s.TAG_SITE,),
-            filters=SITE_FILTER,
-            panel_type="stat",
-            width=8,
+            series_by="kind",
+            width=24,
         ),
     )
     crowd = latest_table(
@@ -138,11 +122,11 @@ def city_overview() -> Dashboard:
         description="Tickets, SLA, devices online, assets on the map and crowds, city-wide.",
         variables=(SITE, KIND, device_variable()),
         rows=(
-            Row("Tickets and fleet", tickets),
+            Row("Tickets and fleet", ticket_panels),
             Row("Map", (_asset_map(),)),
             Row("Activity and crowds", activity),
         ),
-        annotations=(TICKETS, edge_events()),
+        annotations=(tickets(), edge_events()),
     )
 
 
@@ -156,33 +140,51 @@ def fleet_health() -> Dashboard:
             f"WHERE $timeFilter GROUP BY time($__interval) fill(none)",
             alias=title,
         )
-        return Panel(
-            title, "timeseries", (q,), unit=unit, width=8, description=description
-        )
+        return Panel(title, "timeseries", (q,), unit=unit, width=8, description=description)
 
     devices = (
-        gauge_sum(
-            "Devices online",
-            s.DEVICES_ONLINE,
-            "online",
-            by=(s.TAG_SITE,),
-            series_by=s.TAG_SITE,
-            filters=SITE_FILTER,
+        Panel(
+            "Devices online and offline",
+            "timeseries",
+            tuple(
+                Query(
+                    f'SELECT last("{s.DEVICES_ONLINE.field(f)}") FROM "{s.DEVICES_ONLINE.name}" '
+                    f"WHERE $timeFilter GROUP BY time($__interval) fill(previous)",
+                    alias=f,
+                )
+                for f in ("online", "offline")
+            ),
+            unit="short",
+            description="From the hub's device state (Last Will, heartbeat timeout).",
         ),
         _readings_per(
             "device", "Readings stored per device", "Points the hub wrote, per kind and device."
         ),
         per_asset(
-            "Outbox depth", dev, "outboxDepth", agg="max", by=s.TAG_DEVICE, unit="short",
+            "Outbox depth",
+            dev,
+            "outboxDepth",
+            agg="max",
+            by=s.TAG_DEVICE,
+            unit="short",
             description="Messages waiting on the pole; growing means the link or hub is away.",
         ),
         per_asset(
-            "Dropped readings", dev, "droppedReadings", agg="max", by=s.TAG_DEVICE,
-            unit="short", steps=_RED_IF_ANY,
+            "Dropped readings",
+            dev,
+            "droppedReadings",
+            agg="max",
+            by=s.TAG_DEVICE,
+            unit="short",
+            steps=_RED_IF_ANY,
             description="Dropped oldest-first because the outbox was full (cumulative).",
         ),
         per_asset(
-            "CPU temperature", dev, "cpuTemperature", by=s.TAG_DEVICE, unit="celsius",
+            "CPU temperature",
+            dev,
+            "cpuTemperature",
+            by=s.TAG_DEVICE,
+            unit="celsius",
             steps=(Step(None, "green"), Step(70, "orange"), Step(80, "red")),
         ),
         per_asset("CPU load", dev, "cpuLoad", by=s.TAG_DEVICE, unit="percentunit"),
@@ -217,6 +219,5 @@ def fleet_health() -> Dashboard:
         description="Are the poles and the hub healthy: online, outboxes, drops, ingest.",
         variables=(SITE, KIND, device_variable()),
         rows=(Row("Devices", devices), Row("Pipeline", pipeline)),
-        annotations=(TICKETS,),
+        annotations=(tickets(),),
     )
-

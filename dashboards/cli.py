@@ -62,7 +62,11 @@ def cmd_push(args: argparse.Namespace) -> int:
         return 1
     print(
         json.dumps(
-            {"datasource": result.datasource, "folder": result.folder, "dashboards": result.dashboards}
+            {
+                "datasource": result.datasource,
+                "folder": result.folder,
+                "dashboards": result.dashboards,
+            }
         )
     )
     return 0

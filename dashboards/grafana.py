@@ -68,7 +68,9 @@ class Grafana:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _call(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200,)) -> httpx.Response:
+    def _call(
+        self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200,)
+    ) -> httpx.Response:
         try:
             resp = self._client.request(method, path, json=body)
         except httpx.HTTPError as exc:

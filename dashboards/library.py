@@ -43,15 +43,20 @@ def where_site(*conditions: str) -> str:
     return " AND ".join(("WHERE $timeFilter", SITE_FILTER, *conditions))
 
 
-TICKETS: Final = Annotation(
-    "Ticket changes",
-    Query(
-        f'SELECT "{s.TICKET_EVENT.field("title")}", "kind", "priority", "status" '
-        f'FROM "{s.TICKET_EVENT.name}" {where_site()}'
-    ),
-    text_column="title",
-    tags_column="kind,priority,status",
-)
+def tickets(kinds: str | None = None) -> Annotation:
+    """Ticket changes (opened, acknowledged, resolved, ...), of ticket kinds matching the
+    ``kinds`` regex or all. City-wide: tickets carry a crew area, not a site."""
+    m = s.TICKET_EVENT
+    kind_filter = f' AND "{m.tag("kind")}" =~ {kinds}' if kinds else ""
+    return Annotation(
+        "Ticket changes",
+        Query(
+            f'SELECT "{m.field("title")}", "{m.tag("kind")}", "{m.tag("action")}", '
+            f'"{m.tag("priority")}" FROM "{m.name}" WHERE $timeFilter{kind_filter}'
+        ),
+        text_column="title",
+        tags_column="kind,action,priority",
+    )
 
 
 def edge_events(kind: str | None = None) -> Annotation:

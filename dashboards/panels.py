@@ -116,14 +116,16 @@ def gauge_sum(
     width: int = 12,
 ) -> Panel:
     """A minute gauge summed over its groups: the last value of each group per interval,
-    then the sum (a plain sum would count a group once per gauge write in the interval)."""
+    then the sum (a plain sum would count a group once per gauge write in the interval).
+    The outer query repeats the time filter: InfluxDB 1.x bounds a subquery's outer
+    ``GROUP BY time`` by now() otherwise, which hides simulated or future-dated points."""
     inner_by = ", ".join(f'"{m.tag(t)}"' for t in by)
     cond = f" AND {filters}" if filters else ""
     outer_by = f', "{m.tag(series_by)}"' if series_by else ""
     q = Query(
         f'SELECT sum("v") FROM (SELECT last("{m.field(field)}") AS "v" FROM "{m.name}" '
         f"WHERE $timeFilter{cond} GROUP BY time($__interval), {inner_by}) "
-        f"GROUP BY time($__interval){outer_by} fill(none)",
+        f"WHERE $timeFilter GROUP BY time($__interval){outer_by} fill(none)",
         alias=f"$tag_{series_by}" if series_by else title,
     )
     options = (
@@ -140,5 +142,40 @@ def gauge_sum(
         steps=steps,
         width=width,
         height=8 if panel_type != "stat" else 5,
+        options=options,
+    )
+
+
+def gauge_last(
+    title: str,
+    m: s.Measurement,
+    field: str,
+    *,
+    panel_type: PanelType = "stat",
+    unit: str = "none",
+    description: str = "",
+    steps: tuple[Step, ...] = (),
+    width: int = 6,
+) -> Panel:
+    """An untagged minute gauge: its last value per interval, carried forward."""
+    q = Query(
+        f'SELECT last("{m.field(field)}") FROM "{m.name}" WHERE $timeFilter '
+        f"GROUP BY time($__interval) fill(previous)",
+        alias=title,
+    )
+    options = (
+        {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}}
+        if panel_type == "stat"
+        else LEGEND_TABLE
+    )
+    return Panel(
+        title,
+        panel_type,
+        (q,),
+        unit=unit,
+        description=description,
+        steps=steps,
+        width=width,
+        height=5 if panel_type == "stat" else 8,
         options=options,
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-ALL: Final = ("$__all",)
+ALL: Final[tuple[str, ...]] = ("$__all",)
 _TOKEN: Final = re.compile(r"\$\{(\w+)\}|\$(\w+)|\[\[(\w+)\]\]")
 
 
@@ -52,9 +52,7 @@ def regex_value(values: tuple[str, ...]) -> str:
     return escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
 
 
-def interpolate(
-    query: str, *, time_range: TimeRange, variables: dict[str, tuple[str, ...]]
-) -> str:
+def interpolate(query: str, *, time_range: TimeRange, variables: dict[str, tuple[str, ...]]) -> str:
     """``query`` with macros and variables replaced; RenderError for an unknown name."""
     macros = {"timeFilter": time_range.filter(), "__interval": time_range.interval()}
 

@@ -97,45 +97,50 @@ EVENT: Final = Measurement(
     (TAG_DEVICE, TAG_SITE, TAG_ASSET, "kind", "type"),
 )
 
-# ---- written by the hub itself (issues 5 and 6) ------------------------------------------
-# Ticket changes, one point per change (annotations): tags kind/priority/site/asset/status.
+# ---- written by the hub itself (hub/gauges.py, issue 6) ---------------------------------
+# One point per ticket change (annotations). No site tag: tickets are filed by crew area.
 TICKET_EVENT: Final = Measurement(
     "ticket_event",
-    "hub rules/tickets (issue 6)",
-    ("title", "ticket"),
-    ("kind", "priority", "status", TAG_SITE, TAG_ASSET, "cabinet"),
+    "hub/gauges.py (ticket history export)",
+    ("ticket", "history", "asset", "actor", "from", "title"),
+    ("kind", "action", "status", "priority", "area"),
 )
 # Minute gauges.
 TICKETS_OPEN: Final = Measurement(
-    "tickets_open", "hub gauges (issue 6)", ("count",), ("kind", "priority", "area")
+    "tickets_open", "hub/gauges.py", ("count",), ("kind", "priority", "area")
 )
-SLA_BREACHES: Final = Measurement("sla_breaches", "hub gauges (issue 6)", ("count",), ("kind",))
-DEVICES_ONLINE: Final = Measurement(
-    "devices_online", "hub gauges (issue 6)", ("online", "total"), (TAG_SITE,)
-)
-BINS_FORECAST_FULL: Final = Measurement(
-    "bins_forecast_full", "hub gauges (issue 6)", ("count",), (TAG_SITE,)
-)
+TICKETS_OPEN_TOTAL: Final = Measurement("tickets_open_total", "hub/gauges.py", ("count",))
+SLA_BREACHES: Final = Measurement("tickets_sla_breached", "hub/gauges.py", ("count",), ("kind",))
+SLA_BREACHES_TOTAL: Final = Measurement("tickets_sla_breached_total", "hub/gauges.py", ("count",))
+DEVICES_ONLINE: Final = Measurement("devices", "hub/gauges.py", ("online", "offline", "total"))
+BINS_FORECAST_FULL: Final = Measurement("bins_forecast_full", "hub/gauges.py", ("count",))
+
+# Ticket kinds per dashboard (hub/rules), as regexes over the ``kind`` tag.
+LAMP_TICKETS: Final = "/^(lampOut|dayBurning|flicker|powerDrop|cabinetOut)$/"
+BIN_TICKETS: Final = "/^bin/"
+CAMERA_TICKETS: Final = "/^(camera|graffiti)/"
+
+# ---- not written by anyone yet (the panels reading these are listed by the tests) -------
 ASSET_STATE: Final = Measurement(
     "asset_state",
-    "hub gauges (issue 6)",
+    "nobody yet (asset positions and state for the map)",
     ("lat", "lon", "state"),
     (TAG_ASSET, "kind", TAG_SITE, TAG_DEVICE),
 )
 # Pipeline self-metrics.
 HUB_INGEST: Final = Measurement(
     "hub_ingest",
-    "hub self-metrics (issue 5)",
+    "nobody yet (hub self-metrics, issue 5)",
     ("messages", "readings", "dead_letters", "gaps", "duplicates", "queue_depth"),
     (),
 )
 
 # Sun elevation at each site (lamps on/off against the sun; day-burning energy).
-SUN: Final = Measurement("sun", "hub gauges (issue 6)", ("elevation", "daylight"), (TAG_SITE,))
+SUN: Final = Measurement("sun", "nobody yet", ("elevation", "daylight"), (TAG_SITE,))
 
 # Day-burning per lamp (on while the sun is up), which needs the sun at the pole.
 DAYBURN: Final = Measurement(
-    "streetlight_dayburn", "hub gauges (issue 6)", ("hours", "energy"), (TAG_ASSET, TAG_SITE)
+    "streetlight_dayburn", "nobody yet", ("hours", "energy"), (TAG_ASSET, TAG_SITE)
 )
 
 ALL: Final = (
@@ -147,7 +152,9 @@ ALL: Final = (
     EVENT,
     TICKET_EVENT,
     TICKETS_OPEN,
+    TICKETS_OPEN_TOTAL,
     SLA_BREACHES,
+    SLA_BREACHES_TOTAL,
     DEVICES_ONLINE,
     BINS_FORECAST_FULL,
     ASSET_STATE,

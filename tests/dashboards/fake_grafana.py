@@ -125,7 +125,12 @@ def build_app(state: FakeGrafanaState) -> FastAPI:
             return JSONResponse({"message": "Data source not found"}, status_code=404)
         ds = {**(await request.json()), "id": state.datasources[uid]["id"]}
         state.datasources[uid] = ds
-        return {"datasource": ds, "id": ds["id"], "message": "Datasource updated", "name": ds["name"]}
+        return {
+            "datasource": ds,
+            "id": ds["id"],
+            "message": "Datasource updated",
+            "name": ds["name"],
+        }
 
     @app.post("/api/dashboards/db")
     async def save_dashboard(request: Request) -> Any:
@@ -136,7 +141,10 @@ def build_app(state: FakeGrafanaState) -> FastAPI:
         uid = dash["uid"]
         if uid in state.dashboards and not body.get("overwrite"):
             return JSONResponse(
-                {"message": "A dashboard with the same uid already exists", "status": "name-exists"},
+                {
+                    "message": "A dashboard with the same uid already exists",
+                    "status": "name-exists",
+                },
                 status_code=412,
             )
         folder = body.get("folderUid")

@@ -3,7 +3,7 @@ simulated drivers -> real Mosquitto -> real hub -> real InfluxDB.
 
 Two sites, three poles, every asset kind the edge can simulate today (streetlights with a
 lux sensor, bins, the Pi itself) and a few injected faults, so panels see on and off lamps,
-a fire and a tilted bin. Devices are built from plain dicts through the edge's own config
+fires and a tilted bin, every pole raises edge events, and the hub's rules open tickets. Devices are built from plain dicts through the edge's own config
 validation, so the fleet uses exactly the ``type:`` names a device file would.
 """
 
@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from dashboards.schema import CAMERA_TICKETS
 from edge.config import DeviceConfig
 from edge.drivers.base import SimFaults
 from tests.helpers import build_hub, hub_settings, make_agent, running
@@ -22,26 +23,25 @@ from trygg.clock import ScaledClock
 from trygg.stack import LocalStack
 
 # Mid-December, a little before civil dusk in Solna (~14:40 UTC): lamps switch on during
-# the run, so both states appear. 120x: one real second is two simulated minutes.
+# the run, so both states appear. 240x: one real second is four simulated minutes.
 START = datetime(2026, 12, 15, 14, 20, tzinfo=UTC)
-SPEED = 120.0
+SPEED = 240.0
 SITES = ("solna-centrum", "arenastaden")
 
 # Measurement -> why the fleet cannot produce it yet. The live test runs every panel query
 # whose measurements are all produced; tests/dashboards/test_panels_live.py checks that each
 # entry here really has no data, so this list can only shrink as producers appear.
 UNPRODUCED: dict[str, str] = {
-    "camera": "camera health is simulated only by sim/drivers/camera.py (issue 11, in progress)",
-    "crowd": "crowd zones are simulated only by sim/drivers/crowd.py (issue 11, in progress)",
-    "ticket_event": "ticket events are not written to InfluxDB yet (issue 6)",
-    "tickets_open": "minute gauges are not written yet (issue 6: hub/gauges.py)",
-    "sla_breaches": "minute gauges are not written yet (issue 6: hub/gauges.py)",
-    "devices_online": "minute gauges are not written yet (issue 6: hub/gauges.py)",
-    "bins_forecast_full": "minute gauges are not written yet (issue 6: hub/gauges.py)",
-    "asset_state": "asset positions/state are not written to InfluxDB (issue 6 gauges)",
-    "streetlight_dayburn": "day-burning needs the sun at the pole (issue 6 gauges)",
-    "sun": "sun elevation per site is not written to InfluxDB (issue 6 gauges)",
-    "hub_ingest": "hub self-metrics are not written to InfluxDB yet (issue 5: hub/metrics.py)",
+    "camera": "camera health is simulated only inside sim/ (issue 11), not as an edge driver",
+    "crowd": "crowd zones are simulated only inside sim/ (issue 11), not as an edge driver",
+    "event:camera": "camera events come only from sim/drivers/camera.py (issue 11)",
+    "ticket_event:cabinetOut": "no cabinet outage is injected into this small fleet",
+    f"ticket_event:{CAMERA_TICKETS}": "no camera in the fleet, so no camera tickets",
+    "tickets_sla_breached": "no ticket passes its SLA in minutes of simulated time",
+    "asset_state": "nobody writes asset positions/state to InfluxDB (needed by the map)",
+    "streetlight_dayburn": "nobody writes day-burning hours/energy (needs the sun per pole)",
+    "sun": "nobody writes the sun elevation per site to InfluxDB",
+    "hub_ingest": "hub self-metrics are not written to InfluxDB yet (issue 5)",
 }
 
 
@@ -88,13 +88,32 @@ def _pi(device: str) -> dict[str, Any]:
     }
 
 
-def fleet(unique: str, mqtt_port: int) -> tuple[list[DeviceConfig], SimFaults]:
-    """Three devices over two sites, and the faults injected into them."""
+def fleet(
+    unique: str, mqtt_port: int
+) -> tuple[list[DeviceConfig], SimFaults, list[tuple[str, str]]]:
+    """Three devices over two sites, the faults active from the start, and (asset, fault)
+    pairs to inject during the run (a bin knocked over: the edge reports the change)."""
     d1, d2, d3 = (f"dash-{unique}-{i}" for i in range(3))
     raw = [
-        (d1, SITES[0], [_lamp(f"{d1}-l0", 59.360, "cab-1"), _lamp(f"{d1}-l1", 59.361, "cab-1")]),
+        (
+            d1,
+            SITES[0],
+            [
+                _lamp(f"{d1}-l0", 59.360, "cab-1"),
+                _lamp(f"{d1}-l1", 59.361, "cab-1"),
+                _bin(f"{d1}-b0", 59.3615),
+            ],
+        ),
         (d2, SITES[0], [_bin(f"{d2}-b0", 59.362), _bin(f"{d2}-b1", 59.363)]),
-        (d3, SITES[1], [_lamp(f"{d3}-l0", 59.370, "cab-2"), _bin(f"{d3}-b0", 59.371)]),
+        (
+            d3,
+            SITES[1],
+            [
+                _lamp(f"{d3}-l0", 59.370, "cab-2"),
+                _bin(f"{d3}-b0", 59.371),
+                _bin(f"{d3}-b1", 59.372),
+            ],
+        ),
     ]
     configs = [
         DeviceConfig.model_validate(
@@ -112,9 +131,9 @@ def fleet(unique: str, mqtt_port: int) -> tuple[list[DeviceConfig], SimFaults]:
     faults = SimFaults()
     faults.set(f"{d1}-l1", "out", active=True)
     faults.set(f"{d3}-l0", "dayburn", active=True)
+    faults.set(f"{d1}-b0", "fire", active=True)
     faults.set(f"{d2}-b1", "fire", active=True)
-    faults.set(f"{d3}-b0", "dropped", active=True)
-    return configs, faults
+    return configs, faults, [(f"{d3}-b1", "dropped")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,21 +146,19 @@ class CityRun:
 
 
 async def run_city(stack: LocalStack, tmp: Path, unique: str, *, real_s: float) -> CityRun:
-    """Run the fleet and the hub for ``real_s`` seconds, then until outboxes are acked."""
+    """Run the fleet and the hub for ``real_s`` seconds (a third of it before the later
+    faults). Whatever is still in an outbox at the end is not needed by any panel."""
     clock = ScaledClock(START, speed=SPEED)
-    configs, faults = fleet(unique, stack.ports.mqtt)
-    settings = hub_settings(stack, tmp, unique)
+    configs, faults, later = fleet(unique, stack.ports.mqtt)
+    settings = hub_settings(stack, tmp, unique, gauges_s=0.5, tick_s=0.5)
     hub = build_hub(settings, clock, [(c.id, c.site) for c in configs])
     agents = [make_agent(c, clock, tmp, faults) for c in configs]
     async with running(hub.run, *(a.run for a in agents)):
         await asyncio.wait_for(hub.ingest.connected.wait(), timeout=20)
-        await asyncio.sleep(real_s)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 20
-        while loop.time() < deadline:
-            if all(a.outbox.stats().depth == 0 and a.stats.acked > 0 for a in agents):
-                break
-            await asyncio.sleep(0.1)
+        await asyncio.sleep(real_s / 3)
+        for asset, fault in later:
+            faults.set(asset, fault, active=True)
+        await asyncio.sleep(real_s * 2 / 3)
         end = clock.now()
     return CityRun(
         influx_url=stack.influx_url,

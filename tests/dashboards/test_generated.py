@@ -68,7 +68,8 @@ def test_file_is_grafana_dashboard_json(path: Any) -> None:
         assert var["type"] == "query"
         assert var["datasource"]["uid"] == DATASOURCE_UID
         assert var["query"].startswith("SHOW ")
-        assert var["multi"] and var["includeAll"]
+        assert var["multi"]
+        assert var["includeAll"]
     annotations = board["annotations"]["list"]
     assert annotations[0]["builtIn"] == 1
     assert any(a["name"] == "Ticket changes" for a in annotations)
@@ -81,14 +82,16 @@ def test_file_is_grafana_dashboard_json(path: Any) -> None:
     for p in panels:
         pos = p["gridPos"]
         assert set(pos) == {"h", "w", "x", "y"}
-        assert 0 <= pos["x"] and pos["x"] + pos["w"] <= 24
+        assert pos["x"] >= 0
+        assert pos["x"] + pos["w"] <= 24
         if p["type"] == "row":
             continue
         assert p["datasource"] == {"type": "influxdb", "uid": DATASOURCE_UID}
         assert p["targets"], p["title"]
         assert p["options"] is not None
         for t in p["targets"]:
-            assert t["refId"] and t["rawQuery"] is True
+            assert t["refId"]
+            assert t["rawQuery"] is True
             assert t["datasource"]["uid"] == DATASOURCE_UID
             assert t["query"].startswith("SELECT "), "InfluxQL only"
             assert "$timeFilter" in t["query"], f"{p['title']}: no time filter"
