@@ -141,7 +141,7 @@ function card(tk, n) {
   const d = state.here && tk.lat != null ? `${fmtDistance(distance(state.here, tk.lat, tk.lon))} ${t("away")}` : (tk.lat == null ? t("noPos") : "");
   const noteId = `note-${tk.id}`;
   const canAck = tk.status === "new" || tk.status === "reopened";
-  const due = tk.sla_due ? new Date(tk.sla_due).toLocaleString(state.lang === "sv" ? "sv-SE" : "en-GB", { dateStyle: "short", timeStyle: "short" }) : null;
+  const due = tk.sla_due ? new Date(tk.sla_due).toLocaleString(state.lang === "sv" ? "sv-SE" : "en-GB", { dateStyle: "short", timeStyle: "short", timeZone: "Europe/Stockholm" }) : null;
   return el("li", { class: `card p${tk.priority}`, id: `ticket-${tk.id}` },
     el("h3", { tabindex: -1, text: `${n}. ${kindName(tk.kind)}` }),
     el("p", { class: "meta" },
@@ -207,7 +207,7 @@ function logout() {
 document.addEventListener("DOMContentLoaded", async () => {
   try { state.kinds = await (await fetch("/crew/kinds.json")).json(); } catch (_) { state.kinds = {}; }
   applyLang();
-  $("lang").addEventListener("click", () => { state.lang = state.lang === "sv" ? "en" : "sv"; localStorage.setItem("trygg.lang", state.lang); applyLang(); });
+  $("lang").addEventListener("click", () => { state.lang = state.lang === "sv" ? "en" : "sv"; localStorage.setItem("trygg.lang", state.lang); say(""); applyLang(); });
   $("refresh").addEventListener("click", () => load().catch((e) => say(t("failed") + e.message)));
   $("logout").addEventListener("click", logout);
   $("login-form").addEventListener("submit", async (ev) => {
