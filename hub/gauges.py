@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Final
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.db import Alarm, Device, Ticket, TicketHistory
@@ -102,11 +103,14 @@ def event_line(h: TicketHistory, t: Ticket) -> str:
 
 def snapshot(s: Session, now: datetime) -> Snapshot:
     open_q = (
-        select(Ticket.kind, Ticket.priority, func.coalesce(Ticket.area, "none"), func.count())
+        select(Ticket.kind, Ticket.priority, Ticket.area, func.count())
         .where(Ticket.status.in_(sorted(OPEN_STATUSES)))
-        .group_by(Ticket.kind, Ticket.priority, func.coalesce(Ticket.area, "none"))
+        .group_by(Ticket.kind, Ticket.priority, Ticket.area)
     )
-    open_by = {(k, int(p), str(a)): int(n) for k, p, a, n in s.execute(open_q)}
+    open_by: dict[tuple[str, int, str], int] = {}
+    for kind, prio, area, n in s.execute(open_q):
+        key = (kind, int(prio), area or "none")
+        open_by[key] = open_by.get(key, 0) + int(n)
     breach_q = (
         select(Ticket.kind, func.count())
         .where(Ticket.status.in_(sorted(OPEN_STATUSES)), Ticket.sla_due < now)
@@ -189,7 +193,7 @@ class Gauges:
                 if loop.time() >= next_gauges:
                     next_gauges = loop.time() + gauges_s
                     await self.write_gauges()
-            except InfluxError as exc:
+            except (InfluxError, SQLAlchemyError) as exc:
                 log.warning("ticket export to InfluxDB failed, will retry: %s", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=events_s)

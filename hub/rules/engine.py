@@ -83,6 +83,7 @@ class RuleEngine:
         self.floor_ms = 0
         self.tickets_opened = 0
         self.evaluations = 0
+        self.items_fed = 0  # messages whose effects are committed (tests wait on it)
         self._dirty: set[str] = set()
         self._lock = threading.Lock()
 
@@ -223,6 +224,7 @@ class RuleEngine:
             cab_actions = [a for cab, t in touched_cabinets.items() for a in self._cabinet(cab, t)]
             self._apply(s, [*dev_actions, *cab_actions, *asset_actions])
             self._persist(s)
+        self.items_fed += len(items)
 
     def tick_sync(self) -> None:
         with self._lock:
