@@ -10,6 +10,10 @@ p99, the worst single frame, and the median cost of a frame on which each costly
 ran. Frames are a real shared frame (``../shared/vision`` or $TRYGG_SHARED) with simulated
 sensor noise; a synthetic scene is used when the folder is missing.
 
+With ``--matrix`` it also runs every applied fault on every shared image (the fault starts
+after a 3 s baseline, 24 s per run at 10 fps, test durations) and records which event came
+first; "none" is the clean run, which must raise nothing.
+
 Prints one summary line and writes bench/results/camera_health.json.
 """
 
@@ -29,8 +33,14 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from edge.vision import health_faults as faults
 from edge.vision.health import CameraHealthMonitor
-from edge.vision.health_config import CameraHealthConfig, GraffitiConfig, WallConfig
+from edge.vision.health_config import (
+    CameraHealthConfig,
+    Duration,
+    GraffitiConfig,
+    WallConfig,
+)
 from edge.vision.sources import SimulatedSource
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +57,9 @@ def scene() -> tuple[npt.NDArray[np.uint8], str]:
         rng = np.random.default_rng(0)
         base = cv2.GaussianBlur(rng.integers(0, 255, (480, 640, 3), dtype=np.uint8), (0, 0), 3)
         return np.asarray(base, dtype=np.uint8), "synthetic"
-    return np.asarray(cv2.resize(image, (640, 480), interpolation=cv2.INTER_AREA), dtype=np.uint8), SCENE
+    return np.asarray(
+        cv2.resize(image, (640, 480), interpolation=cv2.INTER_AREA), dtype=np.uint8
+    ), SCENE
 
 
 def config() -> CameraHealthConfig:
@@ -122,11 +134,64 @@ def run(frames: int) -> dict[str, Any]:
     }
 
 
+FAULTS: dict[str, tuple[faults.Transform | None, str | None]] = {
+    "none": (None, None),
+    "blur": (faults.blur, "cameraBlurred"),
+    "cover": (faults.cover, "cameraCovered"),
+    "spray": (faults.spray, "cameraCovered"),
+    "dark": (faults.darken, "cameraDark"),
+    "overexposed": (faults.overexpose, "cameraOverexposed"),
+    "shift": (faults.shift, "cameraDisplaced"),
+    "rotation": (faults.rotate, "cameraDisplaced"),
+    "repeated-frame": (None, "cameraFrozen"),
+}
+
+
+def matrix() -> dict[str, Any]:
+    """First event per (image, fault) and how many were the expected type."""
+    shared = Path(os.environ.get("TRYGG_SHARED", ROOT.parent / "shared")) / "vision" / "images"
+    cfg = CameraHealthConfig(
+        camera="bench",
+        baseline=Duration(frames=30, seconds=3.0),
+        set_after=Duration(frames=5, seconds=2.0),
+        frozen_after=Duration(frames=20, seconds=3.0),
+    )
+    rows: dict[str, dict[str, str | None]] = {}
+    right = raised = runs = 0
+    for path in sorted(shared.glob("*.*")):
+        image = cv2.imread(str(path))
+        if image is None:
+            continue
+        frame = np.asarray(cv2.resize(image, (640, 480), interpolation=cv2.INTER_AREA), np.uint8)
+        row: dict[str, str | None] = {}
+        for name, (transform, expected) in FAULTS.items():
+            monitor = CameraHealthMonitor(config=cfg)
+            source = SimulatedSource(frame, fps=FPS, seed=3)
+            first: str | None = None
+            for i in range(240):
+                if i == 60:
+                    source.fault = transform
+                    source.freeze = name == "repeated-frame"
+                f = source.read()
+                now = T0 + timedelta(seconds=i / FPS)
+                _, events = monitor.observe(f.image, now=now, meta=f.meta)
+                first = first or next((e.type for e in events if e.active), None)
+            row[name] = first
+            runs += 1
+            right += first == expected
+            raised += (first is not None) == (expected is not None)
+        rows[path.name] = row
+    return {"runs": runs, "first_event_right": right, "fault_or_quiet_right": raised, "rows": rows}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--frames", type=int, default=3000)
+    parser.add_argument("--matrix", action="store_true", help="also the fault detection matrix")
     args = parser.parse_args()
     result = run(args.frames)
+    if args.matrix:
+        result["detection"] = matrix()
     out = ROOT / "bench" / "results" / "camera_health.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
@@ -136,6 +201,12 @@ def main() -> int:
         f"{result['schedule']['graffiti_every']}), median {result['ms_median']:.2f}, "
         f"p99 {result['ms_p99']:.2f}, worst {result['ms_worst']:.2f} ms "
         f"(target <= 5 ms amortised)"
+        + (
+            f"; faults {result['detection']['first_event_right']}/{result['detection']['runs']}"
+            " first event right"
+            if args.matrix
+            else ""
+        )
     )
     return 0
 
