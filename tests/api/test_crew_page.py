@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hub import auth
 from hub.db import Ticket
+from hub.rules.actions import Severity
 from tests.api.conftest import Hub, add_lamp, open_ticket
 from tests.shared_data import PROJECT_ROOT, in_ci
 
@@ -52,11 +53,12 @@ def _seed(hub: Hub) -> dict[str, int]:
             s, name="karin", role="crew", area="centrum", password="gatlampa-7", now=hub.clock.now()
         )
     ids = {}
-    for name, dlat, sev in (
+    seeds: tuple[tuple[str, float, Severity], ...] = (
         ("near", 0.0008, "major"),
         ("mid", 0.004, "critical"),
         ("far", 0.009, "minor"),
-    ):
+    )
+    for name, dlat, sev in seeds:
         asset = add_lamp(
             hub.sessions, device=f"pole-{name}", site="centrum", lat=59.36 + dlat, lon=18.0005
         )

@@ -169,8 +169,8 @@ async function act(tk, action, button) {
   const note = ($(`note-${tk.id}`) || {}).value || "";
   try {
     await api(`/api/v1/tickets/${tk.id}/${action}`, { method: "POST", json: { note } });
-    say(action === "acknowledge" ? t("acked")(tk.id) : t("resolved")(tk.id));
     await load(false);
+    say(action === "acknowledge" ? t("acked")(tk.id) : t("resolved")(tk.id));
   } catch (err) { say(t("failed") + err.message); button.disabled = false; }
 }
 
