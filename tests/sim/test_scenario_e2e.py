@@ -1,0 +1,102 @@
+"""The default scenario in fast mode, end to end on real Mosquitto, InfluxDB and the hub.
+
+One run (module fixture), then one assertion per fault kind, so a red kind names itself:
+every injected fault becomes the right ticket, no false tickets, every cleared fault
+resolves its ticket (infra outages: the hub notices and recovers), and the score table
+written as JSON says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sim.faults import FAULT_KINDS
+from sim.run import RunConfig, run_city
+from sim.scenario import load
+from trygg.stack import free_port
+
+pytestmark = pytest.mark.integration
+
+DEFAULT = Path(__file__).resolve().parents[2] / "scenarios" / "default.yaml"
+FAST = 360.0  # the scenario's 7 simulated hours in ~70 s
+
+
+class _Errors(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info is not None:
+            self.records.append(record)
+
+
+@pytest.fixture(scope="module")
+def run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[dict[str, Any], Path, list[logging.LogRecord]]]:
+    state = tmp_path_factory.mktemp("city")
+    scenario = load(DEFAULT, speed=FAST)
+    cfg = RunConfig(
+        scenario=scenario,
+        scenario_path=DEFAULT,
+        state_dir=state,
+        api_port=free_port(),
+        json_path=state / "score.json",
+    )
+    errors = _Errors()
+    logging.getLogger().addHandler(errors)
+    try:
+        doc = asyncio.run(run_city(cfg))
+    finally:
+        logging.getLogger().removeHandler(errors)
+    yield doc, state / "score.json", errors.records
+
+
+def _row(doc: dict[str, Any], fault: str) -> dict[str, Any]:
+    return next(r for r in doc["rows"] if r["fault"] == fault)
+
+
+@pytest.mark.parametrize("fault", list(FAULT_KINDS))
+def test_every_injected_fault_kind_becomes_the_right_ticket(
+    run: tuple[dict[str, Any], Path, list[logging.LogRecord]], fault: str
+) -> None:
+    doc = run[0]
+    row = _row(doc, fault)
+    details = [f for f in doc["faults"] if f["fault"] == fault]
+    assert row["injected"] >= 1
+    assert row["missed"] == 0, details
+    assert row["detected"] == row["injected"]
+    assert row["false_tickets"] == 0, [t for t in doc["false_tickets"]]
+    assert row["resolved"] == row["cleared"], details
+
+
+def test_no_ticket_the_scenario_does_not_explain(
+    run: tuple[dict[str, Any], Path, list[logging.LogRecord]],
+) -> None:
+    doc = run[0]
+    assert doc["false_tickets"] == []
+    assert doc["totals"]["false_tickets"] == 0
+
+
+def test_the_score_is_written_as_json_and_counts_the_real_run(
+    run: tuple[dict[str, Any], Path, list[logging.LogRecord]],
+) -> None:
+    doc, path, _errors = run
+    assert json.loads(path.read_text()) == doc
+    assert doc["totals"]["injected"] == len(load(DEFAULT).injections)
+    assert doc["hub"]["readings"] > 10_000  # the agents really reported through the hub
+    assert doc["simulated_until"] == load(DEFAULT).end.isoformat()
+
+
+def test_nothing_logged_an_unexpected_exception(
+    run: tuple[dict[str, Any], Path, list[logging.LogRecord]],
+) -> None:
+    assert [r.getMessage() for r in run[2]] == []
