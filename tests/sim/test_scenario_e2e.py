@@ -40,7 +40,7 @@ class _Errors(logging.Handler):
 @pytest.fixture(scope="module")
 def run(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[dict[str, Any], Path, list[logging.LogRecord]]]:
+) -> tuple[dict[str, Any], Path, list[logging.LogRecord]]:
     state = tmp_path_factory.mktemp("city")
     scenario = load(DEFAULT, speed=FAST)
     cfg = RunConfig(
