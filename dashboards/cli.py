@@ -42,15 +42,25 @@ def cmd_push(args: argparse.Namespace) -> int:
     from dashboards.grafana import Grafana, GrafanaError, push
 
     token = _secret(args.token, args.token_file, "GRAFANA_TOKEN", "token")
-    influx_token = _secret(
-        args.influx_token, args.influx_token_file, "INFLUX_READ_TOKEN", "influx-token"
-    )
+    if args.influx_user:
+        influx = {
+            "user": args.influx_user,
+            "password": _secret(
+                None, args.influx_password_file, "INFLUX_GRAFANA_PASSWORD", "influx-password"
+            ),
+        }
+    else:
+        influx = {
+            "token": _secret(
+                args.influx_token, args.influx_token_file, "INFLUX_READ_TOKEN", "influx-token"
+            )
+        }
     try:
         with Grafana(url=args.grafana_url, token=token) as grafana:
             result = push(
                 grafana,
                 datasource=provisioning.datasource(
-                    url=args.influx_url, token=influx_token, database=args.influx_db
+                    url=args.influx_url, database=args.influx_db, **influx
                 ),
                 dashboards=[d.to_json() for d in dashboards()],
                 folder_uid=provisioning.FOLDER_UID,
@@ -92,5 +102,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     u.add_argument("--influx-db", default="trygg", help="v1 database (DBRP-mapped on 2.x)")
     u.add_argument("--influx-token", help="read token (or --influx-token-file, INFLUX_READ_TOKEN)")
     u.add_argument("--influx-token-file")
+    u.add_argument("--influx-user", help="an InfluxDB (v1) user instead of a token")
+    u.add_argument(
+        "--influx-password-file", help="that user's password (or INFLUX_GRAFANA_PASSWORD)"
+    )
     u.add_argument("--message", default="trygg dashboards push")
     u.set_defaults(func=cmd_push)

@@ -3,8 +3,8 @@
 The same data source definition feeds both paths: the YAML files Grafana reads at start
 (``dashboards/provisioning/``, mounted by docker-compose.yml) and the JSON body
 ``trygg dashboards push`` sends to Grafana's HTTP API. InfluxQL over InfluxDB's v1 API
-works on 1.x (database), 2.x (a DBRP mapping turns database ``trygg`` into the bucket, a
-token in the ``Authorization: Token`` header) and 3.x alike.
+works on 1.x (database), 2.x (a DBRP mapping turns database ``trygg`` into the bucket;
+a token in the ``Authorization: Token`` header, or a v1-compatibility user) and 3.x alike.
 """
 
 from __future__ import annotations
@@ -23,29 +23,49 @@ FOLDER_TITLE: Final = "Trygg"
 CONTAINER_DASHBOARDS: Final = PurePosixPath("/var/lib/grafana/dashboards/trygg")
 
 
-def datasource(*, url: str, token: str, database: str = DATABASE) -> dict[str, Any]:
-    """The data source as Grafana's API and provisioning both describe it."""
-    return {
+def datasource(
+    *,
+    url: str,
+    database: str = DATABASE,
+    token: str | None = None,
+    user: str | None = None,
+    password: str | None = None,
+) -> dict[str, Any]:
+    """The data source as Grafana's API and provisioning both describe it.
+
+    Give either ``token`` (InfluxDB 2.x/3.x token, sent as ``Authorization: Token ...``) or
+    ``user`` and ``password`` (InfluxDB 1.x users, or 2.x v1-compatibility users, which is
+    what docker-compose.yml creates). ValueError otherwise.
+    """
+    if (token is None) == (user is None or password is None):
+        raise ValueError("give either a token, or a user and a password")
+    json_data: dict[str, Any] = {"version": "InfluxQL", "dbName": database, "httpMode": "POST"}
+    body: dict[str, Any] = {
         "uid": DATASOURCE_UID,
         "name": DATASOURCE_NAME,
         "type": DATASOURCE_TYPE,
         "access": "proxy",
         "url": url,
         "isDefault": True,
-        "jsonData": {
-            "version": "InfluxQL",
-            "dbName": database,
-            "httpMode": "POST",
-            "httpHeaderName1": "Authorization",
-        },
-        "secureJsonData": {"httpHeaderValue1": f"Token {token}"},
+        "jsonData": json_data,
     }
+    if token is not None:
+        json_data["httpHeaderName1"] = "Authorization"
+        body["secureJsonData"] = {"httpHeaderValue1": f"Token {token}"}
+    else:
+        body["user"] = user
+        body["secureJsonData"] = {"password": password}
+    return body
 
 
 def datasource_yaml() -> str:
-    """Provisioning file; Grafana expands ``${VAR}`` from its environment at start."""
-    # A placeholder Grafana fills from its environment, not a secret.
-    ds = datasource(url="${TRYGG_GRAFANA_INFLUX_URL}", token="${INFLUX_READ_TOKEN}")  # noqa: S106
+    """Provisioning file; Grafana expands ``${VAR}`` from its environment at start
+    (docker-compose.yml sets these from .env)."""
+    ds = datasource(
+        url="${TRYGG_GRAFANA_INFLUX_URL}",
+        user="${INFLUX_GRAFANA_USER}",
+        password="${INFLUX_GRAFANA_PASSWORD}",  # noqa: S106 - a placeholder, not a secret
+    )
     ds["editable"] = False
     doc = {"apiVersion": 1, "datasources": [ds]}
     return _header("datasources") + yaml.safe_dump(doc, sort_keys=True)

@@ -1,0 +1,71 @@
+#!/bin/sh
+# Make the secrets of Trygg's production stack (docker-compose.yml):
+#   1. .env from .env.example, every empty value filled with a random 32-character secret;
+#   2. the broker's files, through the fleet's own provisioning (`trygg provision broker`,
+#      edge/provision.py): fleet CA, broker TLS key and certificate for --broker-host,
+#      the hub's broker password, the password file, the ACL and the CRL;
+#   3. copies of what each container may read: deploy/secrets/broker/ (Mosquitto) and
+#      deploy/secrets/hub/ (the hub: the CA certificate and its broker password).
+# The CA's private key stays in the provisioning folder (default state/pki), which no
+# container mounts. Run again with --broker-only after provisioning or revoking devices.
+#
+# Usage: deploy/make-secrets.sh --broker-host mqtt.example.org [--pki DIR] [--force]
+#                                [--broker-only] [--trygg CMD]
+set -eu
+cd "$(dirname "$0")/.."
+
+host=""
+pki="state/pki"
+force=0
+broker_only=0
+trygg="${TRYGG:-}"
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --broker-host) host="$2"; shift 2 ;;
+        --pki) pki="$2"; shift 2 ;;
+        --force) force=1; shift ;;
+        --broker-only) broker_only=1; shift ;;
+        --trygg) trygg="$2"; shift 2 ;;
+        *) echo "make-secrets: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+if [ -z "$trygg" ]; then
+    if [ -x .venv/bin/trygg ]; then trygg=.venv/bin/trygg; else trygg=trygg; fi
+fi
+umask 077
+
+random_secret() {
+    openssl rand -base64 48 | tr -d '/+=\n' | cut -c1-32
+}
+
+if [ "$broker_only" -eq 0 ]; then
+    [ -n "$host" ] || { echo "make-secrets: --broker-host NAME is required" >&2; exit 2; }
+    if [ -e .env ] && [ "$force" -eq 0 ]; then
+        echo "make-secrets: .env exists; keep it, or pass --force to replace every secret" >&2
+        exit 1
+    fi
+    tmp=$(mktemp .env.XXXXXX)
+    while IFS= read -r line || [ -n "$line" ]; do
+        case "$line" in
+            MQTT_PUBLIC_HOST=*) echo "MQTT_PUBLIC_HOST=$host" ;;
+            [A-Z]*=) echo "${line}$(random_secret)" ;;
+            *) echo "$line" ;;
+        esac
+    done < .env.example > "$tmp"
+    mv "$tmp" .env
+    echo "make-secrets: wrote .env"
+else
+    host=$(sed -n 's/^MQTT_PUBLIC_HOST=//p' .env)
+fi
+
+"$trygg" provision broker --secrets "$pki" --broker-host "$host"
+
+install -d -m 0755 deploy/secrets/broker deploy/secrets/hub
+for f in passwd acl broker.crt broker.key crl.pem; do
+    install -m 0644 "$pki/broker/$f" "deploy/secrets/broker/$f"
+done
+install -m 0644 "$pki/ca/ca.crt" deploy/secrets/broker/ca.crt
+install -m 0644 "$pki/ca/ca.crt" deploy/secrets/hub/ca.crt
+install -m 0644 "$pki/hub/password" deploy/secrets/hub/mqtt-password
+chmod 0700 deploy/secrets
+echo "make-secrets: broker files in deploy/secrets/ (send Mosquitto SIGHUP after --broker-only)"
