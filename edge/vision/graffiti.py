@@ -59,7 +59,7 @@ class _Wall:
         )
 
     def rectify(self, frame: npt.NDArray[np.uint8]) -> _LabImage:
-        flat = cv2.warpPerspective(frame, self._homography, self.size, flags=cv2.INTER_AREA)
+        flat = cv2.warpPerspective(frame, self._homography, self.size, flags=cv2.INTER_LINEAR)
         return np.asarray(cv2.cvtColor(flat, cv2.COLOR_BGR2Lab), dtype=np.float32)
 
     def learn(self, lab: _LabImage, now: datetime) -> bool:

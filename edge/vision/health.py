@@ -86,6 +86,8 @@ class CameraHealthMonitor:
             else None
         )
         self._graffiti_area: dict[str, float] = {}
+        self._displacement: float | None = None  # last measured; ORB runs on a schedule
+        self._pending_adapt: tuple[_ProfileState, Structure | None, Exposure | None] | None = None
 
     # -- the seam -------------------------------------------------------------------------
 
@@ -101,22 +103,34 @@ class CameraHealthMonitor:
         events (when a condition sets or clears). ``occluders`` are boxes of people or
         vehicles from the detector, in normalised coordinates, kept off the walls."""
         scores = self.measure(frame, now=now, meta=meta)
-        readings, events = self._decide(scores, now)
+        events = self._decide(scores, now)
         if self._graffiti is not None and self._frames % self.config.schedule.graffiti_every == 0:
             events.extend(self._look_at_walls(frame, now, occluders))
-        return self._with_report(readings, now), events
+        return self._report(now), events
 
     def observe_scores(
         self, scores: HealthScores, *, now: datetime, profile: Profile | None = None
     ) -> tuple[list[Reading], list[EventItem]]:
         """The same decisions from precomputed scores (fleet simulator, replay)."""
-        self._scores = scores
-        readings, events = self._decide(scores, now, profile)
-        return self._with_report(readings, now), events
+        events = self._decide(scores, now, profile)
+        return self._report(now), events
 
     def acknowledge(self, event_type: str | None = None, *, now: datetime) -> list[EventItem]:
         """Hub's ``ack_tamper``: clears latched events whose condition has gone; one still
-        showing clears by itself once it goes. Raises ValueError for an unknown type."""
+        showing clears by itself once it goes. ``graffiti`` accepts the walls as they are now
+        (a permitted mural): active graffiti clears and the wall references are relearned.
+        ``None`` acknowledges every camera-health event. Raises ValueError for an unknown
+        type."""
+        if event_type == EVENT_GRAFFITI:
+            out = []
+            if self._graffiti is not None:
+                for index, (wall, on) in enumerate(self._graffiti.active.items()):
+                    if on:
+                        values = {"wall": float(index), "graffitiArea": 0.0}
+                        out.append(self._event(Transition(EVENT_GRAFFITI, False, now, values)))
+                        self._graffiti_area[wall] = 0.0
+                self._graffiti.relearn()
+            return out
         return [self._event(t) for t in self._state.acknowledge(event_type, now=now)]
 
     def relearn(self) -> None:
@@ -274,8 +288,6 @@ class CameraHealthMonitor:
             stream_stalled=stalled,
         )
 
-    _pending_adapt: tuple[_ProfileState, Structure | None, Exposure | None] | None = None
-
     def _profile_now(self, now: datetime) -> Profile:
         checked = self._profile_checked
         if checked is None or abs((now - checked).total_seconds()) >= _PROFILE_RECHECK_S:
@@ -287,11 +299,13 @@ class CameraHealthMonitor:
 
     def _decide(
         self, scores: HealthScores, now: datetime, profile: Profile | None = None
-    ) -> tuple[list[Reading], list[EventItem]]:
+    ) -> list[EventItem]:
         self._scores = scores
+        if scores.displacement_px is not None:
+            self._displacement = scores.displacement_px
         transitions = self._state.update(scores, now=now, profile=profile or self._profile_now(now))
         self._adapt(now)
-        return [], [self._event(t) for t in transitions]
+        return [self._event(t) for t in transitions]
 
     def _adapt(self, now: datetime) -> None:
         """Follow slow scene change, but only on frames where nothing looks wrong."""
@@ -334,10 +348,11 @@ class CameraHealthMonitor:
             values=t.values,
         )
 
-    def _with_report(self, readings: list[Reading], now: datetime) -> list[Reading]:
+    def _report(self, now: datetime) -> list[Reading]:
+        """Readings once per report interval (times strictly increase), else nothing."""
         t = to_ms(now)
         if t - self._reported_ms < self.config.report_interval_s * 1000:
-            return readings
+            return []
         self._reported_ms = t
         s = self._scores
         cam = self.config.camera
@@ -351,9 +366,9 @@ class CameraHealthMonitor:
             ("sharpness", s.sharpness),
             ("edgeDensity", s.edge_density),
             ("meanLuma", s.mean_luma),
-            ("displacement", s.displacement_px),
+            ("displacement", self._displacement),
         ]
-        readings.extend(reading(f, round(v, 4)) for f, v in pairs if v is not None)
+        readings = [reading(f, round(v, 4)) for f, v in pairs if v is not None]
         if self._state.verdicts.get("cameraFrozen") is not None:
             readings.append(reading("frozen", "cameraFrozen" in self._state.active))
         readings.append(reading("healthScore", round(self._state.score, 4)))

@@ -1,4 +1,4 @@
-"""Per-frame image measurements for camera health (the only OpenCV in the health path).
+"""Per-frame image measurements for camera health (exposure, structure, frame change).
 
 Everything here is an absolute measurement of one frame; whether a value is a fault is
 decided later against the camera's own baseline (:mod:`edge.vision.health_baseline`) and

@@ -118,6 +118,10 @@ def test_painted_tag_is_detected_with_its_area() -> None:
     assert areas[-1] == pytest.approx(painted, rel=0.25)
     # The tag changes no camera-health verdict.
     assert {e.type for e in events} == {"graffiti"}
+    # The operator accepts the wall as it is (a permitted mural): cleared, reference renewed.
+    cleared = m.acknowledge("graffiti", now=now)
+    assert [(e.type, e.active) for e in cleared] == [("graffiti", False)]
+    assert "graffiti" not in m.active
 
 
 def test_people_walking_past_the_wall_are_not_graffiti() -> None:
