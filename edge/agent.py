@@ -94,6 +94,9 @@ class Agent:
         self._opened: set[int] = set()
         self._due: dict[int, datetime] = {}
         self._releases: dict[str, tuple[datetime, Any]] = {}
+        self._synced_at: datetime | None = None
+        self._synced_last = True
+        self.flushed = asyncio.Event()  # set after the final flush on stop (link drains then)
 
     @property
     def _link(self) -> LinkState:  # the simulator's live view reads ``_link.conn``
@@ -274,7 +277,16 @@ class Agent:
             wait = (next_due - self.clock.now()).total_seconds() / self.clock.scale()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=min(max(wait, 0.001), MAX_SLEEP_S))
-        await self.flush()
+        try:
+            await self.flush()
+        finally:
+            self.flushed.set()
+
+    def _synced(self, now: datetime) -> bool:
+        """The clock-sync probe, asked at most every 10 s (it is a system call)."""
+        if self._synced_at is None or abs((now - self._synced_at).total_seconds()) >= 10:
+            self._synced_at, self._synced_last = now, self._clock_synced()
+        return self._synced_last
 
     async def _read(self, driver: Driver, when: datetime) -> Sample:
         """Open if needed, then read; blocking (real) drivers off the event loop."""

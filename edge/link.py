@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from trygg import contract as c
 from trygg.mqtt import Connection, MqttError, MqttSettings, PublishRefusedError, Will, backoff
@@ -38,6 +39,17 @@ def _abort(conn: Connection) -> None:
             sock.close()
 
 
+async def _unwrap(session: Coroutine[Any, Any, None]) -> None:
+    """Run ``session``; an MQTT error from inside its task group comes out as itself."""
+    try:
+        await session
+    except ExceptionGroup as group:
+        mqtt = [e for e in group.exceptions if isinstance(e, MqttError)]
+        if mqtt and len(mqtt) == len(group.exceptions):
+            raise mqtt[0] from group
+        raise
+
+
 @dataclass
 class LinkState:
     conn: Connection | None = None
@@ -53,6 +65,7 @@ class Link:
         self.agent = agent
         self.state = LinkState()
         self._password = password
+        self._refusal_reported = False
 
     @property
     def connected(self) -> bool:
@@ -85,8 +98,16 @@ class Link:
                 await self._idle(stop, 0.2)
                 continue
             try:
-                await self._session(stop)
+                await _unwrap(self._session(stop))
                 delays = backoff(broker.reconnect_min_s, broker.reconnect_max_s)
+            except PublishRefusedError as exc:
+                log.warning("%s: %s", self.agent.config.id, exc)
+                self.agent.stats.refused += 1
+                if not self._refusal_reported:  # one event per episode, not one per retry
+                    self._refusal_reported = True
+                    await self.agent.device_event(
+                        "publishRefused", severity="major", reason=float(exc.reason)
+                    )
             except MqttError as exc:
                 log.info("%s: link down: %s", self.agent.config.id, exc)
             self.state.conn = None
@@ -143,9 +164,12 @@ class Link:
         await conn.publish(self._topic(c.Kind.BIRTH), birth, retain=True)
 
     async def _drain(self, conn: Connection, timeout_s: float = 5.0) -> None:
-        """On shutdown, give the hub a moment to acknowledge what is in flight."""
+        """On shutdown, give the hub a moment to acknowledge what is in flight (including
+        the sampler's last flush)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.agent.flushed.wait(), timeout=timeout_s)
         while loop.time() < deadline and conn.is_connected:
             if (await asyncio.to_thread(self.agent.outbox.stats)).depth == 0:
                 return
@@ -165,13 +189,11 @@ class Link:
         futures = [conn.publish_nowait(self._topic(c.Kind(p.kind)), p.payload) for p in pending]
         codes = await asyncio.gather(*futures)
         for p, code in zip(pending, codes, strict=True):
-            if code >= 0x80:
-                agent.stats.refused += 1
-                topic = self._topic(c.Kind(p.kind))
-                await agent.device_event("publishRefused", severity="major", reason=code, seq=p.seq)
-                raise PublishRefusedError(topic, code)
+            if code >= 0x80:  # kept in the outbox; run() reports it and backs off
+                raise PublishRefusedError(self._topic(c.Kind(p.kind)), code)
             link.sent_upto = p.seq
             agent.stats.published += 1
+            self._refusal_reported = False
         return len(pending)
 
     async def _pump(self, conn: Connection, stop: asyncio.Event) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 from collections.abc import Callable
 from datetime import datetime
@@ -22,12 +23,17 @@ TIME_ERROR = 5
 _TIMEX_BYTES = 512  # struct timex is 208 bytes on 64-bit Linux; modes=0 only reads
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    # find_library runs ldconfig: once per process, never per reading
+    return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+
 def clock_synced() -> bool:
     """True when the kernel clock is NTP-synchronised (False on error: assume the worst)."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
         buf = ctypes.create_string_buffer(_TIMEX_BYTES)
-        state = int(libc.adjtimex(buf))
+        state = int(_libc().adjtimex(buf))
     except (OSError, AttributeError):
         return False
     return state not in (-1, TIME_ERROR)
