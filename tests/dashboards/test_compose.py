@@ -1,0 +1,245 @@
+"""docker-compose.yml: valid for Debian's docker-compose 1.29, consistent with the hub's
+settings, every mounted file in the repository, and no secret written into it."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from dashboards.provisioning import CONTAINER_DASHBOARDS
+from dashboards.schema import DATABASE
+from hub.settings import HubSettings, from_env
+from tests.shared_data import in_ci
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE = REPO / "docker-compose.yml"
+SECRET = re.compile(r"PASSWORD|TOKEN|SECRET")
+REQUIRED = re.compile(r"^\$\{(\w+):\?[^}]*\}$")
+
+
+def _env_example() -> dict[str, str]:
+    pairs = (
+        line.split("=", 1)
+        for line in (REPO / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    return dict(pairs)
+
+
+def _env_file(tmp_path: Path, drop: str | None = None) -> Path:
+    """An .env the way deploy/make-secrets.sh fills it (random secrets)."""
+    values = {k: v or secrets.token_urlsafe(24) for k, v in _env_example().items() if k != drop}
+    path = tmp_path / "test.env"
+    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    return path
+
+
+def _compose(*args: str, env_file: Path) -> subprocess.CompletedProcess[str]:
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        if in_ci():
+            pytest.fail("docker-compose is not installed (apt-get install docker-compose)")
+        pytest.skip("docker-compose is not installed")
+    return subprocess.run(
+        [binary, "--env-file", str(env_file), "--profile", "sim", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def resolved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    env_file = _env_file(tmp_path_factory.mktemp("compose"))
+    out = _compose("config", env_file=env_file)
+    assert out.returncode == 0, out.stderr
+    config: dict[str, Any] = yaml.safe_load(out.stdout)
+    return config
+
+
+def test_config_quiet_passes(tmp_path: Path) -> None:
+    out = _compose("config", "-q", env_file=_env_file(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == ""
+
+
+@pytest.mark.parametrize("missing", ["POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD"])
+def test_missing_secret_is_refused(tmp_path: Path, missing: str) -> None:
+    out = _compose("config", "-q", env_file=_env_file(tmp_path, drop=missing))
+    assert out.returncode != 0
+    assert missing in out.stderr
+
+
+def _mounts(svc: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(type, source, target) of each volume, from compose 1.29's short or long syntax."""
+    out = []
+    for vol in svc.get("volumes", []):
+        if isinstance(vol, dict):
+            out.append((vol["type"], str(vol.get("source", "")), vol["target"]))
+        else:
+            source, target = str(vol).split(":")[:2]
+            out.append(("bind" if source.startswith("/") else "volume", source, target))
+    return out
+
+
+def test_mounted_files_and_build_contexts_exist(resolved: dict[str, Any]) -> None:
+    tracked = set(
+        subprocess.run(
+            ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.split()
+    )
+    for name, svc in resolved["services"].items():
+        if "build" in svc:
+            context = Path(svc["build"]["context"])
+            assert context == REPO, f"{name}: build context {context}"
+            assert (context / svc["build"].get("dockerfile", "Dockerfile")).is_file()
+        for kind, src, _target in _mounts(svc):
+            if kind != "bind":
+                continue
+            source = Path(src)
+            assert source.exists(), f"{name}: {source} does not exist"
+            rel = source.relative_to(REPO).as_posix()
+            in_git = rel in tracked or any(t.startswith(rel + "/") for t in tracked)
+            assert in_git, f"{name}: {rel} is not in the repository"
+    for copied in re.findall(r"^COPY (\S+)", (REPO / "Dockerfile").read_text(), re.M):
+        assert (REPO / copied).exists(), f"Dockerfile copies missing {copied}"
+
+
+def _env(svc: dict[str, Any]) -> dict[str, str]:
+    env: dict[str, str] = svc["environment"]
+    return env
+
+
+def test_hub_settings_agree_with_the_services(resolved: dict[str, Any], tmp_path: Path) -> None:
+    services = resolved["services"]
+    hub_env = _env(services["hub"])
+    password_file = tmp_path / "mqtt-password"
+    password_file.write_text("x" * 20)
+    settings = from_env({**hub_env, "TRYGG_MQTT_PASSWORD_FILE": str(password_file)})
+    fields = {f"TRYGG_{name.upper()}" for name in HubSettings.__dataclass_fields__}
+    for key in hub_env:
+        if key.startswith("TRYGG_"):
+            assert key in fields or key.removesuffix("_FILE") in fields, f"unknown {key}"
+
+    aliases = services["mosquitto"]["networks"]["default"]["aliases"]
+    assert settings.mqtt_host in aliases
+    conf = (REPO / "deploy/mosquitto/mosquitto.conf").read_text()
+    listeners = {int(p) for p in re.findall(r"^listener (\d+)", conf, re.M)}
+    assert settings.mqtt_port in listeners
+    assert settings.mqtt_username == "trygg-hub"  # edge/provision.py HUB_USER
+    mounts = {target for _, _, target in _mounts(services["hub"])}
+    for path in (settings.mqtt_ca_file, Path(hub_env["TRYGG_MQTT_PASSWORD_FILE"])):
+        assert path is not None
+        assert str(path.parent) in mounts, f"{path} is not mounted into the hub"
+
+    influx = urlsplit(settings.influx_url)
+    assert influx.hostname in services
+    assert influx.port == 8086
+    assert settings.influx_db == DATABASE == _env(services["influxdb"])["TRYGG_INFLUX_DB"]
+    assert settings.influx_username == _env(services["influxdb"])["INFLUX_HUB_USER"]
+
+    db = urlsplit(settings.database_url.replace("postgresql+psycopg", "postgresql"))
+    pg = _env(services["postgres"])
+    assert db.hostname in services
+    assert (db.port, db.username, db.path.lstrip("/")) == (
+        5432,
+        pg["POSTGRES_USER"],
+        pg["POSTGRES_DB"],
+    )
+    assert db.password == pg["POSTGRES_PASSWORD"]
+
+    published = {p["target"] for p in services["hub"]["ports"]}
+    assert settings.api_port in published
+    assert settings.api_host == "0.0.0.0"
+    assert f":{settings.api_port}/healthz" in " ".join(services["hub"]["healthcheck"]["test"])
+
+
+def test_grafana_reads_the_provisioning_and_the_hubs_influxdb(resolved: dict[str, Any]) -> None:
+    services = resolved["services"]
+    grafana = services["grafana"]
+    targets = {target: Path(src) for kind, src, target in _mounts(grafana) if kind == "bind"}
+    assert targets["/etc/grafana/provisioning"] == REPO / "dashboards/provisioning"
+    assert targets[str(CONTAINER_DASHBOARDS)] == REPO / "dashboards/generated"
+    env = _env(grafana)
+    assert env["TRYGG_GRAFANA_INFLUX_URL"] == _env(services["hub"])["TRYGG_INFLUX_URL"]
+    provisioning = (REPO / "dashboards/provisioning/datasources/trygg-influxdb.yaml").read_text()
+    for var in re.findall(r"\$\{(\w+)\}", provisioning):
+        assert var in env, f"datasource provisioning needs {var} in grafana's environment"
+
+
+def test_sim_profile_reaches_the_brokers_loopback_listener(resolved: dict[str, Any]) -> None:
+    sim = resolved["services"]["sim"]
+    assert sim["profiles"] == ["sim"]
+    assert sim["network_mode"] == "service:mosquitto"
+    port = int(sim["command"][sim["command"].index("--mqtt-port") + 1])
+    conf = (REPO / "deploy/mosquitto/mosquitto.conf").read_text()
+    assert f"listener {port} 127.0.0.1" in conf
+
+
+def test_healthchecks_and_start_order(resolved: dict[str, Any]) -> None:
+    services = resolved["services"]
+    for name in ("mosquitto", "influxdb", "postgres", "hub", "grafana"):
+        assert services[name]["healthcheck"]["test"][0] == "CMD", name
+    assert {k: v["condition"] for k, v in services["hub"]["depends_on"].items()} == {
+        "mosquitto": "service_healthy",
+        "influxdb": "service_healthy",
+        "postgres": "service_healthy",
+    }
+    for name in ("mosquitto", "influxdb", "postgres"):
+        assert services[name]["depends_on"]["preflight"]["condition"] == (
+            "service_completed_successfully"
+        )
+
+
+def test_no_secret_is_hard_coded() -> None:
+    raw = yaml.safe_load(COMPOSE.read_text())
+    referenced: set[str] = set()
+    for name, svc in raw["services"].items():
+        for key, value in (svc.get("environment") or {}).items():
+            if SECRET.search(key) and not key.endswith("_FILE"):
+                match = REQUIRED.match(str(value))
+                assert match, f"{name}.{key} must come from .env as ${{VAR:?...}}"
+                referenced.add(match.group(1))
+        if "TRYGG_DATABASE_URL" in (svc.get("environment") or {}):
+            url = svc["environment"]["TRYGG_DATABASE_URL"]
+            assert "${POSTGRES_PASSWORD:?" in url
+    example = _env_example()
+    for var in referenced:
+        assert example.get(var) == "", f".env.example must leave {var} empty"
+    # preflight checks exactly the secrets the stack uses
+    assert set(raw["services"]["preflight"]["command"]) == referenced
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("", False),
+        ("short-1234", False),
+        ("change-me-change-me-change-me", False),
+        ("Password-Password-Password", False),
+        ("admin-admin-admin-admin", False),
+        (secrets.token_urlsafe(24), True),
+    ],
+)
+def test_preflight_refuses_weak_secrets(value: str, ok: bool) -> None:
+    out = subprocess.run(
+        ["sh", str(REPO / "deploy/check-secrets.sh"), "THE_SECRET"],
+        env={"PATH": "/usr/bin:/bin", "THE_SECRET": value},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (out.returncode == 0) is ok, out.stderr
+    if value:
+        assert value not in out.stdout + out.stderr  # never echoes a secret
