@@ -11,7 +11,7 @@ from hub.api import tickets, users, webhooks
 from hub.api.config import ApiConfig
 from hub.api.deps import HubContext
 from hub.api.limits import LimitsMiddleware, RateLimiter
-from hub.open311.router import install as install_open311
+from hub.open311.common import install as install_open311
 from hub.open311.router import router as open311_router
 from hub.web.router import router as crew_router
 from trygg.clock import Clock
