@@ -1,8 +1,9 @@
 """A small city that fills InfluxDB the way production does: real agents on the edge's
 simulated drivers -> real Mosquitto -> real hub -> real InfluxDB.
 
-Two sites, three poles, every asset kind the edge can simulate today (streetlights with a
-lux sensor, bins, the Pi itself) and a few injected faults, so panels see on and off lamps,
+Two sites, three poles, every asset kind Trygg can simulate today (streetlights with a lux
+sensor, bins and the Pi itself on the edge's simulated drivers; cameras and crowd zones on
+the simulator's, sim/drivers/) and a few injected faults, so panels see on and off lamps,
 fires and a tilted bin, every pole raises edge events, and the hub's rules open tickets. Devices are built from plain dicts through the edge's own config
 validation, so the fleet uses exactly the ``type:`` names a device file would.
 """
@@ -10,16 +11,23 @@ validation, so the fleet uses exactly the ``type:`` names a device file would.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from dashboards.schema import CAMERA_TICKETS
+from edge.agent import Agent
 from edge.config import DeviceConfig
-from edge.drivers.base import SimFaults
-from tests.helpers import build_hub, hub_settings, make_agent, running
+from edge.drivers.base import Driver, SimFaults
+from edge.drivers.registry import build_drivers
+from sim.drivers.camera import SimCamera
+from sim.drivers.crowd import SimCrowd
+from sim.fleet import CityFaults
+from sim.world import World
+from tests.helpers import build_hub, hub_settings, running
 from trygg.clock import ScaledClock
+from trygg.contract import AssetKind
 from trygg.stack import LocalStack
 
 # Mid-December, a little before civil dusk in Solna (~14:40 UTC): lamps switch on during
@@ -32,11 +40,7 @@ SITES = ("solna-centrum", "arenastaden")
 # whose measurements are all produced; tests/dashboards/test_panels_live.py checks that each
 # entry here really has no data, so this list can only shrink as producers appear.
 UNPRODUCED: dict[str, str] = {
-    "camera": "camera health is simulated only inside sim/ (issue 11), not as an edge driver",
-    "crowd": "crowd zones are simulated only inside sim/ (issue 11), not as an edge driver",
-    "event:camera": "camera events come only from sim/drivers/camera.py (issue 11)",
     "ticket_event:cabinetOut": "no cabinet outage is injected into this small fleet",
-    f"ticket_event:{CAMERA_TICKETS}": "no camera in the fleet, so no camera tickets",
     "tickets_sla_breached": "no ticket passes its SLA in minutes of simulated time",
     "asset_state": "nobody writes asset positions/state to InfluxDB (needed by the map)",
     "streetlight_dayburn": "nobody writes day-burning hours/energy (needs the sun per pole)",
@@ -78,6 +82,34 @@ def _bin(asset: str, lat: float) -> dict[str, Any]:
     }
 
 
+def _watched(device: str, place: str, lat: float) -> list[dict[str, Any]]:
+    """A camera and a crowd zone; their drivers are the simulator's (sim/drivers/)."""
+    return [
+        {"id": f"{device}-cam", "kind": "camera", "lat": lat, "lon": 18.02},
+        {"id": f"{device}-zone", "kind": "crowd", "lat": lat, "lon": 18.02},
+    ]
+
+
+def _watch_drivers(config: DeviceConfig, faults: SimFaults, world: World) -> list[Driver]:
+    """Drivers for the camera and crowd assets of ``config`` (none for other kinds)."""
+    drivers: list[Driver] = []
+    for a in config.assets:
+        if a.kind == AssetKind.CAMERA:
+            drivers.append(
+                SimCamera(
+                    asset=a.id,
+                    lat=a.lat,
+                    lon=a.lon,
+                    wall_area_m2=12.0,
+                    world=world,
+                    faults=faults,
+                )
+            )
+        elif a.kind == AssetKind.CROWD:
+            drivers.append(SimCrowd(asset=a.id, place=config.site, area_m2=400.0, world=world))
+    return drivers
+
+
 def _pi(device: str) -> dict[str, Any]:
     return {
         "id": f"{device}-pi",
@@ -92,7 +124,8 @@ def fleet(
     unique: str, mqtt_port: int
 ) -> tuple[list[DeviceConfig], SimFaults, list[tuple[str, str]]]:
     """Three devices over two sites, the faults active from the start, and (asset, fault)
-    pairs to inject during the run (a bin knocked over: the edge reports the change)."""
+    pairs to inject during the run (a bin knocked over, a camera covered: the edge reports
+    the change)."""
     d1, d2, d3 = (f"dash-{unique}-{i}" for i in range(3))
     raw = [
         (
@@ -102,6 +135,7 @@ def fleet(
                 _lamp(f"{d1}-l0", 59.360, "cab-1"),
                 _lamp(f"{d1}-l1", 59.361, "cab-1"),
                 _bin(f"{d1}-b0", 59.3615),
+                *_watched(d1, SITES[0], 59.3605),
             ],
         ),
         (d2, SITES[0], [_bin(f"{d2}-b0", 59.362), _bin(f"{d2}-b1", 59.363)]),
@@ -112,6 +146,7 @@ def fleet(
                 _lamp(f"{d3}-l0", 59.370, "cab-2"),
                 _bin(f"{d3}-b0", 59.371),
                 _bin(f"{d3}-b1", 59.372),
+                *_watched(d3, SITES[1], 59.3705),
             ],
         ),
     ]
@@ -128,12 +163,20 @@ def fleet(
         )
         for device, site, assets in raw
     ]
-    faults = SimFaults()
+    faults = CityFaults()  # the simulator's: edge twins' faults plus camera faults
     faults.set(f"{d1}-l1", "out", active=True)
     faults.set(f"{d3}-l0", "dayburn", active=True)
     faults.set(f"{d1}-b0", "fire", active=True)
     faults.set(f"{d2}-b1", "fire", active=True)
-    return configs, faults, [(f"{d3}-b1", "dropped")]
+    return (
+        configs,
+        faults,
+        [
+            (f"{d3}-b1", "dropped"),
+            (f"{d1}-cam", "covered"),
+            (f"{d3}-cam", "blurred"),
+        ],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +195,25 @@ async def run_city(stack: LocalStack, tmp: Path, unique: str, *, real_s: float) 
     configs, faults, later = fleet(unique, stack.ports.mqtt)
     settings = hub_settings(stack, tmp, unique, gauges_s=0.5, tick_s=0.5)
     hub = build_hub(settings, clock, [(c.id, c.site) for c in configs])
-    agents = [make_agent(c, clock, tmp, faults) for c in configs]
-    async with running(hub.run, *(a.run for a in agents)):
+    world = World(seed=7)
+    agents, cameras = [], []
+    for c in configs:
+        watch = _watch_drivers(c, faults, world)
+        cameras += [(d, len(agents)) for d in watch if isinstance(d, SimCamera)]
+        drivers = build_drivers(c.assets, faults, state_dir=tmp / c.id) + watch
+        agents.append(Agent(config=c, clock=clock, drivers=drivers, state_dir=tmp / c.id))
+
+    async def camera_events(stop: asyncio.Event) -> None:
+        # As sim/fleet.py does: the camera state machine's events go through the outbox.
+        while not stop.is_set():
+            for cam, i in cameras:
+                events = cam.take_events()
+                if events:
+                    await agents[i].emit_events(events)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=0.1)
+
+    async with running(hub.run, *(a.run for a in agents), camera_events):
         await asyncio.wait_for(hub.ingest.connected.wait(), timeout=20)
         await asyncio.sleep(real_s / 3)
         for asset, fault in later:
