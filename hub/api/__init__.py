@@ -35,11 +35,15 @@ def create_app(*, sessions: sessionmaker[Session], clock: Clock, **extra: Any) -
     app.include_router(open311_router)
     install_open311(app)
     app.include_router(crew_router)
+    # Failed token checks draw from the anonymous bucket too (see hub.api.security).
+    anon = extra.setdefault(
+        "anon_limiter", RateLimiter(per_minute=config.anon_per_minute, burst=config.anon_burst)
+    )
     app.add_middleware(
         LimitsMiddleware,
         max_body=config.max_body_bytes,
         photo_max=config.photo_max_bytes,
-        anon=RateLimiter(per_minute=config.anon_per_minute, burst=config.anon_burst),
+        anon=anon,
         post=RateLimiter(per_minute=config.post_per_minute, burst=config.post_burst),
     )
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, status
+from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from hub import auth
 from hub.api.deps import Context, DbSession
+from hub.api.limits import RateLimiter
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -23,6 +24,7 @@ def _unauthorized(detail: str) -> HTTPException:
 
 
 def current_principal(
+    request: Request,
     ctx: Context,
     db: DbSession,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -33,6 +35,15 @@ def current_principal(
     try:
         principal = auth.authenticate(db, token=creds.credentials, now=ctx.clock.now())
     except auth.AuthError as exc:
+        # A made-up token must not buy unlimited guesses: failures count as anonymous calls.
+        limiter: RateLimiter | None = ctx.extra.get("anon_limiter")
+        client = request.client.host if request.client else "?"
+        if limiter is not None and (wait := limiter.take(client)) > 0:
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                detail="rate limit exceeded; retry later",
+                headers={"Retry-After": str(max(1, round(wait)))},
+            ) from exc
         raise _unauthorized(str(exc)) from exc
     db.commit()  # last_used_at
     return principal

@@ -111,6 +111,9 @@ def test_rate_limits_answer_429_with_retry_after(tmp_path: Path) -> None:
         ]
         assert posts[:3] == [401, 401, 401]
         assert posts[3:] == [429, 429]
+        # A made-up token does not escape the anonymous limit.
+        bad = {"Authorization": "Bearer tr_guess"}
+        assert c.get("/api/v1/me", headers=bad).status_code == 429
     sessions.kw["bind"].dispose()
 
 

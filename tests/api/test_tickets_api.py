@@ -247,3 +247,16 @@ def test_create_by_hand_with_photo_and_limits(hub: Hub) -> None:
     r = c.post("/api/v1/tickets", headers=h, data={**form, "lat": "91"})
     assert r.status_code == 422
     assert count() == before
+
+
+def test_openapi_is_published_with_versioned_paths_and_bearer_auth(hub: Hub) -> None:
+    doc = hub.client.get("/openapi.json").json()
+    paths = set(doc["paths"])
+    assert {"/api/v1/tickets", "/api/v1/tickets/{ticket_id}/acknowledge"} <= paths
+    assert {"/open311/v2/services.{form}", "/open311/v2/requests.{form}"} <= paths
+    assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    post = doc["paths"]["/open311/v2/requests.{form}"]["post"]["requestBody"]["content"]
+    assert "api_key" in post["application/x-www-form-urlencoded"]["schema"]["required"]
+    assert (
+        hub.client.get("/crew/").headers["content-security-policy"].startswith("default-src 'none'")
+    )
