@@ -196,7 +196,8 @@ async def run_city(stack: LocalStack, tmp: Path, unique: str, *, real_s: float) 
     settings = hub_settings(stack, tmp, unique, gauges_s=0.5, tick_s=0.5)
     hub = build_hub(settings, clock, [(c.id, c.site) for c in configs])
     world = World(seed=7)
-    agents, cameras = [], []
+    agents: list[Agent] = []
+    cameras: list[tuple[SimCamera, int]] = []
     for c in configs:
         watch = _watch_drivers(c, faults, world)
         cameras += [(d, len(agents)) for d in watch if isinstance(d, SimCamera)]
