@@ -159,3 +159,39 @@ def test_signature_recipe_and_backoff() -> None:
         "ticket.resolved",
     )
     assert timedelta(seconds=waits[0]) == timedelta(seconds=5)
+
+
+async def test_running_worker_delivers_after_the_receiver_comes_back(hub: Hub) -> None:
+    """The worker as the hub runs it (its own loop, real time): down for ~1 s, then up."""
+    import asyncio
+
+    from trygg.clock import SystemClock
+
+    port = free_port()
+    hub.client.post(
+        "/api/v1/webhooks",
+        headers=hub.h(hub.admin),
+        json={"url": f"http://127.0.0.1:{port}/hook", "secret": "r" * 24},
+    )
+    asset = add_lamp(hub.sessions, device="c0", site="centrum", lat=59.36, lon=18.0)
+    open_ticket(hub.sessions, hub.clock, asset)
+    worker = WebhookWorker(
+        sessions=hub.sessions, clock=SystemClock(), poll_s=0.05, base_s=0.2, cap_s=0.4
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    got: list[tuple[dict[str, str], bytes]] = []
+    try:
+        await asyncio.sleep(1.0)  # several failed attempts while nobody listens
+        assert got == []
+        with serve(_receiver(got), port=port):
+            for _ in range(100):
+                if got:
+                    break
+                await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+    ((headers, body),) = got
+    verify("r" * 24, headers["trygg-signature"], body, now=int(SystemClock().now().timestamp()))
+    assert json.loads(body)["event"] == "ticket.opened"
