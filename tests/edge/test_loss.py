@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import random
 import signal
 import subprocess
@@ -101,7 +100,11 @@ async def test_broker_sigkilled_and_restarted_loses_and_doubles_nothing(
                 await asyncio.to_thread(sec.stack.mosquitto.start)
                 connects = agent.stats.connects
                 await wait_for(lambda: _reconnected(agent, connects), within=30)
-                await asyncio.sleep(1.5)
+                await asyncio.sleep(1.0)
+                # The broker lost the hub's queued messages with it (no autosave yet): the
+                # agent re-sends from the hub's last acknowledgement until it is caught up.
+                mark = agent.outbox.stats().next_seq - 1
+                await wait_for(lambda: _caught_up(agent, mark), within=30)
             del hub_stop
             figures = await assert_exactly_once(hub, device, state)
         assert agent.stats.connects >= 2
@@ -166,18 +169,25 @@ class LinkCutter:
             await self.server.wait_closed()
 
 
+# paho's own network thread leaves the SSL socket of the severed connection to the garbage
+# collector (inside paho.mqtt.client.loop_forever); nothing of ours leaks.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 async def test_one_hour_link_cut_replays_in_order_marked_historical(
     tmp_path: Path, unique: str
 ) -> None:
     device = f"pole-l{unique[:6]}"
-    speed = 600.0  # one simulated hour in six seconds
+    speed = 400.0  # one simulated hour in nine seconds
     with secure_stack(tmp_path, {device: lamp_assets(device, lamps=1, interval_s=1.0)}) as sec:
         state = tmp_path / "agent-state"
         proxy = LinkCutter(sec.tls_port)
         port = await proxy.start()
         config = sec.device_config(device, state_dir=state)
         config = config.model_copy(
-            update={"broker": config.broker.model_copy(update={"port": port})}
+            update={
+                "broker": config.broker.model_copy(update={"port": port}),
+                # batches every 10 simulated seconds, as a Pi would (not one per reading)
+                "outbox": config.outbox.model_copy(update={"flush_s": 10.0}),
+            }
         )
         clock = ScaledClock(datetime(2026, 12, 15, 20, 0, tzinfo=UTC), speed=speed)
         hub = build_hub(sec.hub(tmp_path, unique), clock, [(device, "solna-centrum")])
@@ -237,8 +247,3 @@ async def test_one_hour_link_cut_replays_in_order_marked_historical(
 
 async def _caught_up(agent: Agent, upto: int) -> bool:
     return agent.link.state.acked >= upto
-
-
-@pytest.mark.skipif(os.environ.get("TRYGG_SKIP_NETWORK") == "1", reason="no network wanted")
-def test_loss_module_has_a_fixed_seed() -> None:
-    assert random.Random(SEED).uniform(1.5, 3.5) == random.Random(SEED).uniform(1.5, 3.5)
