@@ -207,8 +207,7 @@ async def test_one_hour_link_cut_replays_in_order_marked_historical(
 
             async def watch() -> None:
                 while True:
-                    for m in await mon.messages():
-                        seen.append(c.decode(c.Kind.DATA, m.payload))
+                    seen.extend(c.decode(c.Kind.DATA, m.payload) for m in await mon.messages())
 
             watcher = asyncio.create_task(watch())
             await asyncio.wait_for(hub.ingest.connected.wait(), timeout=20)
