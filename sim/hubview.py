@@ -3,6 +3,7 @@ its own signals of an outage (from the in-process hub object)."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -29,9 +30,12 @@ def tickets(sessions: sessionmaker[Session]) -> list[TicketView]:
         ]
 
 
-def devices_online(sessions: sessionmaker[Session]) -> int:
+def devices_online(sessions: sessionmaker[Session], *, now: datetime, within_s: float) -> int:
+    """Devices the hub has heard from in the last ``within_s`` simulated seconds."""
+    since = now - timedelta(seconds=within_s)
     with sessions() as s:
-        return int(s.scalar(select(func.count()).select_from(Device).where(Device.online)) or 0)
+        q = select(func.count()).select_from(Device).where(Device.last_seen >= since)
+        return int(s.scalar(q) or 0)
 
 
 def broker_signal(hub: Any) -> bool:

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sim.scenario import Injection
 from sim.timeline import Step, sleep_until, steps
@@ -56,27 +56,33 @@ async def watch(
     injections: list[Injection],
     signals: dict[str, Signal],
     *,
+    flowing: Callable[[], int],
     clock: Clock,
     stop: asyncio.Event,
     noticed: dict[int, datetime],
     recovered: dict[int, datetime],
-    grace: timedelta = timedelta(minutes=10),
 ) -> None:
-    """Record when the hub first shows each infra outage, and when it shows it over
-    (simulated times). A hub still busy with a backlog may notice just after the service
-    is back, hence the ``grace``."""
+    """For each infra outage, record when the hub's own signals first showed it
+    (``noticed``, informational: a client that reconnects transparently may never show
+    it) and when the hub stored new readings again after the service came back
+    (``recovered``: what the score counts). ``flowing`` is the hub's stored-readings count.
+    """
     infra = [i for i in injections if i.kind.target == "infra"]
+    base: dict[int, int] = {}
     while not stop.is_set() and len(recovered) < len(infra):
         now = clock.now()
         for inj in infra:
-            signal = signals.get(inj.fault)
-            if signal is None or now < inj.at or inj.index in recovered:
+            if now < inj.at or inj.index in recovered:
                 continue
-            showing = signal()
-            if inj.index not in noticed:
-                if showing and now <= (inj.clear_at or now) + grace:
+            signal = signals.get(inj.fault)
+            in_outage = inj.clear_at is None or now < inj.clear_at
+            if in_outage:
+                if inj.index not in noticed and signal is not None and signal():
                     noticed[inj.index] = now
-            elif not showing and inj.clear_at is not None and now >= inj.clear_at:
+                continue
+            if inj.index not in base:
+                base[inj.index] = flowing()
+            elif flowing() > base[inj.index]:
                 recovered[inj.index] = now
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=0.05)

@@ -45,7 +45,12 @@ class Progress:
             self.readings_per_s = (readings - self._last[1]) / (now_real - self._last[0])
         self._last = (now_real, readings)
         tickets = await asyncio.to_thread(hubview.tickets, st.hub.sessions)
-        self.online = await asyncio.to_thread(hubview.devices_online, st.hub.sessions)
+        self.online = await asyncio.to_thread(
+            hubview.devices_online,
+            st.hub.sessions,
+            now=st.clock.now(),
+            within_s=2 * (st.fleet.rates.heartbeat_s if st.fleet else 300.0),
+        )
         self.open_tickets = sum(1 for t in tickets if t.status in OPEN)
         due = [i for i in self.scenario.injections if i.at <= st.clock.now()]
         outcomes, false = score.match(
@@ -71,7 +76,7 @@ class Progress:
         broker = st.sysmon.connected
         t.add_row(
             "devices online",
-            f"{self.online} / {len(sc.city.devices)} (hub)   "
+            f"{self.online} / {len(sc.city.devices)} (heard by the hub)   "
             f"broker clients: {'-' if broker is None else broker}",
         )
         t.add_row("tickets open", str(self.open_tickets))

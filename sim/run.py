@@ -179,6 +179,7 @@ async def _run(
                 watch(
                     injections,
                     signals,
+                    flowing=lambda: int(hub.ingest.counters.readings),
                     clock=clock,
                     stop=stop,
                     noticed=state.noticed,
@@ -206,6 +207,19 @@ async def _run(
         # stopped early: faults not injected yet are not part of the score
         outcomes = [o for o in outcomes if o.injection.at <= ran_until]
     counters = hub.ingest.counters
+    infra_notes = {
+        str(i.index): {
+            "fault": i.fault,
+            "hub_noticed_outage_at": state.noticed[i.index].isoformat()
+            if i.index in state.noticed
+            else None,
+            "data_flowing_again_at": state.recovered[i.index].isoformat()
+            if i.index in state.recovered
+            else None,
+        }
+        for i in injections
+        if i.kind.target == "infra"
+    }
     doc = score.report(
         scenario=spec.name,
         seed=spec.seed,
@@ -215,6 +229,7 @@ async def _run(
         extra={
             "devices": len(scenario.city.devices),
             "advisory_tickets": score.advisory(tickets),
+            "infra": infra_notes,
             "agent_crashes": sum(p.crashes for p in fleet.poles.values()) if fleet else None,
             "simulated_from": scenario.start.isoformat(),
             "simulated_until": min(ran_until, scenario.end).isoformat(),

@@ -5,9 +5,9 @@ target (the asset, its cabinet or its device) opened from just before the inject
 shortly after it was cleared; each ticket explains at most one fault. Every ticket that
 explains no fault is a *false ticket*, counted against the row whose expected kind it has
 (or the row ``other``); advisory kinds (forecasts) are reported apart. Infra faults
-expect no ticket: they are detected when the hub's own signals show the outage
-(``hub_noticed``) and resolved when they show it over (``hub_recovered``). Delays are in
-simulated seconds.
+expect no ticket: they count as handled when the hub stores data again after the service
+returns (``hub_recovered``; the delay is measured from the return), and every ticket they
+provoke (an offline storm, say) is false. Delays are in simulated seconds.
 """
 
 from __future__ import annotations
@@ -48,7 +48,9 @@ class Outcome:
     def delay_s(self) -> float | None:
         if self.detected_at is None:
             return None
-        return (self.detected_at - self.injection.at).total_seconds()
+        inj = self.injection
+        since = inj.clear_at if inj.kind.ticket is None and inj.clear_at else inj.at
+        return (self.detected_at - since).total_seconds()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +88,8 @@ def match(
     for inj in sorted(injections, key=lambda i: (i.at, i.index)):
         kind = inj.kind
         if kind.ticket is None:
-            seen = hub_noticed.get(inj.index)
-            back = seen is not None and inj.index in (hub_recovered or {})
-            outcomes.append(Outcome(inj, None, seen, back if inj.clear_at else None))
+            back = (hub_recovered or {}).get(inj.index)
+            outcomes.append(Outcome(inj, None, back, back is not None))
             continue
         ids = _ids(inj)
         by_device = set(inj.devices) if kind.target in ("device", "cabinet") else set()
@@ -144,7 +145,7 @@ def table(outcomes: Sequence[Outcome], false: Sequence[TicketView]) -> list[Row]
         rows.append(
             Row(
                 fault=name,
-                expect=kind.ticket or "hub noticed",
+                expect=kind.ticket or "data flows again",
                 injected=len(mine),
                 detected=detected,
                 missed=len(mine) - detected,

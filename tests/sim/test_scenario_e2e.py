@@ -2,7 +2,7 @@
 
 One run (module fixture), then one assertion per fault kind, so a red kind names itself:
 every injected fault becomes the right ticket, no false tickets, every cleared fault
-resolves its ticket (infra outages: the hub notices and recovers), and the score table
+resolves its ticket (infra outages: data flows into the hub again), and the score table
 written as JSON says so.
 """
 

@@ -115,10 +115,11 @@ def test_match(
         assert outcomes[index].resolved is want
 
 
-def test_infra_faults_are_detected_by_hub_signals_and_rows_add_up() -> None:
+def test_infra_faults_count_when_data_flows_again_and_rows_add_up() -> None:
     broker = inj(3, "broker_outage", None, at_min=30, clear_min=40)
+    influx = inj(4, "influx_outage", None, at_min=50, clear_min=60)
     outcomes, false = match(
-        [LAMP, broker],
+        [LAMP, broker, influx],
         [ticket(1, "lampOut", "p1-lamp0", minute=1), ticket(2, "graffiti", "x", minute=1)],
         hub_noticed={3: T0 + timedelta(minutes=30, seconds=5)},
         hub_recovered={3: T0 + timedelta(minutes=41)},
@@ -127,7 +128,8 @@ def test_infra_faults_are_detected_by_hub_signals_and_rows_add_up() -> None:
     rows = {r.fault: r for r in table(outcomes, false)}
     assert rows["broker_outage"].detected == 1
     assert rows["broker_outage"].resolved == 1
-    assert rows["broker_outage"].median_delay_s == 5.0
+    assert rows["broker_outage"].median_delay_s == 60.0  # from the broker's return
+    assert rows["influx_outage"].missed == 1
     assert rows["lamp_out"].detected == 1
     assert rows["lamp_out"].resolved == 0
     assert rows["graffiti"].injected == 0
