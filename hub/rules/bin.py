@@ -49,6 +49,7 @@ class BinParams:
     forecast_clear_factor: float = bounded(1.5, lo=1.0)
     forecast_window_s: float = bounded(6 * 3600.0, lo=600.0)
     forecast_min_span_s: float = 1800.0
+    forecast_sample_s: float = 300.0
     emptied_drop: float = bounded(0.2, lo=0.01, hi=1.0)
     fire_c: float = 70.0
     fire_clear_c: float = 45.0
@@ -74,6 +75,7 @@ class BinState:
     last_good_ms: int | None = None
     bad_run: int = 0
     hours_to_full: float | None = None
+    rate: float | None = None  # fill per hour, from the last fit
     last_ms: int = 0
 
 
@@ -133,14 +135,17 @@ def bin_step(
             bad_run += 1
         else:
             bad_run, last_good = 0, t_ms
-    levels, cur, emptied = state.levels, state.level, False
+    levels, cur, emptied, rate = state.levels, state.level, False, state.rate
     if level is not None and quality != "bad":
         if cur is not None and cur - level >= p.emptied_drop:
             levels, emptied = (), True  # emptied: the old slope says nothing about the new fill
-        levels = tuple(
-            x for x in (*levels, (t_ms, level)) if t_ms - x[0] <= p.forecast_window_s * 1000
-        )
-        levels, cur = levels[-48:], level
+        # The fit uses one point per ``forecast_sample_s``: the same answer as every
+        # reading for a slowly filling bin, at a fraction of the cost per reading.
+        if not levels or t_ms - levels[-1][0] >= p.forecast_sample_s * 1000:
+            horizon = t_ms - p.forecast_window_s * 1000
+            levels = tuple(x for x in (*levels, (t_ms, level)) if x[0] >= horizon)[-48:]
+            rate = fill_rate_per_hour(levels)
+        cur = level
     det: dict[str, float] = {"fillingLevel": cur} if cur is not None else {}
     thr = p.fullness_threshold
 
@@ -154,7 +159,6 @@ def bin_step(
     hours: float | None = state.hours_to_full
     fc_sig: Signal | None = None
     if level is not None and quality != "bad":
-        rate = fill_rate_per_hour(levels)
         span = (levels[-1][0] - levels[0][0]) / 1000 if levels else 0.0
         hours = (thr - level) / rate if rate and rate > 0 and level < thr else None
         if full.active or level >= thr or emptied:
@@ -221,6 +225,7 @@ def bin_step(
         last_good_ms=last_good,
         bad_run=bad_run,
         hours_to_full=hours,
+        rate=rate,
         last_ms=t_ms,
     )
     dead_det = {"badReadings": float(bad_run)}

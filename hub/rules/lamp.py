@@ -77,14 +77,38 @@ class LampState:
     last_ms: int = 0
 
 
-def light_at(state: LampState, p: LampParams, *, lat: float, lon: float, t_ms: int) -> Light:
-    """Dark, twilight or day at the pole: by its lux sensor if recent, else by the sun."""
+SUN_GRID_DEG = 0.1
+
+
+def sun_at(lat: float, lon: float, t_ms: int) -> float:
+    """Sun elevation at the pole, on a 0.1-degree grid (~11 km): across that distance the
+    elevation differs by under 0.05 degrees, and one cached astral call per grid cell and
+    minute then serves every lamp in a city district (``trygg.sun`` caches per minute)."""
+    return sun_elevation(
+        round(lat / SUN_GRID_DEG) * SUN_GRID_DEG,
+        round(lon / SUN_GRID_DEG) * SUN_GRID_DEG,
+        from_ms(t_ms),
+    )
+
+
+def light_at(
+    state: LampState,
+    p: LampParams,
+    *,
+    lat: float,
+    lon: float,
+    t_ms: int,
+    elevation: float | None = None,
+) -> Light:
+    """Dark, twilight or day at the pole: by its lux sensor if recent, else by the sun
+    (``elevation`` if the caller already has it)."""
     fresh = state.lux_ms is not None and t_ms - state.lux_ms <= p.lux_max_age_s * 1000
     if state.lux is not None and fresh:
         if state.lux < p.dark_lux:
             return "dark"
         return "day" if state.lux > p.light_lux else "twilight"
-    elevation = sun_elevation(lat, lon, from_ms(t_ms))
+    if elevation is None:
+        elevation = sun_at(lat, lon, t_ms)
     if elevation < p.dark_below_deg:
         return "dark"
     return "day" if elevation > p.day_above_deg else "twilight"
@@ -138,14 +162,17 @@ def lamp_step(
         toggles = (*toggles, t_ms)
     toggles = tuple(x for x in toggles if t_ms - x <= p.flicker_window_s * 1000)[-64:]
     lit = _lit(obs, power_state, p)
-    light = light_at(state, p, lat=lat, lon=lon, t_ms=t_ms)
-    details: dict[str, float | str] = {"light": light, "powerState": power_state or "unknown"}
+    elevation = sun_at(lat, lon, t_ms)
+    light = light_at(state, p, lat=lat, lon=lon, t_ms=t_ms, elevation=elevation)
+    details: dict[str, float | str] = {
+        "light": light,
+        "powerState": power_state or "unknown",
+        "sunElevation": round(elevation, 2),
+    }
     for key in ("intensity", "activePower", "illuminance"):
         value = obs.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool):
             details[key] = float(value)
-    if state.lux is None or light == "twilight" or "illuminance" not in obs:
-        details["sunElevation"] = round(sun_elevation(lat, lon, from_ms(t_ms)), 2)
 
     out_sig: Signal | None = None
     burn_sig: Signal | None = None
