@@ -7,7 +7,7 @@ refusal is a 4xx with a ``detail`` that says why, and changes nothing.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Final
+from typing import Annotated, Final
 
 from fastapi import APIRouter, File, Form, HTTPException, Path, Query, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import tickets as service
+from hub.api import errors
 from hub.api import ticketops as ops
 from hub.api.deps import Context, DbSession
 from hub.api.security import CurrentUser, Operator
@@ -22,9 +23,9 @@ from hub.auth import Principal
 from hub.db import Ticket, TicketPhoto
 from hub.open311.services import BY_CODE
 
-router = APIRouter(tags=["tickets"])
+router = APIRouter(tags=["tickets"], responses=errors.AUTHED)
 TicketId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Ticket id")]
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such ticket"}}
+_NOT_FOUND = errors.NOT_FOUND
 
 
 class TicketOut(BaseModel):
@@ -180,12 +181,12 @@ _ACTIONS: Final = {
 
 
 def _refused(exc: service.TicketError) -> HTTPException:
-    """The service's refusal as HTTP: 404 unknown, 409 wrong status, 422 bad input."""
+    """The service's refusal as HTTP: 404 unknown, 409 wrong status, 400 bad input."""
     if isinstance(exc, service.TicketNotFoundError):
         return HTTPException(404, detail=str(exc))
     if isinstance(exc, service.TransitionError):
         return HTTPException(409, detail=str(exc))
-    return HTTPException(422, detail=str(exc))
+    return HTTPException(400, detail=str(exc))
 
 
 def _act(
@@ -202,10 +203,7 @@ def _act(
     return _out(t)
 
 
-_CONFLICT: dict[int | str, dict[str, Any]] = {
-    **_NOT_FOUND,
-    409: {"description": "The ticket's status does not allow this"},
-}
+_CONFLICT = errors.CONFLICT
 
 
 @router.post("/tickets/{ticket_id}/acknowledge", response_model=TicketOut, responses=_CONFLICT)
@@ -298,7 +296,7 @@ async def _read_photo(ctx: Context, photo: UploadFile) -> tuple[bytes, str]:
     "/tickets",
     response_model=TicketOut,
     status_code=201,
-    responses={413: {"description": "Photo too large"}, 415: {"description": "Not an image"}},
+    responses={415: {"model": errors.ErrorOut, "description": "The photo is not an image"}},
 )
 async def create_ticket(
     *,
@@ -321,7 +319,7 @@ async def create_ticket(
     has an open ticket of this kind is added to that ticket instead (200, not 201).
     """
     if kind not in BY_CODE:
-        raise HTTPException(422, detail=f"unknown kind {kind!r}; see /open311/v2/services.json")
+        raise HTTPException(400, detail=f"unknown kind {kind!r}; see /open311/v2/services.json")
     blob = await _read_photo(ctx, photo) if photo is not None and photo.filename else None
     now = ctx.clock.now()
     try:
@@ -351,7 +349,10 @@ async def create_ticket(
 
 
 @router.post(
-    "/tickets/{ticket_id}/photos", response_model=PhotoOut, status_code=201, responses=_NOT_FOUND
+    "/tickets/{ticket_id}/photos",
+    response_model=PhotoOut,
+    status_code=201,
+    responses={**_NOT_FOUND, 415: {"model": errors.ErrorOut, "description": "Not an image"}},
 )
 async def add_photo(
     *,

@@ -10,11 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from hub import auth
+from hub.api import errors
 from hub.api.deps import Context, DbSession
 from hub.api.security import Admin, CurrentUser
 from hub.db import ApiToken, User
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], responses=errors.AUTHED)
 Role = Literal["crew", "operator", "admin"]
 
 
@@ -77,7 +78,7 @@ class IssuedToken(TokenInfo):
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-@router.post("/session", response_model=TokenOut, responses={401: {"description": "Bad login"}})
+@router.post("/session", response_model=TokenOut, responses=errors.PUBLIC)
 def log_in(db: DbSession, ctx: Context, body: LoginIn) -> TokenOut:
     """Exchange a user name and password for a personal token valid for a working day."""
     cfg = ctx.extra["api_config"]
@@ -112,7 +113,9 @@ def list_users(db: DbSession, who: Admin) -> list[UserOut]:
     return [UserOut.model_validate(u) for u in db.scalars(select(User).order_by(User.id))]
 
 
-@router.post("/users", response_model=UserOut, status_code=201, responses={409: {}})
+@router.post(
+    "/users", response_model=UserOut, status_code=201, responses={409: errors.CONFLICT[409]}
+)
 def add_user(db: DbSession, ctx: Context, who: Admin, body: UserIn) -> UserOut:
     try:
         user = auth.create_user(
@@ -124,13 +127,16 @@ def add_user(db: DbSession, ctx: Context, who: Admin, body: UserIn) -> UserOut:
             now=ctx.clock.now(),
         )
     except auth.AuthError as exc:
-        raise HTTPException(409 if "exists" in str(exc) else 422, detail=str(exc)) from exc
+        raise HTTPException(409 if "exists" in str(exc) else 400, detail=str(exc)) from exc
     db.commit()
     return UserOut.model_validate(user)
 
 
 @router.post(
-    "/users/{user_id}/tokens", response_model=IssuedToken, status_code=201, responses={404: {}}
+    "/users/{user_id}/tokens",
+    response_model=IssuedToken,
+    status_code=201,
+    responses=errors.NOT_FOUND,
 )
 def add_token(
     db: DbSession, ctx: Context, who: Admin, user_id: Id, body: NewTokenIn
@@ -146,7 +152,7 @@ def add_token(
     return IssuedToken(**TokenInfo.model_validate(row).model_dump(), token=plain)
 
 
-@router.get("/users/{user_id}/tokens", response_model=list[TokenInfo], responses={404: {}})
+@router.get("/users/{user_id}/tokens", response_model=list[TokenInfo], responses=errors.NOT_FOUND)
 def list_tokens(db: DbSession, who: Admin, user_id: Id) -> list[TokenInfo]:
     if db.get(User, user_id) is None:
         raise HTTPException(404, detail=f"no user {user_id}")
@@ -154,7 +160,7 @@ def list_tokens(db: DbSession, who: Admin, user_id: Id) -> list[TokenInfo]:
     return [TokenInfo.model_validate(r) for r in rows]
 
 
-@router.delete("/tokens/{token_id}", status_code=204, responses={404: {}})
+@router.delete("/tokens/{token_id}", status_code=204, responses=errors.NOT_FOUND)
 def revoke(db: DbSession, ctx: Context, who: CurrentUser, token_id: Id) -> None:
     """Admins revoke any token; everyone else only their own."""
     row = db.get(ApiToken, token_id)

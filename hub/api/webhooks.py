@@ -11,11 +11,12 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from hub import webhooks
+from hub.api import errors
 from hub.api.deps import Context, DbSession
 from hub.api.security import Admin
 from hub.db import WebhookDelivery, WebhookSubscription
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(tags=["webhooks"], responses=errors.AUTHED)
 EventType = Literal["ticket.opened", "ticket.reopened", "ticket.escalated", "ticket.resolved"]
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
@@ -77,7 +78,7 @@ def list_all(db: DbSession, who: Admin) -> list[SubscriptionOut]:
     ]
 
 
-@router.delete("/webhooks/{sub_id}", status_code=204, responses={404: {}})
+@router.delete("/webhooks/{sub_id}", status_code=204, responses=errors.NOT_FOUND)
 def deactivate(db: DbSession, who: Admin, sub_id: Id) -> None:
     sub = db.get(WebhookSubscription, sub_id)
     if sub is None:
@@ -86,7 +87,9 @@ def deactivate(db: DbSession, who: Admin, sub_id: Id) -> None:
     db.commit()
 
 
-@router.get("/webhooks/{sub_id}/deliveries", response_model=list[DeliveryOut], responses={404: {}})
+@router.get(
+    "/webhooks/{sub_id}/deliveries", response_model=list[DeliveryOut], responses=errors.NOT_FOUND
+)
 def deliveries(db: DbSession, who: Admin, sub_id: Id) -> list[DeliveryOut]:
     if db.get(WebhookSubscription, sub_id) is None:
         raise HTTPException(404, detail=f"no webhook subscription {sub_id}")

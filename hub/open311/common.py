@@ -11,9 +11,37 @@ from fastapi.responses import JSONResponse
 
 from hub.api.config import ApiConfig
 from hub.api.deps import Context
+from hub.api.errors import ErrorOut
 from hub.open311 import format as fmt
 
 PREFIX = "/open311/v2"
+_ERRORS_SCHEMA = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["code", "description"],
+        "properties": {"code": {"type": "integer"}, "description": {"type": "string"}},
+    },
+}
+_XML = {"text/xml": {"schema": {"type": "string"}}}
+
+
+def _doc_error(text: str) -> dict[str, Any]:
+    return {
+        "description": text,
+        "content": {"application/json": {"schema": _ERRORS_SCHEMA}, **_XML},
+    }
+
+
+# For the OpenAPI document: every route answers JSON or XML, errors as the spec's document.
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {"schema": {"type": "array"}}, **_XML}},
+    400: _doc_error("Bad parameters: the description says which"),
+    403: _doc_error("Invalid api_key"),
+    404: _doc_error("Unknown request, service code or jurisdiction"),
+    413: {"model": ErrorOut, "description": "Request body too large"},
+    429: {"model": ErrorOut, "description": "Rate limit exceeded; see Retry-After"},
+}
 Fmt = Annotated[Literal["json", "xml"], Path(description="Response format")]
 OptionalText = Annotated[str | None, Query(max_length=200)]
 

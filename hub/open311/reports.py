@@ -19,10 +19,10 @@ from hub import auth
 from hub import tickets as service
 from hub.api.deps import Context, DbSession
 from hub.open311 import contacts
-from hub.open311.common import Fmt, Open311Error, check_jurisdiction, reply
+from hub.open311.common import RESPONSES, Fmt, Open311Error, check_jurisdiction, reply
 from hub.open311.services import BY_CODE
 
-router = APIRouter(tags=["open311"])
+router = APIRouter(tags=["open311"])  # the parent router adds the prefix and responses
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
 
 
@@ -131,6 +131,7 @@ def _media(value: str | None) -> str | None:
     "/requests.{form}",
     summary="Report a problem (citizen request)",
     status_code=201,
+    responses={201: RESPONSES[200]},
     openapi_extra=_POST_BODY,
 )
 async def post_request(request: Request, db: DbSession, ctx: Context, form: Fmt) -> Response:

@@ -19,6 +19,7 @@ from hub.open311 import format as fmt
 from hub.open311 import reports
 from hub.open311.common import (
     PREFIX,
+    RESPONSES,
     Fmt,
     Open311Error,
     OptionalText,
@@ -29,7 +30,7 @@ from hub.open311.common import (
 )
 from hub.open311.services import BY_CODE, SERVICES, name
 
-router = APIRouter(prefix=PREFIX, tags=["open311"])
+router = APIRouter(prefix=PREFIX, tags=["open311"], responses=RESPONSES)
 router.include_router(reports.router)
 Lang = Annotated[Literal["sv", "en"], Query(description="Language of service names")]
 _MAX_RESULTS = 1000

@@ -41,7 +41,7 @@ def test_admin_manages_users_and_tokens_and_roles_are_enforced(hub: Hub) -> None
     user_id = r.json()["id"]
     assert c.post("/api/v1/users", headers=hub.h(hub.admin), json=body).status_code == 409
     r = c.post("/api/v1/users", headers=hub.h(hub.admin), json={**body, "name": "x", "area": None})
-    assert (r.status_code, r.json()["detail"]) == (422, "a crew user needs an area")
+    assert (r.status_code, r.json()["detail"]) == (400, "a crew user needs an area")
     r = c.post(
         "/api/v1/users", headers=hub.h(hub.admin), json={**body, "name": "y", "role": "king"}
     )

@@ -241,9 +241,9 @@ def test_create_by_hand_with_photo_and_limits(hub: Hub) -> None:
     )
     assert r.status_code == 413
     r = c.post("/api/v1/tickets", headers=h, data={**form, "kind": "unicorn"})
-    assert (r.status_code, r.json()["detail"][:20]) == (422, "unknown kind 'unicor")
+    assert (r.status_code, r.json()["detail"][:20]) == (400, "unknown kind 'unicor")
     r = c.post("/api/v1/tickets", headers=h, data={**form, "asset_id": "no-such-asset"})
-    assert (r.status_code, r.json()["detail"]) == (422, "no asset no-such-asset")
+    assert (r.status_code, r.json()["detail"]) == (400, "no asset no-such-asset")
     r = c.post("/api/v1/tickets", headers=h, data={**form, "lat": "91"})
     assert r.status_code == 422
     assert count() == before
