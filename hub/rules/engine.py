@@ -14,8 +14,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -26,34 +25,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from hub.db import Asset, Device, RuleState
 from hub.rules import alarms, codec
 from hub.rules.actions import Action, Raise
-from hub.rules.bin import BinParams, BinState, bin_step
+from hub.rules.bin import BinState, bin_step
 from hub.rules.cabinet import CABINET_OUT, CabinetParams, CabinetState, cabinet_step
-from hub.rules.camera import CameraParams, camera_event
+from hub.rules.camera import camera_event
 from hub.rules.device import DEVICE_OFFLINE, DeviceParams, DeviceState, device_step
-from hub.rules.lamp import LAMP_OUT, LampParams, LampState, lamp_step
-from hub.rules.params import from_properties
+from hub.rules.fleet import Fleet
+from hub.rules.lamp import LAMP_OUT, LampState, lamp_step
 from trygg import contract as c
 from trygg.clock import Clock, to_ms
 
 log = logging.getLogger(__name__)
 
 SUPPRESSED_BY_CABINET = frozenset({LAMP_OUT})
-
-
-@dataclass
-class _AssetInfo:
-    id: str
-    kind: str
-    device: str
-    lat: float
-    lon: float
-    cabinet: str | None
-    address: str | None
-    properties: dict[str, Any]
-    lamp: LampParams = field(default_factory=LampParams)
-    bin: BinParams = field(default_factory=BinParams)
-    camera: CameraParams = field(default_factory=CameraParams)
-    hold_s: float = 600.0
 
 
 class RuleEngine:
@@ -73,9 +56,7 @@ class RuleEngine:
         self.clock = clock
         self.resolve_hold_s = resolve_hold_s
         self.offline_grace_s = offline_grace_s
-        self.assets: dict[str, _AssetInfo] = {}
-        self.cabinet_lamps: dict[str, set[str]] = defaultdict(set)
-        self.heartbeats: dict[str, float] = {}
+        self.fleet = Fleet(resolve_hold_s=resolve_hold_s)
         self.lamps: dict[str, LampState] = {}
         self.bins: dict[str, BinState] = {}
         self.cabinets: dict[str, CabinetState] = {}
@@ -93,22 +74,13 @@ class RuleEngine:
         self.floor_ms = to_ms(self.clock.now()) + int(self.offline_grace_s * 1000)
         with self.sessions() as s:
             for asset in s.scalars(select(Asset)):
-                self._remember(
-                    asset_id=asset.id,
-                    kind=asset.kind,
-                    device=asset.device_id,
-                    lat=asset.lat,
-                    lon=asset.lon,
-                    cabinet=asset.cabinet,
-                    address=asset.address,
-                    properties=dict(asset.properties or {}),
-                )
+                self.fleet.from_row(asset)
             for dev in s.scalars(select(Device)):
-                self.heartbeats[dev.id] = dev.heartbeat_s
+                self.fleet.heartbeats[dev.id] = dev.heartbeat_s
         self.reload_state()
         log.info(
             "rules loaded: %d assets, %d lamp, %d bin, %d device states",
-            len(self.assets),
+            len(self.fleet.assets),
             len(self.lamps),
             len(self.bins),
             len(self.devices),
@@ -135,37 +107,6 @@ class RuleEngine:
             "cabinet": (self.cabinets, CabinetState),
             "device": (self.devices, DeviceState),
         }
-
-    def _remember(
-        self,
-        *,
-        asset_id: str,
-        kind: str,
-        device: str,
-        lat: float,
-        lon: float,
-        cabinet: str | None,
-        address: str | None,
-        properties: dict[str, Any],
-    ) -> None:
-        info = _AssetInfo(asset_id, kind, device, lat, lon, cabinet, address, properties)
-        errors: list[str] = []
-        if kind == c.AssetKind.STREETLIGHT:
-            info.lamp, errors = from_properties(LampParams, properties)
-            if cabinet:
-                self.cabinet_lamps[cabinet].add(asset_id)
-        elif kind == c.AssetKind.BIN:
-            info.bin, errors = from_properties(BinParams, properties)
-        elif kind == c.AssetKind.CAMERA:
-            info.camera, errors = from_properties(CameraParams, properties)
-        hold = properties.get("resolveHoldS")
-        if isinstance(hold, int | float) and not isinstance(hold, bool) and 0 <= hold <= 86_400:
-            info.hold_s = float(hold)
-        else:
-            info.hold_s = self.resolve_hold_s
-        for error in errors:
-            log.warning("asset %s: threshold refused, default kept: %s", asset_id, error)
-        self.assets[asset_id] = info
 
     # ---- entry points ----------------------------------------------------------------
     async def feed(self, items: list[tuple[str, Any]]) -> None:
@@ -204,7 +145,7 @@ class RuleEngine:
             touched_cabinets: dict[str, int] = {}
             for tag, message in items:
                 if tag == "birth":
-                    self._on_birth(message)
+                    self.fleet.from_birth(message)
                     dev_actions += self._device(
                         message.device, now_ms, online=True, boot=message.boot
                     )
@@ -238,7 +179,7 @@ class RuleEngine:
         with self.sessions.begin() as s:
             now_ms = to_ms(self.clock.now())
             actions: list[Action] = []
-            for device in sorted(set(self.heartbeats) | set(self.devices)):
+            for device in sorted(set(self.fleet.heartbeats) | set(self.devices)):
                 actions += self._device(device, now_ms)
             for cab in list(self.cabinets):
                 actions += self._cabinet(cab, now_ms, tick=True)
@@ -248,50 +189,17 @@ class RuleEngine:
                     for d in (state.out, state.day_burn, state.flicker, state.power_drop)
                 ):
                     actions += self._lamp(asset_id, None, now_ms)
-            for asset_id, info in list(self.assets.items()):
+            for asset_id, info in list(self.fleet.assets.items()):
                 if info.kind == c.AssetKind.BIN:
                     actions += self._bin(asset_id, None, now_ms)
             self._apply(s, actions)
             now = self.clock.now()
             alarms.resolve_held(s, now=now)
-            places = {a: p for a in self.assets if (p := self._place(a)) is not None}
+            places = {a: p for a in self.fleet.assets if (p := self.fleet.place(a)) is not None}
             alarms.settle_released(s, now=now, places=places)
             self._persist(s)
 
     # ---- evaluation ------------------------------------------------------------------
-    def _on_birth(self, birth: c.Birth) -> None:
-        self.heartbeats[birth.device] = birth.heartbeat_s
-        for a in birth.assets:
-            self._remember(
-                asset_id=a.id,
-                kind=a.kind.value,
-                device=birth.device,
-                lat=a.lat,
-                lon=a.lon,
-                cabinet=a.cabinet,
-                address=a.address,
-                properties=dict(a.properties),
-            )
-
-    def _known(self, s: Session, asset_id: str) -> _AssetInfo | None:
-        info = self.assets.get(asset_id)
-        if info is None:
-            row = s.get(Asset, asset_id)
-            if row is None:
-                return None
-            self._remember(
-                asset_id=row.id,
-                kind=row.kind,
-                device=row.device_id,
-                lat=row.lat,
-                lon=row.lon,
-                cabinet=row.cabinet,
-                address=row.address,
-                properties=dict(row.properties or {}),
-            )
-            info = self.assets[asset_id]
-        return info
-
     def _on_data(self, s: Session, data: c.Data, cabinets: dict[str, int]) -> list[Action]:
         groups: dict[tuple[str, int], dict[str, Any]] = {}
         quality: dict[tuple[str, int], str] = {}
@@ -302,7 +210,7 @@ class RuleEngine:
                 quality[key] = "bad" if r.q == "bad" or quality.get(key) == "bad" else r.q
         actions: list[Action] = []
         for (asset_id, t), obs in sorted(groups.items(), key=lambda kv: kv[0][1]):
-            info = self._known(s, asset_id)
+            info = self.fleet.known(s, asset_id)
             if info is None:
                 continue
             if info.kind == c.AssetKind.STREETLIGHT:
@@ -316,7 +224,7 @@ class RuleEngine:
     def _on_events(self, s: Session, events: c.Events) -> list[Action]:
         actions: list[Action] = []
         for e in events.events:
-            info = self._known(s, e.asset)
+            info = self.fleet.known(s, e.asset)
             if info is None:
                 continue
             if info.kind == c.AssetKind.BIN:
@@ -333,7 +241,7 @@ class RuleEngine:
         return actions
 
     def _lamp(self, asset_id: str, obs: dict[str, Any] | None, t: int) -> list[Action]:
-        info = self.assets[asset_id]
+        info = self.fleet.assets[asset_id]
         old = self.lamps.get(asset_id, LampState())
         new, actions = lamp_step(
             old, obs, asset=asset_id, t_ms=t, lat=info.lat, lon=info.lon, p=info.lamp
@@ -350,7 +258,7 @@ class RuleEngine:
         quality: str = "good",
         events: dict[str, bool] | None = None,
     ) -> list[Action]:
-        info = self.assets[asset_id]
+        info = self.fleet.assets[asset_id]
         old = self.bins.get(asset_id, BinState())
         new, actions = bin_step(
             old,
@@ -366,7 +274,7 @@ class RuleEngine:
         return actions
 
     def _cabinet(self, cabinet: str, t: int, *, tick: bool = False) -> list[Action]:
-        lamps = self.cabinet_lamps.get(cabinet, set())
+        lamps = self.fleet.cabinet_lamps.get(cabinet, set())
         out = (
             None
             if tick
@@ -393,7 +301,7 @@ class RuleEngine:
     ) -> list[Action]:
         old = self.devices.get(device, DeviceState())
         params = DeviceParams(
-            heartbeat_s=self.heartbeats.get(device, 300.0), min_off_s=self.offline_grace_s
+            heartbeat_s=self.fleet.heartbeats.get(device, 300.0), min_off_s=self.offline_grace_s
         )
         new, actions = device_step(
             old,
@@ -416,43 +324,19 @@ class RuleEngine:
 
     # ---- applying --------------------------------------------------------------------
     def _suppressor(self, action: Raise) -> str | None:
+        """The active root cause that hides this alarm ("type:asset"), if any."""
         if action.alarm == DEVICE_OFFLINE:
             return None
-        info = self.assets.get(action.asset)
-        device = info.device if info else None
-        if device is None and action.alarm == CABINET_OUT:
-            lamps = self.cabinet_lamps.get(action.asset, set())
-            devices = {self.assets[a].device for a in lamps if a in self.assets}
-            device = next(iter(devices)) if len(devices) == 1 else None
+        device = self.fleet.device_of(action.asset)
         dev_state = self.devices.get(device) if device else None
         if dev_state is not None and dev_state.offline.active:
             return f"{DEVICE_OFFLINE}:{device}"
+        info = self.fleet.assets.get(action.asset)
         if info and info.cabinet and action.alarm in SUPPRESSED_BY_CABINET:
             cab = self.cabinets.get(info.cabinet)
             if cab is not None and cab.out.active:
                 return f"{CABINET_OUT}:{info.cabinet}"
         return None
-
-    def _place(self, ident: str) -> alarms.Place | None:
-        info = self.assets.get(ident)
-        if info is not None:
-            return alarms.Place(info.lat, info.lon, info.address, info.device)
-        group = [self.assets[a] for a in self.cabinet_lamps.get(ident, ()) if a in self.assets]
-        if not group:
-            group = [a for a in self.assets.values() if a.device == ident]
-        if not group:
-            return None
-        group.sort(key=lambda a: a.id)
-        lat = sum(a.lat for a in group) / len(group)
-        lon = sum(a.lon for a in group) / len(group)
-        devices = {a.device for a in group}
-        return alarms.Place(
-            lat, lon, group[0].address, group[0].device if len(devices) == 1 else None
-        )
-
-    def _hold(self, ident: str) -> timedelta:
-        info = self.assets.get(ident)
-        return timedelta(seconds=info.hold_s if info else self.resolve_hold_s)
 
     def _apply(self, s: Session, actions: list[Action]) -> None:
         if not actions:
@@ -467,7 +351,7 @@ class RuleEngine:
                     severity=action.severity,
                     now=now,
                     details=dict(action.details),
-                    place=self._place(action.asset),
+                    place=self.fleet.place(action.asset),
                     suppressed_by=self._suppressor(action),
                 )
                 self.tickets_opened += int(outcome.created)
@@ -479,7 +363,7 @@ class RuleEngine:
                     asset_id=action.asset,
                     alarm_type=action.alarm,
                     now=now,
-                    hold=self._hold(action.asset),
+                    hold=self.fleet.hold(action.asset),
                 )
                 if action.alarm in (CABINET_OUT, DEVICE_OFFLINE):
                     root = f"{action.alarm}:{action.asset}"
