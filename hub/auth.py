@@ -165,11 +165,15 @@ def bootstrap_token(
     now: datetime,
     area: str | None = None,
     scope: str = "api",
+    password: str | None = None,
 ) -> str:
-    """Create (or reuse) a user and return a fresh token: for setup scripts and tests."""
+    """Create (or reuse) a user and return a fresh token: for setup scripts, demo and tests.
+
+    ``password`` (for a new user) lets them log in on the crew page as well.
+    """
     with sessions.begin() as s:
         user = s.scalars(select(User).where(User.name == name)).first()
         if user is None:
-            user = create_user(s, name=name, role=role, area=area, now=now)
+            user = create_user(s, name=name, role=role, area=area, now=now, password=password)
         _, plain = issue_token(s, user=user, now=now, scope=scope, label="bootstrap")
     return plain
