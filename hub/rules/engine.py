@@ -32,7 +32,7 @@ from hub.rules.device import DEVICE_OFFLINE, DeviceParams, DeviceState, device_s
 from hub.rules.fleet import Fleet
 from hub.rules.lamp import LAMP_OUT, LampState, lamp_step
 from trygg import contract as c
-from trygg.clock import Clock, to_ms
+from trygg.clock import Clock, from_ms, to_ms
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +150,8 @@ class RuleEngine:
                         message.device, now_ms, online=True, boot=message.boot
                     )
                 elif tag == "state" or (tag == "device" and hasattr(message, "online")):
+                    if isinstance(message, c.State):
+                        self._device_row(s, message)
                     dev_actions += self._device(
                         message.device,
                         now_ms,
@@ -315,6 +317,15 @@ class RuleEngine:
         )
         self._store(f"device:{device}", self.devices, device, old, new)
         return actions
+
+    @staticmethod
+    def _device_row(s: Session, state: c.State) -> None:
+        """Keep the devices table's online flag current (a stale death from an earlier
+        boot, arriving after the new birth, is ignored)."""
+        dev = s.get(Device, state.device)
+        if dev is None or state.boot < dev.boot:
+            return
+        dev.online, dev.boot, dev.state_changed = state.online, state.boot, from_ms(state.ts)
 
     def _store(self, key: str, store: dict[str, Any], ident: str, old: Any, new: Any) -> None:
         self.evaluations += 1
