@@ -38,9 +38,7 @@ def upgrade() -> None:
                 "severity", sa.String(length=16), nullable=False, server_default="indeterminate"
             )
         )
-        batch.add_column(
-            sa.Column("alarm_count", sa.Integer(), nullable=False, server_default="1")
-        )
+        batch.add_column(sa.Column("alarm_count", sa.Integer(), nullable=False, server_default="1"))
         batch.add_column(sa.Column("area", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("hold_until", _TS, nullable=True))
         batch.add_column(sa.Column("acknowledged_at", _TS, nullable=True))
