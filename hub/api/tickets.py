@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import tickets as service
-from hub.api import errors
+from hub.api import errors, geo
 from hub.api import ticketops as ops
 from hub.api.deps import Context, DbSession
 from hub.api.security import CurrentUser, Operator
@@ -102,10 +102,10 @@ class CommentIn(BaseModel):
     text: str = Field(min_length=1, max_length=2000)
 
 
-def _out(t: Ticket, near: ops.Point | None = None) -> TicketOut:
+def _out(t: Ticket, near: geo.Point | None = None) -> TicketOut:
     out = TicketOut.model_validate(t)
     if near is not None:
-        out.distance_m = ops.distance_m(near, t.lat, t.lon)
+        out.distance_m = geo.distance_m(near, t.lat, t.lon)
     return out
 
 
@@ -143,8 +143,8 @@ def list_tickets(
     """Tickets matching every filter; the total before paging is in ``X-Total-Count``."""
     try:
         statuses = ops.expand_statuses(status)
-        box = ops.BBox.parse(bbox) if bbox is not None else None
-        point = ops.Point.parse(near) if near is not None else None
+        box = geo.BBox.parse(bbox) if bbox is not None else None
+        point = geo.Point.parse(near) if near is not None else None
     except ValueError as exc:
         raise HTTPException(400, detail=str(exc)) from exc
     if not who.at_least("operator"):
