@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _MAX_KEYS = 10_000
@@ -64,8 +65,12 @@ async def _reply(send: Send, status: int, detail: str, headers: list[tuple[bytes
     await send({"type": "http.response.body", "body": body})
 
 
-class _BodyTooLargeError(Exception):
-    pass
+class _BodyTooLargeError(HTTPException):
+    """Raised from ``receive`` while the body streams in; an HTTPException so that FastAPI,
+    which turns other errors while reading a body into a 400, answers it as a 413."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, detail=f"request body too large (limit {limit} bytes)")
 
 
 class LimitsMiddleware:
@@ -133,7 +138,7 @@ class LimitsMiddleware:
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
                 if seen > limit:
-                    raise _BodyTooLargeError
+                    raise _BodyTooLargeError(limit)
             return msg
 
         async def tracked(msg: Message) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException
 
 from hub import auth
 from hub import tickets as service
@@ -88,6 +89,8 @@ async def _form(request: Request) -> dict[str, str]:
         raise Open311Error(400, "send the request as application/x-www-form-urlencoded")
     try:
         raw = await request.form(max_files=0, max_fields=100)
+    except HTTPException:
+        raise  # e.g. 413 from the body limit while the form streams in
     except Exception as exc:  # noqa: BLE001 - any parse failure is the caller's fault
         raise Open311Error(400, f"malformed form body: {exc}") from None
     data = {k: v for k, v in raw.items() if isinstance(v, str)}

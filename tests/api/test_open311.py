@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -190,6 +191,18 @@ def test_malformed_posts_are_refused_with_open311_errors_and_change_nothing(hub:
     r = hub.client.post(
         f"{V2}/requests.json",
         content=b"api_key=" + b"a" * 70_000,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 413
+
+    def chunks() -> Iterator[bytes]:
+        yield b"service_code=graffiti&lat=59.36&long=18&description="
+        for _ in range(20):
+            yield b"a" * 8192
+
+    r = hub.client.post(
+        f"{V2}/requests.json",
+        content=chunks(),
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert r.status_code == 413

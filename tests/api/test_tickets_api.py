@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import cv2
 import numpy as np
 from sqlalchemy import func, select
@@ -260,3 +262,24 @@ def test_openapi_is_published_with_versioned_paths_and_bearer_auth(hub: Hub) -> 
     assert (
         hub.client.get("/crew/").headers["content-security-policy"].startswith("default-src 'none'")
     )
+
+
+def test_chunked_oversized_body_is_refused_while_streaming(hub: Hub) -> None:
+    """No Content-Length: the limit is counted as the body arrives."""
+    ids = _seed(hub)
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"text": "'
+        for _ in range(20):
+            yield b"a" * 8192
+        yield b'"}'
+
+    r = hub.client.post(
+        f"/api/v1/tickets/{ids['near']}/comments",
+        headers={**hub.h(hub.operator), "Content-Type": "application/json"},
+        content=chunks(),
+    )
+    assert r.status_code == 413
+    assert "too large" in r.json()["detail"]
+    detail = hub.client.get(f"/api/v1/tickets/{ids['near']}", headers=hub.h(hub.operator)).json()
+    assert detail["comments"] == []
