@@ -87,35 +87,10 @@ def cmd_hub(args: argparse.Namespace) -> int:
 
 
 def cmd_edge(args: argparse.Namespace) -> int:
-    from edge.agent import Agent
-    from edge.config import ConfigError, load_device_config
-    from edge.drivers.registry import build_drivers
-    from trygg.clock import SystemClock
+    # The Pi's process (sd_notify, clock-sync probe, reload) lives with the edge area.
+    from edge.main import run
 
-    try:
-        config = load_device_config(Path(args.config))
-    except ConfigError as exc:
-        print(f"trygg edge: {exc}", file=sys.stderr)
-        return 2
-    password = (
-        Path(config.broker.password_file).read_text().strip()
-        if config.broker.password_file
-        else None
-    )
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        _stop_on_signals(stop)
-        agent = Agent(
-            config=config,
-            clock=SystemClock(),
-            drivers=build_drivers(config.assets),
-            password=password,
-        )
-        await agent.run(stop)
-
-    asyncio.run(main())
-    return 0
+    return run(Path(args.config))
 
 
 def cmd_vision_group(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
