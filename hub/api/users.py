@@ -132,6 +132,18 @@ def add_user(db: DbSession, ctx: Context, who: Admin, body: UserIn) -> UserOut:
     return UserOut.model_validate(user)
 
 
+@router.delete("/users/{user_id}", status_code=204, responses=errors.NOT_FOUND)
+def deactivate_user(db: DbSession, who: Admin, user_id: Id) -> None:
+    """Switch a user off: every token of theirs stops working at once (history keeps the name)."""
+    user = db.get(User, user_id)
+    if user is None:
+        raise HTTPException(404, detail=f"no user {user_id}")
+    if user.id == who.user_id:
+        raise HTTPException(400, detail="admins cannot switch themselves off")
+    user.active = False
+    db.commit()
+
+
 @router.post(
     "/users/{user_id}/tokens",
     response_model=IssuedToken,

@@ -79,6 +79,22 @@ def test_admin_manages_users_and_tokens_and_roles_are_enforced(hub: Hub) -> None
     r = c.get("/api/v1/me", headers=hub.h(issued["token"]))
     assert (r.status_code, r.json()["detail"]) == (401, "token revoked")
     assert c.post("/api/v1/users/9999/tokens", headers=hub.h(hub.admin), json={}).status_code == 404
+    # Switching the user off stops every token of theirs.
+    again = c.post(f"/api/v1/users/{user_id}/tokens", headers=hub.h(hub.admin), json={}).json()
+    assert c.get("/api/v1/me", headers=hub.h(again["token"])).status_code == 200
+    assert c.delete(f"/api/v1/users/{user_id}", headers=hub.h(hub.operator)).status_code == 403
+    assert c.delete(f"/api/v1/users/{user_id}", headers=hub.h(hub.admin)).status_code == 204
+    r = c.get("/api/v1/me", headers=hub.h(again["token"]))
+    assert (r.status_code, r.json()["detail"]) == (401, "user disabled")
+    r = c.post("/api/v1/session", json={"username": "bo", "password": "lampor-2026"})
+    assert r.status_code == 401
+    me_id = next(
+        u["id"]
+        for u in c.get("/api/v1/users", headers=hub.h(hub.admin)).json()
+        if u["name"] == "ada"
+    )
+    r = c.delete(f"/api/v1/users/{me_id}", headers=hub.h(hub.admin))
+    assert (r.status_code, r.json()["detail"]) == (400, "admins cannot switch themselves off")
     # An Open311 key is not an API token.
     key = auth.bootstrap_token(
         hub.sessions, name="fms", role="operator", scope="open311", now=hub.clock.now()
