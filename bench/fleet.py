@@ -225,8 +225,9 @@ async def bench(
             [
                 sys.executable,
                 "-c",
-                "import resource, sim.fleet, sim.worker;"
-                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)",
+                "import sim.fleet, sim.worker, pathlib;"
+                "print([l.split()[1] for l in pathlib.Path('/proc/self/status').read_text()"
+                ".splitlines() if l.startswith('VmRSS:')][0])",
             ],
             capture_output=True,
             text=True,

@@ -205,6 +205,7 @@ class Fleet:
         state_dir: Path,
         rates: Rates | None = None,
         password: Callable[[str], str | None] | None = None,
+        stagger_s: float = 0.0,
     ) -> None:
         self.scenario = scenario
         self.clock = clock
@@ -227,6 +228,9 @@ class Fleet:
             pole.powered.set()
             self.poles[device.id] = pole
         self.applied: list[Applied] = []
+        # real seconds between two poles' first boot: thousands of agents in one process
+        # must not all open their outbox and connect in the same instant
+        self.stagger_s = stagger_s
 
     def _agent(self, config: DeviceConfig, drivers: list[Driver]) -> Agent:
         return Agent(
@@ -248,13 +252,18 @@ class Fleet:
     async def run(self, stop: asyncio.Event) -> None:
         """Run every pole, the camera event pump and this slice's faults until ``stop``."""
         async with asyncio.TaskGroup() as tg:
-            for pole in self.poles.values():
-                tg.create_task(self._pole(pole, stop), name=f"pole-{pole.device.id}")
+            for n, pole in enumerate(self.poles.values()):
+                tg.create_task(
+                    self._pole(pole, stop, delay=n * self.stagger_s), name=f"pole-{pole.device.id}"
+                )
             tg.create_task(self._pump_events(stop), name="camera-events")
             tg.create_task(self._inject(stop), name="inject")
 
-    async def _pole(self, pole: Pole, stop: asyncio.Event) -> None:
+    async def _pole(self, pole: Pole, stop: asyncio.Event, *, delay: float = 0.0) -> None:
         """The pole's life: run its agent; a power cut stops it until the power is back."""
+        if delay:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
         while not stop.is_set():
             halt = asyncio.Event()
 
