@@ -197,24 +197,32 @@ class Link:
         return len(pending)
 
     async def _pump(self, conn: Connection, stop: asyncio.Event) -> None:
+        """Publish within the window; re-send from the acknowledged point when the hub has
+        made no progress for ``ack_timeout_s`` while messages are outstanding (new readings
+        waking the pump must not postpone that, or a lost message would wait forever)."""
         link = self.state
+        loop = asyncio.get_running_loop()
         timeout = self.agent.config.outbox.ack_timeout_s
+        acked_seen, progress_at = link.acked, loop.time()
         while not stop.is_set():
             link.wake.clear()
+            now = loop.time()
+            if link.acked != acked_seen or link.sent_upto <= link.acked:
+                acked_seen, progress_at = link.acked, now
+            elif now - progress_at >= timeout:
+                log.info(
+                    "%s: no ack for %.0fs, re-sending from %d",
+                    self.agent.config.id,
+                    timeout,
+                    link.acked + 1,
+                )
+                link.sent_upto = link.acked
+                progress_at = now
             if await self._send_window(conn):
                 continue
-            acked_before = link.acked
-            try:
-                await asyncio.wait_for(link.wake.wait(), timeout=timeout)
-            except TimeoutError:
-                if link.sent_upto > link.acked == acked_before:
-                    log.info(
-                        "%s: no ack for %.0fs, re-sending from %d",
-                        self.agent.config.id,
-                        timeout,
-                        link.acked + 1,
-                    )
-                    link.sent_upto = link.acked
+            wait = timeout - (loop.time() - progress_at) if link.sent_upto > link.acked else timeout
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(link.wake.wait(), timeout=max(wait, 0.05))
 
     async def _receive(self, conn: Connection) -> None:
         while True:
