@@ -86,6 +86,37 @@ def pole_yaml(device: str, *, port: int, state: Path, interval_s: float = 1.0) -
     }
 
 
+def real_pole_yaml(device: str, *, port: int, state: Path) -> dict[str, Any]:
+    """The same pole with the real drivers (gpiozero on its mock pins; no I2C bus here, so
+    the INA219/BH1750 reads fail and become sensorFault events, as on a Pi with a loose
+    sensor). Measures the memory of the hardware libraries really loaded."""
+    config = pole_yaml(device, port=port, state=state)
+    lamp = [
+        {"type": "gpio_relay", "id": "relay", "input_pin": 17, "output_pin": 27, "interval_s": 1},
+        {"type": "ina219", "id": "power", "interval_s": 1},
+        {"type": "bh1750", "id": "lux", "interval_s": 1},
+    ]
+    w1 = state / "w1" / "28-0316a2799c0f"
+    w1.mkdir(parents=True, exist_ok=True)
+    (w1 / "w1_slave").write_text(
+        "91 01 4b 46 7f ff 0c 10 1c : crc=1c YES\n91 01 4b 46 7f ff 0c 10 1c t=25062\n"
+    )
+    bin_ = [
+        {"type": "ultrasonic", "id": "level", "trigger_pin": 23, "echo_pin": 24, "interval_s": 1},
+        {"type": "ds18b20", "id": "temp", "w1_dir": str(state / "w1"), "interval_s": 1},
+        {"type": "tilt", "id": "tilt", "pin": 25, "interval_s": 1},
+    ]
+    config["assets"] = [
+        {**config["assets"][0], "sensors": lamp},
+        {**config["assets"][2], "sensors": bin_},
+        {
+            **config["assets"][3],
+            "sensors": [{"type": "pi_health", "id": "health", "interval_s": 1}],
+        },
+    ]
+    return config
+
+
 def _proc_cpu_s(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -98,12 +129,15 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def measure_process(port: int, tmp: Path) -> dict[str, Any]:
-    config = tmp / "pole.yaml"
-    config.write_text(yaml.safe_dump(pole_yaml("pole-bench", port=port, state=tmp / "p")))
+def measure_process(port: int, tmp: Path, *, real: bool = False) -> dict[str, Any]:
+    config = tmp / f"pole-{real}.yaml"
+    build = real_pole_yaml if real else pole_yaml
+    config.write_text(yaml.safe_dump(build("pole-bench", port=port, state=tmp / f"p{real}")))
+    env = {**os.environ, "GPIOZERO_PIN_FACTORY": "mock"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "edge", "--config", str(config)],
         cwd=ROOT,
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -292,6 +326,8 @@ async def main_async() -> dict[str, Any]:
         try:
             results: dict[str, Any] = {}
             results.update(await asyncio.to_thread(measure_process, stack.ports.mqtt, tmp))
+            real = await asyncio.to_thread(measure_process, stack.ports.mqtt, tmp, real=True)
+            results.update({f"real_drivers_{k}": v for k, v in real.items()})
             results.update(await asyncio.to_thread(measure_append, tmp))
             results.update(await measure_replay(stack.ports.mqtt, tmp))
             results.update(await measure_outage(stack, tmp))
@@ -307,8 +343,10 @@ def main() -> int:
     OUT.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
     print(
-        f"edge: RSS {results['rss_mb']} MB (cv2/onnxruntime loaded: "
-        f"{results['heavy_libs_loaded'] or 'no'}), CPU {results['cpu_pct']} % of a core "
+        f"edge: RSS {results['rss_mb']} MB twins / {results['real_drivers_rss_mb']} MB real "
+        f"drivers (cv2/onnxruntime loaded: "
+        f"{(results['heavy_libs_loaded'] + results['real_drivers_heavy_libs_loaded']) or 'no'}),"
+        f" CPU {results['cpu_pct']} % of a core "
         f"(10 sensors @1 s), outbox append {results['append_rps']}/s "
         f"(single-txn {results['append_single_rps']}/s), replay {results['replay_rps']}/s, "
         f"1 h outage ({results['outage_readings']} readings) replayed in "
