@@ -32,6 +32,7 @@ from trygg.clock import Clock, to_ms
 log = logging.getLogger(__name__)
 
 MAX_SLEEP_S: Final = 1.0
+READ_TIMEOUT_S: Final = 10.0  # a blocking read longer than this is a stuck bus or sensor
 
 
 @dataclass
@@ -95,6 +96,8 @@ class Agent:
         self._due: dict[int, datetime] = {}
         self._releases: dict[str, tuple[datetime, Any]] = {}
         self._synced_at: datetime | None = None
+        self._hung: dict[int, asyncio.Future[Sample]] = {}
+        self.read_timeout_s = READ_TIMEOUT_S
         self._synced_last = True
         self.flushed = asyncio.Event()  # set after the final flush on stop (link drains then)
 
@@ -294,9 +297,23 @@ class Agent:
         if id(driver) not in self._opened:
             await (asyncio.to_thread(driver.open) if blocking else _call(driver.open))
             self._opened.add(id(driver))
-        if blocking:
-            return await asyncio.to_thread(driver.read, when)
-        return driver.read(when)
+        if not blocking:
+            return driver.read(when)
+        hung = self._hung.get(id(driver))
+        if hung is not None:
+            if not hung.done():
+                raise DriverError("previous read still hanging (bus stuck?)")
+            del self._hung[id(driver)]
+            with contextlib.suppress(Exception):
+                hung.result()  # collected; its outcome was already reported as a timeout
+        read = asyncio.ensure_future(asyncio.to_thread(driver.read, when))
+        try:
+            return await asyncio.wait_for(asyncio.shield(read), timeout=self.read_timeout_s)
+        except TimeoutError:
+            # A thread can't be killed: leave it, skip this sensor until it returns, and
+            # keep the loop (and the watchdog keep-alive) going.
+            self._hung[id(driver)] = read
+            raise DriverError(f"read timed out after {self.read_timeout_s:.0f}s") from None
 
     async def _sample(self, driver: Driver, when: datetime, *, synced: bool = True) -> None:
         try:
