@@ -17,8 +17,9 @@ import contextlib
 import logging
 import random
 import ssl
+import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,88 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 log = logging.getLogger(__name__)
+
+
+_READ_CHUNK = 256 * 1024
+_MAX_PACKETS_PER_READ = 2000
+_PUBACK = struct.Struct("!BBH")
+
+
+class _BufferedSocket:
+    """A socket whose small reads are served from one large ``recv``.
+
+    Paho reads every packet with three ``recv`` calls (command byte, each length byte, body)
+    and one ``select`` per packet; measured on this machine that caps a subscriber at
+    ~20k messages/s. Reading 256 KiB at a time and reporting the buffered bytes through
+    ``pending()`` (which paho already honours for TLS) removes almost all of those system
+    calls; paho's packet parsing is unchanged.
+    """
+
+    __slots__ = ("_buf", "_pos", "_sock")
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._buf = b""
+        self._pos = 0
+
+    def recv(self, size: int) -> bytes:
+        available = len(self._buf) - self._pos
+        if available <= 0:
+            data = self._sock.recv(max(size, _READ_CHUNK))
+            if len(data) <= size:
+                return bytes(data)
+            self._buf, self._pos = data, size
+            return bytes(data[:size])
+        take = min(size, available)
+        start = self._pos
+        self._pos += take
+        if self._pos >= len(self._buf):
+            chunk = self._buf[start:]
+            self._buf, self._pos = b"", 0
+            return chunk
+        return self._buf[start : self._pos]
+
+    def pending(self) -> int:
+        inner = self._sock.pending() if hasattr(self._sock, "pending") else 0
+        return len(self._buf) - self._pos + int(inner)
+
+    def send(self, data: bytes | bytearray) -> int:
+        return int(self._sock.send(data))
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def fileno(self) -> int:
+        return int(self._sock.fileno())
+
+    def setblocking(self, flag: bool) -> None:
+        self._sock.setblocking(flag)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class _FastClient(paho.Client):
+    """Paho with buffered reads; every packet still goes through paho's own handlers."""
+
+    def _create_socket(self) -> Any:
+        return _BufferedSocket(super()._create_socket())
+
+    def loop_read(self, max_packets: int = 1) -> Any:
+        # Paho handles one packet per select(); drain whatever is already buffered.
+        rc = super().loop_read(max_packets)
+        for _ in range(_MAX_PACKETS_PER_READ):
+            sock = self._sock
+            if rc or sock is None or not isinstance(sock, _BufferedSocket) or not sock.pending():
+                break
+            rc = super().loop_read(1)
+        return rc
+
+    def ack_many(self, mids: Iterable[int]) -> None:
+        """Queue PUBACKs for many QoS 1 messages as one write (one wake-up of the loop)."""
+        packet = b"".join(_PUBACK.pack(0x40, 2, mid) for mid in mids)
+        if packet:
+            self._packet_queue(0x40, packet, 0, 0)
 
 
 class MqttError(RuntimeError):
@@ -95,7 +178,7 @@ class Connection:
     ) -> None:
         self._settings = settings
         self._loop = asyncio.get_running_loop()
-        self._client = paho.Client(
+        self._client = _FastClient(
             CallbackAPIVersion.VERSION2,
             client_id=settings.client_id,
             protocol=paho.MQTTv5,
@@ -160,7 +243,9 @@ class Connection:
 
     def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
         with self._lock:
-            self._inbox.append(Incoming(msg.topic, bytes(msg.payload), msg.qos, msg.mid, msg.retain))
+            self._inbox.append(
+                Incoming(msg.topic, bytes(msg.payload), msg.qos, msg.mid, msg.retain)
+            )
             wake = len(self._inbox) == 1
         if wake:
             self._loop.call_soon_threadsafe(self._inbox_event.set)
@@ -281,3 +366,15 @@ class Connection:
     def ack(self, mid: int, qos: int) -> None:
         """Send the PUBACK for a message received with ``manual_ack``."""
         self._client.ack(mid, qos)
+
+    def ack_many(self, messages: Iterable[Incoming]) -> None:
+        """PUBACK every QoS 1 message of a batch received with ``manual_ack``, in one write.
+
+        Only call this after the messages' data is durably stored; QoS 0 messages need no
+        acknowledgement and QoS 2 is not used by the contract (it is acked one by one)."""
+        if self.disconnected.done():
+            return
+        self._client.ack_many(m.mid for m in messages if m.qos == 1)
+        for m in messages:
+            if m.qos == 2:
+                self._client.ack(m.mid, 2)
