@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
+from edge import messages
 from edge.commands import CommandError, Commands
 from edge.config import DeviceConfig, load_device_config
 from edge.drivers.base import Driver, DriverError, Sample, SimFaults
@@ -132,43 +133,13 @@ class Agent:
 
     # ---- messages --------------------------------------------------------------------
     def birth_message(self) -> bytes:
-        stats = self.outbox.stats()
-        assets = [
-            c.AssetInfo(
-                id=a.id,
-                kind=a.kind,
-                lat=a.lat,
-                lon=a.lon,
-                cabinet=a.cabinet,
-                address=a.address,
-                properties=a.properties,
-            )
-            for a in self.config.assets
-        ]
-        return c.encode(
-            c.Birth(
-                device=self.config.id,
-                boot=self.boot,
-                ts=to_ms(self.clock.now()),
-                firmware=self.config.firmware,
-                site=self.config.site,
-                device_class=self.config.device_class,
-                heartbeat_s=self.config.heartbeat_s,
-                low=stats.low,
-                assets=assets,
-            )
-        )
+        """Retained birth: who this device is, its assets, and its outbox floor."""
+        low = self.outbox.stats().low
+        return messages.birth(self.config, boot=self.boot, now=self.clock.now(), low=low)
 
     def state_message(self, *, online: bool) -> bytes:
         """Retained state; with ``online=False`` it is the Last Will, carrying this boot."""
-        return c.encode(
-            c.State(
-                device=self.config.id,
-                boot=max(self.boot, 1),
-                online=online,
-                ts=to_ms(self.clock.now()),
-            )
-        )
+        return messages.state(self.config, boot=self.boot, now=self.clock.now(), online=online)
 
     @property
     def _historical(self) -> bool:
