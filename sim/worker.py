@@ -25,7 +25,7 @@ from sim.timeline import sleep_until
 from trygg.clock import ScaledClock
 
 REPORT_S = 2.0
-STAGGER_S = 0.01  # 2,000 agents boot over 20 s
+STAGGER_S = 0.01  # agents boot 10 ms apart
 EXECUTOR_THREADS = 32
 
 
