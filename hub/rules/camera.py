@@ -4,8 +4,9 @@ The edge already judges each camera against its own baseline and debounces (visi
 health), so the hub maps an event with ``active=true`` to raising the alarm of the same
 name and ``active=false`` to clearing it. Two policies follow what operators of tamper
 detection ask for: "too dark"/"overexposed" are optional per camera (a covered lens looks
-like lights off at night), and a displaced camera is *latched* — it stays an alarm until a
-crew resolves the ticket, because a camera that drifted back by itself still needs a look.
+like lights off at night), and tamper alarms are *latched on the pole*: the edge keeps a
+covered, blurred or displaced event active until the hub acknowledges it (``ack_tamper``)
+and the condition has gone, so an inactive event already means someone looked.
 
 =================  ==========================  ======================================
 alarm              set                         clear
@@ -13,7 +14,7 @@ alarm              set                         clear
 cameraCovered      event active                event inactive
 cameraBlurred      event active                event inactive
 cameraFrozen       event active                event inactive
-cameraDisplaced    event active                only by a crew resolving the ticket
+cameraDisplaced    event active                event inactive (after ack on the pole)
 cameraDark,        event active, if the        event inactive
 cameraOverexposed  camera's ``exposureAlarms``
 graffiti           event with ``graffitiArea`` event inactive (wall clean again)
@@ -39,7 +40,6 @@ HEALTH: Final[dict[str, Severity]] = {
     "cameraDark": "warning",
     "cameraOverexposed": "warning",
 }
-LATCHED: Final = frozenset({"cameraDisplaced"})
 OPTIONAL: Final = frozenset({"cameraDark", "cameraOverexposed"})
 
 
@@ -71,4 +71,4 @@ def camera_event(
         return []
     if active:
         return [Raise(asset, event_type, severity, details)]
-    return [] if event_type in LATCHED else [Clear(asset, event_type)]
+    return [Clear(asset, event_type)]

@@ -81,7 +81,7 @@ def test_cabinet_clears_with_hysteresis() -> None:
         ("cameraBlurred", True, CameraParams(), ("Raise", "minor")),
         ("cameraFrozen", True, CameraParams(), ("Raise", "major")),
         ("cameraDisplaced", True, CameraParams(), ("Raise", "major")),
-        ("cameraDisplaced", False, CameraParams(), None),  # latched until a crew resolves
+        ("cameraDisplaced", False, CameraParams(), ("Clear", None)),  # latched on the pole
         ("cameraDark", True, CameraParams(), None),  # optional: off by default
         ("cameraDark", True, CameraParams(exposure_alarms=True), ("Raise", "warning")),
         ("cameraOverexposed", True, CameraParams(exposure_alarms=True), ("Raise", "warning")),
