@@ -80,6 +80,9 @@ class Device(Base):
     above: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     gaps: Mapped[int] = mapped_column(BigInteger, default=0)
     lost: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Fused online/offline state (hub/device_state.py, issue 5): why it last changed.
+    state_reason: Mapped[str] = mapped_column(String(16), default="unknown")
+    last_gap_at: Mapped[datetime | None]
 
 
 class Asset(Base):

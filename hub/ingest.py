@@ -1,14 +1,23 @@
-"""Hub ingest: MQTT -> validate -> de-duplicate -> InfluxDB, acknowledging only what is stored.
+"""Hub ingest: MQTT -> validate -> de-duplicate -> InfluxDB (or spool), acking only what is stored.
 
-Order for each batch of messages, which is what makes "nothing lost, nothing doubled" hold:
+Two stages joined by a bounded queue, so classifying batch N+1 overlaps storing batch N
+while memory stays bounded (the broker sends at most ``receive_maximum`` un-acknowledged
+messages, and a full queue stops us taking more from paho):
 
-1. decode and check every message (bad ones are dead-lettered with a reason);
-2. drop duplicates by (device, boot, seq);
-3. write the batch's lines to InfluxDB, retrying with back-off until it succeeds (no PUBACK
-   is sent meanwhile, so the broker keeps the messages and back-pressure reaches devices);
-4. commit the new watermarks, counters, device state and dead letters to SQL;
-5. PUBACK the messages to the broker, then tell each device its watermark (end-to-end ack);
-6. hand the stored readings and events to the rules.
+1. *consume*: take what paho received (up to ``batch_max_lines`` lines or
+   ``batch_max_delay_s``), validate and de-duplicate it (:mod:`hub.ingest_batch`);
+   rejects become dead letters;
+2. *store*: write the batch's lines to InfluxDB; if InfluxDB is down, to the bounded local
+   spool (:mod:`hub.spool`); if the spool is full too, retry with back-off and acknowledge
+   nothing meanwhile, so back-pressure reaches the broker and the devices' outboxes. Then
+   commit watermarks, device state, dead letters and counters to SQL in one transaction,
+   PUBACK the batch, send each device its end-to-end :class:`~trygg.contract.Ack`, request
+   a rebirth from devices with new sequence gaps, and hand the stored items to the sink.
+
+The sink (the rules engine) receives a list of ``(tag, item)``: ``("birth", Birth)``,
+``("state", State)``, ``(device, Data | Events)`` for stored messages, and
+``("online" | "offline", DeviceStatus)`` for fused state transitions (see
+:mod:`hub.device_state`), including those from the heartbeat tick.
 """
 
 from __future__ import annotations
@@ -16,60 +25,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import Counter as Tally
+import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.db import Asset, DeadLetter, Device
-from hub.db import Counter as CounterRow
 from hub.dedup import SeqState
+from hub.device_state import DeviceStates, Transition, parse_class_timeouts
 from hub.influx import Influx, InfluxError
-from hub.lineproto import point, reading_lines
+from hub.ingest_batch import Batch, Classifier
+from hub.ingest_store import BatchWrite, IngestStore, load
+from hub.metrics import IngestCounters, IngestGauges, influx_line, make_registry
 from hub.settings import HubSettings
+from hub.spool import Spool
 from trygg import contract as c
-from trygg.clock import Clock, from_ms, to_ms
+from trygg.clock import Clock, to_ms
 from trygg.mqtt import Connection, Incoming, MqttError, MqttSettings, Will, backoff
 
 log = logging.getLogger(__name__)
 
-DEAD_LETTER_PAYLOAD_BYTES = 4096
 Sink = Callable[[list[tuple[str, Any]]], Awaitable[None]]
+_PIPELINE_DEPTH = 2
 
 
 @dataclass
-class IngestCounters:
-    messages: int = 0
-    readings: int = 0
-    events: int = 0
-    duplicates: int = 0
-    duplicate_readings: int = 0
-    gaps: int = 0
-    lost: int = 0
-    dead: Tally[str] = field(default_factory=Tally)
-    batches: int = 0
-    write_retries: int = 0
-
-    def as_rows(self) -> dict[str, int]:
-        rows = {k: int(v) for k, v in vars(self).items() if isinstance(v, int)}
-        rows.update({f"dead.{reason}": n for reason, n in self.dead.items()})
-        return rows
-
-
-@dataclass
-class _Batch:
-    lines: list[str] = field(default_factory=list)
-    marks: list[tuple[str, int]] = field(default_factory=list)
-    dead: list[DeadLetter] = field(default_factory=list)
-    touched: set[str] = field(default_factory=set)
-    seen: set[tuple[str, int]] = field(default_factory=set)
-    stored: list[tuple[str, Any]] = field(default_factory=list)
-    births: list[c.Birth] = field(default_factory=list)
-    states: list[c.State] = field(default_factory=list)
-    last_seen: dict[str, int] = field(default_factory=dict)
+class _Work:
+    messages: list[Incoming]
+    batch: Batch
 
 
 class Ingest:
@@ -88,30 +72,41 @@ class Ingest:
         self.clock = clock
         self.sink = sink
         self.counters = IngestCounters()
+        self.gauges = IngestGauges()
         self.seq: dict[str, SeqState] = {}
         self.known: set[str] = set()
+        self.classifier = Classifier(
+            known=self.known,
+            seq=self.seq,
+            dedup=settings.dedup,
+            registry_open=settings.registry_open,
+        )
+        self.states = DeviceStates(
+            started_ms=to_ms(clock.now()),
+            grace_s=settings.offline_grace_s,
+            class_timeouts_s=parse_class_timeouts(settings.heartbeat_timeouts),
+        )
+        self.store = IngestStore(sessions, dead_letter_max=settings.dead_letter_max)
+        self.registry = make_registry(lambda: self.counters, lambda: self.gauges)
         self.connected = asyncio.Event()
+        self.spool: Spool | None = None
         self._conn: Connection | None = None
+        self._rebirth_at: dict[str, int] = {}
+        self._unacked = 0
+        self._oldest_unstored: list[int] = []
 
     # ---- start-up --------------------------------------------------------------------
     def load(self) -> None:
-        """Known devices, their watermarks and the counters, from SQL."""
-        with self.sessions() as s:
-            for dev in s.scalars(select(Device)):
-                self.known.add(dev.id)
-                self.seq[dev.id] = SeqState(
-                    watermark=dev.watermark,
-                    above={int(x) for x in dev.above.get("seqs", [])},
-                    max_seen=dev.watermark,
-                    gaps=dev.gaps,
-                    lost=dev.lost,
-                    boot=dev.boot,
-                )
-            for row in s.scalars(select(CounterRow)):
-                if row.name.startswith("dead."):
-                    self.counters.dead[row.name[5:]] = row.value
-                elif hasattr(self.counters, row.name):
-                    setattr(self.counters, row.name, row.value)
+        """Known devices, their watermarks, state and the counters, from SQL; the spool."""
+        loaded = load(self.sessions)
+        self.known |= loaded.known
+        self.seq.update(loaded.seq)
+        self.states.load(loaded.statuses)
+        self.counters = loaded.counters
+        name = f"{self.settings.influx_db}-{self.settings.client_id}"
+        self.spool = Spool(self.settings.spool_dir / name, max_bytes=self.settings.spool_max_bytes)
+        if len(self.spool):
+            log.info("spool holds %d batch(es) from before; replaying", len(self.spool))
 
     # ---- MQTT ------------------------------------------------------------------------
     def _mqtt_settings(self) -> MqttSettings:
@@ -127,12 +122,22 @@ class Ingest:
             key_file=s.mqtt_key_file,
             clean_start=False,
             session_expiry_s=s.session_expiry_s,
+            receive_maximum=s.receive_maximum,
         )
 
     def _hub_state(self, online: bool) -> bytes:
         return c.HubState(online=online, ts=to_ms(self.clock.now())).model_dump_json().encode()
 
     async def run(self, stop: asyncio.Event) -> None:
+        if self.spool is None:
+            await asyncio.to_thread(self.load)
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._mqtt_loop(stop), name="ingest-mqtt")
+            tg.create_task(self._spool_loop(stop), name="ingest-spool")
+            tg.create_task(self._tick_loop(stop), name="ingest-tick")
+            tg.create_task(self._gauge_loop(stop), name="ingest-gauges")
+
+    async def _mqtt_loop(self, stop: asyncio.Event) -> None:
         delays = backoff(0.5, 30.0)
         while not stop.is_set():
             try:
@@ -141,6 +146,7 @@ class Ingest:
             except MqttError as exc:
                 log.warning("hub MQTT session ended: %s", exc)
             self.connected.clear()
+            self.gauges.connected = False
             self._conn = None
             if not stop.is_set():
                 with contextlib.suppress(TimeoutError):
@@ -155,6 +161,10 @@ class Ingest:
             max_batch=self.settings.batch_max_lines,
         ) as conn:
             self._conn = conn
+            # Whatever was classified but not stored is re-delivered by the broker.
+            self.classifier.pending.clear()
+            self._unacked = 0
+            self._oldest_unstored.clear()
             group = self.settings.share_group
             await conn.subscribe(
                 *(
@@ -165,198 +175,259 @@ class Ingest:
             await conn.subscribe(c.subscription(c.Kind.BIRTH), c.subscription(c.Kind.STATE))
             await conn.publish(c.HUB_STATE_TOPIC, self._hub_state(True), retain=True)
             self.connected.set()
+            self.gauges.connected = True
             log.info("hub ingest connected (session present: %s)", conn.session_present)
-            stopping = asyncio.ensure_future(stop.wait())
-            try:
-                while not stop.is_set():
-                    getter = asyncio.ensure_future(conn.messages())
-                    await asyncio.wait([getter, stopping], return_when=asyncio.FIRST_COMPLETED)
-                    if not getter.done():
-                        getter.cancel()
-                        break
-                    await self.process(conn, getter.result())
-                await conn.publish(c.HUB_STATE_TOPIC, self._hub_state(False), retain=True)
-            finally:
-                stopping.cancel()
+            queue: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=_PIPELINE_DEPTH)
+            error: MqttError | None = None
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._store_stage(conn, queue, stop), name="ingest-store")
+                try:
+                    await self._consume(conn, queue, stop)
+                except MqttError as exc:
+                    error = exc
+                await queue.put(None)
+            if error is not None:
+                raise error
+            with contextlib.suppress(MqttError, TimeoutError):
+                await asyncio.wait_for(
+                    conn.publish(c.HUB_STATE_TOPIC, self._hub_state(False), retain=True), 5
+                )
 
-    # ---- the pipeline ----------------------------------------------------------------
-    async def process(self, conn: Connection, messages: list[Incoming]) -> None:
-        batch = _Batch()
-        for msg in messages:
-            self._classify(batch, msg)
-        await self._write(batch.lines)
-        await asyncio.to_thread(self._commit, batch)
-        for msg in messages:
-            if msg.qos > 0:
-                conn.ack(msg.mid, msg.qos)
-        for device in batch.touched:
-            ack = c.Ack(device=device, seq=self.seq[device].watermark, ts=to_ms(self.clock.now()))
-            conn.publish_nowait(c.topic_for(device, c.Kind.ACK), c.encode(ack), retain=True)
-        if self.sink is not None and (batch.stored or batch.births or batch.states):
-            await self.sink(
-                [
-                    *(("birth", b) for b in batch.births),
-                    *(("state", s) for s in batch.states),
-                    *batch.stored,
-                ]
-            )
-
-    def _classify(self, batch: _Batch, msg: Incoming) -> None:
-        device: str | None = None
+    # ---- stage 1: consume and classify -----------------------------------------------
+    async def _consume(
+        self, conn: Connection, queue: asyncio.Queue[_Work | None], stop: asyncio.Event
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        stopping = asyncio.ensure_future(stop.wait())
         try:
-            device, kind, message = c.decode_device_message(msg.topic, msg.payload)
-            if device not in self.known and not (
-                self.settings.registry_open and kind == c.Kind.BIRTH
-            ):
-                raise c.ContractError(  # noqa: TRY301 - one dead-letter path for every reason
-                    "unknown_device", f"device {device!r} is not registered"
-                )
-            self.counters.messages += 1
-            batch.last_seen[device] = to_ms(self.clock.now())
-            if kind in (c.Kind.DATA, c.Kind.EVENT):
-                self._classify_stream(batch, device, message)
-            elif kind == c.Kind.BIRTH:
-                self._on_birth(batch, message)
-            elif kind == c.Kind.STATE:
-                batch.states.append(message)
-            else:
-                log.info("command result from %s: %s", device, message)
-        except c.ContractError as exc:
-            self.counters.dead[exc.reason] += 1
-            log.info("dead letter (%s) on %s: %s", exc.reason, msg.topic[:120], exc.detail)
-            batch.dead.append(
-                DeadLetter(
-                    at=self.clock.now(),
-                    topic=msg.topic[:300],
-                    device_id=device,
-                    reason=exc.reason,
-                    detail=exc.detail[:400],
-                    size=len(msg.payload),
-                    payload=msg.payload[:DEAD_LETTER_PAYLOAD_BYTES],
-                )
-            )
+            while not stop.is_set():
+                getter = asyncio.ensure_future(conn.messages())
+                await asyncio.wait([getter, stopping], return_when=asyncio.FIRST_COMPLETED)
+                if not getter.done():
+                    getter.cancel()
+                    return
+                messages = getter.result()
+                batch = Batch(received_ms=to_ms(self.clock.now()))
+                self._classify(batch, messages)
+                deadline = loop.time() + self.settings.batch_max_delay_s
+                while len(batch.lines) < self.settings.batch_max_lines and not stop.is_set():
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        break
+                    try:
+                        more = await asyncio.wait_for(conn.messages(), timeout=remaining)
+                    except TimeoutError:
+                        break
+                    self._classify(batch, more)
+                    messages += more
+                self._unacked += len(messages)
+                self._oldest_unstored.append(batch.received_ms)
+                self.gauges.queue_depth = self._unacked
+                await queue.put(_Work(messages, batch))
+        finally:
+            stopping.cancel()
 
-    def _classify_stream(self, batch: _Batch, device: str, message: c.Data | c.Events) -> None:
-        state = self.seq.setdefault(device, SeqState())
-        batch.touched.add(device)
-        key = (device, message.seq)
-        if self.settings.dedup and (state.is_stored(message.seq) or key in batch.seen):
-            self.counters.duplicates += 1
-            if isinstance(message, c.Data):
-                self.counters.duplicate_readings += len(message.readings)
-            return
-        if isinstance(message, c.Data):
-            lines = reading_lines(device=device, site=message.site, readings=message.readings)
-            self.counters.readings += len(message.readings)
-        else:
-            lines = [
-                point(
-                    "event",
-                    {
-                        "device": device,
-                        "site": message.site,
-                        "asset": e.asset,
-                        "kind": e.kind.value,
-                        "type": e.type,
-                    },
-                    {"active": e.active, "severity": e.severity},
-                    e.t,
-                )
-                for e in message.events
-            ]
-            self.counters.events += len(message.events)
-        batch.lines.extend(lines)
-        batch.seen.add(key)
-        batch.marks.append(key)
-        batch.stored.append((device, message))
+    def _classify(self, batch: Batch, messages: list[Incoming]) -> None:
+        self.classifier.classify(batch, ((m.topic, m.payload, m.retain) for m in messages))
 
-    def _on_birth(self, batch: _Batch, birth: c.Birth) -> None:
-        self.known.add(birth.device)
-        state = self.seq.setdefault(birth.device, SeqState())
-        if birth.boot < state.boot:
-            log.warning(
-                "%s: boot went back %d -> %d (re-flashed?), restarting its stream",
-                birth.device,
-                state.boot,
-                birth.boot,
-            )
-            state.restart(boot=birth.boot, low=birth.low)
-        else:
-            lost = state.floor(birth.low)
-            if lost:
-                self.counters.lost += lost
-                log.warning(
-                    "%s: %d message(s) dropped by the device before sending", birth.device, lost
-                )
-        state.boot = max(state.boot, birth.boot)
-        batch.births.append(birth)
-        batch.touched.add(birth.device)
+    # ---- stage 2: store, commit, acknowledge -----------------------------------------
+    async def _store_stage(
+        self, conn: Connection, queue: asyncio.Queue[_Work | None], stop: asyncio.Event
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        while (work := await queue.get()) is not None:
+            started = loop.time()
+            batch = work.batch
+            if batch.lines and not await self._write(batch, stop):
+                # Stopping while neither InfluxDB nor the spool can take it: leave it (and
+                # everything queued after it) un-acknowledged for the broker to re-deliver.
+                while await queue.get() is not None:
+                    pass
+                return
+            transitions = await self._commit(batch)
+            conn.ack_many(work.messages)
+            self._unacked -= len(work.messages)
+            if self._oldest_unstored:
+                self._oldest_unstored.pop(0)
+            self._acknowledge_devices(conn, batch)
+            self.gauges.queue_depth = self._unacked
+            self.gauges.last_batch_s = loop.time() - started
+            await self._feed(batch, transitions)
 
-    async def _write(self, lines: list[str]) -> None:
-        if not lines:
-            return
-        body = ("\n".join(lines)).encode()
-        delays = backoff(0.2, 10.0)
+    async def _write(self, batch: Batch, stop: asyncio.Event) -> bool:
+        """InfluxDB, else the spool, else retry; False only when stopping unstored."""
+        body = "\n".join(batch.lines).encode()
+        delays = backoff(0.2, 5.0)
+        assert self.spool is not None
         while True:
             try:
                 await self.influx.write(body, rp=self.settings.influx_raw_rp)
-                return
+                return True
             except InfluxError as exc:
                 if not exc.retryable:
-                    # A value InfluxDB refuses (e.g. a field type conflict) must not block
-                    # the stream forever; the contract should have caught it, so log loudly.
-                    log.error("InfluxDB refused a batch of %d lines: %s", len(lines), exc)
-                    self.counters.dead["influx_rejected"] += 1
-                    return
-                self.counters.write_retries += 1
-                log.warning("InfluxDB write failed, retrying: %s", exc)
-                await asyncio.sleep(next(delays))
+                    # The contract should have refused such a value; don't block the stream.
+                    log.error("InfluxDB refused a batch of %d lines: %s", len(batch.lines), exc)
+                    batch.delta.dead["influx_rejected"] += 1
+                    return True
+                batch.delta.write_retries += 1
+                if await asyncio.to_thread(self.spool.put, body, created_ms=batch.received_ms):
+                    batch.delta.spooled_batches += 1
+                    log.info("InfluxDB unavailable (%s): batch spooled", exc)
+                    return True
+                log.warning("InfluxDB unavailable and spool full: not acknowledging (%s)", exc)
+            if stop.is_set():
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=next(delays))
 
-    def _commit(self, batch: _Batch) -> None:
-        for device, seq in batch.marks:
-            before = self.seq[device].gaps
-            self.seq[device].mark_stored(seq)
-            self.counters.gaps += self.seq[device].gaps - before
-        self.counters.batches += 1
-        with self.sessions.begin() as s:
-            self._save_devices(s, batch)
-            s.add_all(batch.dead)
-            for name, value in self.counters.as_rows().items():
-                s.merge(CounterRow(name=name, value=value))
-
-    def _save_devices(self, s: Session, batch: _Batch) -> None:
+    async def _commit(self, batch: Batch) -> list[Transition]:
+        committed = self.classifier.commit(batch)
+        now_ms = to_ms(self.clock.now())
+        transitions: list[Transition] = []
+        states = self.states
         for birth in batch.births:
-            dev = s.get(Device, birth.device) or Device(id=birth.device)
-            dev.site, dev.firmware, dev.device_class = (
-                birth.site,
-                birth.firmware,
-                birth.device_class,
+            t = states.on_birth(
+                device=birth.device,
+                boot=birth.boot,
+                device_class=birth.device_class,
+                heartbeat_s=birth.heartbeat_s,
+                firmware=birth.firmware,
+                now_ms=now_ms,
             )
-            dev.heartbeat_s = birth.heartbeat_s
-            s.add(dev)
-            for a in birth.assets:
-                s.merge(
-                    Asset(
-                        id=a.id,
-                        device_id=birth.device,
-                        kind=a.kind.value,
-                        lat=a.lat,
-                        lon=a.lon,
-                        cabinet=a.cabinet,
-                        address=a.address,
-                        properties=dict(a.properties),
-                    )
-                )
-        s.flush()
-        for device in batch.touched | set(batch.last_seen):
-            st = self.seq.get(device, SeqState())
-            values: dict[str, Any] = {
-                "watermark": st.watermark,
-                "above": {"seqs": sorted(st.above)},
-                "gaps": st.gaps,
-                "lost": st.lost,
-                "boot": st.boot,
-            }
-            if device in batch.last_seen:
-                values["last_seen"] = from_ms(batch.last_seen[device])
-            s.execute(update(Device).where(Device.id == device).values(**values))
+            transitions += [t] if t else []
+        for st in batch.states:
+            t = states.on_state(device=st.device, boot=st.boot, online=st.online, now_ms=now_ms)
+            transitions += [t] if t else []
+        for device, boot in batch.seen.items():
+            t = states.on_seen(device=device, now_ms=now_ms, boot=boot)
+            transitions += [t] if t else []
+        for device, n in committed.gaps.items():
+            states.on_gap(device=device, now_ms=now_ms, count=n)
+        for device, (depth, dropped) in batch.outbox.items():
+            states.on_outbox(device=device, depth=depth, dropped=dropped)
+        self.counters.add(batch.delta)
+        changed = batch.touched | set(batch.seen) | {st.device for st in batch.states}
+        write = BatchWrite(
+            births=batch.births,
+            devices={
+                d: (self.seq.get(d) or SeqState(), states.get(d))
+                for d in changed
+                if d in self.known
+            },
+            rejected=batch.rejected,
+            counters=self.counters.as_rows(),
+        )
+        await asyncio.to_thread(self.store.write, write)
+        self._request_rebirths(committed.gaps, now_ms)
+        return transitions
+
+    def _acknowledge_devices(self, conn: Connection, batch: Batch) -> None:
+        ts = to_ms(self.clock.now())
+        for device in batch.touched:
+            ack = c.Ack(device=device, seq=self.seq[device].watermark, ts=ts)
+            self._publish(conn, c.topic_for(device, c.Kind.ACK), c.encode(ack), retain=True)
+
+    def _request_rebirths(self, gaps: dict[str, int], now_ms: int) -> None:
+        conn = self._conn
+        if conn is None or not gaps:
+            return
+        interval_ms = int(self.settings.rebirth_interval_s * 1000)
+        for device in gaps:
+            if now_ms - self._rebirth_at.get(device, -interval_ms) < interval_ms:
+                continue
+            self._rebirth_at[device] = now_ms
+            cmd = c.Command(id=uuid.uuid4().hex[:16], name="rebirth", ts=now_ms)
+            self._publish(conn, c.topic_for(device, c.Kind.CMD), c.encode(cmd))
+            self.counters.rebirths_requested += 1
+            log.info("%s: sequence gap, rebirth requested", device)
+
+    @staticmethod
+    def _publish(conn: Connection, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        """Fire-and-forget QoS 1 (acks and commands are re-sent on the next batch anyway)."""
+        try:
+            fut = conn.publish_nowait(topic, payload, retain=retain)
+        except MqttError as exc:
+            log.debug("publish to %s skipped: %s", topic, exc)
+            return
+        fut.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+    async def _feed(self, batch: Batch, transitions: list[Transition]) -> None:
+        if self.sink is None:
+            return
+        items: list[tuple[str, Any]] = [
+            *(("birth", b) for b in batch.births),
+            *(("state", s) for s in batch.states),
+            *batch.stored,
+            *((t.kind, t.status) for t in transitions),
+        ]
+        if items:
+            await self._sink(items)
+
+    async def _sink(self, items: list[tuple[str, Any]]) -> None:
+        assert self.sink is not None
+        try:
+            await self.sink(items)
+        except Exception:  # a rules bug must not stop ingest; logged with its traceback
+            log.exception("rules sink failed on %d item(s)", len(items))
+
+    # ---- background: spool replay, heartbeat tick, self-metrics ------------------------
+    async def _spool_loop(self, stop: asyncio.Event) -> None:
+        delays = backoff(0.5, 10.0)
+        while not stop.is_set():
+            spool = self.spool
+            head = await asyncio.to_thread(spool.peek) if spool is not None else None
+            if spool is not None:
+                self.gauges.spool_bytes, self.gauges.spool_batches = spool.size_bytes, len(spool)
+            if head is None or spool is None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+                continue
+            segment, body = head
+            try:
+                await self.influx.write(body, rp=self.settings.influx_raw_rp)
+            except InfluxError as exc:
+                if exc.retryable:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=next(delays))
+                    continue
+                log.error("InfluxDB refused a spooled batch, discarding it: %s", exc)
+                self.counters.dead["influx_rejected"] += 1
+            await asyncio.to_thread(spool.remove, segment)
+            delays = backoff(0.5, 10.0)
+
+    async def _tick_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.settings.tick_s)
+            await self.tick()
+
+    async def tick(self) -> list[Transition]:
+        """Declare silent devices offline (heartbeat timeout); persist and feed the sink."""
+        transitions = self.states.tick(to_ms(self.clock.now()))
+        online = sum(1 for s in self.states.devices.values() if s.online)
+        self.gauges.devices_online = online
+        self.gauges.devices_offline = sum(
+            1 for s in self.states.devices.values() if s.online is False
+        )
+        oldest = [*self._oldest_unstored]
+        if self.spool is not None and (spooled := self.spool.oldest_ms()) is not None:
+            oldest.append(spooled)
+        now_ms = to_ms(self.clock.now())
+        self.gauges.oldest_unsent_s = (now_ms - min(oldest)) / 1000 if oldest else 0.0
+        if transitions:
+            for t in transitions:
+                log.info("%s: %s (%s)", t.status.device, t.kind, t.status.reason)
+            await asyncio.to_thread(self.store.states, [t.status for t in transitions])
+            if self.sink is not None:
+                await self._sink([(t.kind, t.status) for t in transitions])
+        return transitions
+
+    async def _gauge_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.settings.gauges_s)
+            line = influx_line(self.counters, self.gauges, to_ms(self.clock.now()))
+            try:
+                await self.influx.write(line.encode(), rp=self.settings.influx_raw_rp)
+            except InfluxError as exc:
+                log.debug("self-metrics not written: %s", exc)

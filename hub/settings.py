@@ -41,6 +41,12 @@ class HubSettings:
     gauges_s: float = 60.0
     dedup: bool = True  # switched off only by the control run of the chaos test
     spool_dir: Path = field(default_factory=lambda: Path("state/spool"))
+    # ---- ingest (issue 5) ----
+    spool_max_bytes: int = 512 * 1024 * 1024  # full spool => stop acknowledging, never drop
+    dead_letter_max: int = 20_000  # rows kept; counts per reason are kept forever
+    heartbeat_timeouts: str = ""  # per device class, "pole=600,camera=120"; else 2.5 x birth's
+    rebirth_interval_s: float = 60.0  # at most one rebirth request per device per interval
+    receive_maximum: int = 20_000  # un-acknowledged messages the broker may send us
 
 
 def from_env(environ: dict[str, str] | None = None, **overrides: Any) -> HubSettings:

@@ -1,0 +1,192 @@
+"""Device online/offline state, fused from three signals. Pure: no I/O, time passed in.
+
+Why three signals (DOMAIN.md section 6): the Last Will is fast but can be lost or arrive
+late; a heartbeat timeout is robust but slow; a sequence gap says data went missing. So:
+
+* a birth (or a retained ``state`` with ``online=true``) of boot ``b`` >= the known boot
+  makes the device online;
+* a death (the Last Will, ``state`` with ``online=false``) makes it offline only if its boot
+  is >= the known boot: a stale death of an earlier boot arriving after the new birth is
+  ignored (Sparkplug's bdSeq rule);
+* any message seen refreshes ``last_seen``; a device that went offline only because its
+  heartbeat timed out comes back online when it is heard from again (a will-offline
+  device needs a new birth/state, since a queued backlog is not a sign of life);
+* :meth:`DeviceStates.tick` (called on a clock tick, so "no data" is noticed without any
+  message arriving) marks offline every online device silent for longer than its class's
+  heartbeat timeout. Timeouts count from ``max(last_seen, hub start + grace)``, so a hub
+  restart does not produce a storm of false offline states;
+* a gap in the sequence is recorded (count and time) and shown as ``suspect`` for one
+  timeout period; it does not by itself flip the state.
+
+Consumers. Every change is returned as a :class:`Transition`; the hub's ingest hands it to
+the rules sink as the item ``("online", status)`` or ``("offline", status)`` (``status`` is
+a :class:`DeviceStatus` snapshot), next to the raw ``("state", contract.State)`` and
+``("birth", contract.Birth)`` items, so the device-offline rule (issue 6) consumes state
+without re-implementing it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Literal
+
+Reason = Literal["birth", "state", "will", "data", "heartbeat", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceStatus:
+    device: str
+    device_class: str = "pole"
+    heartbeat_s: float = 300.0
+    boot: int = 0
+    online: bool | None = None  # None: not heard from since it was registered
+    reason: Reason = "unknown"
+    changed_ms: int | None = None
+    last_seen_ms: int | None = None
+    firmware: str = ""
+    outbox_depth: int = 0
+    dropped: int = 0
+    gaps: int = 0
+    last_gap_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    kind: Literal["online", "offline"]
+    status: DeviceStatus
+
+
+class DeviceStates:
+    """The state of every known device; each method returns the transitions it caused."""
+
+    def __init__(
+        self,
+        *,
+        started_ms: int,
+        grace_s: float,
+        class_timeouts_s: Mapping[str, float] | None = None,
+        heartbeat_factor: float = 2.5,
+    ) -> None:
+        self.started_ms = started_ms
+        self.grace_ms = int(grace_s * 1000)
+        self.class_timeouts_s = dict(class_timeouts_s or {})
+        self.heartbeat_factor = heartbeat_factor
+        self.devices: dict[str, DeviceStatus] = {}
+
+    def load(self, statuses: Iterable[DeviceStatus]) -> None:
+        for status in statuses:
+            self.devices[status.device] = status
+
+    def get(self, device: str) -> DeviceStatus:
+        return self.devices.get(device) or DeviceStatus(device=device)
+
+    def timeout_s(self, status: DeviceStatus) -> float:
+        """The class's configured timeout, else ``heartbeat_factor`` x the device's own
+        announced heartbeat."""
+        configured = self.class_timeouts_s.get(status.device_class)
+        return configured if configured is not None else status.heartbeat_s * self.heartbeat_factor
+
+    def _set(self, old: DeviceStatus, new: DeviceStatus) -> Transition | None:
+        self.devices[new.device] = new
+        if new.online is not None and new.online != old.online:
+            return Transition("online" if new.online else "offline", new)
+        return None
+
+    def on_birth(
+        self,
+        *,
+        device: str,
+        boot: int,
+        device_class: str,
+        heartbeat_s: float,
+        firmware: str,
+        now_ms: int,
+    ) -> Transition | None:
+        # A birth is always current (a re-flashed device's boot may even go backwards).
+        old = self.get(device)
+        new = replace(
+            old,
+            boot=boot,
+            device_class=device_class,
+            heartbeat_s=heartbeat_s,
+            firmware=firmware,
+            last_seen_ms=max(old.last_seen_ms or 0, now_ms),
+        )
+        if old.online is not True:
+            new = replace(new, online=True, reason="birth", changed_ms=now_ms)
+        return self._set(old, new)
+
+    def on_state(self, *, device: str, boot: int, online: bool, now_ms: int) -> Transition | None:
+        old = self.get(device)
+        if boot < old.boot:
+            return None  # stale: a will or state of an earlier boot
+        new = replace(old, boot=boot)
+        if online:
+            new = replace(new, last_seen_ms=max(old.last_seen_ms or 0, now_ms))
+        if online != old.online:
+            new = replace(
+                new, online=online, reason="state" if online else "will", changed_ms=now_ms
+            )
+        return self._set(old, new)
+
+    def on_seen(self, *, device: str, now_ms: int, boot: int | None = None) -> Transition | None:
+        """A data/event message arrived (stored or duplicate)."""
+        old = self.get(device)
+        new = replace(old, last_seen_ms=max(old.last_seen_ms or 0, now_ms))
+        newer_boot = boot is not None and boot > old.boot
+        if newer_boot:
+            new = replace(new, boot=boot or old.boot)
+        if old.online is not True and (old.reason in ("heartbeat", "unknown") or newer_boot):
+            new = replace(new, online=True, reason="data", changed_ms=now_ms)
+        return self._set(old, new)
+
+    def on_gap(self, *, device: str, now_ms: int, count: int = 1) -> None:
+        old = self.get(device)
+        self.devices[device] = replace(old, gaps=old.gaps + count, last_gap_ms=now_ms)
+
+    def on_outbox(self, *, device: str, depth: int | None, dropped: int | None) -> None:
+        old = self.get(device)
+        self.devices[device] = replace(
+            old,
+            outbox_depth=old.outbox_depth if depth is None else depth,
+            dropped=old.dropped if dropped is None else dropped,
+        )
+
+    def suspect(self, status: DeviceStatus, now_ms: int) -> bool:
+        """A gap was seen within the last timeout period."""
+        return status.last_gap_ms is not None and (
+            now_ms - status.last_gap_ms <= self.timeout_s(status) * 1000
+        )
+
+    def deadline_ms(self, status: DeviceStatus) -> int:
+        """When a silent online device will be declared offline."""
+        start = max(status.last_seen_ms or 0, self.started_ms + self.grace_ms)
+        return start + int(self.timeout_s(status) * 1000)
+
+    def tick(self, now_ms: int) -> list[Transition]:
+        """Offline every online device whose heartbeat deadline has passed."""
+        out: list[Transition] = []
+        for status in list(self.devices.values()):
+            if status.online and now_ms > self.deadline_ms(status):
+                t = self._set(
+                    status,
+                    replace(status, online=False, reason="heartbeat", changed_ms=now_ms),
+                )
+                if t is not None:
+                    out.append(t)
+        return out
+
+
+def parse_class_timeouts(text: str) -> dict[str, float]:
+    """``"pole=600,camera=120"`` -> {"pole": 600.0, "camera": 120.0}; ValueError when bad."""
+    out: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"heartbeat timeout {part!r}: expected class=seconds")
+        seconds = float(value)
+        if not seconds > 0:
+            raise ValueError(f"heartbeat timeout {part!r}: seconds must be > 0")
+        out[name.strip()] = seconds
+    return out

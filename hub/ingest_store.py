@@ -1,0 +1,205 @@
+"""The ingest's SQL side: device rows, dead letters and counters, written per batch.
+
+One transaction per batch holds the new watermarks, the counters and the dead letters
+together, so after a crash the persisted counters always agree with the persisted
+de-duplication state (a batch is either wholly counted and marked, or neither, and then
+re-delivered by the broker). Writes are bulk (one executemany per table), because this
+runs for every batch on the hot path. Blocking: called through ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from hub.db import Asset, DeadLetter, Device
+from hub.db import Counter as CounterRow
+from hub.dedup import SeqState
+from hub.device_state import DeviceStatus
+from hub.ingest_batch import Rejected
+from hub.metrics import IngestCounters
+from trygg import contract as c
+from trygg.clock import from_ms, to_ms
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    known: set[str]
+    seq: dict[str, SeqState]
+    statuses: list[DeviceStatus]
+    counters: IngestCounters
+
+
+def load(sessions: sessionmaker[Session]) -> Loaded:
+    """Known devices, their watermarks and state, and the counters."""
+    known: set[str] = set()
+    seq: dict[str, SeqState] = {}
+    statuses: list[DeviceStatus] = []
+    counters = IngestCounters()
+    with sessions() as s:
+        for dev in s.scalars(select(Device)):
+            known.add(dev.id)
+            seq[dev.id] = SeqState(
+                watermark=dev.watermark,
+                above={int(x) for x in (dev.above or {}).get("seqs", [])},
+                max_seen=max([dev.watermark, *((dev.above or {}).get("seqs", []))]),
+                gaps=dev.gaps,
+                lost=dev.lost,
+                boot=dev.boot,
+            )
+            statuses.append(status_of(dev))
+        for row in s.scalars(select(CounterRow)):
+            if row.name.startswith("dead."):
+                counters.dead[row.name[5:]] = row.value
+            elif isinstance(getattr(counters, row.name, None), int):
+                setattr(counters, row.name, row.value)
+    return Loaded(known=known, seq=seq, statuses=statuses, counters=counters)
+
+
+def status_of(dev: Device) -> DeviceStatus:
+    reason = dev.state_reason if dev.state_reason in _REASONS else "unknown"
+    return DeviceStatus(
+        device=dev.id,
+        device_class=dev.device_class,
+        heartbeat_s=dev.heartbeat_s,
+        boot=dev.boot,
+        online=dev.online if dev.state_changed is not None else None,
+        reason=reason,  # type: ignore[arg-type]
+        changed_ms=to_ms(dev.state_changed) if dev.state_changed else None,
+        last_seen_ms=to_ms(dev.last_seen) if dev.last_seen else None,
+        firmware=dev.firmware,
+        outbox_depth=dev.outbox_depth,
+        dropped=dev.dropped,
+        gaps=dev.gaps,
+        last_gap_ms=to_ms(dev.last_gap_at) if dev.last_gap_at else None,
+    )
+
+
+_REASONS = frozenset({"birth", "state", "will", "data", "heartbeat", "unknown"})
+
+
+def _status_values(status: DeviceStatus) -> dict[str, Any]:
+    return {
+        "online": bool(status.online),
+        "state_reason": status.reason,
+        "state_changed": from_ms(status.changed_ms) if status.changed_ms else None,
+        "last_seen": from_ms(status.last_seen_ms) if status.last_seen_ms else None,
+        "boot": status.boot,
+        "outbox_depth": status.outbox_depth,
+        "dropped": status.dropped,
+        "last_gap_at": from_ms(status.last_gap_ms) if status.last_gap_ms else None,
+    }
+
+
+@dataclass
+class BatchWrite:
+    births: Sequence[c.Birth]
+    devices: dict[str, tuple[SeqState, DeviceStatus]]
+    rejected: Sequence[Rejected]
+    counters: dict[str, int]
+
+
+class IngestStore:
+    def __init__(self, sessions: sessionmaker[Session], *, dead_letter_max: int) -> None:
+        self.sessions = sessions
+        self.dead_letter_max = dead_letter_max
+        self._counter_names: set[str] | None = None
+
+    def write(self, batch: BatchWrite) -> None:
+        try:
+            self._write(batch)
+        except BaseException:
+            self._counter_names = None  # the insert of new names may have rolled back
+            raise
+
+    def _write(self, batch: BatchWrite) -> None:
+        with self.sessions.begin() as s:
+            for birth in batch.births:
+                self._birth(s, birth)
+            if batch.births:
+                s.flush()
+            rows = [
+                {
+                    "id": device,
+                    "watermark": st.watermark,
+                    "above": {"seqs": sorted(st.above)},
+                    "gaps": st.gaps,
+                    "lost": st.lost,
+                    **_status_values(status),
+                    "boot": max(st.boot, status.boot),
+                }
+                for device, (st, status) in batch.devices.items()
+            ]
+            if rows:
+                s.execute(update(Device), rows)
+            if batch.rejected:
+                self._dead_letters(s, batch.rejected)
+            self._counters(s, batch.counters)
+
+    def states(self, statuses: Iterable[DeviceStatus]) -> None:
+        """Persist state changes from the heartbeat tick."""
+        rows = [{"id": st.device, **_status_values(st)} for st in statuses]
+        if rows:
+            with self.sessions.begin() as s:
+                s.execute(update(Device), rows)
+
+    @staticmethod
+    def _birth(s: Session, birth: c.Birth) -> None:
+        dev = s.get(Device, birth.device)
+        if dev is None:
+            dev = Device(id=birth.device, above={"seqs": []})
+            s.add(dev)
+        dev.site, dev.firmware, dev.device_class = birth.site, birth.firmware, birth.device_class
+        dev.heartbeat_s = birth.heartbeat_s
+        for a in birth.assets:
+            s.merge(
+                Asset(
+                    id=a.id,
+                    device_id=birth.device,
+                    kind=a.kind.value,
+                    lat=a.lat,
+                    lon=a.lon,
+                    cabinet=a.cabinet,
+                    address=a.address,
+                    properties=dict(a.properties),
+                )
+            )
+
+    def _dead_letters(self, s: Session, rejected: Sequence[Rejected]) -> None:
+        # The newest ``dead_letter_max`` are kept: a device spewing garbage cannot fill the
+        # disk, and the per-reason counters keep the full tally.
+        keep = rejected[-self.dead_letter_max :]
+        s.execute(
+            insert(DeadLetter),
+            [
+                {
+                    "at": from_ms(r.at_ms),
+                    "topic": r.topic,
+                    "device_id": r.device,
+                    "reason": r.reason,
+                    "detail": r.detail,
+                    "size": r.size,
+                    "payload": r.payload,
+                }
+                for r in keep
+            ],
+        )
+        newest = s.scalar(select(func.max(DeadLetter.id))) or 0
+        s.execute(delete(DeadLetter).where(DeadLetter.id <= newest - self.dead_letter_max))
+
+    def _counters(self, s: Session, counters: dict[str, int]) -> None:
+        if self._counter_names is None:
+            self._counter_names = set(s.scalars(select(CounterRow.name)))
+        names = self._counter_names
+        new_names = [k for k in counters if k not in names]
+        new = [{"name": k, "value": counters[k]} for k in new_names]
+        old = [{"name": k, "value": v} for k, v in counters.items() if k in names]
+        if new:
+            s.execute(insert(CounterRow), new)
+            names.update(new_names)
+        if old:
+            s.execute(update(CounterRow), old)
