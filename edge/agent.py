@@ -27,6 +27,7 @@ from edge.link import Link, LinkState
 from edge.outbox import Outbox
 from edge.safety import FireLimits, SafetyWatch
 from edge.sampler import Policy, Sampler
+from edge.vision.camera import CameraLoop
 from trygg import contract as c
 from trygg.clock import Clock, to_ms
 
@@ -101,6 +102,9 @@ class Agent:
         self.read_timeout_s = READ_TIMEOUT_S
         self._synced_last = True
         self.flushed = asyncio.Event()  # set after the final flush on stop (link drains then)
+        # Cameras are built in run() from config.cameras (OpenCV and ONNX load only then);
+        # a test or the simulator may append its own CameraLoop before run().
+        self.cameras: list[CameraLoop] = []
 
     @property
     def _link(self) -> LinkState:  # the simulator's live view reads ``_link.conn``
@@ -176,6 +180,11 @@ class Agent:
         )
         self.stats.messages += len(items)
         self.link.state.wake.set()
+
+    async def add_readings(self, readings: list[c.Reading]) -> None:
+        """Readings from outside the sampling loop (cameras) join the next batch."""
+        self._buffer.extend(readings)
+        self.stats.readings += len(readings)
 
     async def emit_events(self, events: list[c.EventItem]) -> None:
         """Enqueue events at once (safety conditions do not wait for a batch)."""
@@ -379,9 +388,18 @@ class Agent:
         self.boot = await asyncio.to_thread(self.outbox.next_boot)
         log.info("%s: boot %d, %d sensor(s)", self.config.id, self.boot, len(self.drivers))
         try:
+            if not self.cameras:
+                self.cameras = [
+                    CameraLoop(config=cam, clock=self.clock) for cam in self.config.cameras
+                ]
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._sample_loop(stop), name=f"{self.config.id}-sample")
                 tg.create_task(self.link.run(stop), name=f"{self.config.id}-link")
+                for camera in self.cameras:
+                    tg.create_task(
+                        camera.run(stop, readings=self.add_readings, events=self.emit_events),
+                        name=f"{self.config.id}-{camera.config.asset}",
+                    )
         finally:
             for driver in self.drivers:
                 if id(driver) in self._opened:

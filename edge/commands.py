@@ -3,7 +3,8 @@
 Supported: ``rebirth`` (re-send the birth), ``set_interval`` (seconds, optional sensor),
 ``lamp_test`` (asset, seconds: switch a lamp on, read it back, release it later),
 ``reload_config`` (re-read the device file; a broken file changes nothing), and
-``outbox_status``. Anything else, or a malformed command, gets ``ok=false`` with a reason.
+``outbox_status``, ``ack_tamper`` (optional type, asset: acknowledge latched camera
+alarms). Anything else, or a malformed command, gets ``ok=false`` with a reason.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Commands:
             "lamp_test": self._lamp_test,
             "reload_config": self._reload_config,
             "outbox_status": self._outbox_status,
+            "ack_tamper": self._ack_tamper,
         }
 
     async def handle(self, payload: bytes) -> tuple[c.CommandResult, bool]:
@@ -59,6 +61,23 @@ class Commands:
         log.info("%s: command %s %s: %s", device, cmd.id, cmd.name, text)
         result = c.CommandResult(device=device, id=cmd.id, ok=ok, message=text[:500], ts=now)
         return result, ok and cmd.name in ("rebirth", "reload_config")
+
+    async def _ack_tamper(self, cmd: c.Command) -> str:
+        """The hub acknowledged a camera alarm: latched events whose condition has gone
+        clear (and are reported as inactive); one still showing clears when it goes."""
+        kind = cmd.args.get("type")
+        if kind is not None and not isinstance(kind, str):
+            raise CommandError("args.type must be an event type")
+        cameras = [
+            cam for cam in self.agent.cameras if cmd.args.get("asset") in (None, cam.config.asset)
+        ]
+        if not cameras:
+            raise CommandError("no such camera on this device")
+        cleared = []
+        for cam in cameras:
+            cleared += cam.acknowledge(kind)
+        await self.agent.emit_events(cleared)
+        return f"acknowledged on {len(cameras)} camera(s), {len(cleared)} event(s) cleared"
 
     async def _rebirth(self, _cmd: c.Command) -> str:
         return "birth re-sent"

@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edge.sensor_config import FIELDS_PER_TYPE, SensorConfig, SimLampSensor
+from edge.vision.camera import CameraConfig
 from trygg.contract import DEVICE_ID_PATTERN, AssetKind
 
 __all__ = [
@@ -90,6 +91,7 @@ class DeviceConfig(_Frozen):
     broker: BrokerConfig = BrokerConfig()
     outbox: OutboxConfig = OutboxConfig()
     assets: list[AssetConfig] = Field(default_factory=list)
+    cameras: list[CameraConfig] = Field(default_factory=list)
 
     def readings_per_second(self) -> float:
         """Readings per second at the configured intervals (before deadband savings)."""
