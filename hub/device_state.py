@@ -18,11 +18,13 @@ late; a heartbeat timeout is robust but slow; a sequence gap says data went miss
 * a gap in the sequence is recorded (count and time) and shown as ``suspect`` for one
   timeout period; it does not by itself flip the state.
 
-Consumers. Every change is returned as a :class:`Transition`; the hub's ingest hands it to
-the rules sink as the item ``("online", status)`` or ``("offline", status)`` (``status`` is
-a :class:`DeviceStatus` snapshot), next to the raw ``("state", contract.State)`` and
-``("birth", contract.Birth)`` items, so the device-offline rule (issue 6) consumes state
-without re-implementing it.
+Consumers. Every change is returned as a :class:`Transition` (``kind`` "online" or
+"offline"); the hub's ingest hands it to the rules sink as the item ``("device", status)``
+(``status`` is a :class:`DeviceStatus` snapshot with ``.device``, ``.online``, ``.boot``,
+``.reason`` — the shape hub/rules/engine.py consumes), next to the raw
+``("state", contract.State)`` and ``("birth", contract.Birth)`` items, so the device-offline
+rule (issue 6) consumes the fused state, heartbeat-tick transitions included, without
+re-implementing it.
 """
 
 from __future__ import annotations

@@ -16,8 +16,10 @@ messages, and a full queue stops us taking more from paho):
 
 The sink (the rules engine) receives a list of ``(tag, item)``: ``("birth", Birth)``,
 ``("state", State)``, ``(device, Data | Events)`` for stored messages, and
-``("online" | "offline", DeviceStatus)`` for fused state transitions (see
-:mod:`hub.device_state`), including those from the heartbeat tick.
+``("device", DeviceStatus)`` for fused online/offline transitions (see
+:mod:`hub.device_state`), including those from the heartbeat tick. The sink runs behind
+the store stage through a bounded queue, so the rules never set the drain rate of a
+replayed backlog unless they fall more than ``_SINK_DEPTH`` batches behind.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ log = logging.getLogger(__name__)
 
 Sink = Callable[[list[tuple[str, Any]]], Awaitable[None]]
 _PIPELINE_DEPTH = 2
+# Batches waiting for the rules. Rules run behind ingest (a replayed backlog must not be
+# throttled to the rules' pace) but boundedly: a full queue holds the store stage back.
+_SINK_DEPTH = 16
 
 
 @dataclass
@@ -94,6 +99,7 @@ class Ingest:
         self._rebirth_at: dict[str, int] = {}
         self._unacked = 0
         self._oldest_unstored: list[int] = []
+        self._sink_queue: asyncio.Queue[list[tuple[str, Any]]] = asyncio.Queue(_SINK_DEPTH)
 
     # ---- start-up --------------------------------------------------------------------
     def load(self) -> None:
@@ -136,6 +142,7 @@ class Ingest:
             tg.create_task(self._spool_loop(stop), name="ingest-spool")
             tg.create_task(self._tick_loop(stop), name="ingest-tick")
             tg.create_task(self._gauge_loop(stop), name="ingest-gauges")
+            tg.create_task(self._sink_loop(stop), name="ingest-sink")
 
     async def _mqtt_loop(self, stop: asyncio.Event) -> None:
         delays = backoff(0.5, 30.0)
@@ -358,10 +365,24 @@ class Ingest:
             *(("birth", b) for b in batch.births),
             *(("state", s) for s in batch.states),
             *batch.stored,
-            *((t.kind, t.status) for t in transitions),
+            *(("device", t.status) for t in transitions),
         ]
         if items:
-            await self._sink(items)
+            await self._sink_queue.put(items)
+
+    async def _sink_loop(self, stop: asyncio.Event) -> None:
+        """Feed the rules in order; on stop, drain what is queued (it is stored already)."""
+        while True:
+            getter = asyncio.ensure_future(self._sink_queue.get())
+            stopping = asyncio.ensure_future(stop.wait())
+            await asyncio.wait([getter, stopping], return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not getter.done():
+                getter.cancel()
+                break
+            await self._sink(getter.result())
+        while not self._sink_queue.empty():
+            await self._sink(self._sink_queue.get_nowait())
 
     async def _sink(self, items: list[tuple[str, Any]]) -> None:
         assert self.sink is not None
@@ -419,7 +440,7 @@ class Ingest:
                 log.info("%s: %s (%s)", t.status.device, t.kind, t.status.reason)
             await asyncio.to_thread(self.store.states, [t.status for t in transitions])
             if self.sink is not None:
-                await self._sink([(t.kind, t.status) for t in transitions])
+                await self._sink_queue.put([("device", t.status) for t in transitions])
         return transitions
 
     async def _gauge_loop(self, stop: asyncio.Event) -> None:
