@@ -1,16 +1,17 @@
 """Hub ingest: MQTT -> validate -> de-duplicate -> InfluxDB (or spool), acking only what is stored.
 
-Two stages joined by a bounded queue, so classifying batch N+1 overlaps storing batch N
-while memory stays bounded (the broker sends at most ``receive_maximum`` un-acknowledged
-messages, and a full queue stops us taking more from paho):
+Three stages joined by bounded queues, so classifying batch N+2, writing batch N+1 and
+committing batch N overlap while memory stays bounded (the broker sends at most
+``receive_maximum`` un-acknowledged messages, and a full queue stops us taking more):
 
 1. *consume*: take what paho received (up to ``batch_max_lines`` lines or
    ``batch_max_delay_s``), validate and de-duplicate it (:mod:`hub.ingest_batch`);
    rejects become dead letters;
-2. *store*: write the batch's lines to InfluxDB; if InfluxDB is down, to the bounded local
+2. *write*: write the batch's lines to InfluxDB; if InfluxDB is down, to the bounded local
    spool (:mod:`hub.spool`); if the spool is full too, retry with back-off and acknowledge
-   nothing meanwhile, so back-pressure reaches the broker and the devices' outboxes. Then
-   commit watermarks, device state, dead letters and counters to SQL in one transaction,
+   nothing meanwhile, so back-pressure reaches the broker and the devices' outboxes;
+3. *commit*: commit watermarks, device state, dead letters and counters to SQL in one
+   transaction,
    PUBACK the batch, send each device its end-to-end :class:`~trygg.contract.Ack`, request
    a rebirth from devices with new sequence gaps, and hand the stored items to the sink.
 
@@ -18,7 +19,7 @@ The sink (the rules engine) receives a list of ``(tag, item)``: ``("birth", Birt
 ``("state", State)``, ``(device, Data | Events)`` for stored messages, and
 ``("device", DeviceStatus)`` for fused online/offline transitions (see
 :mod:`hub.device_state`), including those from the heartbeat tick. The sink runs behind
-the store stage through a bounded queue, so the rules never set the drain rate of a
+the commit stage through a bounded queue, so the rules never set the drain rate of a
 replayed backlog unless they fall more than ``_SINK_DEPTH`` batches behind.
 """
 
@@ -49,7 +50,9 @@ from trygg.mqtt import Connection, Incoming, MqttError, MqttSettings, Will, back
 log = logging.getLogger(__name__)
 
 Sink = Callable[[list[tuple[str, Any]]], Awaitable[None]]
-_PIPELINE_DEPTH = 2
+_PIPELINE_DEPTH = 4
+# Messages taken from paho per step; a batch is several steps, up to batch_max_lines lines.
+_STEP_MESSAGES = 250
 # Batches waiting for the rules. Rules run behind ingest (a replayed backlog must not be
 # throttled to the rules' pace) but boundedly: a full queue holds the store stage back.
 _SINK_DEPTH = 16
@@ -59,6 +62,7 @@ _SINK_DEPTH = 16
 class _Work:
     messages: list[Incoming]
     batch: Batch
+    started: float = 0.0
 
 
 class Ingest:
@@ -165,7 +169,7 @@ class Ingest:
             self._mqtt_settings(),
             will=will,
             manual_ack=True,
-            max_batch=self.settings.batch_max_lines,
+            max_batch=_STEP_MESSAGES,
         ) as conn:
             self._conn = conn
             # Whatever was classified but not stored is re-delivered by the broker.
@@ -186,8 +190,10 @@ class Ingest:
             log.info("hub ingest connected (session present: %s)", conn.session_present)
             queue: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=_PIPELINE_DEPTH)
             error: MqttError | None = None
+            written: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=_PIPELINE_DEPTH)
             async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._store_stage(conn, queue, stop), name="ingest-store")
+                tg.create_task(self._write_stage(queue, written, stop), name="ingest-write")
+                tg.create_task(self._commit_stage(conn, written), name="ingest-commit")
                 try:
                     await self._consume(conn, queue, stop)
                 except MqttError as exc:
@@ -238,19 +244,32 @@ class Ingest:
         self.classifier.classify(batch, ((m.topic, m.payload, m.retain) for m in messages))
 
     # ---- stage 2: store, commit, acknowledge -----------------------------------------
-    async def _store_stage(
-        self, conn: Connection, queue: asyncio.Queue[_Work | None], stop: asyncio.Event
+    async def _write_stage(
+        self,
+        queue: asyncio.Queue[_Work | None],
+        written: asyncio.Queue[_Work | None],
+        stop: asyncio.Event,
     ) -> None:
+        """Write each batch to InfluxDB (or the spool), in order; overlaps the SQL commit
+        of the batch before it."""
+        try:
+            while (work := await queue.get()) is not None:
+                work.started = asyncio.get_running_loop().time()
+                if work.batch.lines and not await self._write(work.batch, stop):
+                    # Stopping while neither InfluxDB nor the spool takes it: leave it (and
+                    # all queued after it) un-acknowledged for the broker to re-deliver.
+                    while await queue.get() is not None:
+                        pass
+                    return
+                await written.put(work)
+        finally:
+            await written.put(None)
+
+    async def _commit_stage(self, conn: Connection, written: asyncio.Queue[_Work | None]) -> None:
+        """Commit, acknowledge (broker, then devices) and feed the rules, in order."""
         loop = asyncio.get_running_loop()
-        while (work := await queue.get()) is not None:
-            started = loop.time()
+        while (work := await written.get()) is not None:
             batch = work.batch
-            if batch.lines and not await self._write(batch, stop):
-                # Stopping while neither InfluxDB nor the spool can take it: leave it (and
-                # everything queued after it) un-acknowledged for the broker to re-deliver.
-                while await queue.get() is not None:
-                    pass
-                return
             transitions = await self._commit(batch)
             conn.ack_many(work.messages)
             self._unacked -= len(work.messages)
@@ -258,7 +277,7 @@ class Ingest:
                 self._oldest_unstored.pop(0)
             self._acknowledge_devices(conn, batch)
             self.gauges.queue_depth = self._unacked
-            self.gauges.last_batch_s = loop.time() - started
+            self.gauges.last_batch_s = loop.time() - work.started
             await self._feed(batch, transitions)
 
     async def _write(self, batch: Batch, stop: asyncio.Event) -> bool:

@@ -1,0 +1,217 @@
+"""Table-driven tests of the ingest's pure parts: fused device state, the batch classifier,
+line protocol encoding, and the spool's bound and durability across a reopen."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hub.dedup import SeqState
+from hub.device_state import DeviceStates, parse_class_timeouts
+from hub.ingest_batch import Batch, Classifier
+from hub.lineproto import reading_lines
+from hub.spool import Spool
+from trygg import contract as c
+
+S = 1000  # ms per second
+
+
+def _states(**kw: object) -> DeviceStates:
+    states = DeviceStates(started_ms=0, grace_s=kw.pop("grace_s", 0.0), **kw)  # type: ignore[arg-type]
+    states.on_birth(
+        device="d1", boot=2, device_class="pole", heartbeat_s=60, firmware="f", now_ms=0
+    )
+    return states
+
+
+def test_a_stale_death_of_an_earlier_boot_is_ignored() -> None:
+    states = _states()
+    assert states.on_state(device="d1", boot=1, online=False, now_ms=5 * S) is None
+    assert states.get("d1").online is True
+    t = states.on_state(device="d1", boot=2, online=False, now_ms=6 * S)
+    assert t is not None
+    assert (t.kind, t.status.reason) == ("offline", "will")
+
+
+@pytest.mark.parametrize(
+    ("silent_s", "grace_s", "classes", "offline"),
+    [
+        (149, 0, "", False),  # 2.5 x the announced 60 s heartbeat = 150 s
+        (151, 0, "", True),
+        (151, 120, "", False),  # a hub that just started gives a grace period
+        (31, 0, "pole=30", True),  # the class's timeout wins over the announced heartbeat
+    ],
+)
+def test_heartbeat_timeout_fires_on_the_tick(
+    silent_s: int, grace_s: float, classes: str, offline: bool
+) -> None:
+    states = _states(grace_s=grace_s, class_timeouts_s=parse_class_timeouts(classes))
+    transitions = states.tick(silent_s * S)
+    assert bool(transitions) == offline
+    if offline:
+        assert transitions[0].status.reason == "heartbeat"
+        # Heard from again: back online without a new birth.
+        t = states.on_seen(device="d1", now_ms=(silent_s + 1) * S)
+        assert t is not None
+        assert (t.kind, t.status.reason) == ("online", "data")
+
+
+def test_a_backlog_after_a_will_does_not_revive_the_device() -> None:
+    states = _states()
+    states.on_state(device="d1", boot=2, online=False, now_ms=S)
+    assert states.on_seen(device="d1", now_ms=2 * S, boot=2) is None
+    t = states.on_seen(device="d1", now_ms=3 * S, boot=3)  # a new boot is a new life
+    assert t is not None
+    assert t.kind == "online"
+
+
+def test_gaps_make_a_device_suspect_for_one_timeout() -> None:
+    states = _states()
+    states.on_gap(device="d1", now_ms=10 * S)
+    assert states.suspect(states.get("d1"), 20 * S)
+    assert not states.suspect(states.get("d1"), 200 * S)
+
+
+@pytest.mark.parametrize("text", ["pole", "pole=0", "=5", "pole=x"])
+def test_bad_class_timeouts_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match=r"pole|could not convert|class"):
+        parse_class_timeouts(text)
+
+
+def _data(device: str, seq: int, field: str = "rssi", v: object = -50) -> bytes:
+    reading = {
+        "asset": "a",
+        "kind": "device",
+        "sensor": "m",
+        "field": field,
+        "t": 1_790_000_000_000 + seq,
+        "v": v,
+    }
+    import json
+
+    body = {"v": 1, "device": device, "site": "s", "boot": 1, "seq": seq, "readings": [reading]}
+    return json.dumps(body).encode()
+
+
+TOPIC = c.topic_for("d1", c.Kind.DATA)
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "reason"),
+    [
+        (TOPIC, b"{nope", "malformed"),
+        (TOPIC, b"[" + b"0," * 140_000 + b"0]", "oversized"),
+        (TOPIC, b'{"v":1}', "schema"),
+        (TOPIC, _data("d1", 1, field="noSuchField"), "schema"),
+        (TOPIC, _data("d1", 1, field="rssi", v="loud"), "schema"),
+        (TOPIC, _data("d2", 1), "device_mismatch"),
+        (c.topic_for("zz9", c.Kind.DATA), _data("zz9", 1), "unknown_device"),
+        ("trygg/v1/dev/Bad.Id/data", _data("d1", 1), "topic"),
+        (c.topic_for("d1", c.Kind.ACK), b"{}", "topic"),
+    ],
+)
+def test_bad_messages_are_rejected_with_their_reason(
+    topic: str, payload: bytes, reason: str
+) -> None:
+    classifier = Classifier(known={"d1", "d2"}, seq={})
+    batch = Batch(received_ms=0)
+    classifier.one(batch, topic, payload)
+    assert [r.reason for r in batch.rejected] == [reason]
+    assert batch.lines == []
+    assert dict(batch.delta.dead) == {reason: 1}
+
+
+@pytest.mark.parametrize("dedup", [True, False])
+def test_duplicates_in_flight_and_stored_are_dropped_only_with_dedup(dedup: bool) -> None:
+    seq: dict[str, SeqState] = {}
+    classifier = Classifier(known={"d1"}, seq=seq, dedup=dedup)
+    first = Batch(received_ms=0)
+    classifier.classify(first, [(TOPIC, _data("d1", 1), False), (TOPIC, _data("d1", 1), False)])
+    classifier.commit(first)
+    second = Batch(received_ms=0)
+    classifier.classify(second, [(TOPIC, _data("d1", 1), False), (TOPIC, _data("d1", 3), False)])
+    gaps = classifier.commit(second).gaps
+    if dedup:
+        assert (first.delta.readings, first.delta.duplicates) == (1, 1)
+        assert (second.delta.readings, second.delta.duplicates) == (1, 1)
+    else:
+        assert (first.delta.readings + second.delta.readings) == 4
+    assert seq["d1"].watermark == 1
+    assert seq["d1"].above == {3}
+    assert gaps == {"d1": 1}
+
+
+def test_retained_births_of_unregistered_devices_are_counted_not_dead_lettered() -> None:
+    classifier = Classifier(known=set(), seq={})
+    batch = Batch(received_ms=0)
+    classifier.one(batch, c.topic_for("zz9", c.Kind.STATE), b"{}", retained=True)
+    assert batch.rejected == []
+    assert batch.delta.ignored_retained == 1
+
+
+def test_line_protocol_escapes_tags_and_types_fields() -> None:
+    # The contract's name patterns keep such characters out; the encoder is safe anyway.
+    readings = [
+        c.Reading.model_construct(
+            asset="lamp 1",
+            kind=c.AssetKind.STREETLIGHT,
+            sensor="a,b",
+            field="powerState",
+            t=1_790_000_000_000,
+            v='on "x"',
+        ),
+        c.Reading.model_construct(
+            asset="lamp 1",
+            kind=c.AssetKind.STREETLIGHT,
+            sensor="a,b",
+            field="activePower",
+            t=1_790_000_000_001,
+            v=1,
+        ),
+        c.Reading.model_construct(
+            asset="lamp 1",
+            kind=c.AssetKind.STREETLIGHT,
+            sensor="a,b",
+            field="intensity",
+            t=1_790_000_000_002,
+            v=0.25,
+        ),
+    ]
+    lines = reading_lines(device="d=1", site="solna c", readings=readings)
+    prefix = r"streetlight,asset=lamp\ 1,device=d\=1,sensor=a\,b,site=solna\ c "
+    assert lines == [
+        prefix + r'powerState="on \"x\"" 1790000000000',
+        prefix + "activePower=1.0 1790000000001",
+        prefix + "intensity=0.25 1790000000002",
+    ]
+
+
+def test_spool_is_bounded_and_survives_a_reopen(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=10)
+    assert spool.put(b"abcdef", created_ms=1)
+    assert not spool.put(b"ghijkl", created_ms=2)  # would exceed the bound: refused, not dropped
+    (tmp_path / "000000000009-3.tmp").write_bytes(b"half written")
+    again = Spool(tmp_path, max_bytes=10)
+    assert len(again) == 1
+    assert again.oldest_ms() == 1
+    head = again.peek()
+    assert head is not None
+    assert head[1] == b"abcdef"
+    again.remove(head[0])
+    assert again.peek() is None
+    assert again.size_bytes == 0
+    assert again.put(b"ghijkl", created_ms=2)
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_pure_modules_import_no_io() -> None:
+    code = (
+        "import sys, hub.device_state, hub.ingest_batch, hub.dedup, hub.lineproto;"
+        "bad = {'asyncio', 'paho', 'sqlalchemy', 'httpx'} & {m.split('.')[0] for m in sys.modules};"
+        "print(sorted(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
