@@ -31,6 +31,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -114,7 +115,9 @@ class Ingest:
         self.states.load(loaded.statuses)
         self.counters = loaded.counters
         name = f"{self.settings.influx_db}-{self.settings.client_id}"
-        self.spool = Spool(self.settings.spool_dir / name, max_bytes=self.settings.spool_max_bytes)
+        self.spool = Spool(
+            Path(self.settings.spool_dir) / name, max_bytes=self.settings.spool_max_bytes
+        )
         if len(self.spool):
             log.info("spool holds %d batch(es) from before; replaying", len(self.spool))
 
