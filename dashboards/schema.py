@@ -130,7 +130,7 @@ ASSET_STATE: Final = Measurement(
 # Pipeline self-metrics.
 HUB_INGEST: Final = Measurement(
     "hub_ingest",
-    "nobody yet (hub self-metrics, issue 5)",
+    "hub (hub/metrics.py, every minute)",
     ("messages", "readings", "dead_letters", "gaps", "duplicates", "queue_depth"),
     (),
 )

@@ -45,7 +45,6 @@ UNPRODUCED: dict[str, str] = {
     "asset_state": "nobody writes asset positions/state to InfluxDB (needed by the map)",
     "streetlight_dayburn": "nobody writes day-burning hours/energy (needs the sun per pole)",
     "sun": "nobody writes the sun elevation per site to InfluxDB",
-    "hub_ingest": "hub self-metrics are not written to InfluxDB yet (issue 5)",
 }
 
 
