@@ -64,9 +64,11 @@ class Hub:
         return cls(settings, clock, sessions, influx, ingest, rules, gauges)
 
     async def run(self, stop: asyncio.Event, *, serve_api: bool = True) -> None:
-        await self.influx.ensure_schema(
-            raw_rp=self.settings.influx_raw_rp, raw_retention=self.settings.influx_raw_retention
-        )
+        if self.settings.influx_manage_schema:
+            await self.influx.ensure_schema(
+                raw_rp=self.settings.influx_raw_rp,
+                raw_retention=self.settings.influx_raw_retention,
+            )
         await asyncio.to_thread(self.ingest.load)
         await asyncio.to_thread(self.rules.load)
         server = None

@@ -30,6 +30,10 @@ class HubSettings:
     influx_token: str | None = None  # InfluxDB 2.x/3.x v1-compatibility API
     influx_raw_rp: str = "raw"
     influx_raw_retention: str = "90d"
+    # InfluxDB 1.x: the hub creates the database, retention policies and roll-up queries.
+    # 2.x/3.x refuse that DDL over the v1 API: buckets, DBRP mappings and downsampling
+    # tasks are made at install time instead (deploy/), so set this to false there.
+    influx_manage_schema: bool = True
     database_url: str = "sqlite:///state/hub.sqlite"
     api_host: str = "127.0.0.1"
     api_port: int = 8080
