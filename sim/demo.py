@@ -23,7 +23,7 @@ from rich.console import Console
 
 from sim.fleet import LinkSettings, Rates
 from sim.live import live_view, score_table
-from sim.run import RunConfig, RunState, run_city
+from sim.run import DEMO_PASSWORD, DEMO_USER, RunConfig, RunState, run_city
 from sim.scenario import Scenario, ScenarioError, load
 from sim.workers import WorkerPool
 from trygg.clock import ScaledClock
@@ -102,8 +102,9 @@ def run_demo(opts: Options) -> int:
         f"Trygg: {len(scenario.city.devices)} poles in Solna, scenario '{scenario.spec.name}',"
         f" {len(scenario.injections)} faults, x{scenario.spec.speed:g}"
         f" ({scenario.spec.duration / scenario.spec.speed:.0f} s real)",
-        f"API       {api}/api/v1/tickets   (OpenAPI: {api}/docs)",
-        f"Crew page {api}/crew/",
+        f"API       {api}/api/v1/tickets   (OpenAPI: {api}/docs; bearer token in"
+        f" {opts.state_dir}/api-token.txt)",
+        f"Crew page {api}/crew/   (log in as {DEMO_USER} / {DEMO_PASSWORD})",
         "Grafana   docker compose up -d   then http://localhost:3000 (dashboards provisioned;"
         " InfluxDB from this run: see state/demo/stack)",
         "Ctrl-C stops early and still scores what was injected.",

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.app import Hub
+from hub.auth import bootstrap_token
 from hub.devices import register
 from hub.settings import HubSettings
 from sim import hubview, score
@@ -37,6 +38,10 @@ from trygg.clock import ScaledClock
 from trygg.stack import LocalStack, StackPorts, free_port
 
 log = logging.getLogger(__name__)
+
+# A local demo login (operator) for the crew page and the API; never used in production.
+DEMO_USER = "demo"
+DEMO_PASSWORD = "trygg-demo"  # noqa: S105 - demo-only, printed on screen
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +136,10 @@ async def _run(
     clock = ScaledClock(scenario.start, spec.speed, origin=origin)
     hub = Hub.build(hub_settings(cfg, stack), clock)
     register(hub.sessions, [(d.id, d.site) for d in scenario.city.devices])
+    token = bootstrap_token(
+        hub.sessions, name=DEMO_USER, role="operator", now=clock.now(), password=DEMO_PASSWORD
+    )
+    (cfg.state_dir / "api-token.txt").write_text(token + "\n")
     link = LinkSettings(port=stack.ports.mqtt)
     fleet = pool = None
     if cfg.processes <= 1:

@@ -8,6 +8,11 @@ down does not declare the whole fleet offline the moment it comes back.
 
 Set: offline (will, or heartbeat timeout) held ``min_off_s`` (a quick reconnect after an
 agent restart is not a ticket). Clear: the device is online and has been heard from.
+
+Root cause: when most of the fleet goes silent at once (:func:`fleet_silent`), the fault is
+on the hub's side of the link — the hub itself stalled, or the broker or the mobile network
+is down — not in each device, so the engine restarts the silence clock (``floor_ms``)
+instead of opening one ticket per device.
 """
 
 from __future__ import annotations
@@ -36,6 +41,21 @@ class DeviceState:
     last_ms: int = 0
 
 
+MASS_SILENCE_SHARE = 0.5
+MASS_SILENCE_MIN = 5
+
+
+def timed_out(state: DeviceState, *, t_ms: int, p: DeviceParams, floor_ms: int) -> bool:
+    """The device has been silent past its heartbeat timeout (its will aside)."""
+    silent_from = max(state.last_seen_ms or 0, floor_ms)
+    return silent_from > 0 and t_ms - silent_from > p.heartbeat_s * p.heartbeat_factor * 1000
+
+
+def fleet_silent(silent: int, fleet: int) -> bool:
+    """Too many devices silent at once to be device faults: a hub, broker or network cause."""
+    return silent >= MASS_SILENCE_MIN and silent >= MASS_SILENCE_SHARE * fleet
+
+
 def device_step(
     state: DeviceState,
     *,
@@ -62,9 +82,8 @@ def device_step(
     if seen:
         last_seen = t_ms
         is_online = True if online is None else is_online
-    silent_from = max(last_seen or 0, floor_ms)
-    timed_out = silent_from > 0 and t_ms - silent_from > p.heartbeat_s * p.heartbeat_factor * 1000
-    signal: Signal = "set" if (not is_online or timed_out) else "clear"
+    silent = timed_out(DeviceState(last_seen_ms=last_seen), t_ms=t_ms, p=p, floor_ms=floor_ms)
+    signal: Signal = "set" if (not is_online or silent) else "clear"
     offline, flip = debounce(state.offline, signal, t_ms=t_ms, min_on_s=p.min_off_s, min_off_s=0.0)
     new = DeviceState(offline, is_online, cur_boot, last_seen, t_ms)
     if flip == "set":

@@ -28,7 +28,14 @@ from hub.rules.actions import Action, Raise
 from hub.rules.bin import BinState, bin_step
 from hub.rules.cabinet import CABINET_OUT, CabinetParams, CabinetState, cabinet_step
 from hub.rules.camera import camera_event
-from hub.rules.device import DEVICE_OFFLINE, DeviceParams, DeviceState, device_step
+from hub.rules.device import (
+    DEVICE_OFFLINE,
+    DeviceParams,
+    DeviceState,
+    device_step,
+    fleet_silent,
+    timed_out,
+)
 from hub.rules.fleet import Fleet
 from hub.rules.lamp import LAMP_OUT, LampState, lamp_step
 from trygg import contract as c
@@ -62,6 +69,7 @@ class RuleEngine:
         self.cabinets: dict[str, CabinetState] = {}
         self.devices: dict[str, DeviceState] = {}
         self.floor_ms = 0
+        self.mass_silences = 0  # ticks that found most of the fleet silent at once
         self.tickets_opened = 0
         self.evaluations = 0
         self.items_fed = 0  # messages whose effects are committed (tests wait on it)
@@ -181,7 +189,18 @@ class RuleEngine:
         with self.sessions.begin() as s:
             now_ms = to_ms(self.clock.now())
             actions: list[Action] = []
-            for device in sorted(set(self.fleet.heartbeats) | set(self.devices)):
+            devices = sorted(set(self.fleet.heartbeats) | set(self.devices))
+            silent = sum(1 for d in devices if self._silent(d, now_ms))
+            if fleet_silent(silent, len(devices)):
+                log.warning(
+                    "%d of %d devices silent at once: a hub, broker or network cause, "
+                    "not device faults; restarting the silence clock",
+                    silent,
+                    len(devices),
+                )
+                self.floor_ms = now_ms
+                self.mass_silences += 1
+            for device in devices:
                 actions += self._device(device, now_ms)
             for cab in list(self.cabinets):
                 actions += self._cabinet(cab, now_ms, tick=True)
@@ -292,6 +311,17 @@ class RuleEngine:
         self._store(f"cabinet:{cabinet}", self.cabinets, cabinet, old, new)
         return actions
 
+    def _device_params(self, device: str) -> DeviceParams:
+        return DeviceParams(
+            heartbeat_s=self.fleet.heartbeats.get(device, 300.0), min_off_s=self.offline_grace_s
+        )
+
+    def _silent(self, device: str, t_ms: int) -> bool:
+        state = self.devices.get(device, DeviceState())
+        return state.online and timed_out(
+            state, t_ms=t_ms, p=self._device_params(device), floor_ms=self.floor_ms
+        )
+
     def _device(
         self,
         device: str,
@@ -302,9 +332,7 @@ class RuleEngine:
         seen: bool = False,
     ) -> list[Action]:
         old = self.devices.get(device, DeviceState())
-        params = DeviceParams(
-            heartbeat_s=self.fleet.heartbeats.get(device, 300.0), min_off_s=self.offline_grace_s
-        )
+        params = self._device_params(device)
         new, actions = device_step(
             old,
             device=device,

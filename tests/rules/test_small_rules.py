@@ -168,3 +168,15 @@ def test_rule_state_round_trips_through_json() -> None:
     assert load(LampState, dump(st)) == st
     # a state written by another version: unknown keys ignored, missing ones defaulted
     assert load(LampState, {"baseline_kw": 0.05, "gone": 1}) == LampState(baseline_kw=0.05)
+
+
+@pytest.mark.parametrize(
+    ("silent", "fleet", "expected"),
+    [(0, 40, False), (4, 4, False), (5, 40, False), (20, 40, True), (39, 40, True), (5, 8, True)],
+)
+def test_fleet_wide_silence_is_a_root_cause_not_device_faults(
+    silent: int, fleet: int, expected: bool
+) -> None:
+    from hub.rules.device import fleet_silent
+
+    assert fleet_silent(silent, fleet) is expected
