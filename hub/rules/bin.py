@@ -16,7 +16,9 @@ binTilted           ``tilted`` reading or ``tilt`` event,     upright reading / 
 binSensorDead       no good level reading for                 a good level reading
                     ``sensor_timeout_s`` (ticks, counted
                     from the hub's start + grace at the
-                    earliest), or ``bad_readings`` in a row
+                    earliest), or ``bad_readings`` in a row,
+                    or the edge's ``sensorFault`` event
+                    active for ``sensor_fault_s``
 ==================  ========================================  ==================================
 """
 
@@ -60,6 +62,8 @@ class BinParams:
     tilt_off_s: float = 60.0
     sensor_timeout_s: float = bounded(7200.0, lo=1.0)
     bad_readings: int = 3
+    # The edge's ``sensorFault`` event (a sensor that does not answer) held this long.
+    sensor_fault_s: float = bounded(600.0, lo=0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,7 @@ class BinState:
     bad_run: int = 0
     hours_to_full: float | None = None
     rate: float | None = None  # fill per hour, from the last fit
+    fault_ms: int | None = None  # since when the edge reports a sensor not answering
     last_ms: int = 0
 
 
@@ -202,10 +207,17 @@ def bin_step(
         state.tilt, tilt_sig, t_ms=t_ms, min_on_s=p.tilt_min_s, min_off_s=p.tilt_off_s
     )
 
+    fault_ms = state.fault_ms
+    if "sensorFault" in events:
+        fault_ms = (fault_ms if fault_ms is not None else t_ms) if events["sensorFault"] else None
+    if last_good == t_ms:
+        fault_ms = None  # a good level reading: the sensor answers again
     silent_from = max(last_good if last_good is not None else floor_ms, floor_ms)
     dead_sig: Signal = "clear"
-    if bad_run >= p.bad_readings or (
-        silent_from > 0 and t_ms - silent_from >= p.sensor_timeout_s * 1000
+    if (
+        bad_run >= p.bad_readings
+        or (silent_from > 0 and t_ms - silent_from >= p.sensor_timeout_s * 1000)
+        or (fault_ms is not None and t_ms - fault_ms >= p.sensor_fault_s * 1000)
     ):
         dead_sig = "set"
     elif has_level and bad_run > 0:
@@ -226,6 +238,7 @@ def bin_step(
         bad_run=bad_run,
         hours_to_full=hours,
         rate=rate,
+        fault_ms=fault_ms,
         last_ms=t_ms,
     )
     dead_det = {"badReadings": float(bad_run)}

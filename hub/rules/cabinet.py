@@ -27,6 +27,13 @@ class CabinetParams:
     min_off_s: float = 120.0
 
 
+# At dusk the lamps of one cabinet switch on within a minute or two of each other and of
+# the hub's sun position (the sun sinks ~0.1 deg/min here in winter); the cabinet rule,
+# whose hold is short, counts a lamp as out only once the sun is this far past the switch
+# point, so a dusk that comes a minute early on some poles is no outage.
+DUSK_MARGIN_DEG = 1.0
+
+
 @dataclass(frozen=True, slots=True)
 class CabinetState:
     out: Debounce = IDLE

@@ -26,7 +26,13 @@ from hub.db import Asset, Device, RuleState
 from hub.rules import alarms, codec
 from hub.rules.actions import Action, Raise
 from hub.rules.bin import BinState, bin_step
-from hub.rules.cabinet import CABINET_OUT, CabinetParams, CabinetState, cabinet_step
+from hub.rules.cabinet import (
+    CABINET_OUT,
+    DUSK_MARGIN_DEG,
+    CabinetParams,
+    CabinetState,
+    cabinet_step,
+)
 from hub.rules.camera import camera_event
 from hub.rules.device import (
     DEVICE_OFFLINE,
@@ -37,7 +43,7 @@ from hub.rules.device import (
     timed_out,
 )
 from hub.rules.fleet import Fleet
-from hub.rules.lamp import LAMP_OUT, LampState, lamp_step
+from hub.rules.lamp import LAMP_OUT, LampParams, LampState, lamp_step, sun_at
 from trygg import contract as c
 from trygg.clock import Clock, from_ms, to_ms
 
@@ -296,13 +302,7 @@ class RuleEngine:
 
     def _cabinet(self, cabinet: str, t: int, *, tick: bool = False) -> list[Action]:
         lamps = self.fleet.cabinet_lamps.get(cabinet, set())
-        out = (
-            None
-            if tick
-            else sum(
-                1 for a in lamps if (st := self.lamps.get(a)) is not None and st.out_signal == "set"
-            )
-        )
+        out = None if tick else sum(1 for a in lamps if self._clearly_out(a, t))
         old = self.cabinets.get(cabinet, CabinetState())
         params = CabinetParams()
         new, actions = cabinet_step(
@@ -310,6 +310,15 @@ class RuleEngine:
         )
         self._store(f"cabinet:{cabinet}", self.cabinets, cabinet, old, new)
         return actions
+
+    def _clearly_out(self, lamp: str, t: int) -> bool:
+        st, info = self.lamps.get(lamp), self.fleet.assets.get(lamp)
+        if st is None or st.out_signal != "set":
+            return False
+        if info is None:
+            return True
+        dark = LampParams().dark_below_deg - DUSK_MARGIN_DEG
+        return st.lux_ms is not None or sun_at(info.lat, info.lon, t) < dark
 
     def _device_params(self, device: str) -> DeviceParams:
         return DeviceParams(

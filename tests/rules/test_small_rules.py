@@ -180,3 +180,17 @@ def test_fleet_wide_silence_is_a_root_cause_not_device_faults(
     from hub.rules.device import fleet_silent
 
     assert fleet_silent(silent, fleet) is expected
+
+
+def test_edge_sensor_fault_event_makes_the_level_sensor_dead_after_its_hold() -> None:
+    from hub.rules.bin import BinParams, BinState, bin_step
+
+    p = BinParams()
+    st, acts = bin_step(BinState(), {"fillingLevel": 0.3}, asset="b", t_ms=1_000, p=p)
+    assert acts == []
+    st, acts = bin_step(st, None, asset="b", t_ms=2_000, p=p, events={"sensorFault": True})
+    assert acts == []  # not yet: held for sensor_fault_s
+    st, acts = bin_step(st, None, asset="b", t_ms=2_000 + 600_000, p=p)
+    assert [a.alarm for a in acts] == ["binSensorDead"]
+    st, acts = bin_step(st, {"fillingLevel": 0.31}, asset="b", t_ms=2_000 + 660_000, p=p)
+    assert [type(a).__name__ for a in acts] == ["Clear"]
