@@ -19,13 +19,13 @@ from edge.vision.manifest import DEFAULT_MANIFEST, ManifestError, ModelRefusedEr
 
 
 def _count(args: argparse.Namespace) -> int:
-    import cv2  # noqa: PLC0415  (OpenCV only when the command runs)
-    import numpy as np  # noqa: PLC0415
+    import cv2
+    import numpy as np
 
-    from edge.vision.crowd import count_people  # noqa: PLC0415
-    from edge.vision.crowd_config import TilingConfig  # noqa: PLC0415
-    from edge.vision.detector import YoloxOnnxConfig, build_detector  # noqa: PLC0415
-    from edge.vision.detector_onnx import DetectorError  # noqa: PLC0415
+    from edge.vision.crowd import count_people
+    from edge.vision.crowd_config import TilingConfig
+    from edge.vision.detector import YoloxOnnxConfig, build_detector
+    from edge.vision.detector_onnx import DetectorError
 
     model = Path(args.model)
     try:
@@ -63,7 +63,7 @@ def _parse_point(text: str) -> tuple[tuple[float, float], tuple[float, float]]:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from edge.vision.zones_calibration import (  # noqa: PLC0415
+    from edge.vision.zones_calibration import (
         CalibrationError,
         calibrate,
         save_to_device_config,

@@ -97,7 +97,7 @@ class StaticDetector:
 def _build_onnx(config: YoloxOnnxConfig | StaticConfig, manifest: Manifest) -> PersonDetector:
     if not isinstance(config, YoloxOnnxConfig):
         raise TypeError(f"yolox_onnx factory got {type(config).__name__}")
-    from edge.vision.detector_onnx import OnnxYoloxDetector  # noqa: PLC0415
+    from edge.vision.detector_onnx import OnnxYoloxDetector
 
     entry = manifest.entry(config.model)
     return OnnxYoloxDetector.from_file(
