@@ -123,7 +123,7 @@ CAMERA_TICKETS: Final = "/^(camera|graffiti)/"
 # ---- not written by anyone yet (the panels reading these are listed by the tests) -------
 ASSET_STATE: Final = Measurement(
     "asset_state",
-    "nobody yet (asset positions and state for the map)",
+    "hub/gauges.py, every minute (asset positions and state for the map)",
     ("lat", "lon", "state"),
     (TAG_ASSET, "kind", TAG_SITE, TAG_DEVICE),
 )
@@ -136,7 +136,9 @@ HUB_INGEST: Final = Measurement(
 )
 
 # Sun elevation at each site (lamps on/off against the sun; day-burning energy).
-SUN: Final = Measurement("sun", "nobody yet", ("elevation", "daylight"), (TAG_SITE,))
+SUN: Final = Measurement(
+    "sun", "hub/gauges.py, every minute", ("elevation", "daylight"), (TAG_SITE,)
+)
 
 # Day-burning per lamp (on while the sun is up), which needs the sun at the pole.
 DAYBURN: Final = Measurement(

@@ -23,12 +23,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.db import Alarm, Device, Ticket, TicketHistory
+from hub.db import Alarm, Asset, Device, Ticket, TicketHistory
 from hub.db import Counter as CounterRow
 from hub.influx import Influx, InfluxError
 from hub.lineproto import point
 from hub.tickets import OPEN_STATUSES
-from trygg.clock import Clock, to_ms
+from trygg.clock import Clock, from_ms, to_ms
+from trygg.sun import sun_elevation
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ class Snapshot:
     devices_total: int
     devices_offline: int
     bins_forecast_full: int
+    # (asset, kind, site, device, lat, lon, state ok|alarm|offline) for the operators' map
+    assets: tuple[tuple[str, str, str, str, float, float, str], ...] = ()
 
 
 def gauge_lines(snap: Snapshot, t_ms: int) -> list[str]:
@@ -74,6 +77,18 @@ def gauge_lines(snap: Snapshot, t_ms: int) -> list[str]:
         )
     )
     lines.append(point("bins_forecast_full", {}, {"count": snap.bins_forecast_full}, t_ms))
+    sites: dict[str, list[tuple[float, float]]] = {}
+    for asset, kind, site, device, lat, lon, state in snap.assets:
+        tags = {"asset": asset, "kind": kind, "site": site, "device": device}
+        lines.append(point("asset_state", tags, {"lat": lat, "lon": lon, "state": state}, t_ms))
+        sites.setdefault(site, []).append((lat, lon))
+    for site, places in sorted(sites.items()):
+        lat = sum(p[0] for p in places) / len(places)
+        lon = sum(p[1] for p in places) / len(places)
+        elevation = round(sun_elevation(lat, lon, from_ms(t_ms)), 3)
+        lines.append(
+            point("sun", {"site": site}, {"elevation": elevation, "daylight": elevation > 0}, t_ms)
+        )
     return lines
 
 
@@ -123,7 +138,32 @@ def snapshot(s: Session, now: datetime) -> Snapshot:
         return int(s.scalar(q.select_from(Alarm)) or 0)
 
     total = int(s.scalar(select(func.count()).select_from(Device)) or 0)
-    return Snapshot(open_by, breached, total, active("deviceOffline"), active("binForecastFull"))
+    alarmed = set(s.scalars(select(Alarm.asset_id).where(Alarm.active.is_(True))))
+    offline = set(
+        s.scalars(
+            select(Alarm.asset_id).where(Alarm.active.is_(True), Alarm.type == "deviceOffline")
+        )
+    )
+    rows = s.execute(
+        select(Asset.id, Asset.kind, Device.site, Asset.device_id, Asset.lat, Asset.lon).join(
+            Device, Device.id == Asset.device_id
+        )
+    )
+    assets = tuple(
+        (
+            a,
+            kind,
+            site or "none",
+            dev,
+            float(lat),
+            float(lon),
+            "offline" if dev in offline else "alarm" if a in alarmed else "ok",
+        )
+        for a, kind, site, dev, lat, lon in rows
+    )
+    return Snapshot(
+        open_by, breached, total, active("deviceOffline"), active("binForecastFull"), assets
+    )
 
 
 class Gauges:

@@ -42,9 +42,7 @@ SITES = ("solna-centrum", "arenastaden")
 UNPRODUCED: dict[str, str] = {
     "ticket_event:cabinetOut": "no cabinet outage is injected into this small fleet",
     "tickets_sla_breached": "no ticket passes its SLA in minutes of simulated time",
-    "asset_state": "nobody writes asset positions/state to InfluxDB (needed by the map)",
     "streetlight_dayburn": "nobody writes day-burning hours/energy (needs the sun per pole)",
-    "sun": "nobody writes the sun elevation per site to InfluxDB",
 }
 
 

@@ -46,3 +46,26 @@ def test_gauge_lines_are_line_protocol_for_dashboards() -> None:
     assert "tickets_sla_breached,kind=lampOut count=2i 1797000000000" in lines
     assert "devices online=9i,offline=1i,total=10i 1797000000000" in lines
     assert "bins_forecast_full count=4i 1797000000000" in lines
+
+
+def test_gauges_carry_asset_state_for_the_map_and_the_sun_per_site() -> None:
+    from hub.gauges import Snapshot, gauge_lines
+
+    snap = Snapshot(
+        {},
+        {},
+        2,
+        1,
+        0,
+        (
+            ("lamp-1", "streetlight", "solna", "pole-1", 59.36, 18.0, "alarm"),
+            ("bin-1", "bin", "solna", "pole-2", 59.37, 18.01, "offline"),
+        ),
+    )
+    lines = gauge_lines(snap, 1_797_336_000_000)  # 2026-12-15 12:00 UTC: sun up in Solna
+    states = [ln for ln in lines if ln.startswith("asset_state,")]
+    assert len(states) == 2
+    assert 'state="alarm"' in states[1] or 'state="alarm"' in states[0]
+    sun = [ln for ln in lines if ln.startswith("sun,site=solna ")]
+    assert len(sun) == 1
+    assert "daylight=true" in sun[0]
