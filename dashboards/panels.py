@@ -128,21 +128,8 @@ def gauge_sum(
         f"WHERE $timeFilter GROUP BY time($__interval){outer_by} fill(none)",
         alias=f"$tag_{series_by}" if series_by else title,
     )
-    options = (
-        {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}}
-        if panel_type == "stat"
-        else LEGEND_TABLE
-    )
-    return Panel(
-        title,
-        panel_type,
-        (q,),
-        unit=unit,
-        description=description,
-        steps=steps,
-        width=width,
-        height=8 if panel_type != "stat" else 5,
-        options=options,
+    return _gauge_panel(
+        title, panel_type, q, unit=unit, description=description, steps=steps, width=width
     )
 
 
@@ -163,6 +150,22 @@ def gauge_last(
         f"GROUP BY time($__interval) fill(previous)",
         alias=title,
     )
+    return _gauge_panel(
+        title, panel_type, q, unit=unit, description=description, steps=steps, width=width
+    )
+
+
+def _gauge_panel(
+    title: str,
+    panel_type: PanelType,
+    q: Query,
+    *,
+    unit: str,
+    description: str,
+    steps: tuple[Step, ...],
+    width: int,
+) -> Panel:
+    """A one-query gauge panel: a stat shows the last value, a graph a legend table."""
     options = (
         {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}}
         if panel_type == "stat"
