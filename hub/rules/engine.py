@@ -204,7 +204,8 @@ class RuleEngine:
                     silent,
                     len(devices),
                 )
-                self.floor_ms = now_ms
+                # Reconnecting devices trickle back: give them the same grace as a hub start.
+                self.floor_ms = now_ms + int(self.offline_grace_s * 1000)
                 self.mass_silences += 1
             for device in devices:
                 actions += self._device(device, now_ms)

@@ -24,7 +24,7 @@ from trygg.stack import free_port
 pytestmark = pytest.mark.integration
 
 DEFAULT = Path(__file__).resolve().parents[2] / "scenarios" / "default.yaml"
-FAST = 180.0  # the scenario's 7 simulated hours in ~140 s: at 360x a 2-core CI box lags
+FAST = 120.0  # the scenario's 7 simulated hours in ~210 s: faster, a 2-core CI box lags
 
 
 class _Errors(logging.Handler):
