@@ -29,14 +29,8 @@ log = logging.getLogger(__name__)
 
 def _abort(conn: Connection) -> None:
     """Drop the connection without a DISCONNECT, as a lost link would, so the broker
-    publishes the Last Will (simulates a device going offline). Reaches into the paho
-    client because trygg.mqtt offers no such operation (a real device never needs one)."""
-    client = conn._client
-    client.loop_stop()  # first, so paho's loop can't reconnect behind our back
-    sock = client.socket()
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.close()
+    publishes the Last Will (simulates a device going offline)."""
+    conn.abort()
 
 
 async def _unwrap(session: Coroutine[Any, Any, None]) -> None:

@@ -2,9 +2,14 @@
 
 Why paho and not aiomqtt: the hub must acknowledge a message to the broker only after its
 data is stored (``manual_ack``), and the edge must see a PUBACK reason code >= 0x80 (an ACL
-refusal over MQTT v5) so it keeps the message; aiomqtt 2.5 exposes neither. Paho's network
-loop runs in its own thread; messages and publish results cross into the event loop in
-batches, so a busy hub pays one loop wake-up per burst rather than per message.
+refusal over MQTT v5) so it keeps the message; aiomqtt 2.5 exposes neither.
+
+Paho runs on the asyncio event loop itself, through its external-loop API (as in paho's
+``examples/loop_asyncio.py``): no network thread and no wake-up socket pair per connection.
+The TCP connect (and TLS handshake) is done by asyncio and the ready socket is handed to
+paho; the socket's readiness calls ``loop_read``/``loop_write``; one timer per event loop
+runs ``loop_misc`` (keepalive) for all its connections. Writes queued in one loop iteration
+go out together. A process can hold thousands of connections (the simulator's fleet).
 
 One :class:`Connection` is one MQTT connection. Reconnecting (with jittered exponential
 back-off) is the caller's loop: make a new Connection each time (see :func:`backoff`).
@@ -14,15 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import random
+import socket
 import ssl
 import struct
-import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -92,26 +99,142 @@ class _BufferedSocket:
 
 
 class _FastClient(paho.Client):
-    """Paho with buffered reads; every packet still goes through paho's own handlers."""
+    """Paho with buffered reads; every packet still goes through paho's own handlers.
+
+    ``ready_socket`` is a socket asyncio already connected (and TLS-wrapped); paho's
+    ``reconnect()`` takes it instead of opening a blocking one itself (paho's own blocking
+    connect remains for plain paho use, e.g. bench/ingest.py's threaded clients)."""
+
+    ready_socket: Any = None
 
     def _create_socket(self) -> Any:
-        return _BufferedSocket(super()._create_socket())
+        sock, self.ready_socket = self.ready_socket, None
+        return _BufferedSocket(sock if sock is not None else super()._create_socket())
 
     def loop_read(self, max_packets: int = 1) -> Any:
-        # Paho handles one packet per select(); drain whatever is already buffered.
+        # Paho handles one packet per call; drain whatever is already buffered.
         rc = super().loop_read(max_packets)
         for _ in range(_MAX_PACKETS_PER_READ):
-            sock = self._sock
-            if rc or sock is None or not isinstance(sock, _BufferedSocket) or not sock.pending():
+            if rc or not self.buffered():
                 break
             rc = super().loop_read(1)
         return rc
+
+    def buffered(self) -> bool:
+        """Bytes already read from the socket but not yet parsed (no readiness event for
+        them will come)."""
+        sock = self._sock
+        return isinstance(sock, _BufferedSocket) and sock.pending() > 0
 
     def ack_many(self, mids: Iterable[int]) -> None:
         """Queue PUBACKs for many QoS 1 messages as one write (one wake-up of the loop)."""
         packet = b"".join(_PUBACK.pack(0x40, 2, mid) for mid in mids)
         if packet:
             self._packet_queue(0x40, packet, 0, 0)
+
+
+class _Keepalive:
+    """One timer per event loop calling paho's ``loop_misc`` (PINGREQ, keepalive timeout)
+    for every connection on it, rather than a task per connection."""
+
+    PERIOD_S = 1.0
+    _by_loop: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Keepalive]] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._clients: set[_FastClient] = set()
+        self._timer: asyncio.TimerHandle | None = None
+
+    @classmethod
+    def of(cls, loop: asyncio.AbstractEventLoop) -> _Keepalive:
+        ka = cls._by_loop.get(loop)
+        if ka is None:
+            ka = cls._by_loop[loop] = cls(loop)
+        return ka
+
+    def add(self, client: _FastClient) -> None:
+        self._clients.add(client)
+        if self._timer is None:
+            self._timer = self._loop.call_later(self.PERIOD_S, self._tick)
+
+    def discard(self, client: _FastClient) -> None:
+        self._clients.discard(client)
+        if not self._clients and self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _tick(self) -> None:
+        self._timer = None
+        for client in list(self._clients):
+            try:
+                client.loop_misc()
+            except Exception:  # a failing connection must not stop the others' keepalive
+                log.exception("mqtt keepalive")
+        if self._clients and not self._loop.is_closed():
+            self._timer = self._loop.call_later(self.PERIOD_S, self._tick)
+
+
+async def _wait_fd(loop: asyncio.AbstractEventLoop, sock: socket.socket, *, write: bool) -> None:
+    fut: asyncio.Future[None] = loop.create_future()
+    fd = sock.fileno()
+
+    def ready() -> None:
+        if not fut.done():
+            fut.set_result(None)
+
+    (loop.add_writer if write else loop.add_reader)(fd, ready)
+    try:
+        await fut
+    finally:
+        (loop.remove_writer if write else loop.remove_reader)(fd)
+
+
+async def _open_socket(
+    loop: asyncio.AbstractEventLoop, host: str, port: int, context: ssl.SSLContext | None
+) -> socket.socket:
+    """A non-blocking TCP socket connected to the broker, TLS handshake done if asked."""
+    try:  # an address needs no resolver (which would run in the executor's threads)
+        family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+        infos: list[tuple[Any, Any, int, str, Any]] = [
+            (family, socket.SOCK_STREAM, 0, "", (host, port))
+        ]
+    except ValueError:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    last: OSError | None = None
+    for family, type_, proto, _name, addr in infos:
+        sock = socket.socket(family, type_, proto)
+        sock.setblocking(False)
+        try:
+            await loop.sock_connect(sock, addr)
+        except OSError as exc:
+            sock.close()
+            last = exc
+            continue
+        except BaseException:
+            sock.close()
+            raise
+        if context is None:
+            return sock
+        try:
+            tls = context.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
+        except BaseException:
+            sock.close()
+            raise
+        try:
+            while True:
+                try:
+                    tls.do_handshake()
+                    return tls
+                except ssl.SSLWantReadError:
+                    await _wait_fd(loop, tls, write=False)
+                except ssl.SSLWantWriteError:
+                    await _wait_fd(loop, tls, write=True)
+        except BaseException:
+            tls.close()
+            raise
+    raise last or OSError(f"cannot resolve {host}:{port}")
 
 
 class MqttError(RuntimeError):
@@ -188,6 +311,7 @@ class Connection:
         self._client.max_queued_messages_set(0)
         if settings.username:
             self._client.username_pw_set(settings.username, settings.password)
+        self._tls: ssl.SSLContext | None = None
         if settings.ca_file:
             self._client.tls_set(
                 ca_certs=str(settings.ca_file),
@@ -195,6 +319,7 @@ class Connection:
                 keyfile=str(settings.key_file) if settings.key_file else None,
                 tls_version=ssl.PROTOCOL_TLS_CLIENT,
             )
+            self._tls = self._client._ssl_context
         if will is not None:
             self._client.will_set(will.topic, will.payload, will.qos, will.retain)
         self._client.on_connect = self._on_connect
@@ -202,9 +327,16 @@ class Connection:
         self._client.on_message = self._on_message
         self._client.on_publish = self._on_publish
         self._client.on_subscribe = self._on_subscribe
+        self._client.on_socket_open = self._on_socket_open
+        self._client.on_socket_close = self._on_socket_close
+        self._client.on_socket_register_write = self._on_register_write
+        self._client.on_socket_unregister_write = self._on_unregister_write
+        self._keepalive = _Keepalive.of(self._loop)
+        self._fd = -1
+        self._writer = False  # add_writer is on: the socket refused part of a write
+        self._flush_handle: asyncio.Handle | None = None
         self._connected: asyncio.Future[bool] = self._loop.create_future()
         self.disconnected: asyncio.Future[str] = self._loop.create_future()
-        self._lock = threading.Lock()
         self._inbox: list[Incoming] = []
         self._inbox_event = asyncio.Event()
         self._max_batch = max_batch
@@ -213,11 +345,55 @@ class Connection:
         self._sub_pending: dict[int, asyncio.Future[list[int]]] = {}
         self.session_present = False
 
-    # ---- paho thread callbacks -------------------------------------------------------
+    # ---- paho's socket hooks (all on the event loop) -------------------------------------
+    def _on_socket_open(self, _c: Any, _u: Any, sock: Any) -> None:
+        self._fd = int(sock.fileno())
+        self._loop.add_reader(self._fd, self._readable)
+        self._keepalive.add(self._client)
+
+    def _on_socket_close(self, _c: Any, _u: Any, _sock: Any) -> None:
+        self._keepalive.discard(self._client)
+        if self._fd >= 0:
+            self._loop.remove_reader(self._fd)
+            if self._writer:
+                self._loop.remove_writer(self._fd)
+                self._writer = False
+            self._fd = -1
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+
+    def _on_register_write(self, _c: Any, _u: Any, _sock: Any) -> None:
+        # Something was queued: write it at the end of this loop iteration, together with
+        # whatever else gets queued meanwhile (one burst, not one send per publish).
+        if self._flush_handle is None and not self._writer:
+            self._flush_handle = self._loop.call_soon(self._flush)
+
+    def _on_unregister_write(self, _c: Any, _u: Any, _sock: Any) -> None:
+        if self._writer and self._fd >= 0:
+            self._loop.remove_writer(self._fd)
+        self._writer = False
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        self._client.loop_write()
+        if self._client.want_write() and self._fd >= 0 and not self._writer:
+            # the socket buffer is full: wait until the kernel takes more
+            self._writer = True
+            self._loop.add_writer(self._fd, self._writable)
+
+    def _writable(self) -> None:
+        self._client.loop_write()
+
+    def _readable(self) -> None:
+        self._client.loop_read()
+        if self._client.buffered():
+            self._loop.call_soon(self._readable)  # drain the rest after others had a turn
+
+    # ---- paho callbacks ----------------------------------------------------------------
     def _on_connect(self, _c: Any, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
         self.session_present = bool(getattr(flags, "session_present", False))
-        ok = not reason.is_failure
-        self._loop.call_soon_threadsafe(self._set_connected, ok, str(reason))
+        self._set_connected(not reason.is_failure, str(reason))
 
     def _set_connected(self, ok: bool, reason: str) -> None:
         if self._connected.done():
@@ -228,11 +404,12 @@ class Connection:
             self._connected.set_exception(MqttError(f"connection refused: {reason}"))
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        self._loop.call_soon_threadsafe(self._set_disconnected, str(reason))
+        self._set_disconnected(str(reason))
 
     def _set_disconnected(self, reason: str) -> None:
         if not self._connected.done():
             self._connected.set_exception(MqttError(f"disconnected: {reason}"))
+            self._connected.exception()  # whoever waits for the CONNACK gets it; else no one
         if not self.disconnected.done():
             self.disconnected.set_result(reason)
         for fut in self._pending.values():
@@ -242,19 +419,11 @@ class Connection:
         self._inbox_event.set()
 
     def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
-        with self._lock:
-            self._inbox.append(
-                Incoming(msg.topic, bytes(msg.payload), msg.qos, msg.mid, msg.retain)
-            )
-            wake = len(self._inbox) == 1
-        if wake:
-            self._loop.call_soon_threadsafe(self._inbox_event.set)
+        self._inbox.append(Incoming(msg.topic, bytes(msg.payload), msg.qos, msg.mid, msg.retain))
+        self._inbox_event.set()
 
     def _on_publish(self, _c: Any, _u: Any, mid: int, reason: Any, _p: Any) -> None:
         code = int(reason.value) if hasattr(reason, "value") else int(reason)
-        self._loop.call_soon_threadsafe(self._resolve_publish, mid, code)
-
-    def _resolve_publish(self, mid: int, code: int) -> None:
         fut = self._pending.pop(mid, None)
         if fut is None:
             self._early[mid] = code
@@ -263,9 +432,6 @@ class Connection:
 
     def _on_subscribe(self, _c: Any, _u: Any, mid: int, reasons: Any, _p: Any) -> None:
         codes = [int(r.value) for r in reasons]
-        self._loop.call_soon_threadsafe(self._resolve_subscribe, mid, codes)
-
-    def _resolve_subscribe(self, mid: int, codes: list[int]) -> None:
         fut = self._sub_pending.pop(mid, None)
         if fut is not None and not fut.done():
             fut.set_result(codes)
@@ -276,30 +442,48 @@ class Connection:
         if self._settings.session_expiry_s:
             props.SessionExpiryInterval = self._settings.session_expiry_s
         props.ReceiveMaximum = self._settings.receive_maximum
+        host, port = self._settings.host, self._settings.port
         try:
-            self._client.connect_async(
-                self._settings.host,
-                self._settings.port,
-                keepalive=self._settings.keepalive_s,
-                clean_start=self._settings.clean_start,
-                properties=props,
-            )
-            self._client.loop_start()
-            await asyncio.wait_for(asyncio.shield(self._connected), timeout=15)
+            async with asyncio.timeout(15):
+                self._client.ready_socket = await _open_socket(self._loop, host, port, self._tls)
+                self._client.connect_async(
+                    host,
+                    port,
+                    keepalive=self._settings.keepalive_s,
+                    clean_start=self._settings.clean_start,
+                    properties=props,
+                )
+                self._client.reconnect()  # takes the ready socket, queues CONNECT
+                await asyncio.shield(self._connected)
         except (OSError, TimeoutError, ssl.SSLError, MqttError) as exc:
             self._shutdown()
-            raise MqttError(
-                f"cannot connect to {self._settings.host}:{self._settings.port}: {exc}"
-            ) from exc
+            raise MqttError(f"cannot connect to {host}:{port}: {exc}") from exc
+        except BaseException:
+            self._shutdown()
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         self._shutdown()
 
     def _shutdown(self) -> None:
+        """Send DISCONNECT (no Last Will) and close; the socket is closed whatever happens."""
+        sock, self._client.ready_socket = self._client.ready_socket, None
+        if sock is not None:
+            sock.close()
         with contextlib.suppress(Exception):
-            self._client.disconnect()
-        self._client.loop_stop()
+            if self._client.socket() is not None:
+                self._client.disconnect()
+                self._client.loop_write()  # DISCONNECT is tiny: the socket takes it now
+        self.abort("closed")
+
+    def abort(self, reason: str = "aborted") -> None:
+        """Drop the connection without a DISCONNECT, as a lost link would (the broker then
+        publishes the Last Will)."""
+        with contextlib.suppress(Exception):
+            self._client._sock_close()  # unhooks the socket from the loop, then closes it
+        self._on_socket_close(None, None, None)
+        self._set_disconnected(reason)
 
     @property
     def is_connected(self) -> bool:
@@ -351,14 +535,13 @@ class Connection:
         """The next batch of received messages (at most ``max_batch``); raises MqttError
         once the connection is gone and nothing is left."""
         while True:
-            with self._lock:
-                if self._inbox:
-                    batch = self._inbox[: self._max_batch]
-                    del self._inbox[: self._max_batch]
-                    if not self._inbox:
-                        self._inbox_event.clear()
-                    return batch
-                self._inbox_event.clear()
+            if self._inbox:
+                batch = self._inbox[: self._max_batch]
+                del self._inbox[: self._max_batch]
+                if not self._inbox:
+                    self._inbox_event.clear()
+                return batch
+            self._inbox_event.clear()
             if self.disconnected.done():
                 raise MqttError(f"disconnected: {self.disconnected.result()}")
             await self._inbox_event.wait()
