@@ -56,8 +56,8 @@ def streetlights() -> Dashboard:
         table=True,
     )
     dayburn = Query(
-        f'SELECT sum("{s.DAYBURN.field("hours")}") AS "hours", '
-        f'sum("{s.DAYBURN.field("energy")}") AS "kWh" FROM "{s.DAYBURN.name}" '
+        f'SELECT sum("{s.DAYBURN.field("seconds")}") / 3600 AS "hours", '
+        f'sum("{s.DAYBURN.field("energy_wh")}") / 1000 AS "kWh" FROM "{s.DAYBURN.name}" '
         f'{where_site()} GROUP BY "{s.TAG_ASSET}"',
         table=True,
     )

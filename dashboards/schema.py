@@ -120,7 +120,7 @@ LAMP_TICKETS: Final = "/^(lampOut|dayBurning|flicker|powerDrop|cabinetOut)$/"
 BIN_TICKETS: Final = "/^bin/"
 CAMERA_TICKETS: Final = "/^(camera|graffiti)/"
 
-# ---- not written by anyone yet (the panels reading these are listed by the tests) -------
+# ---- more minute gauges from the hub -----------------------------------------------------
 ASSET_STATE: Final = Measurement(
     "asset_state",
     "hub/gauges.py, every minute (asset positions and state for the map)",
@@ -140,9 +140,13 @@ SUN: Final = Measurement(
     "sun", "hub/gauges.py, every minute", ("elevation", "daylight"), (TAG_SITE,)
 )
 
-# Day-burning per lamp (on while the sun is up), which needs the sun at the pole.
+# Day-burning per lamp (lit while the light at the pole is "day"): seconds (s) and energy
+# drawn meanwhile (Wh) per interval, one point per lamp that burned in it.
 DAYBURN: Final = Measurement(
-    "streetlight_dayburn", "nobody yet", ("hours", "energy"), (TAG_ASSET, TAG_SITE)
+    "streetlight_dayburn",
+    "hub/dayburn.py, from the gauges loop every minute",
+    ("seconds", "energy_wh"),
+    (TAG_ASSET, TAG_SITE),
 )
 
 ALL: Final = (
