@@ -52,44 +52,57 @@ def field_value(name: str, value: Value) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-_PREFIXES: dict[tuple[str, str, str, str, str], str] = {}
+_Series = tuple[str, str, str, str]  # (kind, asset, sensor, field)
+# (device, site) -> series -> ("measurement,tags field=", the field's type). A fleet has a
+# bounded set of series; escaping and looking them up again for every reading was most of
+# the encode time.
+_PREFIXES: dict[tuple[str, str], dict[_Series, tuple[str, str]]] = {}
 _PREFIX_CACHE_MAX: Final = 200_000
+_cached = 0
 
 
-def _prefix(kind: str, asset: str, sensor: str, device: str, site: str) -> str:
-    """``measurement,tags `` for one series; cached, since a fleet has a bounded set of
-    series and escaping them again for every reading was a third of the encode time."""
-    key = (kind, asset, sensor, device, site)
-    prefix = _PREFIXES.get(key)
-    if prefix is None:
-        if len(_PREFIXES) >= _PREFIX_CACHE_MAX:
-            _PREFIXES.clear()
-        prefix = _PREFIXES[key] = (
-            f"{kind},asset={escape_tag(asset)},device={escape_tag(device)}"
-            f",sensor={escape_tag(sensor)},site={escape_tag(site)} "
-        )
-    return prefix
+def _series(device: str, site: str, key: _Series) -> tuple[str, str]:
+    global _cached  # noqa: PLW0603 - the cache's size, kept with it
+    kind, asset, sensor, field = key
+    spec = FIELDS.get(field)
+    if spec is None:
+        raise ContractError("schema", f"unknown field {field!r}")
+    if _cached >= _PREFIX_CACHE_MAX:
+        _PREFIXES.clear()
+        _cached = 0
+    entry = (
+        f"{escape_measurement(str(kind))},asset={escape_tag(asset)},device={escape_tag(device)}"
+        f",sensor={escape_tag(sensor)},site={escape_tag(site)} {field}=",
+        spec.type,
+    )
+    _PREFIXES.setdefault((device, site), {})[key] = entry
+    _cached += 1
+    return entry
 
 
 def reading_lines(*, device: str, site: str, readings: Iterable[Reading]) -> list[str]:
     """One line per reading; raises ContractError('schema') on a mistyped value."""
+    series = _PREFIXES.get((device, site))
+    if series is None:
+        series = {}
     out = []
+    isfinite = math.isfinite
     for r in readings:
-        field = r.field
+        key = (r.kind, r.asset, r.sensor, r.field)
+        entry = series.get(key)
+        if entry is None:
+            entry = _series(device, site, key)
+            series = _PREFIXES[(device, site)]
+        prefix, kind = entry
         value = r.v
-        spec = FIELDS.get(field)
-        # Fast path for the common case (a finite float field); everything else, and every
-        # error, goes through field_value.
-        if (
-            spec is not None
-            and spec.type == "float"
-            and type(value) is float
-            and math.isfinite(value)
-        ):
-            text = repr(value)
+        # Fast paths for the common cases; everything else, and every error, goes
+        # through field_value.
+        if kind == "float" and type(value) is float and isfinite(value):
+            out.append(f"{prefix}{value!r} {r.t}")
+        elif kind == "int" and type(value) is int:
+            out.append(f"{prefix}{value}i {r.t}")
         else:
-            text = field_value(field, value)
-        out.append(f"{_prefix(r.kind.value, r.asset, r.sensor, device, site)}{field}={text} {r.t}")
+            out.append(f"{prefix}{field_value(r.field, value)} {r.t}")
     return out
 
 
