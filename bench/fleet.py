@@ -125,8 +125,34 @@ def _pct(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+class ScratchPostgres:
+    """A fresh database on the PostgreSQL at 127.0.0.1:5432 (trust auth), dropped after.
+
+    The hub's SQL at this load: SQLite answers "database is locked" at 10,000 devices."""
+
+    ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+    def _execute(self, statement: str) -> None:
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.ADMIN, autocommit=True, connect_timeout=5) as admin:
+            admin.execute(sql.SQL(statement).format(sql.Identifier(self.name)))
+
+    def create(self) -> None:
+        self.drop()
+        self._execute("CREATE DATABASE {}")
+
+    def drop(self) -> None:
+        self._execute("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+
+
 async def bench(
-    devices: int, seconds: float, interval: float, processes: int | None
+    devices: int, seconds: float, interval: float, processes: int | None, database: str
 ) -> dict[str, Any]:
     state = ROOT / "state" / "bench-fleet"
     shutil.rmtree(state, ignore_errors=True)
@@ -137,8 +163,11 @@ async def bench(
     )
     await asyncio.to_thread(stack.up)
     procs: list[subprocess.Popen[bytes]] = []
+    scratch_db = ScratchPostgres("trygg_bench_fleet") if database == "postgres" else None
     try:
-        db_url = f"sqlite:///{state / 'hub.sqlite'}"
+        if scratch_db:
+            await asyncio.to_thread(scratch_db.create)
+        db_url = scratch_db.url if scratch_db else f"sqlite:///{state / 'hub.sqlite'}"
         city = build_city(devices, seed=1)
         register(open_database(db_url), [(d.id, d.site) for d in city.devices])
         scenario = state / "scale.yaml"
@@ -236,6 +265,7 @@ async def bench(
         idle_kb = int(idle.stdout.strip())
         return {
             "devices": devices,
+            "hub_database": database,
             "interval_s": interval,
             "worker_processes": len(workers),
             "ulimit_nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
@@ -274,6 +304,8 @@ async def bench(
                 except subprocess.TimeoutExpired:
                     p.kill()
         await asyncio.to_thread(stack.down)
+        if scratch_db:
+            await asyncio.to_thread(scratch_db.drop)
 
 
 def _round(v: float | None) -> float | None:
@@ -286,8 +318,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="measurement window")
     parser.add_argument("--interval", type=float, default=10.0)
     parser.add_argument("--processes", type=int)
+    parser.add_argument(
+        "--database", choices=("postgres", "sqlite"), default="postgres", help="the hub's SQL"
+    )
     args = parser.parse_args()
-    result = asyncio.run(bench(args.devices, args.seconds, args.interval, args.processes))
+    result = asyncio.run(
+        bench(args.devices, args.seconds, args.interval, args.processes, args.database)
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "fleet.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

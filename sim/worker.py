@@ -86,6 +86,6 @@ async def main(args: dict[str, Any]) -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
-    # thousands of paho network threads: a small stack each keeps the address space sane
+    # the executor's threads (SQLite outboxes) need no default 8 MiB stack each
     threading.stack_size(512 * 1024)
     asyncio.run(main(json.loads(sys.argv[1])))

@@ -1,5 +1,5 @@
 """The fleet spread over worker processes, for cities larger than one process's file
-descriptors allow (each agent holds an MQTT socket, its paho wake-up pair and SQLite files).
+descriptors allow (each agent holds an MQTT socket and its outbox's SQLite files).
 
 Every worker loads the same scenario with the same overrides, so it builds the same city
 and the same fault schedule, runs its slice of the poles, applies the faults that fall on

@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -178,6 +179,16 @@ def _influx_ping(port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def _raise_nofile() -> None:
+    """Open-file soft limit up to the hard limit, in this process so that the services it
+    starts inherit it (no preexec_fn: unsafe with threads). Mosquitto holds one descriptor
+    per client; a 10,000-device fleet needs more than the usual soft 1024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 @dataclass
 class Service:
     """One child process with its config, log file and readiness probe."""
@@ -197,6 +208,7 @@ class Service:
         if self.running():
             return
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        _raise_nofile()
         with self.log_path.open("ab") as log_file:
             self.process = subprocess.Popen(
                 self.argv,
