@@ -9,11 +9,12 @@ else the sun above ``day_above_deg``, the lamp's per-asset thresholds) — and t
 power reading says it drew meanwhile.
 
 Readings are sampled every minute or so, so the lamp's state between two readings is the
-earlier one's (sample and hold), for at most ``hold_s``: past that the lamp is unknown and
-counted as not burning (a silent device is the offline rule's business). The interval ends
-``settle_s`` before now, so readings still in an outbox have arrived; its start is kept in
-the ``counters`` table, so a restart neither skips nor counts an interval twice, and a long
-outage is caught up for at most ``MAX_CATCH_UP_S``.
+earlier one's (sample and hold), for at most ``hold_s`` (5 minutes): past that the lamp is
+unknown and counted as not burning (a silent device is the offline rule's business). The
+interval ends ``settle_s`` before now, so readings that are a little late have arrived;
+readings later still (an outbox emptied after a long outage) do not change an interval
+already written. Its start is kept in the ``counters`` table, so a restart neither skips
+nor counts an interval twice, and a long outage is caught up for at most ``MAX_CATCH_UP_S``.
 
 Points: measurement ``streetlight_dayburn``, tags ``asset`` and ``site`` (as the readings),
 fields ``seconds`` (s) and ``energy_wh`` (Wh), at the interval's end; only lamps that burned
@@ -46,6 +47,8 @@ WATERMARK: Final = "gauges.dayburn_until"
 MINUTE_MS: Final = 60_000
 MAX_CATCH_UP_S: Final = 6 * 3600.0
 FIRST_INTERVAL_S: Final = 300.0
+# A lamp reports every minute or so; five minutes without a reading and its state is unknown.
+HOLD_S: Final = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +91,7 @@ def burn(
     lat: float,
     lon: float,
     p: LampParams,
-    hold_s: float = 900.0,
+    hold_s: float = HOLD_S,
 ) -> Burn:
     """Seconds of ``[start_ms, end_ms)`` the lamp was lit in daylight, and the Wh drawn
     then. ``samples`` may start before ``start_ms`` (the state held into the interval).
@@ -150,7 +153,7 @@ def dayburn_lines(
     *,
     start_ms: int,
     end_ms: int,
-    hold_s: float = 900.0,
+    hold_s: float = HOLD_S,
 ) -> list[str]:
     """Line protocol (ms precision) for the lamps that burned in daylight. Pure."""
     lines: list[str] = []
@@ -210,7 +213,7 @@ class DayBurnWriter:
         sessions: sessionmaker[Session],
         influx: Influx,
         settle_s: float = 60.0,
-        hold_s: float = 900.0,
+        hold_s: float = HOLD_S,
     ) -> None:
         self.sessions = sessions
         self.influx = influx

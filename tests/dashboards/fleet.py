@@ -4,7 +4,15 @@ simulated drivers -> real Mosquitto -> real hub -> real InfluxDB.
 Two sites, three poles, every asset kind Trygg can simulate today (streetlights with a lux
 sensor, bins and the Pi itself on the edge's simulated drivers; cameras and crowd zones on
 the simulator's, sim/drivers/) and a few injected faults, so panels see on and off lamps,
-fires and a tilted bin, every pole raises edge events, and the hub's rules open tickets. Devices are built from plain dicts through the edge's own config
+fires and a tilted bin, every pole raises edge events, and the hub's rules open tickets.
+
+The run has two acts on one clock that jumps between them (:class:`JumpingClock`, shared by
+the hub and every agent): an early December afternoon with the sun up, in which a lamp burns
+by day (``streetlight_dayburn``) and the bin fires open critical tickets (2 h SLA); then,
+after a jump of over two hours, the dark evening, in which lamps are lit, a dark lamp and a
+cabinet that lost power open tickets, and the fire tickets, still open, are past their SLA
+(``tickets_sla_breached``). The jump is a silence of the whole fleet, as after a broker
+outage; the hub's offline handling sees it as such. Devices are built from plain dicts through the edge's own config
 validation, so the fleet uses exactly the ``type:`` names a device file would.
 """
 
@@ -30,20 +38,40 @@ from trygg.clock import ScaledClock
 from trygg.contract import AssetKind
 from trygg.stack import LocalStack
 
-# Mid-December, a little before civil dusk in Solna (~14:40 UTC): lamps switch on during
-# the run, so both states appear. 240x: one real second is four simulated minutes.
-START = datetime(2026, 12, 15, 14, 20, tzinfo=UTC)
+# Mid-December in Solna: the sun is 4 degrees up at 12:40 UTC (above the lamp rule's 2-degree
+# "day") and 8 degrees down at 15:05 (past civil dusk and the cabinet rule's margin), when
+# fire tickets opened after 12:40 with their 2 h SLA are overdue.
+# 240x: one real second is four simulated minutes.
+START = datetime(2026, 12, 15, 12, 40, tzinfo=UTC)
+EVENING = datetime(2026, 12, 15, 15, 5, tzinfo=UTC)
 SPEED = 240.0
 SITES = ("solna-centrum", "arenastaden")
 
 # Measurement -> why the fleet cannot produce it yet. The live test runs every panel query
 # whose measurements are all produced; tests/dashboards/test_panels_live.py checks that each
-# entry here really has no data, so this list can only shrink as producers appear.
-UNPRODUCED: dict[str, str] = {
-    "ticket_event:cabinetOut": "no cabinet outage is injected into this small fleet",
-    "tickets_sla_breached": "no ticket passes its SLA in minutes of simulated time",
-    "streetlight_dayburn": "nobody writes day-burning hours/energy (needs the sun per pole)",
-}
+# entry here really has no data, so this list can only shrink as producers appear (and that
+# every other measurement has data). Empty today: the afternoon and the evening of the run
+# between them produce every measurement the dashboards read.
+UNPRODUCED: dict[str, str] = {}
+
+
+class JumpingClock:
+    """A :class:`ScaledClock` that can also jump forward (the fleet's clock: every agent and
+    the hub read the same one, so the jump is one silence of the whole city)."""
+
+    def __init__(self, start: datetime, speed: float) -> None:
+        self._scaled = ScaledClock(start, speed=speed)
+        self._offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return self._scaled.now() + self._offset
+
+    def scale(self) -> float:
+        return self._scaled.scale()
+
+    def jump_to(self, when: datetime) -> None:
+        """Move forward to ``when`` (never back)."""
+        self._offset += max(when - self.now(), timedelta(0))
 
 
 def _sensor(type_: str, id_: str, interval_s: float, **extra: Any) -> dict[str, Any]:
@@ -135,7 +163,16 @@ def fleet(
                 *_watched(d1, SITES[0], 59.3605),
             ],
         ),
-        (d2, SITES[0], [_bin(f"{d2}-b0", 59.362), _bin(f"{d2}-b1", 59.363)]),
+        (
+            d2,
+            SITES[0],
+            [
+                _bin(f"{d2}-b0", 59.362),
+                _bin(f"{d2}-b1", 59.363),
+                # A cabinet of three lamps that loses power: one cabinetOut, not three lampOut.
+                *(_lamp(f"{d2}-l{i}", 59.3625 + i * 1e-4, "cab-3") for i in range(3)),
+            ],
+        ),
         (
             d3,
             SITES[1],
@@ -165,6 +202,8 @@ def fleet(
     faults.set(f"{d3}-l0", "dayburn", active=True)
     faults.set(f"{d1}-b0", "fire", active=True)
     faults.set(f"{d2}-b1", "fire", active=True)
+    for i in range(3):
+        faults.set(f"{d2}-l{i}", "cabinet_outage", active=True)
     return (
         configs,
         faults,
@@ -186,9 +225,10 @@ class CityRun:
 
 
 async def run_city(stack: LocalStack, tmp: Path, unique: str, *, real_s: float) -> CityRun:
-    """Run the fleet and the hub for ``real_s`` seconds (a third of it before the later
-    faults). Whatever is still in an outbox at the end is not needed by any panel."""
-    clock = ScaledClock(START, speed=SPEED)
+    """Run the fleet and the hub for ``real_s`` seconds: the sunny afternoon for the first
+    half, then the evening (the later faults a little into it). Whatever is still in an
+    outbox at the end is not needed by any panel."""
+    clock = JumpingClock(START, speed=SPEED)
     configs, faults, later = fleet(unique, stack.ports.mqtt)
     settings = hub_settings(stack, tmp, unique, gauges_s=0.5, tick_s=0.5)
     hub = build_hub(settings, clock, [(c.id, c.site) for c in configs])
@@ -213,10 +253,12 @@ async def run_city(stack: LocalStack, tmp: Path, unique: str, *, real_s: float) 
 
     async with running(hub.run, *(a.run for a in agents), camera_events):
         await asyncio.wait_for(hub.ingest.connected.wait(), timeout=20)
-        await asyncio.sleep(real_s / 3)
+        await asyncio.sleep(real_s / 2)
+        clock.jump_to(EVENING)
+        await asyncio.sleep(real_s / 6)
         for asset, fault in later:
             faults.set(asset, fault, active=True)
-        await asyncio.sleep(real_s * 2 / 3)
+        await asyncio.sleep(real_s / 3)
         end = clock.now()
     return CityRun(
         influx_url=stack.influx_url,

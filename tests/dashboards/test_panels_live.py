@@ -165,7 +165,8 @@ def test_every_produced_panel_query_returns_series(
 
 
 def test_unproduced_list_is_honest(city: tuple[CityRun, httpx.Client]) -> None:
-    """An entry whose measurement now has data must move to the live set (delete it)."""
+    """An entry whose measurement now has data must move to the live set (delete it), and
+    every other measurement the dashboards know has data from the simulated city."""
     run, client = city
     for name in UNPRODUCED:
         assert name.partition(":")[0] in BY_NAME, f"UNPRODUCED names unknown {name!r}"
@@ -173,6 +174,13 @@ def test_unproduced_list_is_honest(city: tuple[CityRun, httpx.Client]) -> None:
         assert not result.get("series"), (
             f"{name!r} now has data: remove it from UNPRODUCED so its panels are checked"
         )
+    missing = [
+        name
+        for name in BY_NAME
+        if name not in UNPRODUCED
+        and not _query(client, run.database, _count_query(name)).get("series")
+    ]
+    assert not missing, f"no data from the simulated city for {missing}"
 
 
 def test_every_measurement_read_is_in_the_schema() -> None:
