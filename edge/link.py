@@ -2,8 +2,9 @@
 
 The pump publishes the outbox in ``seq`` order, at most ``window`` messages ahead of the
 hub's end-to-end acknowledgement, and re-sends from the acknowledged point after a
-reconnect or when no acknowledgement came for ``ack_timeout_s`` (wall seconds: network
-latency does not speed up with a simulated clock). Only that acknowledgement deletes from
+reconnect, when the hub asks for a rebirth (it saw a sequence gap), or when no
+acknowledgement came for ``ack_timeout_s`` (wall seconds: network latency does not speed
+up with a simulated clock). Only that acknowledgement deletes from
 the outbox. A publish the broker refuses (MQTT v5 PUBACK reason >= 0x80, e.g. an ACL) keeps
 the message, raises a ``publishRefused`` device event and ends the session, so the
 reconnect back-off paces the retries.
@@ -244,5 +245,10 @@ class Link:
         elif topic == self._topic(c.Kind.CMD):
             result, rebirth = await agent.commands.handle(payload)
             if rebirth:
+                # The hub asks after a sequence gap: with the birth (and its ``low``), send
+                # again everything it has not acknowledged, instead of waiting for the ack
+                # timeout while the outbox fills. Duplicates are dropped by the hub.
                 await self.publish_birth(conn)
+                link.sent_upto = min(link.sent_upto, link.acked)
+                link.wake.set()
             await conn.publish(self._topic(c.Kind.CMD_RESULT), c.encode(result))

@@ -14,7 +14,10 @@ late; a heartbeat timeout is robust but slow; a sequence gap says data went miss
 * :meth:`DeviceStates.tick` (called on a clock tick, so "no data" is noticed without any
   message arriving) marks offline every online device silent for longer than its class's
   heartbeat timeout. Timeouts count from ``max(last_seen, hub start + grace)``, so a hub
-  restart does not produce a storm of false offline states;
+  restart does not produce a storm of false offline states. The same holds for the hub's
+  own broker link (:meth:`DeviceStates.link`): while it is down the hub hears nobody, so
+  silence is no evidence and nobody is declared offline; when it is back, the grace starts
+  again, giving every device its reconnect back-off before its deadline counts;
 * a gap in the sequence is recorded (count and time) and shown as ``suspect`` for one
   timeout period; it does not by itself flip the state.
 
@@ -75,6 +78,13 @@ class DeviceStates:
         self.class_timeouts_s = dict(class_timeouts_s or {})
         self.heartbeat_factor = heartbeat_factor
         self.devices: dict[str, DeviceStatus] = {}
+        self.link_up = True
+
+    def link(self, *, up: bool, now_ms: int) -> None:
+        """The hub's own broker link went down or came back (see the module docstring)."""
+        self.link_up = up
+        if up:
+            self.started_ms = max(self.started_ms, now_ms)
 
     def load(self, statuses: Iterable[DeviceStatus]) -> None:
         for status in statuses:
@@ -167,8 +177,11 @@ class DeviceStates:
         return start + int(self.timeout_s(status) * 1000)
 
     def tick(self, now_ms: int) -> list[Transition]:
-        """Offline every online device whose heartbeat deadline has passed."""
+        """Offline every online device whose heartbeat deadline has passed (none while the
+        hub's own link is down)."""
         out: list[Transition] = []
+        if not self.link_up:
+            return out
         for status in list(self.devices.values()):
             if status.online and now_ms > self.deadline_ms(status):
                 t = self._set(

@@ -167,6 +167,15 @@ class Ingest:
                 self._ack_timer.cancel()
                 self._ack_timer = None
 
+    async def _link(self, *, up: bool) -> None:
+        """Our own broker link changed: device state and the rules must not read the
+        silence of a hub that hears nobody as devices going offline."""
+        if up == self.states.link_up:
+            return
+        self.states.link(up=up, now_ms=to_ms(self.clock.now()))
+        if self.sink is not None:
+            await self._sink_queue.put([("link", up)])
+
     async def _mqtt_loop(self, stop: asyncio.Event) -> None:
         delays = backoff(0.5, 30.0)
         while not stop.is_set():
@@ -178,6 +187,7 @@ class Ingest:
             self.connected.clear()
             self.gauges.connected = False
             self._conn = None
+            await self._link(up=False)
             if not stop.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=next(delays))
@@ -207,6 +217,7 @@ class Ingest:
             self.connected.set()
             self.gauges.connected = True
             log.info("hub ingest connected (session present: %s)", conn.session_present)
+            await self._link(up=True)
             queue: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=_PIPELINE_DEPTH)
             error: MqttError | None = None
             written: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=_PIPELINE_DEPTH)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -114,11 +115,35 @@ def device_config(
             reconnect_min_s=0.2,
             reconnect_max_s=3.0,
         ),
-        # acknowledgement timeout: a few real seconds whatever the speed, so a fast clock
-        # does not turn a busy hub into a storm of re-sends
-        outbox=OutboxConfig(flush_s=rates.flush_s, ack_timeout_s=30.0 + 5.0 * speed),
+        # acknowledgement timeout: longer at a faster clock, so a busy hub's lagging acks do
+        # not turn into a storm of re-sends; a gap the hub sees is healed at once anyway
+        # (its rebirth request makes the agent re-send from the acknowledged point)
+        outbox=OutboxConfig(
+            flush_s=rates.flush_s,
+            ack_timeout_s=30.0 + 5.0 * speed,
+            capacity=week_of_readings(device, rates),
+        ),
         assets=assets,
     )
+
+
+SIM_FIELDS_MAX = 8  # no simulated driver reports more fields per sample
+WEEK_S = 7 * 86400
+
+
+def week_of_readings(device: SimDevice, rates: Rates) -> int:
+    """Outbox capacity for seven simulated days of every driver on the pole. The device
+    file lists sensors only for the lamps (the edge twins), so the agent's own estimate
+    would size the outbox of a pole with only bins and cameras at its 1,000-reading floor,
+    and a long outage would drop its oldest messages."""
+    interval = {
+        AssetKind.STREETLIGHT: rates.lamp_s,
+        AssetKind.BIN: rates.bin_s,
+        AssetKind.CAMERA: rates.camera_s,
+        AssetKind.CROWD: rates.crowd_s,
+    }
+    per_s = sum(SIM_FIELDS_MAX / interval.get(a.kind, rates.lamp_s) for a in device.assets)
+    return max(1000, math.ceil(per_s * WEEK_S))
 
 
 def world_drivers(

@@ -4,8 +4,8 @@ pure rules, applies their actions to alarms and tickets, and persists the rule s
 Rule state that matters (debounce timers, active flags, learned baselines, fill history,
 device silence) lives in ``rule_state``, written in the same transaction as the alarms and
 tickets it caused, so a hub killed at any moment restarts consistent and carries on. Silence
-("no data", heartbeat timeouts) counts from the hub's start plus ``offline_grace_s`` at
-the earliest. Readings are judged at their own measurement time; ticks at the clock's time.
+("no data", heartbeat timeouts) counts from the hub's start, or from its last reconnect to
+the broker (the item ``("link", up)``), plus ``offline_grace_s`` at the earliest. Readings are judged at their own measurement time; ticks at the clock's time.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ class RuleEngine:
         self.cabinets: dict[str, CabinetState] = {}
         self.devices: dict[str, DeviceState] = {}
         self.floor_ms = 0
+        self.link_up = True  # the hub's own broker link (ingest feeds ("link", bool))
         self.mass_silences = 0  # ticks that found most of the fleet silent at once
         self.tickets_opened = 0
         self.evaluations = 0
@@ -158,7 +159,9 @@ class RuleEngine:
             asset_actions: list[Action] = []
             touched_cabinets: dict[str, int] = {}
             for tag, message in items:
-                if tag == "birth":
+                if tag == "link":
+                    self._link(bool(message), now_ms)
+                elif tag == "birth":
                     self.fleet.from_birth(message)
                     dev_actions += self._device(
                         message.device, now_ms, online=True, boot=message.boot
@@ -195,6 +198,8 @@ class RuleEngine:
         with self.sessions.begin() as s:
             now_ms = to_ms(self.clock.now())
             actions: list[Action] = []
+            if not self.link_up:  # the hub hears nobody: silence is no evidence
+                self.floor_ms = max(self.floor_ms, now_ms + int(self.offline_grace_s * 1000))
             devices = sorted(set(self.fleet.heartbeats) | set(self.devices))
             silent = sum(1 for d in devices if self._silent(d, now_ms))
             if fleet_silent(silent, len(devices)):
@@ -320,6 +325,13 @@ class RuleEngine:
             return True
         dark = LampParams().dark_below_deg - DUSK_MARGIN_DEG
         return st.lux_ms is not None or sun_at(info.lat, info.lon, t) < dark
+
+    def _link(self, up: bool, now_ms: int) -> None:
+        """The hub's broker link went down or came back: like a hub start, silence counts
+        again from now + grace, so devices still in their reconnect back-off are not
+        declared offline."""
+        self.link_up = up
+        self.floor_ms = max(self.floor_ms, now_ms + int(self.offline_grace_s * 1000))
 
     def _device_params(self, device: str) -> DeviceParams:
         return DeviceParams(

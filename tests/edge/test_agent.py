@@ -72,13 +72,14 @@ class HubSide:
     def __init__(self, conn: Connection, device: str) -> None:
         self.conn, self.device = conn, device
         self.got: list[Incoming] = []
+        self.acking = True
 
     async def pump(self) -> None:
         while True:
             for m in await self.conn.messages():
                 self.got.append(m)
                 _, kind = c.parse_topic(m.topic)
-                if kind in (c.Kind.DATA, c.Kind.EVENT):
+                if kind in (c.Kind.DATA, c.Kind.EVENT) and self.acking:
                     seq = json.loads(m.payload)["seq"]
                     ack = c.Ack(device=self.device, seq=seq, ts=to_ms(NIGHT))
                     await self.conn.publish(c.topic_for(self.device, c.Kind.ACK), c.encode(ack))
@@ -245,6 +246,47 @@ async def test_offline_fault_drops_the_link_and_the_broker_publishes_the_death(
 
 async def _online(agent: Agent) -> bool:
     return agent.link.connected
+
+
+async def test_a_rebirth_request_re_sends_what_the_hub_has_not_acknowledged(
+    stack: LocalStack, tmp_path: Path, unique: str
+) -> None:
+    """The hub asks for a rebirth when it sees a sequence gap: the device re-sends from the
+    acknowledged point at once, not after its (here one minute) acknowledgement timeout."""
+    device = f"pole-b{unique[:6]}"
+    config = load_device_config(_write(tmp_path, device, stack.ports.mqtt))
+    config = config.model_copy(
+        update={"outbox": config.outbox.model_copy(update={"ack_timeout_s": 60.0})}
+    )
+    faults = SimFaults()
+    agent = Agent(
+        config=config,
+        clock=ScaledClock(NIGHT, speed=1.0),
+        drivers=build_drivers(config.assets, faults),
+        state_dir=tmp_path / "state",
+        faults=faults,
+    )
+    conn, hub = await _hub_side(stack, device)
+    hub.acking = False  # messages "lost" on their way to the hub: nothing acknowledged
+    task = asyncio.create_task(hub.pump())
+
+    def seqs() -> list[int]:
+        return [int(str(d["seq"])) for d in hub.of(c.Kind.DATA)]
+
+    try:
+        async with running(agent.run):
+            await wait_for(lambda: _count(hub, c.Kind.DATA, 2), within=15)
+            first = min(seqs())
+            assert seqs().count(first) == 1
+            assert (await hub.command("rebirth", "r1"))["ok"] is True
+
+            async def re_sent() -> bool:
+                return seqs().count(first) >= 2
+
+            await wait_for(re_sent, within=10)
+    finally:
+        task.cancel()
+        await conn.__aexit__(None, None, None)
 
 
 # paho's network thread may leave the SSL socket of a refused session to the garbage

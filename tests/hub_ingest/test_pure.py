@@ -59,6 +59,17 @@ def test_heartbeat_timeout_fires_on_the_tick(
         assert (t.kind, t.status.reason) == ("online", "data")
 
 
+def test_nobody_goes_offline_while_the_hubs_own_link_is_down() -> None:
+    states = _states(grace_s=60)
+    states.link(up=False, now_ms=100 * S)
+    assert states.tick(1000 * S) == []  # long past the 150 s timeout, but the hub hears nobody
+    states.link(up=True, now_ms=1000 * S)
+    # Devices get the grace (their reconnect back-off) plus the timeout from the reconnect.
+    assert states.tick((1000 + 60 + 150) * S) == []
+    transitions = states.tick((1000 + 60 + 151) * S)
+    assert [t.status.device for t in transitions] == ["d1"]
+
+
 def test_a_backlog_after_a_will_does_not_revive_the_device() -> None:
     states = _states()
     states.on_state(device="d1", boot=2, online=False, now_ms=S)

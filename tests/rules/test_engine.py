@@ -208,6 +208,27 @@ def test_no_offline_storm_after_the_hub_was_down(sessions: sessionmaker[Session]
     assert rig.tickets() == [("deviceOffline", poles[4].device, "new")]
 
 
+def test_no_offline_ticket_while_the_hubs_broker_link_is_down(
+    sessions: sessionmaker[Session],
+) -> None:
+    rig, pole = Rig(sessions), Pole("pole-l", lamps=1)  # one device: no mass-silence rule
+    rig.register(pole)
+    rig.send((pole.device, pole.bin_data(rig.clock.now(), level=0.2)))
+    rig.send(("link", False))
+    for _ in range(30):  # half an hour without a broker: the hub hears nobody
+        rig.clock.advance(60)
+        rig.engine.tick_sync()
+    rig.send(("link", True))
+    rig.clock.advance(60)  # the device is still in its reconnect back-off
+    rig.engine.tick_sync()
+    assert rig.tickets() == []
+    # It never comes back: grace 120 s + heartbeat timeout 2 x 60 s + offline hold 120 s.
+    for _ in range(7):
+        rig.clock.advance(60)
+        rig.engine.tick_sync()
+    assert rig.tickets() == [("deviceOffline", pole.device, "new")]
+
+
 def test_bin_threshold_from_the_birth_and_fire_priority(sessions: sessionmaker[Session]) -> None:
     rig, pole = Rig(sessions), Pole("pole-e", lamps=1)
     pole.properties = {pole.bin: {"fullnessThreshold": 0.6, "fullMinS": 120}}
