@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hub.api import create_app
 from hub.api.config import from_env as api_config_from_env
+from hub.command_sender import CommandSender
 from hub.db import open_database
 from hub.gauges import Gauges
 from hub.influx import Influx
@@ -98,6 +99,13 @@ class Hub:
                     name="privacy",
                 )
                 tg.create_task(self.rules.run(stop, every_s=self.settings.tick_s), name="rules")
+                sender = CommandSender(
+                    sessions=self.sessions,
+                    clock=self.clock,
+                    mqtt=self.settings.broker(),
+                    retry_s=self.settings.command_retry_s,
+                )
+                tg.create_task(sender.run(stop), name="commands")
                 if self.gauges is not None:
                     tg.create_task(
                         self.gauges.run(

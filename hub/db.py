@@ -334,3 +334,23 @@ class Crew(Base):
     kinds: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     rank: Mapped[int] = mapped_column(Integer, default=100)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class DeviceCommand(Base):
+    """The durable command outbox to devices (e.g. ``ack_tamper`` after a crew acknowledged
+    a camera ticket): sent by :class:`hub.command_sender.CommandSender` until the device
+    answers with a command result or the attempts run out."""
+
+    __tablename__ = "device_commands"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    command_id: Mapped[str] = mapped_column(String(64), unique=True)
+    device_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(32))
+    args: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None] = mapped_column(index=True)
+    ok: Mapped[bool | None] = mapped_column(Boolean)
+    message: Mapped[str] = mapped_column(String(500), default="")

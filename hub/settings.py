@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from trygg.mqtt import MqttSettings
+
 
 @dataclass(frozen=True, slots=True)
 class HubSettings:
@@ -51,6 +53,23 @@ class HubSettings:
     heartbeat_timeouts: str = ""  # per device class, "pole=600,camera=120"; else 2.5 x birth's
     rebirth_interval_s: float = 60.0  # at most one rebirth request per device per interval
     receive_maximum: int = 20_000  # un-acknowledged messages the broker may send us
+    command_retry_s: float = 300.0  # re-send a device command unanswered this long
+
+    def broker(self) -> MqttSettings:
+        """The hub's MQTT session: persistent, so the broker queues for it while it is away."""
+        return MqttSettings(
+            host=self.mqtt_host,
+            port=self.mqtt_port,
+            client_id=self.client_id,
+            username=self.mqtt_username,
+            password=self.mqtt_password,
+            ca_file=self.mqtt_ca_file,
+            cert_file=self.mqtt_cert_file,
+            key_file=self.mqtt_key_file,
+            clean_start=False,
+            session_expiry_s=self.session_expiry_s,
+            receive_maximum=self.receive_maximum,
+        )
 
 
 def from_env(environ: dict[str, str] | None = None, **overrides: Any) -> HubSettings:

@@ -22,6 +22,7 @@ from typing import Any, Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub import commands
 from hub.crews import crew_for
 from hub.db import Alarm, Asset, Ticket, TicketComment, TicketHistory
 from hub.rules.actions import Severity
@@ -256,7 +257,8 @@ def transition(
 
     TicketNotFoundError for an unknown ticket, TransitionError for an action the status does
     not allow. Resolving also ends the alarms behind the ticket (a latched camera alarm ends
-    only this way); a fault that is still there raises them again.
+    only this way); a fault that is still there raises them again. Acknowledging, starting
+    or resolving a camera tamper ticket sends ``ack_tamper`` to the pole (hub.commands).
     """
     _text(note, "note")
     if action not in TRANSITIONS:
@@ -274,6 +276,8 @@ def transition(
         linked = select(Alarm).where(Alarm.ticket_id == ticket.id, Alarm.active.is_(True))
         for alarm in s.scalars(linked).all():
             alarm.active, alarm.cleared_at = False, now
+    if target in ("acknowledged", "in_progress", "resolved"):
+        commands.acknowledge_tamper(s, ticket, now=now)  # someone looked: release the latch
     if target == "closed":
         ticket.closed_at = now
     if target == "reopened":
