@@ -63,23 +63,7 @@ def _row(doc: dict[str, Any], fault: str) -> dict[str, Any]:
     return next(r for r in doc["rows"] if r["fault"] == fault)
 
 
-# Known weakness, tracked in the open issue 11: after the scenario's broker outage the hub
-# sometimes opens deviceOffline tickets for devices that are still reconnecting, because
-# at 120x their real-second reconnect back-off spans simulated hours. Not strict: the run
-# passes when the timing allows, and the score table reports the false tickets either way.
-OFFLINE_AFTER_OUTAGE = pytest.mark.xfail(
-    reason="false deviceOffline after the broker outage at accelerated time (issue 11)",
-    strict=False,
-)
-
-
-@pytest.mark.parametrize(
-    "fault",
-    [
-        pytest.param(f, marks=OFFLINE_AFTER_OUTAGE) if f == "device_offline" else f
-        for f in FAULT_KINDS
-    ],
-)
+@pytest.mark.parametrize("fault", FAULT_KINDS)
 def test_every_injected_fault_kind_becomes_the_right_ticket(
     run: tuple[dict[str, Any], Path, list[logging.LogRecord]], fault: str
 ) -> None:
@@ -93,7 +77,6 @@ def test_every_injected_fault_kind_becomes_the_right_ticket(
     assert row["resolved"] == row["cleared"], details
 
 
-@OFFLINE_AFTER_OUTAGE
 def test_no_ticket_the_scenario_does_not_explain(
     run: tuple[dict[str, Any], Path, list[logging.LogRecord]],
 ) -> None:
