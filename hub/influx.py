@@ -7,10 +7,14 @@ Debian's 1.6.7 here and on 2.x/3.x in production.
 
 from __future__ import annotations
 
+import asyncio
+import http.client
 import logging
 from typing import Any
 
 import httpx
+
+from hub.influx_http import WriteClient
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +44,13 @@ class Influx:
         self._client = httpx.AsyncClient(
             base_url=url, headers=headers, auth=auth, timeout=timeout_s
         )
+        # Writes (the ingest's hot path) go through a lighter client; see hub.influx_http.
+        self._writer = WriteClient(
+            url, timeout_s=timeout_s, username=username, password=password, token=token
+        )
 
     async def aclose(self) -> None:
+        self._writer.close()
         await self._client.aclose()
 
     async def ping(self) -> bool:
@@ -56,15 +65,15 @@ class Influx:
         if rp:
             params["rp"] = rp
         try:
-            resp = await self._client.post("/write", params=params, content=body)
-        except httpx.HTTPError as exc:
+            status, data = await asyncio.to_thread(self._writer.post, "/write", params, body)
+        except (OSError, http.client.HTTPException) as exc:
             raise InfluxError(f"InfluxDB unreachable: {exc!r}", retryable=True) from exc
-        if resp.status_code == 204:
+        if status == 204:
             return
-        text = resp.text[:300]
-        if resp.status_code >= 500 or resp.status_code == 429:
-            raise InfluxError(f"InfluxDB {resp.status_code}: {text}", retryable=True)
-        raise InfluxError(f"InfluxDB rejected write {resp.status_code}: {text}", retryable=False)
+        text = data[:300].decode(errors="replace")
+        if status >= 500 or status == 429:
+            raise InfluxError(f"InfluxDB {status}: {text}", retryable=True)
+        raise InfluxError(f"InfluxDB rejected write {status}: {text}", retryable=False)
 
     async def query(
         self, q: str, *, epoch: str = "ms", method: str = "GET"

@@ -53,6 +53,11 @@ log = logging.getLogger(__name__)
 
 Sink = Callable[[list[tuple[str, Any]]], Awaitable[None]]
 _PIPELINE_DEPTH = 4
+# InfluxDB writes in flight at once: a 5000-line write spends most of its time waiting on
+# InfluxDB (~30 ms while the hub keeps one core busy), so two overlap that wait.
+_WRITERS = 2
+# Queued batches written together at most (5000 lines each by default).
+_WRITE_BATCHES = 4
 # Messages taken from paho per step; a batch is several steps, up to batch_max_lines lines.
 _STEP_MESSAGES = 250
 # Batches waiting for the rules. Rules run behind ingest (a replayed backlog must not be
@@ -60,10 +65,14 @@ _STEP_MESSAGES = 250
 _SINK_DEPTH = 16
 # A device is sent at most one end-to-end Ack per interval (the newest watermark; a trailing
 # Ack follows when more was stored meanwhile). Acking each device after every batch cost a
-# QoS 1 publish and its PUBACK per message when replaying (~20 % of the drain time); the
-# devices' outbox window (500 messages) and re-send timeout (>= 0.8 s in tests) are far
-# from this.
+# QoS 1 publish and its PUBACK per message when replaying (~20 % of the drain time). The
+# interval is 0.25 s, stretched so that the whole fleet costs at most _ACK_RATE Acks/s
+# (500 devices: 1 s), and never past _ACK_INTERVAL_MAX_S: far inside the devices' re-send
+# timeout (60 s in the fleet config) and outbox window (500 messages), because during a
+# replay each device gets only its share of the hub's drain rate.
 _ACK_INTERVAL_S = 0.25
+_ACK_INTERVAL_MAX_S = 5.0
+_ACK_RATE = 500.0
 
 
 @dataclass
@@ -71,6 +80,7 @@ class _Work:
     messages: list[Incoming]
     batch: Batch
     started: float = 0.0
+    stored: asyncio.Task[bool] | None = None  # the write: True once InfluxDB or spool has it
 
 
 class Ingest:
@@ -280,39 +290,93 @@ class Ingest:
         written: asyncio.Queue[_Work | None],
         stop: asyncio.Event,
     ) -> None:
-        """Write each batch to InfluxDB (or the spool), in order; overlaps the SQL commit
-        of the batch before it."""
+        """Write batches to InfluxDB (or the spool), up to ``_WRITERS`` writes at once; the
+        commit stage takes the results in order. Batches that queued up while InfluxDB was
+        busy go out together as one write (up to ``_WRITE_BATCHES``), so a slow InfluxDB
+        gets fewer, larger writes instead of a longer queue."""
+        loop = asyncio.get_running_loop()
+        slots = asyncio.Semaphore(_WRITERS)
+        inflight: set[asyncio.Task[bool]] = set()
+        end = False
         try:
-            while (work := await queue.get()) is not None:
-                work.started = asyncio.get_running_loop().time()
-                if work.batch.lines and not await self._write(work.batch, stop):
-                    # Stopping while neither InfluxDB nor the spool takes it: leave it (and
-                    # all queued after it) un-acknowledged for the broker to re-deliver.
-                    while await queue.get() is not None:
-                        pass
-                    return
-                await written.put(work)
+            while not end:
+                work = await queue.get()
+                if work is None:
+                    break
+                await slots.acquire()
+                works = [work]
+                while len(works) < _WRITE_BATCHES and not queue.empty():
+                    more = queue.get_nowait()
+                    if more is None:
+                        end = True
+                        break
+                    works.append(more)
+                started = loop.time()
+                task = asyncio.create_task(self._write_slot([w.batch for w in works], stop, slots))
+                inflight.add(task)
+                task.add_done_callback(inflight.discard)
+                for w in works:
+                    w.started, w.stored = started, task
+                    await written.put(w)
+        except asyncio.CancelledError:
+            for task in inflight:
+                task.cancel()
+            raise
         finally:
             await written.put(None)
+
+    async def _write_slot(
+        self, batches: list[Batch], stop: asyncio.Event, slots: asyncio.Semaphore
+    ) -> bool:
+        try:
+            lines = [line for batch in batches for line in batch.lines]
+            return not lines or await self._write(lines, batches[0], stop)
+        finally:
+            slots.release()
 
     async def _commit_stage(self, conn: Connection, written: asyncio.Queue[_Work | None]) -> None:
         """Commit, acknowledge (broker, then devices) and feed the rules, in order."""
         loop = asyncio.get_running_loop()
-        while (work := await written.get()) is not None:
-            batch = work.batch
-            transitions = await self._commit(batch)
-            conn.ack_many(work.messages)
-            self._unacked -= len(work.messages)
-            if self._oldest_unstored:
-                self._oldest_unstored.pop(0)
-            self._acknowledge_devices(conn, batch)
+        abandoned = False
+        end = False
+        while not end:
+            work = await written.get()
+            if work is None:
+                break
+            # Batches already written while the previous commit ran share one transaction.
+            works = [work]
+            while len(works) < _PIPELINE_DEPTH and not written.empty():
+                more = written.get_nowait()
+                if more is None:
+                    end = True
+                    break
+                works.append(more)
+            stored = [await w.stored if w.stored is not None else True for w in works]
+            if abandoned or not all(stored):
+                # Stopping while neither InfluxDB nor the spool took a batch: leave it and
+                # all after it un-acknowledged, for the broker to re-deliver.
+                works = [] if abandoned else works[: stored.index(False)]
+                abandoned = True
+                if not works:
+                    continue
+            batches = [w.batch for w in works]
+            transitions = await self._commit(batches)
+            for w in works:
+                conn.ack_many(w.messages)
+                self._unacked -= len(w.messages)
+                if self._oldest_unstored:
+                    self._oldest_unstored.pop(0)
+            for batch in batches:
+                self._acknowledge_devices(conn, batch)
             self.gauges.queue_depth = self._unacked
-            self.gauges.last_batch_s = loop.time() - work.started
-            await self._feed(batch, transitions)
+            self.gauges.last_batch_s = loop.time() - works[-1].started
+            for i, batch in enumerate(batches):
+                await self._feed(batch, transitions if i == len(batches) - 1 else [])
 
-    async def _write(self, batch: Batch, stop: asyncio.Event) -> bool:
-        """InfluxDB, else the spool, else retry; False only when stopping unstored."""
-        body = "\n".join(batch.lines).encode()
+    async def _write(self, lines: list[str], batch: Batch, stop: asyncio.Event) -> bool:
+        """InfluxDB, else the spool, else retry; False only when stopping unstored.
+        ``batch`` (the oldest of those written together) gets the write's counters."""
+        body = "\n".join(lines).encode()
         delays = backoff(0.2, 5.0)
         assert self.spool is not None
         while True:
@@ -322,7 +386,7 @@ class Ingest:
             except InfluxError as exc:
                 if not exc.retryable:
                     # The contract should have refused such a value; don't block the stream.
-                    log.error("InfluxDB refused a batch of %d lines: %s", len(batch.lines), exc)
+                    log.error("InfluxDB refused a batch of %d lines: %s", len(lines), exc)
                     batch.delta.dead["influx_rejected"] += 1
                     return True
                 batch.delta.write_retries += 1
@@ -336,45 +400,53 @@ class Ingest:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=next(delays))
 
-    async def _commit(self, batch: Batch) -> list[Transition]:
-        committed = self.classifier.commit(batch)
+    async def _commit(self, batches: list[Batch]) -> list[Transition]:
+        """Advance watermarks and device state for stored batches; persist them (and the
+        counters, dead letters and births) in one SQL transaction."""
         now_ms = to_ms(self.clock.now())
         transitions: list[Transition] = []
         states = self.states
-        for birth in batch.births:
-            t = states.on_birth(
-                device=birth.device,
-                boot=birth.boot,
-                device_class=birth.device_class,
-                heartbeat_s=birth.heartbeat_s,
-                firmware=birth.firmware,
-                now_ms=now_ms,
-            )
-            transitions += [t] if t else []
-        for st in batch.states:
-            t = states.on_state(device=st.device, boot=st.boot, online=st.online, now_ms=now_ms)
-            transitions += [t] if t else []
-        for device, boot in batch.seen.items():
-            t = states.on_seen(device=device, now_ms=now_ms, boot=boot)
-            transitions += [t] if t else []
-        for device, n in committed.gaps.items():
-            states.on_gap(device=device, now_ms=now_ms, count=n)
-        for device, (depth, dropped) in batch.outbox.items():
-            states.on_outbox(device=device, depth=depth, dropped=dropped)
-        self.counters.add(batch.delta)
-        changed = batch.touched | set(batch.seen) | {st.device for st in batch.states}
+        gaps: dict[str, int] = {}
+        changed: set[str] = set()
+        for batch in batches:
+            committed = self.classifier.commit(batch)
+            for birth in batch.births:
+                t = states.on_birth(
+                    device=birth.device,
+                    boot=birth.boot,
+                    device_class=birth.device_class,
+                    heartbeat_s=birth.heartbeat_s,
+                    firmware=birth.firmware,
+                    now_ms=now_ms,
+                )
+                transitions += [t] if t else []
+            for st in batch.states:
+                t = states.on_state(device=st.device, boot=st.boot, online=st.online, now_ms=now_ms)
+                transitions += [t] if t else []
+            for device, boot in batch.seen.items():
+                t = states.on_seen(device=device, now_ms=now_ms, boot=boot)
+                transitions += [t] if t else []
+            for device, n in committed.gaps.items():
+                states.on_gap(device=device, now_ms=now_ms, count=n)
+                gaps[device] = gaps.get(device, 0) + n
+            for device, (depth, dropped) in batch.outbox.items():
+                states.on_outbox(device=device, depth=depth, dropped=dropped)
+            self.counters.add(batch.delta)
+            changed |= batch.touched
+            changed.update(batch.seen)
+            changed.update(st.device for st in batch.states)
         write = BatchWrite(
-            births=batch.births,
+            births=[b for batch in batches for b in batch.births],
             devices={
                 d: (self.seq.get(d) or SeqState(), states.get(d))
                 for d in changed
                 if d in self.known
             },
-            rejected=batch.rejected,
+            rejected=[r for batch in batches for r in batch.rejected],
             counters=self.counters.as_rows(),
         )
         await asyncio.to_thread(self.store.write, write)
-        self._request_rebirths(committed.gaps, now_ms)
+        self._request_rebirths(gaps, now_ms)
         return transitions
 
     def _acknowledge_devices(self, conn: Connection, batch: Batch) -> None:
@@ -384,14 +456,18 @@ class Ingest:
         now = loop.time()
         ts = to_ms(self.clock.now())
         acked_at, due = self._acked_at, self._ack_due
+        interval = self._ack_interval()
         for device in batch.touched:
-            if now - acked_at.get(device, -_ACK_INTERVAL_S) >= _ACK_INTERVAL_S:
+            if now - acked_at.get(device, -interval) >= interval:
                 due.discard(device)
                 self._send_ack(conn, device, now, ts)
             else:
                 due.add(device)
         if due and self._ack_timer is None:
-            self._ack_timer = loop.call_later(_ACK_INTERVAL_S, self._flush_acks)
+            self._ack_timer = loop.call_later(interval, self._flush_acks)
+
+    def _ack_interval(self) -> float:
+        return min(_ACK_INTERVAL_MAX_S, max(_ACK_INTERVAL_S, len(self._acked_at) / _ACK_RATE))
 
     def _flush_acks(self) -> None:
         self._ack_timer = None
@@ -399,7 +475,7 @@ class Ingest:
         if conn is None or not conn.is_connected:
             # Re-sent once connected again (a new batch also acks its devices).
             self._ack_timer = asyncio.get_running_loop().call_later(
-                _ACK_INTERVAL_S, self._flush_acks
+                self._ack_interval(), self._flush_acks
             )
             return
         now = asyncio.get_running_loop().time()
