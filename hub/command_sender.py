@@ -53,8 +53,8 @@ class CommandSender:
                         receiving = tg.create_task(self._receive(conn))
                         await self._send(conn, stop)
                         receiving.cancel()
-            except MqttError as exc:
-                log.warning("command sender: MQTT session ended: %s", exc)
+            except* MqttError as group:  # from the connection or its receiving task
+                log.warning("command sender: MQTT session ended: %s", group.exceptions[0])
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=next(delays))
 

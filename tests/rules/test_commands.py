@@ -3,6 +3,7 @@ a real agent: a person acknowledging a camera tamper ticket releases the latch o
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from hub.db import Asset, Device, DeviceCommand
 from hub.rules.alarms import raise_alarm
 from tests.helpers import running, wait_for
 from trygg import contract as c
-from trygg.clock import FakeClock, ScaledClock, to_ms
+from trygg.clock import ScaledClock, to_ms
 from trygg.mqtt import MqttSettings
 from trygg.stack import LocalStack
 
@@ -111,11 +112,13 @@ assets:
 
 
 @pytest.mark.integration
-async def test_the_sender_delivers_to_a_real_agent_and_records_its_answer(
-    sessions: sessionmaker[Session], stack: LocalStack, tmp_path: Path, unique: str
+async def test_the_sender_delivers_to_a_real_agent_and_survives_a_broker_restart(
+    sessions: sessionmaker[Session], private_stack: LocalStack, tmp_path: Path, unique: str
 ) -> None:
     """The agent here has no camera, so it answers ``ok=false`` with its reason: what
-    matters is that the hub's command reached the pole and the answer came back."""
+    matters is that the hub's command reached the pole and the answer came back, also
+    after the broker was restarted under both."""
+    stack = private_stack
     device = f"pole-k{unique[:6]}"
     path = tmp_path / "pole.yaml"
     path.write_text(POLE.format(device=device, state=tmp_path / "state", port=stack.ports.mqtt))
@@ -135,9 +138,10 @@ async def test_the_sender_delivers_to_a_real_agent_and_records_its_answer(
         tickets.resolve(s, ticket_id=ticket, actor="anna", now=NOW)
     sender = CommandSender(
         sessions=sessions,
-        clock=FakeClock(NOW),
+        clock=ScaledClock(NOW, speed=1.0),
         mqtt=MqttSettings(host="127.0.0.1", port=stack.ports.mqtt, client_id=f"hub-{unique}"),
         every_s=0.1,
+        retry_s=2.0,  # a command sent while the pole is still reconnecting is sent again
     )
 
     async def answered() -> bool:
@@ -145,7 +149,13 @@ async def test_the_sender_delivers_to_a_real_agent_and_records_its_answer(
 
     async with running(agent.run, sender.run):
         await wait_for(answered, within=20)
-    [cmd] = _commands(sessions)
-    assert (cmd.device_id, cmd.name, cmd.ok) == (device, "ack_tamper", False)
-    assert "no such camera" in cmd.message
-    assert sender.answered == 1
+        await asyncio.to_thread(stack.mosquitto.stop)
+        await asyncio.to_thread(stack.mosquitto.start)
+        with sessions.begin() as s:
+            commands.queue(s, device=device, name="outbox_status", args={}, now=NOW)
+        await wait_for(answered, within=30)
+    tamper, status = _commands(sessions)
+    assert (tamper.device_id, tamper.name, tamper.ok) == (device, "ack_tamper", False)
+    assert "no such camera" in tamper.message
+    assert (status.name, status.ok) == ("outbox_status", True)
+    assert sender.answered == 2
