@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 _READ_CHUNK = 256 * 1024
 _MAX_PACKETS_PER_READ = 2000
 _PUBACK = struct.Struct("!BBH")
+_CONNECT_TIMEOUT_S = 15.0
+_CONNECT_RETRY_MIN_S = 1.0
 
 
 class _BufferedSocket:
@@ -333,6 +335,7 @@ class Connection:
         self._client.on_socket_unregister_write = self._on_unregister_write
         self._keepalive = _Keepalive.of(self._loop)
         self._fd = -1
+        self._refused = ""  # the last refusal while retrying the connect
         self._writer = False  # add_writer is on: the socket refused part of a write
         self._flush_handle: asyncio.Handle | None = None
         self._connected: asyncio.Future[bool] = self._loop.create_future()
@@ -444,8 +447,8 @@ class Connection:
         props.ReceiveMaximum = self._settings.receive_maximum
         host, port = self._settings.host, self._settings.port
         try:
-            async with asyncio.timeout(15):
-                self._client.ready_socket = await _open_socket(self._loop, host, port, self._tls)
+            async with asyncio.timeout(_CONNECT_TIMEOUT_S):
+                self._client.ready_socket = await self._open_retrying(host, port)
                 self._client.connect_async(
                     host,
                     port,
@@ -457,11 +460,25 @@ class Connection:
                 await asyncio.shield(self._connected)
         except (OSError, TimeoutError, ssl.SSLError, MqttError) as exc:
             self._shutdown()
-            raise MqttError(f"cannot connect to {host}:{port}: {exc}") from exc
+            reason = str(exc) or self._refused or f"no CONNACK within {_CONNECT_TIMEOUT_S:g} s"
+            raise MqttError(f"cannot connect to {host}:{port}: {reason}") from exc
         except BaseException:
             self._shutdown()
             raise
         return self
+
+    async def _open_retrying(self, host: str, port: int) -> Any:
+        """The TCP (and TLS) connection, retried after 1, 2, 4, 8 s while refused, as
+        paho's own loop did within the 15 s connect window: a broker that restarts is
+        reached as soon as it is back, not after the caller's back-off has grown."""
+        delay = _CONNECT_RETRY_MIN_S
+        while True:
+            try:
+                return await _open_socket(self._loop, host, port, self._tls)
+            except ConnectionRefusedError as exc:
+                self._refused = str(exc)
+                await asyncio.sleep(delay)
+                delay *= 2
 
     async def __aexit__(self, *exc: object) -> None:
         self._shutdown()

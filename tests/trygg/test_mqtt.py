@@ -75,6 +75,25 @@ async def test_clean_exit_sends_no_will(stack: LocalStack, unique: str) -> None:
 
 async def test_connect_refused_is_an_mqtt_error() -> None:
     port = free_port()  # nothing listens here
-    with pytest.raises(MqttError, match="cannot connect"):
+    with pytest.raises(MqttError, match=r"cannot connect.*Connect call failed"):
         async with Connection(MqttSettings(host="127.0.0.1", port=port, client_id="nobody")):
             pass
+
+
+async def test_connect_waits_for_a_restarting_broker(private_stack: LocalStack) -> None:
+    """Refused connects are retried within the connect window (as paho's loop did): the
+    broker is reached as soon as it is back, not after the caller's back-off has grown."""
+    broker = private_stack.mosquitto
+    await asyncio.to_thread(broker.stop)
+    loop = asyncio.get_running_loop()
+    connecting = asyncio.ensure_future(Connection(_settings(private_stack, "patient")).__aenter__())
+    await asyncio.sleep(1.5)
+    assert not connecting.done()
+    await asyncio.to_thread(broker.start)
+    back = loop.time()
+    conn = await asyncio.wait_for(connecting, timeout=10)
+    try:
+        assert conn.is_connected
+        assert loop.time() - back < 5  # the next retry (1, 2, 4 s apart), not a new cycle
+    finally:
+        await conn.__aexit__(None, None, None)
