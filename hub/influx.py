@@ -7,14 +7,12 @@ Debian's 1.6.7 here and on 2.x/3.x in production.
 
 from __future__ import annotations
 
-import asyncio
-import http.client
 import logging
 from typing import Any
 
 import httpx
 
-from hub.influx_http import WriteClient
+from hub.influx_http import HttpError, WriteClient
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +63,8 @@ class Influx:
         if rp:
             params["rp"] = rp
         try:
-            status, data = await asyncio.to_thread(self._writer.post, "/write", params, body)
-        except (OSError, http.client.HTTPException) as exc:
+            status, data = await self._writer.post("/write", params, body)
+        except (OSError, HttpError) as exc:
             raise InfluxError(f"InfluxDB unreachable: {exc!r}", retryable=True) from exc
         if status == 204:
             return

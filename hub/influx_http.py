@@ -1,26 +1,35 @@
-"""A small HTTP/1.1 POST client for InfluxDB's ``/write``, run in worker threads.
+"""A small asyncio HTTP/1.1 POST client for InfluxDB's ``/write``.
 
 Why not httpx (which :mod:`hub.influx` keeps for queries): a replayed backlog sends a
-5000-line body every few milliseconds, and httpx's async stack (httpcore, h11, anyio) cost
-~3 ms of the event loop's time per request (profiled under ``python -m bench.ingest``),
-about a tenth of the drain. ``http.client`` sends the body with one ``sendall`` in a worker
-thread (which releases the GIL while the kernel copies it) and keeps connections alive in
-a small pool, so two writes can be in flight at once.
+5000-line body every few milliseconds, and httpx's stack (httpcore, h11, anyio) cost
+~3 ms of the event loop per request (profiled under ``python -m bench.ingest``), about a
+tenth of the drain. Why not ``http.client`` in a worker thread: its response parsing needs
+the GIL a dozen times, each wait up to the 5 ms switch interval while the event loop
+classifies, so a write took ~50 ms instead of ~10. Here a request is one ``write`` of
+head and body and a response is one ``readuntil`` of the head (plus the body, if any), on
+kept-alive connections, so several writes can be in flight at once.
 
-Blocking: call :meth:`WriteClient.post` through ``asyncio.to_thread``. Any failure to get
-a complete response raises ``OSError`` or ``http.client.HTTPException``; the connection
-is then dropped, never reused.
+Errors: ``OSError`` (including ``TimeoutError`` and TLS errors) or :class:`HttpError`
+(connection lost mid-exchange, or a response that is not HTTP/1.x); the connection is then
+dropped, never reused.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import http.client
 import ssl
-import threading
 from urllib.parse import urlencode, urlsplit
 
 _POOL_MAX = 4
+_HEAD_MAX = 64 * 1024
+
+
+class HttpError(Exception):
+    """The server's answer was not a well-formed HTTP/1.x response."""
+
+
+_Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
 class WriteClient:
@@ -36,66 +45,105 @@ class WriteClient:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"InfluxDB URL must be http(s)://host[:port]: {url!r}")
-        self._https = parts.scheme == "https"
+        self._ssl = ssl.create_default_context() if parts.scheme == "https" else None
         self._host = parts.hostname
-        self._port = parts.port or (443 if self._https else 80)
+        self._port = parts.port or (443 if self._ssl else 80)
         self._prefix = parts.path.rstrip("/")
         self._timeout_s = timeout_s
-        self._context = ssl.create_default_context() if self._https else None
-        self._headers = {"Content-Type": "text/plain; charset=utf-8"}
+        host_header = parts.netloc.rpartition("@")[2]
+        headers = [f"Host: {host_header}", "Content-Type: text/plain; charset=utf-8"]
         if token:
-            self._headers["Authorization"] = f"Token {token}"
+            headers.append(f"Authorization: Token {token}")
         elif username:
             raw = f"{username}:{password or ''}".encode()
-            self._headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
-        self._idle: list[http.client.HTTPConnection] = []
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def _connection(self, *, fresh: bool = False) -> tuple[http.client.HTTPConnection, bool]:
-        """A connection and whether it was reused from the pool."""
-        with self._lock:
-            if self._idle and not fresh:
-                return self._idle.pop(), True
-        return self._new(), False
-
-    def _new(self) -> http.client.HTTPConnection:
-        if self._https:
-            return http.client.HTTPSConnection(
-                self._host, self._port, timeout=self._timeout_s, context=self._context
-            )
-        return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout_s)
-
-    def post(self, path: str, params: dict[str, str], body: bytes) -> tuple[int, bytes]:
-        """POST ``body``; returns (status, response body). A kept-alive connection the
-        server has closed meanwhile is replaced once (a write is idempotent: InfluxDB keeps
-        one point per series and time)."""
-        target = f"{self._prefix}{path}?{urlencode(params)}"
-        conn, reused = self._connection()
-        while True:
-            try:
-                conn.request("POST", target, body, self._headers)
-                resp = conn.getresponse()
-                data = resp.read()
-                break
-            except (ConnectionError, http.client.RemoteDisconnected):
-                conn.close()
-                if not reused:
-                    raise
-                conn, reused = self._connection(fresh=True)
-            except BaseException:
-                conn.close()
-                raise
-        with self._lock:
-            if resp.will_close or self._closed or len(self._idle) >= _POOL_MAX:
-                conn.close()
-            else:
-                self._idle.append(conn)
-        return resp.status, data
+            headers.append("Authorization: Basic " + base64.b64encode(raw).decode())
+        self._headers = "\r\n".join(headers)
+        self._idle: list[_Conn] = []
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
+        idle, self._idle = self._idle, []
+        for _reader, writer in idle:
+            writer.close()
+
+    async def _open(self) -> _Conn:
+        return await asyncio.open_connection(
+            self._host,
+            self._port,
+            ssl=self._ssl,
+            server_hostname=self._host if self._ssl else None,
+            limit=_HEAD_MAX,
+        )
+
+    async def post(self, path: str, params: dict[str, str], body: bytes) -> tuple[int, bytes]:
+        """POST ``body``; returns (status, response body). A kept-alive connection the
+        server closed meanwhile is replaced once (a write is idempotent: InfluxDB keeps
+        one point per series and time)."""
+        head = (
+            f"POST {self._prefix}{path}?{urlencode(params)} HTTP/1.1\r\n{self._headers}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        reused = bool(self._idle)
+        conn = self._idle.pop() if reused else None
+        async with asyncio.timeout(self._timeout_s):
+            while True:
+                if conn is None:
+                    conn = await self._open()
+                try:
+                    status, data, keep = await self._exchange(conn, head, body)
+                    break
+                except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                    conn[1].close()
+                    conn = None
+                    if not reused:
+                        raise HttpError(f"connection lost: {exc!r}") from exc
+                    reused = False
+                except (asyncio.LimitOverrunError, ValueError) as exc:
+                    conn[1].close()
+                    raise HttpError(f"malformed response: {exc!r}") from exc
+                except BaseException:
+                    conn[1].close()
+                    raise
+        if keep and len(self._idle) < _POOL_MAX:
+            self._idle.append(conn)
+        else:
+            conn[1].close()
+        return status, data
+
+    @staticmethod
+    async def _exchange(conn: _Conn, head: bytes, body: bytes) -> tuple[int, bytes, bool]:
+        reader, writer = conn
+        writer.write(head + body if len(body) < 65536 else head)
+        if len(body) >= 65536:
+            writer.write(body)
+        await writer.drain()
+        raw = await reader.readuntil(b"\r\n\r\n")
+        lines = raw.decode("latin-1").split("\r\n")
+        version, _, rest = lines[0].partition(" ")
+        if not version.startswith("HTTP/1.") or not rest[:3].isdigit():
+            raise HttpError(f"not an HTTP/1.x response: {lines[0][:100]!r}")
+        status = int(rest[:3])
+        fields: dict[str, str] = {}
+        for line in lines[1:]:
+            name, sep, value = line.partition(":")
+            if sep:
+                fields[name.strip().lower()] = value.strip()
+        keep = version != "HTTP/1.0" and fields.get("connection", "").lower() != "close"
+        if status in (204, 304) or 100 <= status < 200:
+            return status, b"", keep
+        if "chunked" in fields.get("transfer-encoding", "").lower():
+            return status, await _chunked(reader), keep
+        if "content-length" in fields:
+            return status, await reader.readexactly(int(fields["content-length"])), keep
+        return status, await reader.read(), False  # body until the server closes
+
+
+async def _chunked(reader: asyncio.StreamReader) -> bytes:
+    parts: list[bytes] = []
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).split(b";")[0].strip(), 16)
+        if size == 0:
+            while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
+                pass
+            return b"".join(parts)
+        parts.append(await reader.readexactly(size))
+        await reader.readexactly(2)

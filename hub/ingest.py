@@ -118,7 +118,7 @@ class Ingest:
         self.connected = asyncio.Event()
         self.spool: Spool | None = None
         self._conn: Connection | None = None
-        self._rebirth_at: dict[str, int] = {}
+        self._rebirth_at: dict[str, float] = {}
         self._unacked = 0
         self._oldest_unstored: list[int] = []
         self._sink_queue: asyncio.Queue[list[tuple[str, Any]]] = asyncio.Queue(_SINK_DEPTH)
@@ -215,29 +215,25 @@ class Ingest:
             self.classifier.pending.clear()
             self._unacked = 0
             self._oldest_unstored.clear()
-            group = self.settings.share_group
-            await conn.subscribe(
-                *(
-                    f"$share/{group}/{c.subscription(k)}"
-                    for k in (c.Kind.DATA, c.Kind.EVENT, c.Kind.CMD_RESULT)
-                )
-            )
-            await conn.subscribe(c.subscription(c.Kind.BIRTH), c.subscription(c.Kind.STATE))
-            await conn.publish(c.HUB_STATE_TOPIC, self._hub_state(True), retain=True)
-            self.connected.set()
-            self.gauges.connected = True
-            log.info("hub ingest connected (session present: %s)", conn.session_present)
             await self._link(up=True)
             queue: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=_PIPELINE_DEPTH)
             error: MqttError | None = None
-            written: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=_PIPELINE_DEPTH)
+            written: asyncio.Queue[_Work | None] = asyncio.Queue(_WRITERS * _WRITE_BATCHES)
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._write_stage(queue, written, stop), name="ingest-write")
                 tg.create_task(self._commit_stage(conn, written), name="ingest-commit")
-                try:
-                    await self._consume(conn, queue, stop)
-                except MqttError as exc:
-                    error = exc
+                # A resumed session's backlog floods in ahead of the SUBACKs: consume it while
+                # subscribing, rather than parse all of it before the pipeline starts.
+                consuming = tg.create_task(self._consume_until_error(conn, queue, stop))
+                subscribing = tg.create_task(self._subscribe(conn))
+                await asyncio.wait([consuming, subscribing], return_when=asyncio.FIRST_COMPLETED)
+                if subscribing.done() and (failed := subscribing.result()) is not None:
+                    error = failed
+                    consuming.cancel()
+                await asyncio.wait([consuming])
+                subscribing.cancel()
+                if not consuming.cancelled():
+                    error = error or consuming.result()
                 await queue.put(None)
             if error is not None:
                 raise error
@@ -246,7 +242,37 @@ class Ingest:
                     conn.publish(c.HUB_STATE_TOPIC, self._hub_state(False), retain=True), 5
                 )
 
+    async def _subscribe(self, conn: Connection) -> MqttError | None:
+        """Subscribe and announce the hub; the error (not raised) if that failed."""
+        group = self.settings.share_group
+        try:
+            await conn.subscribe(
+                *(
+                    f"$share/{group}/{c.subscription(k)}"
+                    for k in (c.Kind.DATA, c.Kind.EVENT, c.Kind.CMD_RESULT)
+                )
+            )
+            await conn.subscribe(c.subscription(c.Kind.BIRTH), c.subscription(c.Kind.STATE))
+            await conn.publish(c.HUB_STATE_TOPIC, self._hub_state(True), retain=True)
+        except MqttError as exc:
+            return exc
+        except TimeoutError:
+            return MqttError("no SUBACK/PUBACK from the broker within 15 s")
+        self.connected.set()
+        self.gauges.connected = True
+        log.info("hub ingest connected (session present: %s)", conn.session_present)
+        return None
+
     # ---- stage 1: consume and classify -----------------------------------------------
+    async def _consume_until_error(
+        self, conn: Connection, queue: asyncio.Queue[_Work | None], stop: asyncio.Event
+    ) -> MqttError | None:
+        try:
+            await self._consume(conn, queue, stop)
+        except MqttError as exc:
+            return exc
+        return None
+
     async def _consume(
         self, conn: Connection, queue: asyncio.Queue[_Work | None], stop: asyncio.Event
     ) -> None:
@@ -446,7 +472,9 @@ class Ingest:
             counters=self.counters.as_rows(),
         )
         await asyncio.to_thread(self.store.write, write)
-        self._request_rebirths(gaps, now_ms)
+        # New gaps, and gaps still open: the request or the re-send it causes may be lost.
+        open_gaps = {d for d in changed if (seq := self.seq.get(d)) is not None and seq.above}
+        self._request_rebirths(open_gaps | gaps.keys(), now_ms)
         return transitions
 
     def _acknowledge_devices(self, conn: Connection, batch: Batch) -> None:
@@ -489,15 +517,17 @@ class Ingest:
         ack = c.Ack(device=device, seq=self.seq[device].watermark, ts=ts)
         self._publish(conn, c.topic_for(device, c.Kind.ACK), c.encode(ack), retain=True)
 
-    def _request_rebirths(self, gaps: dict[str, int], now_ms: int) -> None:
+    def _request_rebirths(self, devices: set[str], now_ms: int) -> None:
+        """At most one request per device per ``rebirth_interval_s`` of wall time (a
+        network round trip, which a simulated clock does not speed up)."""
         conn = self._conn
-        if conn is None or not gaps:
+        if conn is None or not devices:
             return
-        interval_ms = int(self.settings.rebirth_interval_s * 1000)
-        for device in gaps:
-            if now_ms - self._rebirth_at.get(device, -interval_ms) < interval_ms:
+        now, interval = asyncio.get_running_loop().time(), self.settings.rebirth_interval_s
+        for device in sorted(devices):
+            if now - self._rebirth_at.get(device, -interval) < interval:
                 continue
-            self._rebirth_at[device] = now_ms
+            self._rebirth_at[device] = now
             cmd = c.Command(id=uuid.uuid4().hex[:16], name="rebirth", ts=now_ms)
             self._publish(conn, c.topic_for(device, c.Kind.CMD), c.encode(cmd))
             self.counters.rebirths_requested += 1
