@@ -35,6 +35,7 @@ from typing import Any
 from hub.db import open_database
 from hub.devices import register
 from sim.city import build_city
+from sim.demo import processes_for
 from trygg import contract as c
 from trygg.mqtt import Connection, MqttSettings
 from trygg.stack import LocalStack, StackPorts, free_port
@@ -152,7 +153,13 @@ class ScratchPostgres:
 
 
 async def bench(
-    devices: int, seconds: float, interval: float, processes: int | None, database: str
+    devices: int,
+    *,
+    seconds: float,
+    interval: float,
+    processes: int | None,
+    database: str,
+    boot_s: float,
 ) -> dict[str, Any]:
     state = ROOT / "state" / "bench-fleet"
     shutil.rmtree(state, ignore_errors=True)
@@ -214,9 +221,12 @@ async def bench(
         ]
         if processes:
             sim_args += ["--processes", str(processes)]
+        per_process = devices / (processes or processes_for(devices, None))
+        stagger_s = max(0.01, boot_s / per_process)  # each worker boots its agents in boot_s
         sim = await asyncio.to_thread(
             subprocess.Popen,
             sim_args,
+            env={**os.environ, "TRYGG_SIM_STAGGER_S": str(stagger_s)},
             stdout=(state / "sim.log").open("wb"),
             stderr=subprocess.STDOUT,
         )
@@ -266,6 +276,7 @@ async def bench(
         return {
             "devices": devices,
             "hub_database": database,
+            "boot_spread_s": boot_s,
             "interval_s": interval,
             "worker_processes": len(workers),
             "ulimit_nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
@@ -321,9 +332,22 @@ def main() -> None:
     parser.add_argument(
         "--database", choices=("postgres", "sqlite"), default="postgres", help="the hub's SQL"
     )
+    parser.add_argument(
+        "--boot-seconds",
+        type=float,
+        default=100.0,
+        help="agents boot spread over this time (the hub's SQL locks up under a boot storm)",
+    )
     args = parser.parse_args()
     result = asyncio.run(
-        bench(args.devices, args.seconds, args.interval, args.processes, args.database)
+        bench(
+            args.devices,
+            seconds=args.seconds,
+            interval=args.interval,
+            processes=args.processes,
+            database=args.database,
+            boot_s=args.boot_seconds,
+        )
     )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "fleet.json").write_text(json.dumps(result, indent=2) + "\n")
