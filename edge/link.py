@@ -51,6 +51,7 @@ class LinkState:
     hub_online: bool = False
     acked: int = 0
     sent_upto: int = 0
+    rewind: bool = False  # re-send from ``acked``; the pump applies it between windows
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     cut: asyncio.Event = field(default_factory=asyncio.Event)  # set: drop the link now
 
@@ -202,6 +203,8 @@ class Link:
         while not stop.is_set():
             link.wake.clear()
             now = loop.time()
+            if link.rewind:  # here, not in the handler: a window in flight would undo it
+                link.rewind, link.sent_upto = False, min(link.sent_upto, link.acked)
             if link.acked != acked_seen or link.sent_upto <= link.acked:
                 acked_seen, progress_at = link.acked, now
             elif now - progress_at >= timeout:
@@ -249,6 +252,6 @@ class Link:
                 # again everything it has not acknowledged, instead of waiting for the ack
                 # timeout while the outbox fills. Duplicates are dropped by the hub.
                 await self.publish_birth(conn)
-                link.sent_upto = min(link.sent_upto, link.acked)
+                link.rewind = True
                 link.wake.set()
             await conn.publish(self._topic(c.Kind.CMD_RESULT), c.encode(result))

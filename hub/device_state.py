@@ -17,7 +17,9 @@ late; a heartbeat timeout is robust but slow; a sequence gap says data went miss
   restart does not produce a storm of false offline states. The same holds for the hub's
   own broker link (:meth:`DeviceStates.link`): while it is down the hub hears nobody, so
   silence is no evidence and nobody is declared offline; when it is back, the grace starts
-  again, giving every device its reconnect back-off before its deadline counts;
+  again, giving every device its reconnect back-off before its deadline counts. When most
+  of the fleet falls due in one tick, the hub stalled or is working through a backlog: the
+  clock restarts instead (the rules' mass-silence principle);
 * a gap in the sequence is recorded (count and time) and shown as ``suspect`` for one
   timeout period; it does not by itself flip the state.
 
@@ -35,6 +37,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
+
+from hub.rules.device import fleet_silent
 
 Reason = Literal["birth", "state", "will", "data", "heartbeat", "unknown"]
 
@@ -79,6 +83,7 @@ class DeviceStates:
         self.heartbeat_factor = heartbeat_factor
         self.devices: dict[str, DeviceStatus] = {}
         self.link_up = True
+        self.mass_silences = 0  # ticks that found most of the fleet silent at once
 
     def link(self, *, up: bool, now_ms: int) -> None:
         """The hub's own broker link went down or came back (see the module docstring)."""
@@ -177,19 +182,25 @@ class DeviceStates:
         return start + int(self.timeout_s(status) * 1000)
 
     def tick(self, now_ms: int) -> list[Transition]:
-        """Offline every online device whose heartbeat deadline has passed (none while the
-        hub's own link is down)."""
-        out: list[Transition] = []
+        """Offline every online device whose heartbeat deadline has passed. None while the
+        hub's own link is down; and when most of the fleet is due at once
+        (:func:`~hub.rules.device.fleet_silent`) the cause is on the hub's side (it
+        stalled, or is still working through a backlog), so the silence clock restarts
+        instead, as after a hub start."""
         if not self.link_up:
-            return out
-        for status in list(self.devices.values()):
-            if status.online and now_ms > self.deadline_ms(status):
-                t = self._set(
-                    status,
-                    replace(status, online=False, reason="heartbeat", changed_ms=now_ms),
-                )
-                if t is not None:
-                    out.append(t)
+            return []
+        due = [s for s in self.devices.values() if s.online and now_ms > self.deadline_ms(s)]
+        if fleet_silent(len(due), len(self.devices)):
+            self.started_ms = now_ms
+            self.mass_silences += 1
+            return []
+        out: list[Transition] = []
+        for status in due:
+            t = self._set(
+                status, replace(status, online=False, reason="heartbeat", changed_ms=now_ms)
+            )
+            if t is not None:
+                out.append(t)
         return out
 
 

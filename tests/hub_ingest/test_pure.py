@@ -70,6 +70,22 @@ def test_nobody_goes_offline_while_the_hubs_own_link_is_down() -> None:
     assert [t.status.device for t in transitions] == ["d1"]
 
 
+def test_most_of_the_fleet_silent_at_once_restarts_the_silence_clock() -> None:
+    states = DeviceStates(started_ms=0, grace_s=0)
+    for i in range(6):
+        states.on_birth(
+            device=f"d{i}", boot=1, device_class="pole", heartbeat_s=60, firmware="f", now_ms=0
+        )
+    # All six silent past 150 s: the hub's side (a stall, a backlog), not six faults.
+    assert states.tick(200 * S) == []
+    assert states.mass_silences == 1
+    for i in range(5):  # five are heard from again, one is not
+        states.on_seen(device=f"d{i}", now_ms=300 * S)
+    assert states.tick((200 + 150) * S) == []  # the clock restarted at 200 s
+    transitions = states.tick((200 + 151) * S)
+    assert [t.status.device for t in transitions] == ["d5"]
+
+
 def test_a_backlog_after_a_will_does_not_revive_the_device() -> None:
     states = _states()
     states.on_state(device="d1", boot=2, online=False, now_ms=S)
