@@ -215,37 +215,7 @@ class Ingest:
             self.classifier.pending.clear()
             self._unacked = 0
             self._oldest_unstored.clear()
-            await self._link(up=True)
-            queue: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=_PIPELINE_DEPTH)
-            error: MqttError | None = None
-            written: asyncio.Queue[_Work | None] = asyncio.Queue(_WRITERS * _WRITE_BATCHES)
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._write_stage(queue, written, stop), name="ingest-write")
-                tg.create_task(self._commit_stage(conn, written), name="ingest-commit")
-                # A resumed session's backlog floods in ahead of the SUBACKs: consume it while
-                # subscribing, rather than parse all of it before the pipeline starts.
-                consuming = tg.create_task(self._consume_until_error(conn, queue, stop))
-                subscribing = tg.create_task(self._subscribe(conn))
-                await asyncio.wait([consuming, subscribing], return_when=asyncio.FIRST_COMPLETED)
-                if subscribing.done() and (failed := subscribing.result()) is not None:
-                    error = failed
-                    consuming.cancel()
-                await asyncio.wait([consuming])
-                subscribing.cancel()
-                if not consuming.cancelled():
-                    error = error or consuming.result()
-                await queue.put(None)
-            if error is not None:
-                raise error
-            with contextlib.suppress(MqttError, TimeoutError):
-                await asyncio.wait_for(
-                    conn.publish(c.HUB_STATE_TOPIC, self._hub_state(False), retain=True), 5
-                )
-
-    async def _subscribe(self, conn: Connection) -> MqttError | None:
-        """Subscribe and announce the hub; the error (not raised) if that failed."""
-        group = self.settings.share_group
-        try:
+            group = self.settings.share_group
             await conn.subscribe(
                 *(
                     f"$share/{group}/{c.subscription(k)}"
@@ -254,25 +224,29 @@ class Ingest:
             )
             await conn.subscribe(c.subscription(c.Kind.BIRTH), c.subscription(c.Kind.STATE))
             await conn.publish(c.HUB_STATE_TOPIC, self._hub_state(True), retain=True)
-        except MqttError as exc:
-            return exc
-        except TimeoutError:
-            return MqttError("no SUBACK/PUBACK from the broker within 15 s")
-        self.connected.set()
-        self.gauges.connected = True
-        log.info("hub ingest connected (session present: %s)", conn.session_present)
-        return None
+            self.connected.set()
+            self.gauges.connected = True
+            log.info("hub ingest connected (session present: %s)", conn.session_present)
+            await self._link(up=True)
+            queue: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=_PIPELINE_DEPTH)
+            error: MqttError | None = None
+            written: asyncio.Queue[_Work | None] = asyncio.Queue(_WRITERS * _WRITE_BATCHES)
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._write_stage(queue, written, stop), name="ingest-write")
+                tg.create_task(self._commit_stage(conn, written), name="ingest-commit")
+                try:
+                    await self._consume(conn, queue, stop)
+                except MqttError as exc:
+                    error = exc
+                await queue.put(None)
+            if error is not None:
+                raise error
+            with contextlib.suppress(MqttError, TimeoutError):
+                await asyncio.wait_for(
+                    conn.publish(c.HUB_STATE_TOPIC, self._hub_state(False), retain=True), 5
+                )
 
     # ---- stage 1: consume and classify -----------------------------------------------
-    async def _consume_until_error(
-        self, conn: Connection, queue: asyncio.Queue[_Work | None], stop: asyncio.Event
-    ) -> MqttError | None:
-        try:
-            await self._consume(conn, queue, stop)
-        except MqttError as exc:
-            return exc
-        return None
-
     async def _consume(
         self, conn: Connection, queue: asyncio.Queue[_Work | None], stop: asyncio.Event
     ) -> None:

@@ -26,6 +26,7 @@ from trygg import contract as c
 
 DEAD_LETTER_PAYLOAD_BYTES: Final = 4096
 _STREAM_KINDS: Final = (c.Kind.DATA, c.Kind.EVENT)
+_OUTBOX_FIELDS: Final = frozenset({"outboxDepth", "droppedReadings"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +169,7 @@ class Classifier:
     @staticmethod
     def _outbox_figures(batch: Batch, device: str, message: c.Data) -> None:
         for r in message.readings:
-            if r.kind is c.AssetKind.DEVICE and r.field in ("outboxDepth", "droppedReadings"):
+            if r.field in _OUTBOX_FIELDS and r.kind is c.AssetKind.DEVICE:
                 depth, dropped = batch.outbox.get(device, (None, None))
                 if r.field == "outboxDepth" and isinstance(r.v, int):
                     depth = r.v

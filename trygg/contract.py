@@ -44,7 +44,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 CONTRACT_VERSION: Final = 1
 TOPIC_ROOT: Final = "trygg/v1"
@@ -298,7 +298,9 @@ MODELS: Final[dict[Kind, type[_Model]]] = {
     Kind.CMD_RESULT: CommandResult,
     Kind.ACK: Ack,
 }
-_ADAPTERS: Final = {kind: TypeAdapter(model) for kind, model in MODELS.items()}
+# The models' own compiled validators, called directly (a TypeAdapter around each model
+# validated the same schema, but its Python wrapper cost ~1 us per message on the hub).
+_VALIDATORS: Final = {kind: model.__pydantic_validator__ for kind, model in MODELS.items()}
 
 
 def topic_for(device: str, kind: Kind) -> str:
@@ -346,7 +348,7 @@ def decode(kind: Kind, payload: bytes) -> Any:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ContractError("oversized", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
     try:
-        return _ADAPTERS[kind].validate_json(payload)
+        return _VALIDATORS[kind].validate_json(payload)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         if errors and errors[0]["type"] == "json_invalid":
