@@ -47,7 +47,7 @@ from hub.settings import HubSettings
 from hub.spool import Spool
 from trygg import contract as c
 from trygg.clock import Clock, to_ms
-from trygg.mqtt import Connection, Incoming, MqttError, MqttSettings, Will, backoff
+from trygg.mqtt import Connection, Incoming, MqttError, Will, backoff
 
 log = logging.getLogger(__name__)
 
@@ -142,22 +142,6 @@ class Ingest:
             log.info("spool holds %d batch(es) from before; replaying", len(self.spool))
 
     # ---- MQTT ------------------------------------------------------------------------
-    def _mqtt_settings(self) -> MqttSettings:
-        s = self.settings
-        return MqttSettings(
-            host=s.mqtt_host,
-            port=s.mqtt_port,
-            client_id=s.client_id,
-            username=s.mqtt_username,
-            password=s.mqtt_password,
-            ca_file=s.mqtt_ca_file,
-            cert_file=s.mqtt_cert_file,
-            key_file=s.mqtt_key_file,
-            clean_start=False,
-            session_expiry_s=s.session_expiry_s,
-            receive_maximum=s.receive_maximum,
-        )
-
     def _hub_state(self, online: bool) -> bytes:
         return c.HubState(online=online, ts=to_ms(self.clock.now())).model_dump_json().encode()
 
@@ -205,7 +189,7 @@ class Ingest:
     async def _session(self, stop: asyncio.Event) -> None:
         will = Will(c.HUB_STATE_TOPIC, self._hub_state(False))
         async with Connection(
-            self._mqtt_settings(),
+            self.settings.broker(),
             will=will,
             manual_ack=True,
             max_batch=_STEP_MESSAGES,
