@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import inspect
+import struct
 import threading
+from collections.abc import Callable
+from typing import Any
 
+import paho.mqtt.client as paho
 import pytest
+from paho.mqtt import _packet
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
-from trygg.mqtt import Connection, MqttError, MqttSettings, Will
+from trygg.mqtt import (
+    Connection,
+    Incoming,
+    MqttError,
+    MqttSettings,
+    Will,
+    _BufferedSocket,
+    _FastClient,
+    plain_publish,
+)
 from trygg.stack import LocalStack, free_port
 
 pytestmark = pytest.mark.integration
@@ -97,3 +116,144 @@ async def test_connect_waits_for_a_restarting_broker(private_stack: LocalStack) 
         assert loop.time() - back < 5  # the next retry (1, 2, 4 s apart), not a new cycle
     finally:
         await conn.__aexit__(None, None, None)
+
+
+# ---- the short path for plain PUBLISH packets (_FastClient._handle_publish) ---------------
+# The sha256 (first 16 hex digits) of the paho 2.x source the override was checked against.
+# If paho changes, re-read its _handle_publish and decode_publish against the override (and
+# against plain_publish), then update these.
+_PAHO_SOURCES: dict[str, tuple[Callable[..., Any], str]] = {
+    "Client._handle_publish": (paho.Client._handle_publish, "1bbaa3ef0e3afc6d"),
+    "decode_publish": (_packet.decode_publish, "50c158487fa3d96e"),
+}
+
+
+def test_paho_publish_handling_is_the_version_the_short_path_mirrors() -> None:
+    for name, (func, digest) in _PAHO_SOURCES.items():
+        source = inspect.getsource(func).encode()
+        assert hashlib.sha256(source).hexdigest()[:16] == digest, f"paho's {name} changed"
+
+
+def _publish_packet(
+    topic: bytes,
+    payload: bytes,
+    *,
+    qos: int,
+    mid: int = 0,
+    retain: bool = False,
+    props: Properties | None = None,
+) -> bytes:
+    var = struct.pack("!H", len(topic)) + topic
+    if qos:
+        var += struct.pack("!H", mid)
+    var += props.pack() if props is not None else b"\x00"  # type: ignore[no-untyped-call]
+    rest = var + payload
+    length, size = b"", len(rest)
+    while True:
+        size, digit = divmod(size, 128)
+        length += bytes([digit | (0x80 if size else 0)])
+        if not size:
+            break
+    return bytes([0x30 | qos << 1 | int(retain)]) + length + rest
+
+
+class _Wire:
+    """The read side of a socket holding fixed bytes, then 'would block'."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data, self._pos = data, 0
+
+    def recv(self, size: int) -> bytes:
+        chunk = self._data[self._pos : self._pos + size]
+        if not chunk:
+            raise BlockingIOError
+        self._pos += len(chunk)
+        return chunk
+
+    def pending(self) -> int:
+        return 0
+
+    def drained(self) -> bool:
+        return self._pos == len(self._data)
+
+    def close(self) -> None:
+        pass
+
+
+def _receive(data: bytes, *, short: bool, manual_ack: bool) -> tuple[list[Incoming], int, bytes]:
+    """What a client delivers for ``data``: the messages, how many took the short path, and
+    the bytes it queued to send back (PUBACK, PUBREC)."""
+    client = _FastClient(
+        CallbackAPIVersion.VERSION2, client_id="t", protocol=paho.MQTTv5, manual_ack=manual_ack
+    )
+    got: list[Incoming] = []
+    fast = 0
+
+    def on_message(_c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
+        got.append(Incoming(msg.topic, bytes(msg.payload), msg.qos, msg.mid, msg.retain))
+
+    def on_incoming(topic: str, payload: bytes, qos: int, mid: int, retain: bool) -> None:
+        nonlocal fast
+        fast += 1
+        got.append(Incoming(topic, payload, qos, mid, retain))
+
+    client.on_message = on_message
+    if short:
+        client.on_incoming = on_incoming
+    wire = _Wire(data)
+    client._sock = _BufferedSocket(wire)
+    for _ in range(3):  # the last reads find nothing more ('would block')
+        assert client.loop_read() == paho.MQTT_ERR_SUCCESS
+    assert wire.drained()
+    sent = b"".join(bytes(p["packet"]) for p in client._out_packet)
+    client._sock = None
+    return got, fast, sent
+
+
+def test_short_path_delivers_and_acks_exactly_what_paho_does() -> None:
+    expiry = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    expiry.MessageExpiryInterval = 60
+    user = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    user.UserProperty = ("k", "v")
+    plain = [
+        _publish_packet(b"a/b", b"qos0", qos=0),
+        _publish_packet(b"a/b", b"qos1", qos=1, mid=7),
+        _publish_packet(b"a/retained", b"r", qos=1, mid=8, retain=True),
+        _publish_packet("å/ü/€".encode(), b"", qos=1, mid=65535),
+        _publish_packet(b"t" * 300, bytes(range(256)) * 600, qos=1, mid=9),  # 2-3 byte lengths
+    ]
+    other = [
+        _publish_packet(b"a/expiring", b"e", qos=1, mid=10, props=expiry),
+        _publish_packet(b"a/user", b"u", qos=0, props=user),
+        _publish_packet(b"a/exactly-once", b"q2", qos=2, mid=11),
+    ]
+    data = b"".join(plain[:2] + other[:1] + plain[2:] + other[1:])
+    for manual_ack in (True, False):
+        by_paho, fast_paho, acks_paho = _receive(data, short=False, manual_ack=manual_ack)
+        by_short, fast_short, acks_short = _receive(data, short=True, manual_ack=manual_ack)
+        assert by_short == by_paho
+        assert acks_short == acks_paho
+        assert (fast_paho, fast_short) == (0, len(plain))
+    # QoS 2 is held by paho until PUBREL, so it is not delivered yet
+    assert [m.payload for m in by_paho] == [
+        b"qos0",
+        b"qos1",
+        b"e",
+        b"r",
+        b"",
+        plain[-1][-153600:],
+        b"u",
+    ]
+    assert by_paho[3].retain
+    assert by_paho[3].topic == "a/retained"
+    assert acks_paho.count(b"\x40\x02") == 5  # PUBACK for each QoS 1 without manual_ack
+
+
+def test_plain_publish_leaves_the_unusual_to_paho() -> None:
+    assert plain_publish(0x32, b"\x00\x02\xff\xfe\x00\x01\x00x") is None  # not UTF-8
+    assert plain_publish(0x32, b"\x00\x00\x00\x01\x00x") is None  # empty topic (alias)
+    assert plain_publish(0x32, b"\x00\x09ab\x00\x01\x00") is None  # topic runs past the end
+    assert plain_publish(0x30, b"\x00\x01a") is None  # no property length
+    assert plain_publish(0x36, b"\x00\x01a\x00\x01\x00x") is None  # QoS 3
+    assert plain_publish(0x33, bytearray(b"\x00\x01a\x00\x05\x00xy")) == ("a", b"xy", 1, 5, True)
+    assert plain_publish(0x30, b"\x00\x01a\x00") == ("a", b"", 0, 0, False)
