@@ -16,6 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub import retry
 from hub.db import Asset, DeadLetter, Device
 from hub.db import Counter as CounterRow
 from hub.dedup import SeqState
@@ -114,6 +115,9 @@ class IngestStore:
         self._counter_names: set[str] | None = None
 
     def write(self, batch: BatchWrite) -> None:
+        retry.transient(lambda: self._write_once(batch), what="ingest commit")
+
+    def _write_once(self, batch: BatchWrite) -> None:
         try:
             self._write(batch)
         except BaseException:
@@ -122,7 +126,8 @@ class IngestStore:
 
     def _write(self, batch: BatchWrite) -> None:
         with self.sessions.begin() as s:
-            for birth in batch.births:
+            # Rows in one order (by device id) in every writer, so no two lock in opposite order.
+            for birth in sorted(batch.births, key=lambda b: b.device):
                 self._birth(s, birth)
             if batch.births:
                 s.flush()
@@ -136,7 +141,7 @@ class IngestStore:
                     **_status_values(status),
                     "boot": max(st.boot, status.boot),
                 }
-                for device, (st, status) in batch.devices.items()
+                for device, (st, status) in sorted(batch.devices.items())
             ]
             if rows:
                 s.execute(_UPDATE_DEVICE, rows)
@@ -146,10 +151,17 @@ class IngestStore:
 
     def states(self, statuses: Iterable[DeviceStatus]) -> None:
         """Persist state changes from the heartbeat tick."""
-        rows = [{"b_id": st.device, **_status_values(st)} for st in statuses]
+        rows = sorted(
+            ({"b_id": st.device, **_status_values(st)} for st in statuses),
+            key=lambda r: str(r["b_id"]),
+        )
         if rows:
-            with self.sessions.begin() as s:
-                s.execute(_UPDATE_DEVICE, rows)
+
+            def update() -> None:
+                with self.sessions.begin() as s:
+                    s.execute(_UPDATE_DEVICE, rows)
+
+            retry.transient(update, what="device states")
 
     @staticmethod
     def _birth(s: Session, birth: c.Birth) -> None:

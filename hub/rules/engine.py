@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub import retry
 from hub.db import Asset, Device, RuleState
 from hub.rules import alarms, codec
 from hub.rules.actions import Action, Raise
@@ -145,12 +146,17 @@ class RuleEngine:
                 await asyncio.wait_for(stop.wait(), timeout=every_s)
 
     def feed_sync(self, items: list[tuple[str, Any]]) -> None:
+        """A transient database error (a deadlock with ingest, a lock timeout) rolled the
+        transaction back and the state is reloaded, so the feed is run again (hub.retry)."""
         with self._lock:
-            try:
-                self._feed(items)
-            except BaseException:
-                self.reload_state()
-                raise
+            retry.transient(lambda: self._feed_once(items), what="rules feed")
+
+    def _feed_once(self, items: list[tuple[str, Any]]) -> None:
+        try:
+            self._feed(items)
+        except BaseException:
+            self.reload_state()
+            raise
 
     def _feed(self, items: list[tuple[str, Any]]) -> None:
         with self.sessions.begin() as s:
@@ -158,6 +164,7 @@ class RuleEngine:
             dev_actions: list[Action] = []
             asset_actions: list[Action] = []
             touched_cabinets: dict[str, int] = {}
+            states: list[c.State] = []
             for tag, message in items:
                 if tag == "link":
                     self._link(bool(message), now_ms)
@@ -168,7 +175,7 @@ class RuleEngine:
                     )
                 elif tag == "state" or (tag == "device" and hasattr(message, "online")):
                     if isinstance(message, c.State):
-                        self._device_row(s, message)
+                        states.append(message)
                     dev_actions += self._device(
                         message.device,
                         now_ms,
@@ -181,6 +188,9 @@ class RuleEngine:
                 elif isinstance(message, c.Events):
                     dev_actions += self._device(message.device, now_ms, seen=True)
                     asset_actions += self._on_events(s, message)
+            # devices rows in id order, as ingest writes them: no lock-order deadlock
+            for state in sorted(states, key=lambda st: st.device):
+                self._device_row(s, state)
             cab_actions = [a for cab, t in touched_cabinets.items() for a in self._cabinet(cab, t)]
             self._apply(s, [*dev_actions, *cab_actions, *asset_actions])
             self._persist(s)
