@@ -207,13 +207,21 @@ async def _event(hub: HubSide, what: str) -> bool:
     return any(e["type"] == what and e["active"] for e in hub.events())
 
 
-async def test_offline_fault_drops_the_link_and_the_broker_publishes_the_death(
-    stack: LocalStack, tmp_path: Path, unique: str
-) -> None:
-    device = f"pole-o{unique[:6]}"
+def _agent(
+    tmp_path: Path,
+    device: str,
+    stack: LocalStack,
+    *,
+    broker: dict[str, object] | None = None,
+    outbox: dict[str, object] | None = None,
+) -> tuple[Agent, SimFaults]:
+    """An agent on the test pole's config, with broker/outbox settings overridden."""
     config = load_device_config(_write(tmp_path, device, stack.ports.mqtt))
     config = config.model_copy(
-        update={"broker": config.broker.model_copy(update={"keepalive_s": 5})}
+        update={
+            "broker": config.broker.model_copy(update=broker or {}),
+            "outbox": config.outbox.model_copy(update=outbox or {}),
+        }
     )
     faults = SimFaults()
     agent = Agent(
@@ -223,6 +231,14 @@ async def test_offline_fault_drops_the_link_and_the_broker_publishes_the_death(
         state_dir=tmp_path / "state",
         faults=faults,
     )
+    return agent, faults
+
+
+async def test_offline_fault_drops_the_link_and_the_broker_publishes_the_death(
+    stack: LocalStack, tmp_path: Path, unique: str
+) -> None:
+    device = f"pole-o{unique[:6]}"
+    agent, faults = _agent(tmp_path, device, stack, broker={"keepalive_s": 5})
     conn, hub = await _hub_side(stack, device)
     task = asyncio.create_task(hub.pump())
     try:
@@ -254,18 +270,7 @@ async def test_a_rebirth_request_re_sends_what_the_hub_has_not_acknowledged(
     """The hub asks for a rebirth when it sees a sequence gap: the device re-sends from the
     acknowledged point at once, not after its (here one minute) acknowledgement timeout."""
     device = f"pole-b{unique[:6]}"
-    config = load_device_config(_write(tmp_path, device, stack.ports.mqtt))
-    config = config.model_copy(
-        update={"outbox": config.outbox.model_copy(update={"ack_timeout_s": 60.0})}
-    )
-    faults = SimFaults()
-    agent = Agent(
-        config=config,
-        clock=ScaledClock(NIGHT, speed=1.0),
-        drivers=build_drivers(config.assets, faults),
-        state_dir=tmp_path / "state",
-        faults=faults,
-    )
+    agent, _ = _agent(tmp_path, device, stack, outbox={"ack_timeout_s": 60.0})
     conn, hub = await _hub_side(stack, device)
     hub.acking = False  # messages "lost" on their way to the hub: nothing acknowledged
     task = asyncio.create_task(hub.pump())
