@@ -90,6 +90,7 @@ def due(s: Session, *, now: datetime, retry: timedelta, limit: int = 500) -> lis
         )
         .order_by(DeviceCommand.id)
         .limit(limit)
+        .with_for_update(skip_locked=True)  # several hub processes: each row to one sender
     ).all()
     out: list[DeviceCommand] = []
     for cmd in rows:
