@@ -5,7 +5,8 @@ Rule state that matters (debounce timers, active flags, learned baselines, fill 
 device silence) lives in ``rule_state``, written in the same transaction as the alarms and
 tickets it caused, so a hub killed at any moment restarts consistent and carries on. Silence
 ("no data", heartbeat timeouts) counts from the hub's start, or from its last reconnect to
-the broker (the item ``("link", up)``), plus ``offline_grace_s`` at the earliest. Readings are judged at their own measurement time; ticks at the clock's time.
+the broker (the item ``("link", up)``), plus ``offline_grace_s`` at the earliest. Readings
+are judged at their own measurement time; ticks at the clock's time.
 """
 
 from __future__ import annotations
