@@ -115,12 +115,15 @@ class Probe:
         if kind == c.Kind.DATA:
             data = c.decode(kind, payload)
             self.sent[(device, data.seq)] = (min(r.t for r in data.readings), now)
-        elif kind == c.Kind.ACK and self.recording:
+        elif kind == c.Kind.ACK:
+            # Acknowledged messages leave ``sent`` whether or not the window is open: one
+            # kept from before the window would count the whole ramp as its delay.
             ack = c.decode(kind, payload)
             for key in [k for k in self.sent if k[0] == device and k[1] <= ack.seq]:
                 oldest_ms, seen = self.sent.pop(key)
-                self.delays_measured.append(now - oldest_ms / 1000)
-                self.delays_published.append(now - seen)
+                if self.recording:
+                    self.delays_measured.append(now - oldest_ms / 1000)
+                    self.delays_published.append(now - seen)
 
 
 def _pct(values: list[float], q: float) -> float | None:

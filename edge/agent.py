@@ -2,8 +2,9 @@
 
 One agent is one task group of two tasks: sampling (this module) and the link
 (:mod:`edge.link`). It keeps no thread of its own: simulated drivers are read inline and
-real ones (``blocking = True``) through ``asyncio.to_thread``, so a simulator can run
-hundreds of agents in one process. A failing sensor becomes a ``sensorFault`` event and a
+real ones (``blocking = True``) through ``asyncio.to_thread``, and outbox calls through
+:meth:`Agent.io` (a thread on a Pi, inline in a simulator), so a simulator can run
+thousands of agents in one process. A failing sensor becomes a ``sensorFault`` event and a
 missing reading, never a crash; safety conditions (:mod:`edge.safety`) are enqueued at
 once rather than with the next batch.
 """
@@ -17,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, ParamSpec, TypeVar
 
 from edge import messages
 from edge.commands import CommandError, Commands
@@ -33,7 +34,11 @@ from trygg.clock import Clock, to_ms
 
 log = logging.getLogger(__name__)
 
-MAX_SLEEP_S: Final = 1.0
+# The sample loop wakes at least this often (wall seconds): the systemd keep-alive is due
+# within WatchdogSec/2 = 15 s, and the simulator's offline fault is noticed this fast.
+MAX_SLEEP_S: Final = 5.0
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 READ_TIMEOUT_S: Final = 10.0  # a blocking read longer than this is a stuck bus or sensor
 
 
@@ -54,7 +59,7 @@ class Agent:
 
     ``clock_synced`` reports whether the wall clock is NTP-synchronised (default: always,
     which is right for injected clocks); ``watchdog`` is called from the main loop at least
-    every second (systemd keep-alive); ``faults`` lets a simulator take the device offline;
+    every ``MAX_SLEEP_S`` (systemd keep-alive); ``faults`` lets a simulator take the device offline;
     ``config_path`` and ``driver_factory`` make ``reload_config`` possible.
     """
 
@@ -149,6 +154,12 @@ class Agent:
     def _historical(self) -> bool:
         return not (self.link.connected and self.link.state.hub_online)
 
+    async def io(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        """Run a blocking outbox call as the config says: in a worker thread, or inline."""
+        if self.config.outbox.io == "inline":
+            return fn(*args, **kwargs)
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
     # ---- enqueueing ------------------------------------------------------------------
     async def flush(self) -> None:
         """Move buffered readings into the outbox as data messages."""
@@ -172,7 +183,7 @@ class Agent:
             )
 
         items = [(c.Kind.DATA.value, builder(chunk)) for chunk in chunks]
-        await asyncio.to_thread(
+        await self.io(
             self.outbox.append_many,
             items,
             created_ms=to_ms(self.clock.now()),
@@ -204,7 +215,7 @@ class Agent:
                 )
             )
 
-        await asyncio.to_thread(
+        await self.io(
             self.outbox.append, c.Kind.EVENT.value, build, created_ms=to_ms(self.clock.now())
         )
         self.stats.messages += 1
@@ -306,7 +317,7 @@ class Agent:
             await self._failed(driver, when, synced, exc)
             return
         if driver.kind == c.AssetKind.DEVICE:
-            stats = await asyncio.to_thread(self.outbox.stats)
+            stats = await self.io(self.outbox.stats)
             sample = Sample(
                 {**sample.values, "outboxDepth": stats.depth, "droppedReadings": stats.dropped},
                 sample.quality,
@@ -385,7 +396,7 @@ class Agent:
 
     # ---- lifecycle -------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
-        self.boot = await asyncio.to_thread(self.outbox.next_boot)
+        self.boot = await self.io(self.outbox.next_boot)
         log.info("%s: boot %d, %d sensor(s)", self.config.id, self.boot, len(self.drivers))
         try:
             if not self.cameras:

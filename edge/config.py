@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edge.sensor_config import FIELDS_PER_TYPE, SensorConfig, SimLampSensor
 from edge.vision.camera import CameraConfig
@@ -64,6 +64,20 @@ class OutboxConfig(_Frozen):
     synchronous: Literal["NORMAL", "FULL"] = Field(
         default="FULL", description="FULL survives power loss, NORMAL only a process kill"
     )
+    io: Literal["thread", "inline"] = Field(
+        default="thread",
+        description="thread: outbox calls run in a worker thread (an fsync on an SD card can "
+        "take tens of ms); inline: on the event loop, for simulated fleets of thousands of "
+        "agents per process, where the hand-off costs more than a commit that does not sync "
+        "(needs synchronous NORMAL)",
+    )
+
+    @model_validator(mode="after")
+    def _inline_needs_normal(self) -> OutboxConfig:
+        if self.io == "inline" and self.synchronous != "NORMAL":
+            raise ValueError("outbox io 'inline' needs synchronous NORMAL (no fsync per commit)")
+        return self
+
     batch_readings: int = Field(default=50, ge=1, le=1000)
     flush_s: float = Field(default=5.0, gt=0)
     ack_timeout_s: float = Field(default=30.0, gt=0)

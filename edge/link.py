@@ -122,8 +122,7 @@ class Link:
             agent.stats.connects += 1
             link.conn = conn
             link.cut.clear()
-            low = (await asyncio.to_thread(agent.outbox.stats)).low
-            link.sent_upto = link.acked = max(link.acked, low - 1)
+            link.sent_upto = link.acked = max(link.acked, agent.outbox.low - 1)
             await conn.subscribe(
                 self._topic(c.Kind.ACK), self._topic(c.Kind.CMD), c.HUB_STATE_TOPIC
             )
@@ -156,7 +155,7 @@ class Link:
                 )
 
     async def publish_birth(self, conn: Connection) -> None:
-        birth = await asyncio.to_thread(self.agent.birth_message)
+        birth = await self.agent.io(self.agent.birth_message)
         await conn.publish(self._topic(c.Kind.BIRTH), birth, retain=True)
 
     async def _drain(self, conn: Connection, timeout_s: float = 5.0) -> None:
@@ -167,7 +166,7 @@ class Link:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.agent.flushed.wait(), timeout=timeout_s)
         while loop.time() < deadline and conn.is_connected:
-            if (await asyncio.to_thread(self.agent.outbox.stats)).depth == 0:
+            if (await self.agent.io(self.agent.outbox.stats)).depth == 0:
                 return
             await self._send_window(conn)
             self.state.wake.clear()
@@ -177,9 +176,9 @@ class Link:
     async def _send_window(self, conn: Connection) -> int:
         agent, link = self.agent, self.state
         room = agent.config.outbox.window - (link.sent_upto - link.acked)
-        if room <= 0:
+        if room <= 0 or link.sent_upto >= agent.outbox.last_seq:
             return 0
-        pending = await asyncio.to_thread(agent.outbox.pending, after=link.sent_upto, limit=room)
+        pending = await agent.io(agent.outbox.pending, after=link.sent_upto, limit=room)
         if not pending:
             return 0
         futures = [conn.publish_nowait(self._topic(c.Kind(p.kind)), p.payload) for p in pending]
@@ -237,12 +236,12 @@ class Link:
         elif topic == self._topic(c.Kind.ACK):
             ack = c.decode(c.Kind.ACK, payload)
             if ack.seq > link.acked:
-                deleted = await asyncio.to_thread(agent.outbox.ack, ack.seq)
+                deleted = await agent.io(agent.outbox.ack, ack.seq)
                 agent.stats.acked += deleted
                 link.acked = ack.seq
                 link.sent_upto = max(link.sent_upto, link.acked)
-            low = (await asyncio.to_thread(agent.outbox.stats)).low
-            if ack.seq < low - 1:  # we dropped messages the hub never saw: tell it our floor
+            if ack.seq < agent.outbox.low - 1:
+                # we dropped messages the hub never saw: tell it our floor
                 await self.publish_birth(conn)
             link.wake.set()
         elif topic == self._topic(c.Kind.CMD):

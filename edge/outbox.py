@@ -77,7 +77,24 @@ class Outbox:
             "INSERT OR IGNORE INTO meta VALUES ('next_seq', 1), ('boot', 0), "
             "('dropped', 0), ('acked', 0), ('readings_in', 0)"
         )
-        self._held = int(self._db.execute("SELECT coalesce(sum(n), 0) FROM outbox").fetchone()[0])
+        # The outbox is the only writer of its file, so its counters live in memory too,
+        # updated after each commit: the agent asks for them on every acknowledgement.
+        held, low = self._db.execute("SELECT coalesce(sum(n), 0), min(seq) FROM outbox").fetchone()
+        self._held = int(held)
+        self._next_seq = self._meta("next_seq")
+        self._low = int(low) if low is not None else self._next_seq
+        self._dropped = self._meta("dropped")
+        self._readings_in = self._meta("readings_in")
+
+    @property
+    def low(self) -> int:
+        """The lowest seq held, or the next seq when empty."""
+        return self._low
+
+    @property
+    def last_seq(self) -> int:
+        """The highest seq ever assigned (0 before the first message)."""
+        return self._next_seq - 1
 
     def close(self) -> None:
         with self._lock:
@@ -117,7 +134,7 @@ class Outbox:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                seq = self._meta("next_seq")
+                seq = self._next_seq
                 rows = [
                     (seq + i, kind, build(seq + i), created_ms, sizes[i])
                     for i, (kind, build) in enumerate(items)
@@ -128,17 +145,22 @@ class Outbox:
                     "UPDATE meta SET value = value + ? WHERE key='readings_in'", (sum(sizes),)
                 )
                 held = self._held + sum(sizes)
-                held -= self._enforce_capacity(held)
+                dropped, low = self._enforce_capacity(held)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-            self._held = held
+            self._held = held - dropped
+            self._next_seq = seq + len(rows)
+            self._readings_in += sum(sizes)
+            self._dropped += dropped
+            self._low = max(self._low, low)
             return [r[0] for r in rows]
 
-    def _enforce_capacity(self, held: int) -> int:
-        """Drop the oldest messages until ``held`` readings fit; returns readings dropped."""
-        dropped = 0
+    def _enforce_capacity(self, held: int) -> tuple[int, int]:
+        """Drop the oldest messages until ``held`` readings fit; returns (readings dropped,
+        the seq after the last one dropped, or 0)."""
+        dropped, after = 0, 0
         while held - dropped > self._capacity:
             rows = self._db.execute("SELECT seq, n FROM outbox ORDER BY seq LIMIT 1000").fetchall()
             if not rows:
@@ -152,10 +174,10 @@ class Outbox:
             if last is None:
                 break
             self._db.execute("DELETE FROM outbox WHERE seq <= ?", (last,))
-            dropped += cut
+            dropped, after = dropped + cut, last + 1
         if dropped:
             self._db.execute("UPDATE meta SET value = value + ? WHERE key='dropped'", (dropped,))
-        return dropped
+        return dropped, after
 
     def pending(self, *, after: int, limit: int) -> list[Pending]:
         """Up to ``limit`` messages with seq > ``after``, oldest first."""
@@ -181,26 +203,25 @@ class Outbox:
                 self._db.execute("ROLLBACK")
                 raise
             self._held -= int(n)
+            self._low = min(max(self._low, seq + 1), self._next_seq)
             return int(cur.rowcount)
 
     def stats(self) -> OutboxStats:
-        """Depth and counters; O(1) (no table scan), so it is cheap on every acknowledgement."""
+        """Depth and counters; one indexed lookup (the oldest message's time) at most."""
         with self._lock:
             # Rows are contiguous (only ever deleted from the front), so depth needs no scan.
-            low = self._db.execute("SELECT min(seq) FROM outbox").fetchone()[0]
-            next_seq = self._meta("next_seq")
-            depth = next_seq - low if low is not None else 0
+            low, next_seq = self._low, self._next_seq
             oldest = None
-            if low is not None:
+            if low < next_seq:
                 oldest = self._db.execute(
                     "SELECT created_ms FROM outbox WHERE seq=?", (low,)
                 ).fetchone()[0]
             return OutboxStats(
-                depth=int(depth),
-                low=int(low) if low is not None else next_seq,
+                depth=next_seq - low,
+                low=low,
                 next_seq=next_seq,
-                dropped=self._meta("dropped"),
+                dropped=self._dropped,
                 oldest_ms=int(oldest) if oldest is not None else None,
                 readings=self._held,
-                readings_in=self._meta("readings_in"),
+                readings_in=self._readings_in,
             )

@@ -118,7 +118,11 @@ def device_config(
         # acknowledgement timeout: longer at a faster clock, so a busy hub's lagging acks do
         # not turn into a storm of re-sends; a gap the hub sees is healed at once anyway
         # (its rebirth request makes the agent re-send from the acknowledged point)
+        # a simulated pole loses no power: commits need not sync, so they run inline
+        # (thousands of agents share one process; a thread hand-off per call cost more)
         outbox=OutboxConfig(
+            synchronous="NORMAL",
+            io="inline",
             flush_s=rates.flush_s,
             ack_timeout_s=30.0 + 5.0 * speed,
             capacity=week_of_readings(device, rates),

@@ -14,8 +14,6 @@ import os
 import resource
 import signal
 import sys
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +27,6 @@ REPORT_S = 2.0
 # agents boot 10 ms apart; the scale benchmark spreads 10,000 boots wider (births and
 # online states are the hub's heaviest messages: a boot storm holds its SQL rows locked)
 STAGGER_S = float(os.environ.get("TRYGG_SIM_STAGGER_S", "0.01"))
-EXECUTOR_THREADS = 32
 
 
 def _stats(fleet: Fleet, ready: bool) -> dict[str, Any]:
@@ -64,13 +61,11 @@ async def main(args: dict[str, Any]) -> None:
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    # every agent sends its SQLite work through asyncio.to_thread: with thousands of agents
-    # the default six threads become the bottleneck and connects time out
-    loop.set_default_executor(ThreadPoolExecutor(max_workers=EXECUTOR_THREADS))
-    # Not loop.add_signal_handler: that relies on the loop's self-pipe, which the executor's
-    # call_soon_threadsafe wake-ups fill under load, and a SIGTERM written to a full pipe is
-    # lost (measured at 10,000 agents: workers that never stopped). A Python-level handler
-    # runs anyway; the callback it queues runs on the loop's next iteration.
+    # Not loop.add_signal_handler: that relies on the loop's self-pipe, which thread
+    # wake-ups (call_soon_threadsafe) can fill under load, and a SIGTERM written to a full
+    # pipe is lost (measured at 10,000 agents when outbox calls still went through threads:
+    # workers that never stopped). A Python-level handler runs anyway; the callback it
+    # queues runs on the loop's next iteration.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda _sig, _frame: loop.call_soon_threadsafe(stop.set))
 
@@ -93,6 +88,4 @@ async def main(args: dict[str, Any]) -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
-    # the executor's threads (SQLite outboxes) need no default 8 MiB stack each
-    threading.stack_size(512 * 1024)
     asyncio.run(main(json.loads(sys.argv[1])))

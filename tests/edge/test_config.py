@@ -35,7 +35,7 @@ def test_every_driver_type_has_a_sim_twin_and_a_field_count() -> None:
 
 
 def _write(tmp: Path, fleet: str, device: str) -> Path:
-    (tmp / "devices").mkdir()
+    (tmp / "devices").mkdir(parents=True)
     (tmp / "fleet.yaml").write_text(fleet)
     path = tmp / "devices" / "pole-9.yaml"
     path.write_text(device)
@@ -116,3 +116,12 @@ def test_outbox_holds_at_least_seven_days_at_the_configured_rates(tmp_path: Path
     assert config.readings_per_second() == pytest.approx(0.05)
     assert config.outbox_capacity() == 36_288
     assert config.outbox_capacity() >= config.readings_per_second() * 7 * 24 * 3600
+
+
+def test_inline_outbox_io_is_refused_with_a_syncing_outbox(tmp_path: Path) -> None:
+    """Inline outbox calls run on the event loop: only without an fsync per commit."""
+    path = _write(tmp_path, "outbox: {io: inline}\n", DEVICE)
+    with pytest.raises(ConfigError, match=r"inline.*synchronous NORMAL"):
+        load_device_config(path)
+    path = _write(tmp_path / "ok", "outbox: {io: inline, synchronous: NORMAL}\n", DEVICE)
+    assert load_device_config(path).outbox.io == "inline"
