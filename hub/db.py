@@ -28,8 +28,9 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from trygg.clock import from_ms
 
@@ -219,6 +220,21 @@ def open_database(url: str, *, migrate: bool = True) -> sessionmaker[Any]:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def upsert(s: Session, model: type[Base], rows: list[dict[str, Any]], *, key: str) -> None:
+    """Insert ``rows`` or update them where ``key`` exists, in one statement (PostgreSQL or
+    SQLite ``ON CONFLICT``); a per-row ``Session.merge`` costs a SELECT and an UPDATE each."""
+    if not rows:
+        return
+    dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(model)
+    s.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[key], set_={k: stmt.excluded[k] for k in rows[0] if k != key}
+        ),
+        rows,
+    )
 
 
 # --- issue 7: users and API tokens, citizen contacts, webhook outbox, crew photos ---------

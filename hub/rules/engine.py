@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub import retry
-from hub.db import Asset, Device, RuleState
+from hub.db import Asset, Device, RuleState, upsert
 from hub.rules import alarms, codec
 from hub.rules.actions import Action, Raise
 from hub.rules.bin import BinState, bin_step
@@ -447,9 +447,11 @@ class RuleEngine:
             return
         now = self.clock.now()
         families = self._families()
+        rows = []
         for key in sorted(self._dirty):
             family, _, ident = key.partition(":")
-            s.merge(
-                RuleState(key=key, state=codec.dump(families[family][0][ident]), updated_at=now)
+            rows.append(
+                {"key": key, "state": codec.dump(families[family][0][ident]), "updated_at": now}
             )
+        upsert(s, RuleState, rows, key="key")
         self._dirty.clear()
