@@ -2,7 +2,8 @@
 
 This is the hot path's decision logic, kept free of I/O so it can be tested with tables and
 profiled alone. Per message: parse the topic, validate the payload against the contract
-(pydantic's Rust core; complete validation, never skipped), check the payload's device
+(complete validation, never skipped: :mod:`hub.contract_mirror` for ``data`` and ``event``,
+the contract's pydantic models for the rest and for whatever the mirror refuses), check the payload's device
 against the topic and the registry, drop duplicates by (device, seq) — seq is never reused
 by a device, and a re-flashed device's new, lower boot restarts its stream — and encode the
 readings as line protocol. A message the contract refuses is rejected with its reason.
@@ -19,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from hub import contract_mirror as mirror
 from hub.dedup import SeqState
 from hub.lineproto import point, reading_lines
 from hub.metrics import IngestCounters
@@ -100,7 +102,7 @@ class Classifier:
                     batch.delta.ignored_retained += 1
                     return
                 raise c.ContractError("unknown_device", f"device {device!r} is not registered")  # noqa: TRY301
-            message = c.decode(kind, payload)
+            message = self._decode(kind, payload)
             if message.device != device:
                 raise c.ContractError(  # noqa: TRY301
                     "device_mismatch", f"payload device {message.device!r} on topic of {device!r}"
@@ -126,7 +128,17 @@ class Classifier:
                 )
             )
 
-    def _stream(self, batch: Batch, device: str, message: c.Data | c.Events) -> None:
+    @staticmethod
+    def _decode(kind: c.Kind, payload: bytes) -> Any:
+        if kind is c.Kind.DATA:
+            return mirror.decode_data(payload)
+        if kind is c.Kind.EVENT:
+            return mirror.decode_events(payload)
+        return c.decode(kind, payload)
+
+    def _stream(
+        self, batch: Batch, device: str, message: mirror.AnyData | mirror.AnyEvents
+    ) -> None:
         state = self.seq.get(device)
         if state is None:
             state = self.seq[device] = SeqState()
@@ -135,10 +147,10 @@ class Classifier:
         key = (device, message.seq)
         if self.dedup and (state.is_stored(message.seq) or key in self.pending):
             batch.delta.duplicates += 1
-            if isinstance(message, c.Data):
+            if isinstance(message, mirror.DATA_TYPES):
                 batch.delta.duplicate_readings += len(message.readings)
             return
-        if isinstance(message, c.Data):
+        if isinstance(message, mirror.DATA_TYPES):
             # Encoding may still refuse a value (unknown field, wrong type): then the
             # whole message is rejected and nothing of it is stored.
             lines = reading_lines(device=device, site=message.site, readings=message.readings)
@@ -167,7 +179,7 @@ class Classifier:
         batch.stored.append((device, message))
 
     @staticmethod
-    def _outbox_figures(batch: Batch, device: str, message: c.Data) -> None:
+    def _outbox_figures(batch: Batch, device: str, message: mirror.AnyData) -> None:
         for r in message.readings:
             if r.field in _OUTBOX_FIELDS and r.kind is c.AssetKind.DEVICE:
                 depth, dropped = batch.outbox.get(device, (None, None))

@@ -11,7 +11,8 @@ import math
 from collections.abc import Iterable
 from typing import Final
 
-from trygg.contract import FIELDS, ContractError, Reading, Value
+from hub.contract_mirror import AnyReading
+from trygg.contract import FIELDS, ContractError, Value
 
 _TAG_ESCAPE: Final = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
 _MEAS_ESCAPE: Final = str.maketrans({",": r"\,", " ": r"\ "})
@@ -80,7 +81,7 @@ def _series(device: str, site: str, key: _Series) -> tuple[str, str]:
     return entry
 
 
-def reading_lines(*, device: str, site: str, readings: Iterable[Reading]) -> list[str]:
+def reading_lines(*, device: str, site: str, readings: Iterable[AnyReading]) -> list[str]:
     """One line per reading; raises ContractError('schema') on a mistyped value."""
     series = _PREFIXES.get((device, site))
     if series is None:

@@ -54,7 +54,9 @@ MAX_READINGS_PER_MESSAGE: Final = 1000
 MAX_EVENTS_PER_MESSAGE: Final = 200
 DEVICE_ID_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{1,62}$"
 _DEVICE_ID_RE: Final = re.compile(DEVICE_ID_PATTERN)
-_NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+EPOCH_MS_MIN: Final = 946_684_800_000  # 2000-01-01
+EPOCH_MS_MAX: Final = 4_102_444_800_000  # 2100-01-01
 
 
 class ContractError(ValueError):
@@ -162,9 +164,9 @@ FIELDS: Final[dict[str, FieldSpec]] = {
 }
 
 Value = float | int | bool | str
-Name = Annotated[str, Field(pattern=_NAME_PATTERN)]
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 DeviceId = Annotated[str, Field(pattern=DEVICE_ID_PATTERN)]
-EpochMs = Annotated[int, Field(ge=946_684_800_000, le=4_102_444_800_000)]  # 2000..2100
+EpochMs = Annotated[int, Field(ge=EPOCH_MS_MIN, le=EPOCH_MS_MAX)]
 
 
 class _Model(BaseModel):

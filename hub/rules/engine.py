@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub import contract_mirror as mirror
 from hub import retry
 from hub.db import Asset, Device, RuleState, upsert
 from hub.rules import alarms, codec
@@ -183,10 +184,10 @@ class RuleEngine:
                         online=bool(message.online),
                         boot=getattr(message, "boot", None),
                     )
-                elif isinstance(message, c.Data):
+                elif isinstance(message, mirror.DATA_TYPES):
                     dev_actions += self._device(message.device, now_ms, seen=True)
                     asset_actions += self._on_data(s, message, touched_cabinets)
-                elif isinstance(message, c.Events):
+                elif isinstance(message, mirror.EVENTS_TYPES):
                     dev_actions += self._device(message.device, now_ms, seen=True)
                     asset_actions += self._on_events(s, message)
             # devices rows in id order, as ingest writes them: no lock-order deadlock
@@ -244,7 +245,7 @@ class RuleEngine:
             self._persist(s)
 
     # ---- evaluation ------------------------------------------------------------------
-    def _on_data(self, s: Session, data: c.Data, cabinets: dict[str, int]) -> list[Action]:
+    def _on_data(self, s: Session, data: mirror.AnyData, cabinets: dict[str, int]) -> list[Action]:
         groups: dict[tuple[str, int], dict[str, Any]] = {}
         quality: dict[tuple[str, int], str] = {}
         for r in data.readings:
@@ -265,7 +266,7 @@ class RuleEngine:
                 actions += self._bin(asset_id, obs, t, quality=quality.get((asset_id, t), "good"))
         return actions
 
-    def _on_events(self, s: Session, events: c.Events) -> list[Action]:
+    def _on_events(self, s: Session, events: mirror.AnyEvents) -> list[Action]:
         actions: list[Action] = []
         for e in events.events:
             info = self.fleet.known(s, e.asset)

@@ -148,6 +148,7 @@ PURE_MODULES = [
     "edge.sampler",
     "hub.dedup",
     "hub.lineproto",
+    "hub.contract_mirror",
     "hub.rules.lamp",
     "hub.rules.actions",
 ]
