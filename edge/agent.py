@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Final, ParamSpec, TypeVar
+from typing import Any, Final, ParamSpec, Protocol, TypeVar, runtime_checkable
 
 from edge import messages
 from edge.commands import CommandError, Commands
@@ -40,6 +40,16 @@ MAX_SLEEP_S: Final = 5.0
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 READ_TIMEOUT_S: Final = 10.0  # a blocking read longer than this is a stuck bus or sensor
+
+
+@runtime_checkable
+class TamperLatch(Protocol):
+    """A camera whose tamper alarms (covered, displaced, blurred) latch until acknowledged."""
+
+    @property
+    def asset(self) -> str: ...
+
+    def acknowledge(self, event_type: str | None, *, now: datetime) -> list[c.EventItem]: ...
 
 
 @dataclass
@@ -153,6 +163,11 @@ class Agent:
     @property
     def _historical(self) -> bool:
         return not (self.link.connected and self.link.state.hub_online)
+
+    def tamper_latches(self) -> list[TamperLatch]:
+        """Cameras whose tamper alarms latch until the hub's ``ack_tamper``: the agent's
+        camera loops and any driver that is one (a simulator's cameras)."""
+        return [*self.cameras, *(d for d in self.drivers if isinstance(d, TamperLatch))]
 
     async def io(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
         """Run a blocking outbox call as the config says: in a worker thread, or inline."""

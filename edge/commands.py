@@ -69,13 +69,13 @@ class Commands:
         if kind is not None and not isinstance(kind, str):
             raise CommandError("args.type must be an event type")
         cameras = [
-            cam for cam in self.agent.cameras if cmd.args.get("asset") in (None, cam.config.asset)
+            cam for cam in self.agent.tamper_latches() if cmd.args.get("asset") in (None, cam.asset)
         ]
         if not cameras:
             raise CommandError("no such camera on this device")
         cleared = []
         for cam in cameras:
-            cleared += cam.acknowledge(kind)
+            cleared += cam.acknowledge(kind, now=self.agent.clock.now())
         await self.agent.emit_events(cleared)
         return f"acknowledged on {len(cameras)} camera(s), {len(cleared)} event(s) cleared"
 

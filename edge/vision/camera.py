@@ -15,6 +15,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -107,12 +108,16 @@ class CameraLoop:
                 events += e
         return readings, events
 
-    def acknowledge(self, event_type: str | None) -> list[EventItem]:
+    @property
+    def asset(self) -> str:
+        return self.config.asset
+
+    def acknowledge(self, event_type: str | None, *, now: datetime) -> list[EventItem]:
         """The hub's ``ack_tamper``: latched events whose condition has gone are cleared."""
         if self.health is None:
             return []
         with self._lock:
-            return self.health.acknowledge(event_type, now=self.clock.now())
+            return self.health.acknowledge(event_type, now=now)
 
     async def run(self, stop: asyncio.Event, *, readings: ReadingsSink,
                   events: EventsSink) -> None:

@@ -74,6 +74,15 @@ class SimCamera:
     def close(self) -> None:
         return None
 
+    def acknowledge(self, event_type: str | None, *, now: datetime) -> list[EventItem]:
+        """The hub's ``ack_tamper``, as on a pole: clears latched events whose condition
+        has gone; one still showing clears when it goes. Raises ValueError for an unknown
+        type."""
+        return [
+            self._event(tr.event_type, int(tr.at.timestamp() * 1000), active=False)
+            for tr in self._machine.acknowledge(event_type, now=now)
+        ]
+
     def take_events(self) -> list[EventItem]:
         """Events produced since the last call (oldest first)."""
         out, self._pending = self._pending, []

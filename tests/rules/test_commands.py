@@ -19,6 +19,8 @@ from hub import commands, tickets
 from hub.command_sender import CommandSender
 from hub.db import Asset, Device, DeviceCommand
 from hub.rules.alarms import raise_alarm
+from sim.drivers.camera import SimCamera
+from sim.world import World
 from tests.helpers import running, wait_for
 from trygg import contract as c
 from trygg.clock import ScaledClock, to_ms
@@ -115,9 +117,9 @@ assets:
 async def test_the_sender_delivers_to_a_real_agent_and_survives_a_broker_restart(
     sessions: sessionmaker[Session], private_stack: LocalStack, tmp_path: Path, unique: str
 ) -> None:
-    """The agent here has no camera, so it answers ``ok=false`` with its reason: what
-    matters is that the hub's command reached the pole and the answer came back, also
-    after the broker was restarted under both."""
+    """The hub's command reaches the pole's camera (the simulator's, fed to the real
+    camera-health state machine) and the answer comes back, also after the broker was
+    restarted under both."""
     stack = private_stack
     device = f"pole-k{unique[:6]}"
     path = tmp_path / "pole.yaml"
@@ -127,7 +129,18 @@ async def test_the_sender_delivers_to_a_real_agent_and_survives_a_broker_restart
     agent = Agent(
         config=config,
         clock=ScaledClock(NOW, speed=1.0),
-        drivers=build_drivers(config.assets, faults),
+        drivers=[
+            *build_drivers(config.assets, faults),
+            SimCamera(
+                asset=f"{device}-cam0",
+                lat=59.36,
+                lon=18.0,
+                wall_area_m2=12.0,
+                world=World(seed=1),
+                faults=faults,
+                interval_s=1.0,
+            ),
+        ],
         state_dir=tmp_path / "state",
         faults=faults,
     )
@@ -155,7 +168,7 @@ async def test_the_sender_delivers_to_a_real_agent_and_survives_a_broker_restart
             commands.queue(s, device=device, name="outbox_status", args={}, now=NOW)
         await wait_for(answered, within=30)
     tamper, status = _commands(sessions)
-    assert (tamper.device_id, tamper.name, tamper.ok) == (device, "ack_tamper", False)
-    assert "no such camera" in tamper.message
+    assert (tamper.device_id, tamper.name, tamper.ok) == (device, "ack_tamper", True)
+    assert "acknowledged on 1 camera(s)" in tamper.message
     assert (status.name, status.ok) == ("outbox_status", True)
     assert sender.answered == 2
