@@ -151,7 +151,8 @@ async def _fleet_only(opts: Options, scenario: Scenario, port: int, console: Con
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=5.0)
             t = pool.total()
-            console.print(json.dumps({"sim_time": clock.now().isoformat(), **vars(t)}))
+            # one JSON line, never wrapped or marked up: scripts read it
+            console.out(json.dumps({"sim_time": clock.now().isoformat(), **vars(t)}), highlight=False)
             if clock.now() >= scenario.end or (deadline is not None and loop.time() > deadline):
                 stop.set()
 
