@@ -243,7 +243,10 @@ class Link:
             if ack.seq < agent.outbox.low - 1:
                 # we dropped messages the hub never saw: tell it our floor
                 await self.publish_birth(conn)
-            link.wake.set()
+            if link.sent_upto < agent.outbox.last_seq:
+                # the window moved and more is waiting; with nothing to send the pump sleeps
+                # on (it sees the progress when it next wakes, before any re-send)
+                link.wake.set()
         elif topic == self._topic(c.Kind.CMD):
             result, rebirth = await agent.commands.handle(payload)
             if rebirth:
