@@ -81,6 +81,36 @@ class _BufferedSocket:
             return chunk
         return self._buf[start : self._pos]
 
+    def take_publishes(self, deliver: Callable[[tuple[str, bytes, int, int, bool]], None]) -> int:
+        """Hand each whole plain PUBLISH at the head of the buffer (see
+        :func:`plain_publish`) to ``deliver``, consuming it; stop at the first packet that
+        is anything else or not yet wholly read, which paho then reads as usual. Returns
+        how many were delivered."""
+        buf, pos, size, count = self._buf, self._pos, len(self._buf), 0
+        while pos + 2 <= size and buf[pos] & 0xF0 == 0x30:
+            length, shift, i = 0, 0, pos + 1
+            while i < size and i - pos <= 4:
+                byte = buf[i]
+                length |= (byte & 0x7F) << shift
+                i += 1
+                if byte < 0x80:
+                    break
+                shift += 7
+            else:
+                break  # remaining length not yet read (or malformed: paho says so)
+            if i + length > size:
+                break
+            fields = plain_publish(buf[pos], buf, i, i + length)
+            if fields is None:
+                break
+            pos = i + length
+            self._pos = pos  # consumed before delivery: a raising sink loses only its own
+            deliver(fields)
+            count += 1
+        if pos >= size:
+            self._buf, self._pos = b"", 0
+        return count
+
     def pending(self) -> int:
         inner = self._sock.pending() if hasattr(self._sock, "pending") else 0
         return len(self._buf) - self._pos + int(inner)
@@ -106,31 +136,32 @@ IncomingSink = Callable[[str, bytes, int, int, bool], None]
 
 
 def plain_publish(
-    command: int, packet: bytes | bytearray
+    command: int, packet: bytes | bytearray, start: int = 0, stop: int | None = None
 ) -> tuple[str, bytes, int, int, bool] | None:
     """``(topic, payload, qos, mid, retain)`` of an MQTT v5 PUBLISH (``command`` is its
-    first byte, ``packet`` what follows the remaining length) if it is the common case:
-    QoS 0 or 1, a non-empty UTF-8 topic, no properties. None for anything else (including a
-    malformed packet), which paho's own handler then takes."""
+    first byte, ``packet[start:stop]`` what follows the remaining length) if it is the
+    common case: QoS 0 or 1, a non-empty UTF-8 topic, no properties. None for anything else
+    (including a malformed packet), which paho's own handler then takes."""
     qos = (command & 0x06) >> 1
-    if qos > 1 or len(packet) < 3:
+    stop = len(packet) if stop is None else stop
+    if qos > 1 or stop - start < 3:
         return None
-    end = 2 + _U16.unpack_from(packet)[0]
+    end = start + 2 + _U16.unpack_from(packet, start)[0]
     mid = 0
     if qos:
-        if len(packet) < end + 3:
+        if stop < end + 3:
             return None
         mid = _U16.unpack_from(packet, end)[0]
         props = end + 2
     else:
         props = end
-    if end == 2 or len(packet) <= props or packet[props] != 0:
+    if end == start + 2 or stop <= props or packet[props] != 0:
         return None  # an empty topic (alias) or properties: paho parses those
     try:
-        topic = packet[2:end].decode("utf-8")
+        topic = str(packet[start + 2 : end], "utf-8")
     except UnicodeDecodeError:
         return None
-    payload = bytes(memoryview(packet)[props + 1 :])  # paho's packet is a bytearray
+    payload = bytes(memoryview(packet)[props + 1 : stop])  # one copy, bytes or bytearray
     return topic, payload, qos, mid, bool(command & 0x01)
 
 
@@ -158,25 +189,41 @@ class _FastClient(paho.Client):
         filters are bypassed by the short path (Connection uses none). Overrides a private
         paho 2.x method: tests/trygg/test_mqtt.py pins paho's source of it and checks both
         paths deliver the same messages."""
-        sink = self.on_incoming
-        if sink is not None and self._protocol == paho.MQTTv5:
+        if self.on_incoming is not None and self._protocol == paho.MQTTv5:
             fields = plain_publish(self._in_packet["command"], self._in_packet["packet"])
             if fields is not None:
-                sink(*fields)
-                if fields[2] == 1 and not self._manual_ack:
-                    return self._send_puback(fields[3])
-                return paho.MQTT_ERR_SUCCESS
+                return self._deliver(fields)
         return super()._handle_publish()
+
+    def _deliver(self, fields: tuple[str, bytes, int, int, bool]) -> Any:
+        """A plain PUBLISH to ``on_incoming``, and the PUBACK paho would send (none with
+        ``manual_ack``)."""
+        assert self.on_incoming is not None
+        self.on_incoming(*fields)
+        if fields[2] == 1 and not self._manual_ack:
+            return self._send_puback(fields[3])
+        return paho.MQTT_ERR_SUCCESS
 
     def _create_socket(self) -> Any:
         sock, self.ready_socket = self.ready_socket, None
         return _BufferedSocket(sock if sock is not None else super()._create_socket())
 
     def loop_read(self, max_packets: int = 1) -> Any:
-        # Paho handles one packet per call; drain whatever is already buffered.
+        # Paho handles one packet per call (and refills the buffer when it is empty); drain
+        # whatever is already buffered. Between paho's packets, whole plain PUBLISH packets
+        # are taken from the buffer directly: paho's reading of a packet (five recv calls,
+        # a lock, its packet state) cost about as much as the rest of the short path.
         rc = super().loop_read(max_packets)
+        sock = self._sock
+        buf = sock if isinstance(sock, _BufferedSocket) else None
+        if self.on_incoming is None or self._protocol != paho.MQTTv5:
+            buf = None
         for _ in range(_MAX_PACKETS_PER_READ):
-            if rc or not self.buffered():
+            if rc:
+                break
+            if self._sock is buf and buf is not None and self._in_packet["command"] == 0:
+                buf.take_publishes(self._deliver)
+            if not self.buffered():
                 break
             rc = super().loop_read(1)
         return rc

@@ -158,12 +158,14 @@ def _publish_packet(
 
 
 class _Wire:
-    """The read side of a socket holding fixed bytes, then 'would block'."""
+    """The read side of a socket holding fixed bytes (at most ``chunk`` per recv), then
+    'would block'."""
 
-    def __init__(self, data: bytes) -> None:
-        self._data, self._pos = data, 0
+    def __init__(self, data: bytes, chunk: int | None = None) -> None:
+        self._data, self._pos, self._chunk = data, 0, chunk
 
     def recv(self, size: int) -> bytes:
+        size = min(size, self._chunk or size)
         chunk = self._data[self._pos : self._pos + size]
         if not chunk:
             raise BlockingIOError
@@ -180,9 +182,12 @@ class _Wire:
         pass
 
 
-def _receive(data: bytes, *, short: bool, manual_ack: bool) -> tuple[list[Incoming], int, bytes]:
-    """What a client delivers for ``data``: the messages, how many took the short path, and
-    the bytes it queued to send back (PUBACK, PUBREC)."""
+def _receive(
+    data: bytes, *, short: bool, manual_ack: bool, chunk: int | None = None
+) -> tuple[list[Incoming], int, bytes]:
+    """What a client delivers for ``data`` (arriving ``chunk`` bytes at a time): the
+    messages, how many took the short path, and the bytes it queued to send back (PUBACK,
+    PUBREC)."""
     client = _FastClient(
         CallbackAPIVersion.VERSION2, client_id="t", protocol=paho.MQTTv5, manual_ack=manual_ack
     )
@@ -200,9 +205,10 @@ def _receive(data: bytes, *, short: bool, manual_ack: bool) -> tuple[list[Incomi
     client.on_message = on_message
     if short:
         client.on_incoming = on_incoming
-    wire = _Wire(data)
+    wire = _Wire(data, chunk)
     client._sock = _BufferedSocket(wire)
-    for _ in range(3):  # the last reads find nothing more ('would block')
+    reads = 3 + (len(data) // chunk if chunk else 0)
+    for _ in range(reads):  # the last reads find nothing more ('would block')
         assert client.loop_read() == paho.MQTT_ERR_SUCCESS
     assert wire.drained()
     sent = b"".join(bytes(p["packet"]) for p in client._out_packet)
@@ -249,6 +255,45 @@ def test_short_path_delivers_and_acks_exactly_what_paho_does() -> None:
     assert acks_paho.count(b"\x40\x02") == 5  # PUBACK for each QoS 1 without manual_ack
 
 
+def test_packets_taken_from_the_buffer_match_paho_however_the_bytes_arrive() -> None:
+    # Between paho's packets, loop_read takes whole plain PUBLISH packets straight from the
+    # buffer (_BufferedSocket.take_publishes); a packet cut by the end of a read, or any
+    # other packet, is left to paho. Reads of every size cut packets everywhere.
+    user = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    user.UserProperty = ("k", "v")
+    packets = [
+        _publish_packet(f"trygg/v1/dev/d-{i}/data".encode(), b"x" * (i * 7), qos=i % 2, mid=i)
+        for i in range(1, 60)
+    ]
+    packets[20:20] = [_publish_packet(b"a/user", b"u", qos=0, props=user)]
+    packets[40:40] = [_publish_packet(b"a/exactly-once", b"q2", qos=2, mid=99)]
+    packets.append(_publish_packet(b"t" * 300, bytes(range(256)) * 66, qos=1, mid=5))  # 3-byte length
+    data = b"".join(packets)
+    for manual_ack in (True, False):
+        by_paho, _, acks_paho = _receive(data, short=False, manual_ack=manual_ack)
+        for chunk in (None, 1, 2, 3, 5, 64, 1000, 4096):
+            got, fast, acks = _receive(data, short=True, manual_ack=manual_ack, chunk=chunk)
+            assert got == by_paho, chunk
+            assert acks == acks_paho, chunk
+            assert fast == len(packets) - 2
+    assert len(by_paho) == len(packets) - 1  # QoS 2 waits for PUBREL
+
+
+def test_direct_reads_take_most_packets_from_the_buffer(monkeypatch: Any) -> None:
+    taken: list[int] = []
+    take = _BufferedSocket.take_publishes
+
+    def spy(self: _BufferedSocket, deliver: Any) -> int:
+        taken.append(take(self, deliver))
+        return taken[-1]
+
+    monkeypatch.setattr(_BufferedSocket, "take_publishes", spy)
+    data = b"".join(_publish_packet(b"a/b", b"p" * 100, qos=1, mid=i) for i in range(1, 201))
+    got, fast, _ = _receive(data, short=True, manual_ack=True)
+    assert len(got) == fast == 200
+    assert sum(taken) == 199  # the first packet is paho's read, which fills the buffer
+
+
 def test_plain_publish_leaves_the_unusual_to_paho() -> None:
     assert plain_publish(0x32, b"\x00\x02\xff\xfe\x00\x01\x00x") is None  # not UTF-8
     assert plain_publish(0x32, b"\x00\x00\x00\x01\x00x") is None  # empty topic (alias)
@@ -257,3 +302,4 @@ def test_plain_publish_leaves_the_unusual_to_paho() -> None:
     assert plain_publish(0x36, b"\x00\x01a\x00\x01\x00x") is None  # QoS 3
     assert plain_publish(0x33, bytearray(b"\x00\x01a\x00\x05\x00xy")) == ("a", b"xy", 1, 5, True)
     assert plain_publish(0x30, b"\x00\x01a\x00") == ("a", b"", 0, 0, False)
+    assert plain_publish(0x33, b"??\x00\x01a\x00\x05\x00xy!", 2, 10) == ("a", b"xy", 1, 5, True)
