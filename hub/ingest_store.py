@@ -85,6 +85,46 @@ _REASONS = frozenset({"birth", "state", "will", "data", "heartbeat", "unknown"})
 # by primary key cost ~3x as much per row, and this runs for every batch.
 _DEVICES = cast(Table, Device.__table__)
 _UPDATE_DEVICE = update(_DEVICES).where(_DEVICES.c.id == bindparam("b_id"))
+_ROW_COLUMNS = (
+    "watermark",
+    "above",
+    "gaps",
+    "lost",
+    "online",
+    "state_reason",
+    "state_changed",
+    "last_seen",
+    "boot",
+    "outbox_depth",
+    "dropped",
+    "last_gap_at",
+)
+
+
+def _row_values(st: SeqState, status: DeviceStatus) -> dict[str, Any]:
+    """A device row's ingest columns, times still in epoch ms (cheap to compare)."""
+    return {
+        "watermark": st.watermark,
+        "above": tuple(sorted(st.above)),
+        "gaps": st.gaps,
+        "lost": st.lost,
+        "online": bool(status.online),
+        "state_reason": status.reason,
+        "state_changed": status.changed_ms,
+        "last_seen": status.last_seen_ms,
+        "boot": max(st.boot, status.boot),
+        "outbox_depth": status.outbox_depth,
+        "dropped": status.dropped,
+        "last_gap_at": status.last_gap_ms,
+    }
+
+
+def _column_value(name: str, value: Any) -> Any:
+    if name == "above":
+        return {"seqs": list(value)}
+    if name in ("state_changed", "last_seen", "last_gap_at"):
+        return from_ms(value) if value else None
+    return value
 
 
 def _status_values(status: DeviceStatus) -> dict[str, Any]:
@@ -113,6 +153,9 @@ class IngestStore:
         self.sessions = sessions
         self.dead_letter_max = dead_letter_max
         self._counter_names: set[str] | None = None
+        # device -> the ingest columns as last committed (see _device_rows). Only this store
+        # writes them; a device missing here gets its whole row written.
+        self._written: dict[str, dict[str, Any]] = {}
 
     def write(self, batch: BatchWrite) -> None:
         retry.transient(lambda: self._write_once(batch), what="ingest commit")
@@ -125,29 +168,49 @@ class IngestStore:
             raise
 
     def _write(self, batch: BatchWrite) -> None:
+        for birth in batch.births:
+            self._written.pop(birth.device, None)
         with self.sessions.begin() as s:
             # Rows in one order (by device id) in every writer, so no two lock in opposite order.
             for birth in sorted(batch.births, key=lambda b: b.device):
                 self._birth(s, birth)
             if batch.births:
                 s.flush()
-            rows = [
-                {
-                    "b_id": device,
-                    "watermark": st.watermark,
-                    "above": {"seqs": sorted(st.above)},
-                    "gaps": st.gaps,
-                    "lost": st.lost,
-                    **_status_values(status),
-                    "boot": max(st.boot, status.boot),
-                }
-                for device, (st, status) in sorted(batch.devices.items())
-            ]
+            rows, written = self._device_rows(batch.devices)
             if rows:
                 s.execute(_UPDATE_DEVICE, rows)
             if batch.rejected:
                 self._dead_letters(s, batch.rejected)
             self._counters(s, batch.counters)
+        self._written.update(written)
+
+    def _device_rows(
+        self, devices: dict[str, tuple[SeqState, DeviceStatus]]
+    ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+        """The UPDATE rows for ``devices``, in id order, setting only the columns that
+        changed since the last commit for any of them (a replay moves a device's watermark
+        and last_seen; converting and binding all twelve columns of every row was most of
+        the commit's time); rows with no change at all are left out. Also returns the new
+        values, to be remembered once the transaction is committed."""
+        values: dict[str, dict[str, Any]] = {}
+        columns: set[str] = set()
+        for device, (st, status) in sorted(devices.items()):
+            now = _row_values(st, status)
+            before = self._written.get(device)
+            if before is None:
+                columns.update(now)
+            else:
+                changed = [k for k, v in now.items() if before[k] != v]
+                if not changed:
+                    continue
+                columns.update(changed)
+            values[device] = now
+        names = [k for k in _ROW_COLUMNS if k in columns]
+        rows = [
+            {"b_id": device, **{k: _column_value(k, now[k]) for k in names}}
+            for device, now in values.items()
+        ]
+        return rows, values
 
     def states(self, statuses: Iterable[DeviceStatus]) -> None:
         """Persist state changes from the heartbeat tick."""
@@ -158,6 +221,8 @@ class IngestStore:
         if rows:
 
             def update() -> None:
+                for row in rows:  # written here too: the next batch writes whole rows
+                    self._written.pop(str(row["b_id"]), None)
                 with self.sessions.begin() as s:
                     s.execute(_UPDATE_DEVICE, rows)
 
