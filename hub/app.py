@@ -65,13 +65,18 @@ class Hub:
         return cls(settings, clock, sessions, influx, ingest, rules, gauges)
 
     async def run(self, stop: asyncio.Event, *, serve_api: bool = True) -> None:
-        if self.settings.influx_manage_schema:
-            await self.influx.ensure_schema(
-                raw_rp=self.settings.influx_raw_rp,
-                raw_retention=self.settings.influx_raw_retention,
-            )
-        await asyncio.to_thread(self.ingest.load)
-        await asyncio.to_thread(self.rules.load)
+        # Independent start-up work overlaps: InfluxDB's answers, SQLite's reads.
+        async with asyncio.TaskGroup() as tg:
+            if self.settings.influx_manage_schema:
+                tg.create_task(
+                    self.influx.ensure_schema(
+                        raw_rp=self.settings.influx_raw_rp,
+                        raw_retention=self.settings.influx_raw_retention,
+                    ),
+                    name="influx-schema",
+                )
+            tg.create_task(asyncio.to_thread(self.ingest.load), name="ingest-load")
+            tg.create_task(asyncio.to_thread(self.rules.load), name="rules-load")
         server = None
         api_config = api_config_from_env()  # issue 7: TRYGG_API_* limits and retention
         if serve_api:

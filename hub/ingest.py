@@ -199,7 +199,36 @@ class Ingest:
             self.classifier.pending.clear()
             self._unacked = 0
             self._oldest_unstored.clear()
-            group = self.settings.share_group
+            await self._link(up=True)
+            queue: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=_PIPELINE_DEPTH)
+            error: MqttError | None = None
+            written: asyncio.Queue[_Work | None] = asyncio.Queue(_WRITERS * _WRITE_BATCHES)
+            async with asyncio.TaskGroup() as tg:
+                # A persistent session's backlog streams in right after the CONNACK, ahead
+                # of the SUBACK: it is classified while the subscriptions are confirmed.
+                announce = tg.create_task(self._announce(conn), name="ingest-announce")
+                tg.create_task(self._write_stage(queue, written, stop), name="ingest-write")
+                tg.create_task(self._commit_stage(conn, written), name="ingest-commit")
+                try:
+                    await self._consume(conn, queue, stop)
+                except MqttError as exc:
+                    error = exc
+                await queue.put(None)
+                announce.cancel()
+            if error is None and not announce.cancelled():
+                error = announce.result()
+            if error is not None:
+                raise error
+            with contextlib.suppress(MqttError, TimeoutError):
+                await asyncio.wait_for(
+                    conn.publish(c.HUB_STATE_TOPIC, self._hub_state(False), retain=True), 5
+                )
+
+    async def _announce(self, conn: Connection) -> MqttError | None:
+        """Subscribe and publish our retained state; then ``connected`` is set. A failure
+        drops the connection (so the consumer ends) and is returned."""
+        group = self.settings.share_group
+        try:
             await conn.subscribe(
                 *(
                     f"$share/{group}/{c.subscription(k)}"
@@ -208,27 +237,14 @@ class Ingest:
             )
             await conn.subscribe(c.subscription(c.Kind.BIRTH), c.subscription(c.Kind.STATE))
             await conn.publish(c.HUB_STATE_TOPIC, self._hub_state(True), retain=True)
-            self.connected.set()
-            self.gauges.connected = True
-            log.info("hub ingest connected (session present: %s)", conn.session_present)
-            await self._link(up=True)
-            queue: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=_PIPELINE_DEPTH)
-            error: MqttError | None = None
-            written: asyncio.Queue[_Work | None] = asyncio.Queue(_WRITERS * _WRITE_BATCHES)
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._write_stage(queue, written, stop), name="ingest-write")
-                tg.create_task(self._commit_stage(conn, written), name="ingest-commit")
-                try:
-                    await self._consume(conn, queue, stop)
-                except MqttError as exc:
-                    error = exc
-                await queue.put(None)
-            if error is not None:
-                raise error
-            with contextlib.suppress(MqttError, TimeoutError):
-                await asyncio.wait_for(
-                    conn.publish(c.HUB_STATE_TOPIC, self._hub_state(False), retain=True), 5
-                )
+        except (MqttError, TimeoutError) as exc:
+            error = exc if isinstance(exc, MqttError) else MqttError(f"no SUBACK/PUBACK: {exc}")
+            conn.abort(str(error))
+            return error
+        self.connected.set()
+        self.gauges.connected = True
+        log.info("hub ingest connected (session present: %s)", conn.session_present)
+        return None
 
     # ---- stage 1: consume and classify -----------------------------------------------
     async def _consume(
@@ -472,8 +488,8 @@ class Ingest:
 
     def _send_ack(self, conn: Connection, device: str, now: float, ts: int) -> None:
         self._acked_at[device] = now
-        ack = c.Ack(device=device, seq=self.seq[device].watermark, ts=ts)
-        self._publish(conn, c.topic_for(device, c.Kind.ACK), c.encode(ack), retain=True)
+        ack = c.encode_ack(device=device, seq=self.seq[device].watermark, ts=ts)
+        self._publish(conn, c.topic_for(device, c.Kind.ACK), ack, retain=True)
 
     def _request_rebirths(self, devices: set[str], now_ms: int) -> None:
         """At most one request per device per ``rebirth_interval_s`` of wall time (a

@@ -29,6 +29,8 @@ from trygg import contract as c
 DEAD_LETTER_PAYLOAD_BYTES: Final = 4096
 _STREAM_KINDS: Final = (c.Kind.DATA, c.Kind.EVENT)
 _OUTBOX_FIELDS: Final = frozenset({"outboxDepth", "droppedReadings"})
+# A city's devices x the kinds they send fit; past it the cache starts over (bounded memory).
+_TOPIC_CACHE_MAX: Final = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,7 @@ class Classifier:
         self.dedup = dedup
         self.registry_open = registry_open
         self.pending: set[tuple[str, int]] = set()
+        self._topics: dict[str, tuple[str, c.Kind]] = {}  # parsed topics, a fleet's worth
 
     def classify(self, batch: Batch, messages: Iterable[tuple[str, bytes, bool]]) -> None:
         """Classify (topic, payload, retained) triples into ``batch``."""
@@ -92,7 +95,13 @@ class Classifier:
     def one(self, batch: Batch, topic: str, payload: bytes, *, retained: bool = False) -> None:
         device: str | None = None
         try:
-            device, kind = c.parse_topic(topic)
+            parsed = self._topics.get(topic)
+            if parsed is None:
+                parsed = c.parse_topic(topic)  # raises ContractError('topic'): not cached
+                if len(self._topics) >= _TOPIC_CACHE_MAX:
+                    self._topics.clear()
+                self._topics[topic] = parsed
+            device, kind = parsed
             if kind not in c.DEVICE_TO_HUB:
                 raise c.ContractError("topic", f"{kind.value} is not sent by devices")  # noqa: TRY301
             if device not in self.known and not (self.registry_open and kind == c.Kind.BIRTH):

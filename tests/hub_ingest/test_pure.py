@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hub.dedup import SeqState
-from hub.device_state import DeviceStates, parse_class_timeouts
+from hub.device_state import DeviceStates, DeviceStatus, Reason, parse_class_timeouts
 from hub.ingest_batch import Batch, Classifier
 from hub.lineproto import reading_lines
 from hub.spool import Spool
@@ -93,6 +96,55 @@ def test_a_backlog_after_a_will_does_not_revive_the_device() -> None:
     t = states.on_seen(device="d1", now_ms=3 * S, boot=3)  # a new boot is a new life
     assert t is not None
     assert t.kind == "online"
+
+
+def _on_seen_reference(
+    old: DeviceStatus, now_ms: int, boot: int | None
+) -> tuple[DeviceStatus, str | None]:
+    """on_seen as first written, with dataclasses.replace (the fast path must equal it)."""
+    new = replace(old, last_seen_ms=max(old.last_seen_ms or 0, now_ms))
+    newer_boot = boot is not None and boot > old.boot
+    if newer_boot:
+        new = replace(new, boot=boot or old.boot)
+    if old.online is not True and (old.reason in ("heartbeat", "unknown") or newer_boot):
+        new = replace(new, online=True, reason="data", changed_ms=now_ms)
+    changed = new.online is not None and new.online != old.online
+    return new, ("online" if new.online else "offline") if changed else None
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    online=st.sampled_from([None, True, False]),
+    reason=st.sampled_from(["birth", "state", "will", "data", "heartbeat", "unknown"]),
+    old_boot=st.integers(0, 3),
+    last_seen=st.one_of(st.none(), st.integers(0, 10)),
+    now=st.integers(0, 10),
+    boot=st.one_of(st.none(), st.integers(0, 4)),
+    known=st.booleans(),
+)
+def test_on_seen_is_what_it_was_with_dataclasses_replace(
+    online: bool | None,
+    reason: Reason,
+    old_boot: int,
+    last_seen: int | None,
+    now: int,
+    boot: int | None,
+    known: bool,
+) -> None:
+    states = DeviceStates(started_ms=0, grace_s=0)
+    old = DeviceStatus(
+        device="d1", boot=old_boot, online=online, reason=reason, last_seen_ms=last_seen, gaps=2
+    )
+    if known:
+        states.devices["d1"] = old
+    else:
+        old = DeviceStatus(device="d1")
+    expected, kind = _on_seen_reference(old, now, boot)
+    t = states.on_seen(device="d1", now_ms=now, boot=boot)
+    assert states.get("d1") == expected
+    assert (t.kind if t else None) == kind
+    if t is not None:
+        assert t.status == expected
 
 
 def test_gaps_make_a_device_suspect_for_one_timeout() -> None:

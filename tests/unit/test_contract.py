@@ -5,8 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from tests.shared_data import PROJECT_ROOT
 from trygg import contract as c
@@ -166,3 +171,36 @@ def test_pure_modules_import_no_io_library(module: str) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT
     ).stdout.strip()
     assert out == "", f"{module} pulls in I/O libraries: {out}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    device=st.one_of(st.from_regex(c.DEVICE_ID_PATTERN, fullmatch=True), st.text(max_size=70)),
+    seq=st.one_of(st.integers(min_value=-3, max_value=2**64), st.booleans()),
+    ts=st.one_of(
+        st.integers(min_value=c.EPOCH_MS_MIN - 2, max_value=c.EPOCH_MS_MAX + 2),
+        st.integers(),
+        st.booleans(),
+    ),
+)
+def test_encode_ack_is_byte_for_byte_the_models_encoding(device: str, seq: int, ts: int) -> None:
+    # The hub's fast Ack encoder must send exactly what the model would, and refuse (with
+    # the model's own error) whatever the model refuses.
+    def outcome(encode: Callable[[], bytes]) -> bytes | list[Any]:
+        try:
+            return encode()
+        except ValidationError as exc:
+            return exc.errors()
+
+    expected = outcome(lambda: c.encode(c.Ack(device=device, seq=seq, ts=ts)))
+    assert outcome(lambda: c.encode_ack(device=device, seq=seq, ts=ts)) == expected
+
+
+def test_encode_ack_edges() -> None:
+    for seq, ts in ((0, c.EPOCH_MS_MIN), (2**63, c.EPOCH_MS_MAX), (17, T0)):
+        expected = c.encode(c.Ack(device="pole-0001", seq=seq, ts=ts))
+        assert c.encode_ack(device="pole-0001", seq=seq, ts=ts) == expected
+        assert json.loads(expected) == {"v": 1, "device": "pole-0001", "seq": seq, "ts": ts}
+    for device in ("pole-0001\n", "Pole-0001", "p", "pole 1", 'pole"1'):
+        with pytest.raises(ValidationError):
+            c.encode_ack(device=device, seq=1, ts=T0)
