@@ -307,7 +307,7 @@ _VALIDATORS: Final = {kind: model.__pydantic_validator__ for kind, model in MODE
 
 def topic_for(device: str, kind: Kind) -> str:
     """The topic a message of ``kind`` about ``device`` travels on."""
-    if not _DEVICE_ID_RE.match(device):
+    if not _DEVICE_ID_RE.fullmatch(device):
         raise ContractError("topic", f"invalid device id {device!r}")
     return f"{TOPIC_ROOT}/dev/{device}/{kind.value}"
 
@@ -323,7 +323,7 @@ def parse_topic(topic: str) -> tuple[str, Kind]:
     if len(parts) != 5 or f"{parts[0]}/{parts[1]}" != TOPIC_ROOT or parts[2] != "dev":
         raise ContractError("topic", f"not a trygg v1 device topic: {topic[:200]!r}")
     device, kind_text = parts[3], parts[4]
-    if not _DEVICE_ID_RE.match(device):
+    if not _DEVICE_ID_RE.fullmatch(device):
         raise ContractError("topic", f"invalid device id in topic: {device[:80]!r}")
     try:
         kind = Kind(kind_text)

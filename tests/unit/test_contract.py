@@ -57,12 +57,18 @@ def test_parse_topic(topic: str, expected: tuple[str, c.Kind]) -> None:
         "other/v1/dev/pole-0001/data",
         "trygg/v1/hub/state",
         "trygg/v1/dev/pole-0001/data/extra",
+        "trygg/v1/dev/pole-0001\n/data",  # "$" of the id pattern also matches before "\n"
     ],
 )
 def test_bad_topics_are_refused(topic: str) -> None:
     with pytest.raises(c.ContractError) as err:
         c.parse_topic(topic)
     assert err.value.reason == "topic"
+
+
+def test_a_device_id_with_a_trailing_newline_gets_no_topic() -> None:
+    with pytest.raises(c.ContractError, match="invalid device id"):
+        c.topic_for("pole-0001\n", c.Kind.DATA)
 
 
 def test_encoding_round_trips_and_is_deterministic() -> None:
