@@ -30,6 +30,7 @@ from edge.safety import FireLimits, SafetyWatch
 from edge.sampler import Policy, Sampler
 from edge.vision.camera import CameraLoop
 from trygg import contract as c
+from trygg.aio import wait_event
 from trygg.clock import Clock, to_ms
 
 log = logging.getLogger(__name__)
@@ -284,8 +285,7 @@ class Agent:
                 [*self._due.values(), last_flush + timedelta(seconds=self.config.outbox.flush_s)]
             )
             wait = (next_due - self.clock.now()).total_seconds() / self.clock.scale()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=min(max(wait, 0.001), MAX_SLEEP_S))
+            await wait_event(stop, min(max(wait, 0.001), MAX_SLEEP_S))
         try:
             await self.flush()
         finally:

@@ -13,13 +13,13 @@ reconnect back-off paces the retries.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from trygg import contract as c
+from trygg.aio import wait_event
 from trygg.mqtt import Connection, MqttError, MqttSettings, PublishRefusedError, Will, backoff
 
 if TYPE_CHECKING:
@@ -112,8 +112,7 @@ class Link:
 
     @staticmethod
     async def _idle(stop: asyncio.Event, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=seconds)
+        await wait_event(stop, seconds)
 
     async def _session(self, stop: asyncio.Event) -> None:
         agent, link = self.agent, self.state
@@ -163,15 +162,13 @@ class Link:
         the sampler's last flush)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.agent.flushed.wait(), timeout=timeout_s)
+        await wait_event(self.agent.flushed, timeout_s)
         while loop.time() < deadline and conn.is_connected:
             if (await self.agent.io(self.agent.outbox.stats)).depth == 0:
                 return
             await self._send_window(conn)
             self.state.wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.state.wake.wait(), timeout=0.1)
+            await wait_event(self.state.wake, 0.1)
 
     async def _send_window(self, conn: Connection) -> int:
         agent, link = self.agent, self.state
@@ -218,8 +215,7 @@ class Link:
             if await self._send_window(conn):
                 continue
             wait = timeout - (loop.time() - progress_at) if link.sent_upto > link.acked else timeout
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(link.wake.wait(), timeout=max(wait, 0.05))
+            await wait_event(link.wake, max(wait, 0.05))
 
     async def _receive(self, conn: Connection) -> None:
         while True:

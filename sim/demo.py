@@ -9,7 +9,6 @@ a broker and hub that are already running (the scale benchmark does that).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
 import logging
@@ -26,6 +25,7 @@ from sim.live import live_view, score_table
 from sim.run import DEMO_PASSWORD, DEMO_USER, RunConfig, RunState, run_city
 from sim.scenario import Scenario, ScenarioError, load
 from sim.workers import WorkerPool
+from trygg.aio import wait_event
 from trygg.clock import ScaledClock
 from trygg.stack import StackError
 
@@ -148,11 +148,12 @@ async def _fleet_only(opts: Options, scenario: Scenario, port: int, console: Con
     async def report() -> None:
         deadline = None if opts.duration_s is None else loop.time() + opts.duration_s
         while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=5.0)
+            await wait_event(stop, 5.0)
             t = pool.total()
             # one JSON line, never wrapped or marked up: scripts read it
-            console.out(json.dumps({"sim_time": clock.now().isoformat(), **vars(t)}), highlight=False)
+            console.out(
+                json.dumps({"sim_time": clock.now().isoformat(), **vars(t)}), highlight=False
+            )
             if clock.now() >= scenario.end or (deadline is not None and loop.time() > deadline):
                 stop.set()
 

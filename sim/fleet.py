@@ -11,7 +11,6 @@ whoever owns the stack (see sim/infra.py).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -29,6 +28,7 @@ from sim.drivers.camera import SimCamera
 from sim.drivers.crowd import SimCrowd
 from sim.scenario import Injection, Scenario
 from sim.timeline import Step, sleep_until, steps
+from trygg.aio import wait_event
 from trygg.clock import Clock
 from trygg.contract import AssetKind
 
@@ -291,8 +291,7 @@ class Fleet:
     async def _pole(self, pole: Pole, stop: asyncio.Event, *, delay: float = 0.0) -> None:
         """The pole's life: run its agent; a power cut stops it until the power is back."""
         if delay:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=delay)
+            await wait_event(stop, delay)
         while not stop.is_set():
             halt = asyncio.Event()
 
@@ -314,8 +313,7 @@ class Fleet:
             except Exception as exc:  # noqa: BLE001 - systemd's Restart=on-failure, simulated
                 pole.crashes += 1
                 log.warning("%s: agent crashed (%s); restarting it", pole.device.id, _first(exc))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=RESTART_DELAY_S)
+                await wait_event(stop, RESTART_DELAY_S)
                 pole.agent = self._agent(pole.config, pole.drivers)
                 continue
             if stop.is_set():
@@ -344,8 +342,7 @@ class Fleet:
                 events = [e for cam in pole.cameras for e in cam.take_events()]
                 if events:
                     await pole.agent.emit_events(events)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=period)
+            await wait_event(stop, period)
 
     async def _inject(self, stop: asyncio.Event) -> None:
         for step in steps(i for i in self.scenario.injections if self.mine(i)):

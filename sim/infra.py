@@ -4,13 +4,13 @@ watching the hub notice. Only the process that owns the stack can inject these."
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
 
 from sim.scenario import Injection
 from sim.timeline import Step, sleep_until, steps
+from trygg.aio import wait_event
 from trygg.clock import Clock
 from trygg.stack import LocalStack
 
@@ -84,5 +84,4 @@ async def watch(
                 base[inj.index] = flowing()
             elif flowing() > base[inj.index]:
                 recovered[inj.index] = now
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=0.05)
+        await wait_event(stop, 0.05)

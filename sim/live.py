@@ -7,7 +7,6 @@ plain line every ten seconds, so a scripted run's log stays readable.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +19,7 @@ from sim import hubview, score
 from sim.run import RunState
 from sim.scenario import Scenario
 from sim.world import STOCKHOLM
+from trygg.aio import wait_event
 
 OPEN = frozenset({"new", "acknowledged", "in_progress", "reopened"})
 
@@ -116,15 +116,13 @@ async def live_view(
             if tick % 10 == 0:
                 console.print(progress.line())
             tick += 1
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=1.0)
+            await wait_event(stop, 1.0)
         return
     with Live(Group(head, progress.render()), console=console, refresh_per_second=4) as live:
         while not stop.is_set():
             await progress.sample()
             live.update(Group(head, progress.render()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=0.5)
+            await wait_event(stop, 0.5)
 
 
 def _delay(seconds: float | None) -> str:

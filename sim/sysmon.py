@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import logging
 
+from trygg.aio import wait_event
 from trygg.mqtt import Connection, MqttError, MqttSettings
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,7 @@ class SysMonitor:
                     await self._receive(conn, stop)
             except MqttError as exc:
                 log.debug("sysmon: %s", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=1.0)
+            await wait_event(stop, 1.0)
 
     async def _receive(self, conn: Connection, stop: asyncio.Event) -> None:
         stopper = asyncio.ensure_future(stop.wait())

@@ -7,12 +7,12 @@ into a real wait, through the shared clock's scale.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sim.scenario import Injection
+from trygg.aio import wait_event
 from trygg.clock import Clock
 
 
@@ -39,6 +39,5 @@ async def sleep_until(clock: Clock, when: datetime, stop: asyncio.Event) -> bool
         left = (when - clock.now()).total_seconds() / clock.scale()
         if left <= 0:
             return True
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=min(left, 1.0))
+        await wait_event(stop, min(left, 1.0))
     return False

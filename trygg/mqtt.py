@@ -81,13 +81,23 @@ class _BufferedSocket:
             return chunk
         return self._buf[start : self._pos]
 
-    def take_publishes(self, deliver: Callable[[tuple[str, bytes, int, int, bool]], None]) -> int:
-        """Hand each whole plain PUBLISH at the head of the buffer (see
-        :func:`plain_publish`) to ``deliver``, consuming it; stop at the first packet that
-        is anything else or not yet wholly read, which paho then reads as usual. Returns
-        how many were delivered."""
+    def fill(self) -> bool:
+        """Read what the socket has into the empty buffer; False at end of stream. Raises
+        BlockingIOError (or ssl.SSLWantReadError) when nothing has arrived."""
+        data = self._sock.recv(_READ_CHUNK)
+        self._buf, self._pos = data, 0
+        return bool(data)
+
+    def take_packets(self, publish: PublishSink, puback: PubackSink | None) -> int:
+        """Hand each whole plain PUBLISH (see :func:`plain_publish`) and, with ``puback``
+        given, each plain PUBACK (see :func:`plain_puback`) at the head of the buffer to its
+        sink, consuming it; stop at the first packet that is anything else or not yet wholly
+        read, which paho then reads as usual. Returns how many were handed over."""
         buf, pos, size, count = self._buf, self._pos, len(self._buf), 0
-        while pos + 2 <= size and buf[pos] & 0xF0 == 0x30:
+        while pos + 2 <= size:
+            command = buf[pos]
+            if command & 0xF0 != 0x30 and (command != 0x40 or puback is None):
+                break
             length, shift, i = 0, 0, pos + 1
             while i < size and i - pos <= 4:
                 byte = buf[i]
@@ -100,12 +110,18 @@ class _BufferedSocket:
                 break  # remaining length not yet read (or malformed: paho says so)
             if i + length > size:
                 break
-            fields = plain_publish(buf[pos], buf, i, i + length)
-            if fields is None:
-                break
-            pos = i + length
-            self._pos = pos  # consumed before delivery: a raising sink loses only its own
-            deliver(fields)
+            if command == 0x40:
+                ack = plain_puback(buf, i, i + length)
+                if ack is None or puback is None:
+                    break
+                pos = self._pos = i + length
+                puback(*ack)
+            else:
+                fields = plain_publish(command, buf, i, i + length)
+                if fields is None:
+                    break
+                pos = self._pos = i + length  # consumed first: a raising sink loses only its own
+                publish(fields)
             count += 1
         if pos >= size:
             self._buf, self._pos = b"", 0
@@ -133,6 +149,20 @@ class _BufferedSocket:
 
 IncomingSink = Callable[[str, bytes, int, int, bool], None]
 """``(topic, payload, qos, mid, retain)`` of a received PUBLISH."""
+PublishSink = Callable[[tuple[str, bytes, int, int, bool]], object]
+PubackSink = Callable[[int, int], None]
+"""``(mid, reason code)`` of a received PUBACK."""
+
+
+def plain_puback(packet: bytes | bytearray, start: int, stop: int) -> tuple[int, int] | None:
+    """``(mid, reason code)`` of an MQTT v5 PUBACK (``packet[start:stop]`` what follows
+    the remaining length) without properties; None for anything else, which paho takes."""
+    size = stop - start
+    if size == 2:
+        return _U16.unpack_from(packet, start)[0], 0  # no reason code: success
+    if size == 3 or (size == 4 and packet[start + 3] == 0):
+        return _U16.unpack_from(packet, start)[0], packet[start + 2]
+    return None
 
 
 def plain_publish(
@@ -175,6 +205,7 @@ class _FastClient(paho.Client):
 
     ready_socket: Any = None
     on_incoming: IncomingSink | None = None
+    on_puback: PubackSink | None = None
 
     def _handle_publish(self) -> Any:
         """Paho's PUBLISH handler, with a short path for the common packet.
@@ -208,25 +239,64 @@ class _FastClient(paho.Client):
         sock, self.ready_socket = self.ready_socket, None
         return _BufferedSocket(sock if sock is not None else super()._create_socket())
 
+    def _puback(self, mid: int, code: int) -> None:
+        """A PUBACK taken from the buffer: paho's bookkeeping for it (``_handle_pubackcomp``
+        and ``_do_on_publish``), then ``on_puback`` with the plain reason code instead of
+        paho's ReasonCode and Properties objects."""
+        with self._out_message_mutex:
+            msg = self._out_messages.pop(mid, None)
+        if msg is None:
+            return  # not ours (or already settled): paho ignores it too
+        msg.info._set_as_published()
+        if msg.qos > 0:
+            self._inflight_messages -= 1
+            if self._max_inflight_messages > 0:
+                self._update_inflight()
+        assert self.on_puback is not None
+        self.on_puback(mid, code)
+
     def loop_read(self, max_packets: int = 1) -> Any:
-        # Paho handles one packet per call (and refills the buffer when it is empty); drain
-        # whatever is already buffered. Between paho's packets, whole plain PUBLISH packets
-        # are taken from the buffer directly: paho's reading of a packet (five recv calls,
-        # a lock, its packet state) cost about as much as the rest of the short path.
-        rc = super().loop_read(max_packets)
-        sock = self._sock
-        buf = sock if isinstance(sock, _BufferedSocket) else None
-        if self.on_incoming is None or self._protocol != paho.MQTTv5:
-            buf = None
+        """Read what the socket has and handle every packet in it.
+
+        With ``on_incoming`` set (MQTT v5), whole plain PUBLISH packets, and PUBACKs when
+        ``on_puback`` is set too, are taken straight from the buffer; paho reads a packet
+        only when it is anything else, cut by the end of a read, or half-read by paho
+        already. Paho's own reading of one packet (five ``recv`` calls on the buffer, a
+        lock, its packet state, a ReasonCode and a Properties object for a PUBACK) cost
+        about as much as everything else a subscriber or a device does with it."""
+        direct = self.on_incoming is not None and self._protocol == paho.MQTTv5
+        puback = self._puback if self.on_puback is not None else None
+        rc: Any = paho.MQTT_ERR_SUCCESS
         for _ in range(_MAX_PACKETS_PER_READ):
-            if rc:
-                break
-            if self._sock is buf and buf is not None and self._in_packet["command"] == 0:
-                buf.take_publishes(self._deliver)
-            if not self.buffered():
-                break
-            rc = super().loop_read(1)
+            sock = self._sock
+            if direct and isinstance(sock, _BufferedSocket) and self._in_packet["command"] == 0:
+                if sock.pending() <= 0:
+                    try:
+                        if not sock.fill():
+                            return self._read_one()  # end of stream: paho reports it
+                    except (BlockingIOError, ssl.SSLWantReadError):
+                        return paho.MQTT_ERR_SUCCESS
+                    except OSError:
+                        return self._read_one()  # paho's read reports the error
+                if sock.take_packets(self._deliver, puback):
+                    with self._msgtime_mutex:
+                        self._last_bytes_received = paho.time_func()
+                if sock.pending() <= 0 or self._sock is not sock:
+                    return paho.MQTT_ERR_SUCCESS
+            rc = self._read_one()
+            if rc or not self.buffered():
+                return rc
         return rc
+
+    def _read_one(self) -> Any:
+        """One packet through paho: the body of paho's ``loop_read`` loop, which itself
+        reads as many packets as messages are in flight (all of them the slow way)."""
+        if self._sock is None:
+            return paho.MQTT_ERR_NO_CONN
+        rc = self._packet_read()
+        if rc > 0:
+            return self._loop_rc_handle(rc)
+        return paho.MQTT_ERR_SUCCESS  # done, or MQTT_ERR_AGAIN: the rest is not here yet
 
     def buffered(self) -> bool:
         """Bytes already read from the socket but not yet parsed (no readiness event for
@@ -243,9 +313,16 @@ class _FastClient(paho.Client):
 
 class _Keepalive:
     """One timer per event loop calling paho's ``loop_misc`` (PINGREQ, keepalive timeout)
-    for every connection on it, rather than a task per connection."""
+    for every connection on it, rather than a task per connection.
 
-    PERIOD_S = 1.0
+    The timer runs every quarter of the shortest keep-alive on the loop (at most every
+    ``MAX_PERIOD_S``): a PINGREQ then goes out at most 1.25 keep-alives after the last
+    packet, inside the broker's 1.5, and a silent broker is noticed within 2.25. A fixed
+    one-second tick cost a simulator worker 1,000 ``loop_misc`` calls a second for agents
+    that talk every 10 s anyway."""
+
+    MIN_PERIOD_S = 0.25
+    MAX_PERIOD_S = 15.0
     _by_loop: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Keepalive]] = (
         weakref.WeakKeyDictionary()
     )
@@ -254,6 +331,7 @@ class _Keepalive:
         self._loop = loop
         self._clients: set[_FastClient] = set()
         self._timer: asyncio.TimerHandle | None = None
+        self.period_s = self.MAX_PERIOD_S
 
     @classmethod
     def of(cls, loop: asyncio.AbstractEventLoop) -> _Keepalive:
@@ -264,8 +342,15 @@ class _Keepalive:
 
     def add(self, client: _FastClient) -> None:
         self._clients.add(client)
+        keepalive = client.keepalive  # 0: none; the broker's CONNACK may shorten it
+        period = max(self.MIN_PERIOD_S, min(self.MAX_PERIOD_S, keepalive / 4 or self.MAX_PERIOD_S))
+        if period < self.period_s:  # a shorter keep-alive than any before: tick sooner
+            self.period_s = period
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
         if self._timer is None:
-            self._timer = self._loop.call_later(self.PERIOD_S, self._tick)
+            self._timer = self._loop.call_later(self.period_s, self._tick)
 
     def discard(self, client: _FastClient) -> None:
         self._clients.discard(client)
@@ -281,7 +366,7 @@ class _Keepalive:
             except Exception:  # a failing connection must not stop the others' keepalive
                 log.exception("mqtt keepalive")
         if self._clients and not self._loop.is_closed():
-            self._timer = self._loop.call_later(self.PERIOD_S, self._tick)
+            self._timer = self._loop.call_later(self.period_s, self._tick)
 
 
 async def _wait_fd(loop: asyncio.AbstractEventLoop, sock: socket.socket, *, write: bool) -> None:
@@ -435,6 +520,7 @@ class Connection:
         self._client.on_message = self._on_message
         self._client.on_incoming = self._on_incoming
         self._client.on_publish = self._on_publish
+        self._client.on_puback = self._on_puback
         self._client.on_subscribe = self._on_subscribe
         self._client.on_socket_open = self._on_socket_open
         self._client.on_socket_close = self._on_socket_close
@@ -503,6 +589,8 @@ class Connection:
     # ---- paho callbacks ----------------------------------------------------------------
     def _on_connect(self, _c: Any, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
         self.session_present = bool(getattr(flags, "session_present", False))
+        if not reason.is_failure and self._fd >= 0:
+            self._keepalive.add(self._client)  # again: the CONNACK may set a shorter one
         self._set_connected(not reason.is_failure, str(reason))
 
     def _set_connected(self, ok: bool, reason: str) -> None:
@@ -537,7 +625,9 @@ class Connection:
         self._inbox_event.set()
 
     def _on_publish(self, _c: Any, _u: Any, mid: int, reason: Any, _p: Any) -> None:
-        code = int(reason.value) if hasattr(reason, "value") else int(reason)
+        self._on_puback(mid, int(reason.value) if hasattr(reason, "value") else int(reason))
+
+    def _on_puback(self, mid: int, code: int) -> None:
         fut = self._pending.pop(mid, None)
         if fut is None:
             self._early[mid] = code

@@ -13,7 +13,7 @@ from typing import Any
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt import _packet
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, _ConnectionState
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -25,6 +25,7 @@ from trygg.mqtt import (
     Will,
     _BufferedSocket,
     _FastClient,
+    plain_puback,
     plain_publish,
 )
 from trygg.stack import LocalStack, free_port
@@ -125,10 +126,13 @@ async def test_connect_waits_for_a_restarting_broker(private_stack: LocalStack) 
 _PAHO_SOURCES: dict[str, tuple[Callable[..., Any], str]] = {
     "Client._handle_publish": (paho.Client._handle_publish, "1bbaa3ef0e3afc6d"),
     "decode_publish": (_packet.decode_publish, "50c158487fa3d96e"),
+    "Client._handle_pubackcomp": (paho.Client._handle_pubackcomp, "04d39ba283b1f3be"),
+    "Client._do_on_publish": (paho.Client._do_on_publish, "5bbcad6f9447107a"),
+    "Client.loop_read": (paho.Client.loop_read, "4fa11ca2d451dbec"),
 }
 
 
-def test_paho_publish_handling_is_the_version_the_short_path_mirrors() -> None:
+def test_paho_publish_and_puback_handling_is_the_version_the_short_paths_mirror() -> None:
     for name, (func, digest) in _PAHO_SOURCES.items():
         source = inspect.getsource(func).encode()
         assert hashlib.sha256(source).hexdigest()[:16] == digest, f"paho's {name} changed"
@@ -257,7 +261,7 @@ def test_short_path_delivers_and_acks_exactly_what_paho_does() -> None:
 
 def test_packets_taken_from_the_buffer_match_paho_however_the_bytes_arrive() -> None:
     # Between paho's packets, loop_read takes whole plain PUBLISH packets straight from the
-    # buffer (_BufferedSocket.take_publishes); a packet cut by the end of a read, or any
+    # buffer (_BufferedSocket.take_packets); a packet cut by the end of a read, or any
     # other packet, is left to paho. Reads of every size cut packets everywhere.
     user = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
     user.UserProperty = ("k", "v")
@@ -267,7 +271,9 @@ def test_packets_taken_from_the_buffer_match_paho_however_the_bytes_arrive() -> 
     ]
     packets[20:20] = [_publish_packet(b"a/user", b"u", qos=0, props=user)]
     packets[40:40] = [_publish_packet(b"a/exactly-once", b"q2", qos=2, mid=99)]
-    packets.append(_publish_packet(b"t" * 300, bytes(range(256)) * 66, qos=1, mid=5))  # 3-byte length
+    packets.append(
+        _publish_packet(b"t" * 300, bytes(range(256)) * 66, qos=1, mid=5)
+    )  # 3-byte length
     data = b"".join(packets)
     for manual_ack in (True, False):
         by_paho, _, acks_paho = _receive(data, short=False, manual_ack=manual_ack)
@@ -281,17 +287,104 @@ def test_packets_taken_from_the_buffer_match_paho_however_the_bytes_arrive() -> 
 
 def test_direct_reads_take_most_packets_from_the_buffer(monkeypatch: Any) -> None:
     taken: list[int] = []
-    take = _BufferedSocket.take_publishes
+    take = _BufferedSocket.take_packets
 
-    def spy(self: _BufferedSocket, deliver: Any) -> int:
-        taken.append(take(self, deliver))
+    def spy(self: _BufferedSocket, publish: Any, puback: Any) -> int:
+        taken.append(take(self, publish, puback))
         return taken[-1]
 
-    monkeypatch.setattr(_BufferedSocket, "take_publishes", spy)
+    monkeypatch.setattr(_BufferedSocket, "take_packets", spy)
     data = b"".join(_publish_packet(b"a/b", b"p" * 100, qos=1, mid=i) for i in range(1, 201))
     got, fast, _ = _receive(data, short=True, manual_ack=True)
     assert len(got) == fast == 200
-    assert sum(taken) == 199  # the first packet is paho's read, which fills the buffer
+    assert sum(taken) == 200  # the buffer is filled by one recv; paho reads none of them
+
+
+class _Duplex(_Wire):
+    """A wire that also takes whatever the client sends."""
+
+    def send(self, data: bytes) -> int:
+        return len(data)
+
+
+def _puback_packet(mid: int, code: int | None = None, props: Properties | None = None) -> bytes:
+    body = struct.pack("!H", mid)
+    if code is not None:
+        body += bytes([code])
+    if props is not None:
+        body += props.pack()  # type: ignore[no-untyped-call]
+    return bytes([0x40, len(body)]) + body
+
+
+def _settle(
+    data: bytes, *, short: bool, chunk: int | None
+) -> tuple[list[tuple[int, int]], int, int]:
+    """Publish QoS 1 messages 1..6, receive ``data`` (PUBACKs) ``chunk`` bytes at a time:
+    the (mid, reason) settled, in order, how many publications are still unsettled, and
+    how many PUBACKs took the short path."""
+    client = _FastClient(CallbackAPIVersion.VERSION2, client_id="t", protocol=paho.MQTTv5)
+    client.max_inflight_messages_set(0)
+    client._sock = _BufferedSocket(_Duplex(b""))
+    client._state = _ConnectionState.MQTT_CS_CONNECTED
+    infos = [client.publish("a/b", b"x", qos=1) for _ in range(6)]
+    assert [i.mid for i in infos] == [1, 2, 3, 4, 5, 6]
+    settled: list[tuple[int, int]] = []
+    short_path = 0
+
+    def on_puback(mid: int, code: int) -> None:
+        nonlocal short_path
+        short_path += 1
+        settled.append((mid, code))
+
+    def on_publish(_c: Any, _u: Any, mid: int, reason: Any, _p: Any) -> None:
+        settled.append((mid, int(reason.value)))
+
+    client.on_publish = on_publish
+    client.on_incoming = lambda *_: None
+    if short:
+        client.on_puback = on_puback
+    wire = _Wire(data, chunk)
+    client._sock = _BufferedSocket(wire)
+    for _ in range(3 + (len(data) // chunk if chunk else 0)):
+        assert client.loop_read() == paho.MQTT_ERR_SUCCESS
+    assert wire.drained()
+    settled_mids = {mid for mid, _ in settled}
+    assert [i.is_published() for i in infos] == [i.mid in settled_mids for i in infos]
+    return settled, len(client._out_messages), short_path
+
+
+def test_pubacks_taken_from_the_buffer_settle_exactly_what_paho_does() -> None:
+    reason = Properties(PacketTypes.PUBACK)  # type: ignore[no-untyped-call]
+    reason.ReasonString = "not authorised"
+    data = b"".join(
+        [
+            _puback_packet(1),  # no reason code: success
+            _puback_packet(2, 0x10),  # no matching subscribers
+            _puback_packet(3, 0x87, reason),  # refused, with a reason string: paho's
+            _puback_packet(4, 0x87),  # refused
+            _publish_packet(b"a/b", b"in", qos=1, mid=77),
+            _puback_packet(9),  # not ours: ignored
+            bytes([0x40, 3]) + struct.pack("!HB", 5, 0),  # reason code, no property length
+            bytes([0x40, 4]) + struct.pack("!HBB", 6, 0x80, 0),  # empty properties
+            _puback_packet(1),  # settled already: ignored
+        ]
+    )
+    by_paho, left_paho, _ = _settle(data, short=False, chunk=None)
+    assert by_paho == [(1, 0), (2, 0x10), (3, 0x87), (4, 0x87), (5, 0), (6, 0x80)]
+    assert left_paho == 0
+    for chunk in (None, 1, 2, 3, 5, 7, 64):
+        settled, left, short_path = _settle(data, short=True, chunk=chunk)
+        assert (settled, left) == (by_paho, 0), chunk
+        # whole in one read: all but the one with properties; cut: paho reads the cut ones
+        assert short_path == 5 if chunk is None else 0 <= short_path <= 5, (chunk, short_path)
+
+
+def test_plain_puback_leaves_the_unusual_to_paho() -> None:
+    assert plain_puback(b"\x00\x07", 0, 2) == (7, 0)
+    assert plain_puback(b"\x00\x07\x87", 0, 3) == (7, 0x87)
+    assert plain_puback(b"\x00\x07\x87\x00", 0, 4) == (7, 0x87)
+    assert plain_puback(b"\x00\x07\x87\x03\x1f\x00\x00", 0, 7) is None  # properties
+    assert plain_puback(b"\x00", 0, 1) is None  # too short: malformed, paho says so
 
 
 def test_plain_publish_leaves_the_unusual_to_paho() -> None:
