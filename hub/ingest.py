@@ -509,9 +509,11 @@ class Ingest:
 
     @staticmethod
     def _publish(conn: Connection, topic: str, payload: bytes, *, retain: bool = False) -> None:
-        """Fire-and-forget QoS 1 (acks and commands are re-sent on the next batch anyway)."""
+        """Fire-and-forget at QoS 0: acks and rebirth requests are repeated by the next
+        batch anyway, and the device's session starts clean, so QoS 1 would only add a
+        PUBACK each way (broker and device) per message."""
         try:
-            fut = conn.publish_nowait(topic, payload, retain=retain)
+            fut = conn.publish_nowait(topic, payload, qos=0, retain=retain)
         except MqttError as exc:
             log.debug("publish to %s skipped: %s", topic, exc)
             return

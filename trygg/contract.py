@@ -11,8 +11,9 @@ Topics (``{d}`` is the device id, which must equal the payload's ``device``)::
     trygg/v1/dev/{d}/data     device -> hub  QoS 1; a batch of readings (from the outbox)
     trygg/v1/dev/{d}/event    device -> hub  QoS 1; a batch of events (from the outbox)
     trygg/v1/dev/{d}/cmdres   device -> hub  QoS 1; the result of a command
-    trygg/v1/dev/{d}/cmd      hub -> device  QoS 1; a command
-    trygg/v1/dev/{d}/ack      hub -> device  QoS 1; end-to-end acknowledgement
+    trygg/v1/dev/{d}/cmd      hub -> device  QoS 1; a command (QoS 0 for the hub's rebirth
+                                             requests, repeated while the gap is open)
+    trygg/v1/dev/{d}/ack      hub -> device  QoS 0, retained; end-to-end acknowledgement
     trygg/v1/hub/state        hub -> all     retained; hub online or not
 
 Delivery guarantee. ``seq`` is assigned once, when a message enters the device's durable
@@ -20,7 +21,10 @@ outbox, from a per-device counter that never goes back (it survives reboots); ``
 counts agent starts. The encoded bytes are stored in the outbox and a replay sends the very
 same bytes, so the hub de-duplicates by ``(device, boot, seq)``. A broker PUBACK only means
 "sent": the device deletes a message from its outbox only when an :class:`Ack` from the hub
-says every ``seq`` up to and including ``Ack.seq`` is durably stored. If a device had to
+says every ``seq`` up to and including ``Ack.seq`` is durably stored. An Ack is cumulative
+and retained, so it goes at QoS 0: devices connect with a clean start, where QoS 1 would
+re-deliver nothing that TCP does not; a lost one is made good by the next, by the retained
+copy on reconnect, or by the device re-sending after its ack timeout. If a device had to
 drop unsent messages (outbox full), its birth says so with ``low`` (the lowest ``seq`` it
 still holds), so the hub can advance past the hole and record it as a gap.
 
