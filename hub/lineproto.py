@@ -82,28 +82,37 @@ def _series(device: str, site: str, key: _Series) -> tuple[str, str]:
 
 
 def reading_lines(*, device: str, site: str, readings: Iterable[AnyReading]) -> list[str]:
-    """One line per reading; raises ContractError('schema') on a mistyped value."""
+    """One line per reading; raises ContractError('schema') on a mistyped value.
+
+    A message's readings usually come in runs of one series (a sensor's samples, a
+    replayed window), so the series prefix is looked up only when the series changes from
+    the reading before; per reading there is then only the value and the time to format."""
     series = _PREFIXES.get((device, site))
     if series is None:
         series = {}
-    out = []
+    out: list[str] = []
+    append = out.append
     isfinite = math.isfinite
+    kind: object = None  # the previous reading's series: (kind, asset, sensor, field)
+    asset = sensor = field = prefix = ftype = ""
     for r in readings:
-        key = (r.kind, r.asset, r.sensor, r.field)
-        entry = series.get(key)
-        if entry is None:
-            entry = _series(device, site, key)
-            series = _PREFIXES[(device, site)]
-        prefix, kind = entry
+        if r.field != field or r.asset != asset or r.sensor != sensor or r.kind is not kind:
+            kind, asset, sensor, field = r.kind, r.asset, r.sensor, r.field
+            key = (r.kind, asset, sensor, field)
+            entry = series.get(key)
+            if entry is None:
+                entry = _series(device, site, key)
+                series = _PREFIXES[(device, site)]
+            prefix, ftype = entry
         value = r.v
         # Fast paths for the common cases; everything else, and every error, goes
         # through field_value.
-        if kind == "float" and type(value) is float and isfinite(value):
-            out.append(f"{prefix}{value!r} {r.t}")
-        elif kind == "int" and type(value) is int:
-            out.append(f"{prefix}{value}i {r.t}")
+        if type(value) is float and ftype == "float" and isfinite(value):
+            append(f"{prefix}{value!r} {r.t}")
+        elif type(value) is int and ftype == "int":
+            append(f"{prefix}{value}i {r.t}")
         else:
-            out.append(f"{prefix}{field_value(r.field, value)} {r.t}")
+            append(f"{prefix}{field_value(field, value)} {r.t}")
     return out
 
 

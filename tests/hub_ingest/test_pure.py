@@ -3,8 +3,10 @@ line protocol encoding, and the spool's bound and durability across a reopen."""
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,10 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hub import contract_mirror as mirror
 from hub.dedup import SeqState
 from hub.device_state import DeviceStates, DeviceStatus, Reason, parse_class_timeouts
 from hub.ingest_batch import Batch, Classifier
-from hub.lineproto import reading_lines
+from hub.lineproto import escape_measurement, escape_tag, field_value, reading_lines
 from hub.spool import Spool
 from trygg import contract as c
 
@@ -266,6 +269,89 @@ def test_line_protocol_escapes_tags_and_types_fields() -> None:
         prefix + "activePower=1.0 1790000000001",
         prefix + "intensity=0.25 1790000000002",
     ]
+
+
+def _reference_line(device: str, site: str, r: mirror.Reading) -> str:
+    """The encoding spelled out for one reading, without caches or fast paths."""
+    return (
+        f"{escape_measurement(str(r.kind))},asset={escape_tag(r.asset)},device="
+        f"{escape_tag(device)},sensor={escape_tag(r.sensor)},site={escape_tag(site)} "
+        f"{r.field}={field_value(r.field, r.v)} {r.t}"
+    )
+
+
+_I64 = st.integers(-(2**63), 2**63 - 1)
+_GOOD = {  # one field of each type, with the values the contract allows for it
+    "intensity": st.floats(allow_nan=False, allow_infinity=False) | _I64,
+    "outboxDepth": _I64,
+    "tilted": st.booleans(),
+    "powerState": st.text(max_size=8),
+}
+_BAD = {  # values the encoder must refuse, and a field the contract does not know
+    "intensity": st.sampled_from([math.nan, math.inf, -math.inf, "1", True]),
+    "outboxDepth": st.sampled_from([1.0, "1", False]),
+    "tilted": st.sampled_from([1, 0.0, "true"]),
+    "powerState": st.sampled_from([1, 1.5, True]),
+    "nope": st.just(1.0),
+}
+# Few values per name, so neighbouring readings often differ in one part of the series only.
+_SERIES = st.tuples(
+    st.sampled_from([c.AssetKind.STREETLIGHT, c.AssetKind.BIN]),
+    st.sampled_from(["a1", "a 2"]),
+    st.sampled_from(["s1", "s=2"]),
+)
+
+
+def _reading(series: tuple[c.AssetKind, str, str], field: str, v: object, t: int) -> mirror.Reading:
+    kind, asset, sensor = series
+    return mirror.Reading(asset=asset, kind=kind, sensor=sensor, field=field, t=t, v=v)  # type: ignore[arg-type]
+
+
+@st.composite
+def _readings(draw: st.DrawFn, table: Mapping[str, st.SearchStrategy[object]]) -> mirror.Reading:
+    field = draw(st.sampled_from(sorted(table)))
+    t = draw(st.integers(c.EPOCH_MS_MIN, c.EPOCH_MS_MAX))
+    return _reading(draw(_SERIES), field, draw(table[field]), t)
+
+
+_SITES = st.sampled_from(["s1", "s,2"])
+_DEVICES = st.sampled_from(["d1", "d 2"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    device=_DEVICES,
+    site=_SITES,
+    # runs of one series (what the encoder's shortcut is for), mixed with changes
+    readings=st.lists(_readings(_GOOD), min_size=1, max_size=6).flatmap(
+        lambda rs: st.lists(st.sampled_from(rs), min_size=1, max_size=30)
+    ),
+)
+def test_line_protocol_is_the_reference_encoding_reading_by_reading(
+    device: str, site: str, readings: list[mirror.Reading]
+) -> None:
+    assert reading_lines(device=device, site=site, readings=readings) == [
+        _reference_line(device, site, r) for r in readings
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    device=_DEVICES,
+    site=_SITES,
+    good=st.lists(_readings(_GOOD), max_size=10),
+    bad=_readings(_BAD),
+    at=st.integers(0, 10),
+)
+def test_line_protocol_refuses_what_the_reference_refuses(
+    device: str, site: str, good: list[mirror.Reading], bad: mirror.Reading, at: int
+) -> None:
+    readings = [*good[:at], bad, *good[at:]]
+    with pytest.raises(c.ContractError) as expected:
+        _reference_line(device, site, bad)
+    with pytest.raises(c.ContractError) as got:
+        reading_lines(device=device, site=site, readings=readings)
+    assert (got.value.reason, got.value.detail) == (expected.value.reason, expected.value.detail)
 
 
 def test_spool_is_bounded_and_survives_a_reopen(tmp_path: Path) -> None:
