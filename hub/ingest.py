@@ -58,6 +58,11 @@ _PIPELINE_DEPTH = 4
 _WRITERS = 2
 # Queued batches written together at most (5000 lines each by default).
 _WRITE_BATCHES = 4
+# Written batches committed in one SQL transaction at most: all that the write stage has
+# handed on. A commit's cost is mostly its device rows (~7 ms for 500 devices, in a thread
+# that shares the interpreter lock with the event loop), nearly the same for one batch as
+# for eight, so a replay commits as few times as the pipeline allows.
+_COMMIT_BATCHES = _WRITERS * _WRITE_BATCHES
 # Messages taken from paho per step; a batch is several steps, up to batch_max_lines lines.
 _STEP_MESSAGES = 250
 # Batches waiting for the rules. Rules run behind ingest (a replayed backlog must not be
@@ -202,7 +207,7 @@ class Ingest:
             await self._link(up=True)
             queue: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=_PIPELINE_DEPTH)
             error: MqttError | None = None
-            written: asyncio.Queue[_Work | None] = asyncio.Queue(_WRITERS * _WRITE_BATCHES)
+            written: asyncio.Queue[_Work | None] = asyncio.Queue(_COMMIT_BATCHES)
             async with asyncio.TaskGroup() as tg:
                 # A persistent session's backlog streams in right after the CONNACK, ahead
                 # of the SUBACK: it is classified while the subscriptions are confirmed.
@@ -345,7 +350,7 @@ class Ingest:
                 break
             # Batches already written while the previous commit ran share one transaction.
             works = [work]
-            while len(works) < _PIPELINE_DEPTH and not written.empty():
+            while len(works) < _COMMIT_BATCHES and not written.empty():
                 more = written.get_nowait()
                 if more is None:
                     end = True
