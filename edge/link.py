@@ -62,6 +62,8 @@ class Link:
         self.state = LinkState()
         self._password = password
         self._refusal_reported = False
+        self._topics: dict[str, str] = {}
+        self._topics_of = ""
 
     @property
     def connected(self) -> bool:
@@ -82,8 +84,14 @@ class Link:
             keepalive_s=b.keepalive_s,
         )
 
-    def _topic(self, kind: c.Kind) -> str:
-        return c.topic_for(self.agent.config.id, kind)
+    def _topic(self, kind: str) -> str:
+        """The device's topic for ``kind`` (a Kind or its value); built once per device id
+        (a reload keeps the id), not for every message."""
+        device = self.agent.config.id
+        if self._topics_of != device:
+            self._topics = {k.value: c.topic_for(device, k) for k in c.Kind}
+            self._topics_of = device
+        return self._topics[kind]
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, serve, reconnect with jittered exponential back-off until ``stop``."""
@@ -178,11 +186,11 @@ class Link:
         pending = await agent.io(agent.outbox.pending, after=link.sent_upto, limit=room)
         if not pending:
             return 0
-        futures = [conn.publish_nowait(self._topic(c.Kind(p.kind)), p.payload) for p in pending]
+        futures = [conn.publish_nowait(self._topic(p.kind), p.payload) for p in pending]
         codes = await asyncio.gather(*futures)
         for p, code in zip(pending, codes, strict=True):
             if code >= 0x80:  # kept in the outbox; run() reports it and backs off
-                raise PublishRefusedError(self._topic(c.Kind(p.kind)), code)
+                raise PublishRefusedError(self._topic(p.kind), code)
             link.sent_upto = p.seq
             agent.stats.published += 1
             self._refusal_reported = False
