@@ -10,7 +10,11 @@ reading ever stored, in the same transaction, so a test or an operator can compa
 what the hub stored.
 
 Durability: WAL with ``synchronous=FULL`` (the default) survives power loss; ``NORMAL``
-survives a process kill but may lose the last commits on power loss.
+survives a process kill but may lose the last commits on power loss. An acknowledgement
+is applied in memory at once and deleted from the file by the next write (the next batch,
+boot or close), so a message costs one commit (one fsync on a Pi's SD card), not two; a
+device stopped before that sends the acknowledged messages again, and the hub drops them
+as duplicates.
 
 The methods are blocking (SQLite); the agent calls them through ``asyncio.to_thread``.
 """
@@ -75,7 +79,7 @@ class Outbox:
             self._db.execute("ALTER TABLE outbox ADD COLUMN n INTEGER NOT NULL DEFAULT 1")
         self._db.execute(
             "INSERT OR IGNORE INTO meta VALUES ('next_seq', 1), ('boot', 0), "
-            "('dropped', 0), ('acked', 0), ('readings_in', 0)"
+            "('dropped', 0), ('readings_in', 0)"
         )
         # The outbox is the only writer of its file, so its counters live in memory too,
         # updated after each commit: the agent asks for them on every acknowledgement.
@@ -85,6 +89,7 @@ class Outbox:
         self._low = int(low) if low is not None else self._next_seq
         self._dropped = self._meta("dropped")
         self._readings_in = self._meta("readings_in")
+        self._acked = 0  # acknowledged up to here in memory; the rows go with the next write
 
     @property
     def low(self) -> int:
@@ -98,7 +103,17 @@ class Outbox:
 
     def close(self) -> None:
         with self._lock:
+            if self._acked:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._delete_acked()
+                self._db.execute("COMMIT")
             self._db.close()
+
+    def _delete_acked(self) -> None:
+        """Delete the acknowledged rows (inside the caller's write transaction)."""
+        if self._acked:
+            self._db.execute("DELETE FROM outbox WHERE seq <= ?", (self._acked,))
+            self._acked = 0
 
     def _meta(self, key: str) -> int:
         row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
@@ -107,7 +122,10 @@ class Outbox:
     def next_boot(self) -> int:
         """Increment and return the persisted boot number (call once per agent start)."""
         with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._delete_acked()
             self._db.execute("UPDATE meta SET value = value + 1 WHERE key='boot'")
+            self._db.execute("COMMIT")
             return self._meta("boot")
 
     def append(
@@ -133,22 +151,26 @@ class Outbox:
             raise ValueError("counts must give a positive reading count per item")
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
+            acked = self._acked
             try:
+                self._delete_acked()
                 seq = self._next_seq
                 rows = [
                     (seq + i, kind, build(seq + i), created_ms, sizes[i])
                     for i, (kind, build) in enumerate(items)
                 ]
                 self._db.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?, ?)", rows)
-                self._db.execute("UPDATE meta SET value=? WHERE key='next_seq'", (seq + len(rows),))
                 self._db.execute(
-                    "UPDATE meta SET value = value + ? WHERE key='readings_in'", (sum(sizes),)
+                    "UPDATE meta SET value = CASE key WHEN 'next_seq' THEN ? ELSE value + ? END"
+                    " WHERE key IN ('next_seq', 'readings_in')",
+                    (seq + len(rows), sum(sizes)),
                 )
                 held = self._held + sum(sizes)
                 dropped, low = self._enforce_capacity(held)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
+                self._acked = acked  # not deleted after all: the next write tries again
                 raise
             self._held = held - dropped
             self._next_seq = seq + len(rows)
@@ -180,31 +202,31 @@ class Outbox:
         return dropped, after
 
     def pending(self, *, after: int, limit: int) -> list[Pending]:
-        """Up to ``limit`` messages with seq > ``after``, oldest first."""
+        """Up to ``limit`` unacknowledged messages with seq > ``after``, oldest first."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT seq, kind, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
-                (after, limit),
+                (max(after, self._low - 1), limit),
             ).fetchall()
         return [Pending(int(s), str(k), bytes(p)) for s, k, p in rows]
 
     def ack(self, seq: int) -> int:
-        """Delete every message with seq <= ``seq``; returns how many were deleted."""
+        """Acknowledge every message with seq <= ``seq``; returns how many that were.
+
+        Applied to the counters at once; the rows are deleted by the next write (see the
+        module's note on durability)."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                n = self._db.execute(
-                    "SELECT coalesce(sum(n), 0) FROM outbox WHERE seq <= ?", (seq,)
-                ).fetchone()[0]
-                cur = self._db.execute("DELETE FROM outbox WHERE seq <= ?", (seq,))
-                self._db.execute("UPDATE meta SET value=max(value, ?) WHERE key='acked'", (seq,))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+            upto = min(seq, self._next_seq - 1)
+            if upto < self._low:
+                return 0
+            n, count = self._db.execute(
+                "SELECT coalesce(sum(n), 0), count(*) FROM outbox WHERE seq BETWEEN ? AND ?",
+                (self._low, upto),
+            ).fetchone()
             self._held -= int(n)
-            self._low = min(max(self._low, seq + 1), self._next_seq)
-            return int(cur.rowcount)
+            self._low = upto + 1
+            self._acked = upto
+            return int(count)
 
     def stats(self) -> OutboxStats:
         """Depth and counters; one indexed lookup (the oldest message's time) at most."""

@@ -88,8 +88,59 @@ def test_counters_kept_in_memory_match_the_file_after_every_step(tmp_path: Path)
             with pytest.raises(ValueError, match=r"\d"):
                 box.append("data", broken, created_ms=1)
         reopened = Outbox(path, capacity=200)
+        # the file may still hold rows acknowledged since the last write (deleted by the
+        # next one): acknowledging them again must give exactly the memory's view
+        reopened.ack(box.low - 1)
         assert box.stats() == reopened.stats(), f"step {step}"
         assert (box.low, box.last_seq) == (reopened.low, reopened.last_seq)
+        assert box.pending(after=0, limit=500) == reopened.pending(after=0, limit=500)
+        reopened._acked = 0  # a reader only: leave the file as the box wrote it
         reopened.close()
     assert box.stats().dropped > 0  # the mix did reach the capacity
+    box.close()
+
+
+def test_acknowledged_rows_go_with_the_next_write_or_are_sent_again(tmp_path: Path) -> None:
+    """An ack costs no commit of its own: its rows are deleted in the next write. Killed
+    before that, the device still holds them and sends them again (the hub drops them)."""
+    path = tmp_path / "o.sqlite"
+    code = (
+        "import os; from pathlib import Path; from edge.outbox import Outbox;"
+        f"b = Outbox(Path({str(path)!r}), capacity=10**6, synchronous='FULL');"
+        "[b.append('data', lambda s: b'm%d' % s, created_ms=1, n=2) for _ in range(5)];"
+        "assert b.ack(3) == 3 and b.stats().depth == 2 and b.stats().readings == 4;"
+        "assert [p.seq for p in b.pending(after=0, limit=9)] == [4, 5];"
+        "os.kill(os.getpid(), 9)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], check=False, timeout=60)
+    assert proc.returncode == -9
+    box = Outbox(path, capacity=10**6)
+    assert [p.seq for p in box.pending(after=0, limit=9)] == [1, 2, 3, 4, 5]  # sent again
+    assert box.ack(3) == 3
+    box.append("data", lambda s: b"m%d" % s, created_ms=1, n=2)  # deletes 1-3 with it
+    box.close()
+    box = Outbox(path, capacity=10**6)
+    s = box.stats()
+    assert (s.low, s.depth, s.readings) == (4, 3, 6)
+    assert box.ack(4) == 1
+    box.close()  # the last acknowledgement is written on close
+    box = Outbox(path, capacity=10**6)
+    assert [p.seq for p in box.pending(after=0, limit=9)] == [5, 6]
+    box.close()
+
+
+def test_a_failed_append_keeps_the_acknowledgement_for_the_next_write(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite", capacity=100)
+    _fill(box, 4)
+    assert box.ack(2) == 2
+
+    def broken(seq: int) -> bytes:
+        raise ValueError(seq)
+
+    with pytest.raises(ValueError, match=r"^5$"):
+        box.append("data", broken, created_ms=1)
+    _fill(box, 1)
+    box.close()
+    box = Outbox(tmp_path / "o.sqlite", capacity=100)
+    assert [p.seq for p in box.pending(after=0, limit=9)] == [3, 4, 5]
     box.close()
