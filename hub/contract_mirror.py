@@ -137,10 +137,16 @@ def _data_names_ok(message: Data) -> bool:
     if not _header_ok(message):
         return False
     known = _NAMES.known
+    # Readings come in runs of one series: names equal to the reading before's were
+    # checked with it (comparing is cheaper than hashing a freshly decoded string).
+    asset = sensor = field = None
     for r in message.readings:
+        if r.field == field and r.asset == asset and r.sensor == sensor:
+            continue
+        asset, sensor, field = r.asset, r.sensor, r.field
         if (
-            r.asset not in known or r.sensor not in known or r.field not in known
-        ) and not _NAMES.match(r.asset, r.sensor, r.field):
+            asset not in known or sensor not in known or field not in known
+        ) and not _NAMES.match(asset, sensor, field):
             return False
     return True
 
