@@ -14,6 +14,7 @@ one (an injected fault). Crowds gather before an arena event and surge out after
 
 from __future__ import annotations
 
+import functools
 import math
 import zlib
 from dataclasses import dataclass, field
@@ -131,22 +132,54 @@ class World:
     ) -> float:
         """Fill level 0..1 of a bin at ``when``: litter since the last round (or since a
         crew emptied it at ``emptied_at``), scaled by its volume and its own habits."""
-        hour = when.replace(minute=0, second=0, microsecond=0)
-        start = hour
-        for _ in range(48):  # the last round is never more than a day back
-            if self.collected(place, start):
-                break
-            start -= timedelta(hours=1)
+        start = _last_round(self, place, _hour_of(when))
         if emptied_at is not None and emptied_at > start:
             start = emptied_at
         habit = 0.7 + 0.6 * noise(key, 0, 1)
-        total = 0.0
-        cursor = start
-        while cursor < when:
-            nxt = min(cursor.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1), when)
-            total += self.litter_rate(place, busy, cursor) * (nxt - cursor).total_seconds() / 3600
-            cursor = nxt
+        total = busy * self._litter(place, start, when)
         return min(1.0, total * habit * REFERENCE_VOLUME_M3 / volume_m3)
+
+    def _litter(self, place: str, start: datetime, when: datetime) -> float:
+        """Litter at ``busy`` = 1 from ``start`` to ``when``, each stretch at the rate of its
+        beginning: the first (partial) hour at ``start``'s rate, then whole hours (the
+        same for every bin at the place, so computed once), then the current hour's part."""
+        if start >= when:
+            return 0.0
+        first_end = min(_hour_of(start) + HOUR, when)
+        total = self.litter_rate(place, 1.0, start) * ((first_end - start) / HOUR)
+        if first_end < when:
+            last = _hour_of(when)
+            total += _whole_hours(self, place, first_end, last)
+            total += self.litter_rate(place, 1.0, last) * ((when - last) / HOUR)
+        return total
+
+
+HOUR: Final = timedelta(hours=1)
+
+
+def _hour_of(when: datetime) -> datetime:
+    return when.replace(minute=0, second=0, microsecond=0)
+
+
+@functools.lru_cache(maxsize=4096)
+def _last_round(world: World, place: str, hour: datetime) -> datetime:
+    """The full hour of the last collection round at ``place`` (at most 48 hours back)."""
+    start = hour
+    for _ in range(48):  # the last round is never more than a day back
+        if world.collected(place, start):
+            break
+        start -= HOUR
+    return start
+
+
+@functools.lru_cache(maxsize=4096)
+def _whole_hours(world: World, place: str, first: datetime, end: datetime) -> float:
+    """Litter at ``busy`` = 1 over the whole hours from ``first`` up to ``end``."""
+    total, cursor = 0.0, first
+    while cursor < end:
+        total += world.litter_rate(place, 1.0, cursor)
+        cursor += HOUR
+    return total
 
 
 def ambient_temperature(when: datetime, key: int) -> float:

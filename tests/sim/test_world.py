@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from sim.world import ArenaEvent, World, noise, stable_key
 
 MATCH = ArenaEvent(
@@ -72,3 +76,41 @@ def test_noise_is_a_pure_function_of_key_and_time() -> None:
     values = [noise(7, t) for t in range(2000)]
     assert 0.45 < sum(values) / len(values) < 0.55
     assert all(0.0 <= v < 1.0 for v in values)
+
+
+def _fill_hour_by_hour(
+    world: World, place: str, busy: float, when: datetime, emptied_at: datetime | None
+) -> float:
+    """The fill level integrated one stretch at a time (the definition World.fill caches)."""
+    start = when.replace(minute=0, second=0, microsecond=0)
+    for _ in range(48):
+        if world.collected(place, start):
+            break
+        start -= timedelta(hours=1)
+    if emptied_at is not None and emptied_at > start:
+        start = emptied_at
+    total, cursor = 0.0, start
+    while cursor < when:
+        nxt = min(cursor.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1), when)
+        total += world.litter_rate(place, busy, cursor) * (nxt - cursor).total_seconds() / 3600
+        cursor = nxt
+    habit = 0.7 + 0.6 * noise(7, 0, 1)
+    return min(1.0, total * habit * 0.2 / 0.12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    place=st.sampled_from(["arenastaden", "solna-centrum", "rasunda", "solnavagen"]),
+    busy=st.floats(0.1, 3.0),
+    minutes=st.integers(0, 3 * 24 * 60),
+    seconds=st.integers(0, 59),
+    emptied_ago_min=st.none() | st.integers(0, 30 * 60),
+)
+def test_fill_equals_the_hour_by_hour_integral(
+    place: str, busy: float, minutes: int, seconds: int, emptied_ago_min: int | None
+) -> None:
+    world = World(seed=3, events=(MATCH,))
+    when = datetime(2026, 12, 10, 0, 0, tzinfo=UTC) + timedelta(minutes=minutes, seconds=seconds)
+    emptied = None if emptied_ago_min is None else when - timedelta(minutes=emptied_ago_min)
+    got = world.fill(place=place, busy=busy, volume_m3=0.12, key=7, when=when, emptied_at=emptied)
+    assert got == pytest.approx(_fill_hour_by_hour(world, place, busy, when, emptied), rel=1e-9)
