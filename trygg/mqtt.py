@@ -267,7 +267,9 @@ class _FastClient(paho.Client):
         direct = self.on_incoming is not None and self._protocol == paho.MQTTv5
         puback = self._puback if self.on_puback is not None else None
         rc: Any = paho.MQTT_ERR_SUCCESS
-        for _ in range(_MAX_PACKETS_PER_READ):
+        packets = 0  # handed over this call: past _MAX_PACKETS_PER_READ the loop gets a turn
+        while packets < _MAX_PACKETS_PER_READ:
+            packets += 1
             sock = self._sock
             if direct and isinstance(sock, _BufferedSocket) and self._in_packet["command"] == 0:
                 if sock.pending() <= 0:
@@ -278,7 +280,9 @@ class _FastClient(paho.Client):
                         return paho.MQTT_ERR_SUCCESS
                     except OSError:
                         return self._read_one()  # paho's read reports the error
-                if sock.take_packets(self._deliver, puback):
+                taken = sock.take_packets(self._deliver, puback)
+                packets += taken
+                if taken:
                     with self._msgtime_mutex:
                         self._last_bytes_received = paho.time_func()
                 if sock.pending() <= 0 or self._sock is not sock:
