@@ -16,7 +16,8 @@ boot or close), so a message costs one commit (one fsync on a Pi's SD card), not
 device stopped before that sends the acknowledged messages again, and the hub drops them
 as duplicates.
 
-The methods are blocking (SQLite); the agent calls them through ``asyncio.to_thread``.
+The methods are blocking (SQLite); the agent calls them through ``Agent.io`` (a worker
+thread on a Pi, inline in a simulator).
 """
 
 from __future__ import annotations
