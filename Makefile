@@ -22,7 +22,7 @@ venv: $(STAMP)
 
 lint: venv
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check trygg/contract.py
+	$(BIN)/ruff format --check trygg edge hub sim bench tests dashboards
 
 types: venv
 	$(BIN)/mypy trygg edge hub dashboards sim tests bench

@@ -23,12 +23,19 @@ def main() -> int:
         if only and name not in only:
             continue
         print(f"== bench.{name}", flush=True)
-        proc = subprocess.run([sys.executable, "-m", f"bench.{name}"], check=False,
-                              capture_output=True, text=True, cwd=HERE.parent)
+        proc = subprocess.run(
+            [sys.executable, "-m", f"bench.{name}"],
+            check=False,
+            capture_output=True,
+            text=True,
+            cwd=HERE.parent,
+        )
         sys.stdout.write(proc.stdout)
         sys.stderr.write(proc.stderr[-2000:])
         lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
-        summaries.append(f"{name}: " + (lines[-1] if lines else f"no output (rc {proc.returncode})"))
+        summaries.append(
+            f"{name}: " + (lines[-1] if lines else f"no output (rc {proc.returncode})")
+        )
         failed += proc.returncode != 0
     print("\n== summary")
     for line in summaries:

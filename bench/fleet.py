@@ -194,7 +194,9 @@ async def bench(
     )
     await asyncio.to_thread(stack.up)
     procs: list[subprocess.Popen[bytes]] = []
-    scratch_db = ScratchPostgres(f"trygg_bench_fleet_{os.getpid()}") if database == "postgres" else None
+    scratch_db = (
+        ScratchPostgres(f"trygg_bench_fleet_{os.getpid()}") if database == "postgres" else None
+    )
     try:
         if scratch_db:
             await asyncio.to_thread(scratch_db.create)

@@ -55,9 +55,7 @@ class Hub:
             password=settings.influx_password,
             token=settings.influx_token,
         )
-        rules = RuleEngine(
-            sessions=sessions, clock=clock, offline_grace_s=settings.offline_grace_s
-        )
+        rules = RuleEngine(sessions=sessions, clock=clock, offline_grace_s=settings.offline_grace_s)
         ingest = Ingest(
             settings=settings, sessions=sessions, influx=influx, clock=clock, sink=rules.feed
         )

@@ -144,9 +144,9 @@ def _data_names_ok(message: Data) -> bool:
         if r.field == field and r.asset == asset and r.sensor == sensor:
             continue
         asset, sensor, field = r.asset, r.sensor, r.field
-        if (
-            asset not in known or sensor not in known or field not in known
-        ) and not _NAMES.match(asset, sensor, field):
+        if (asset not in known or sensor not in known or field not in known) and not _NAMES.match(
+            asset, sensor, field
+        ):
             return False
     return True
 

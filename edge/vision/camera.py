@@ -42,8 +42,9 @@ class CameraConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     asset: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
-    source: str = Field(default="picamera",
-                        description="'picamera', 'usb:N', an RTSP/HTTP URL or a video file")
+    source: str = Field(
+        default="picamera", description="'picamera', 'usb:N', an RTSP/HTTP URL or a video file"
+    )
     max_fps: float = Field(default=2.0, gt=0, le=30)
     cpu_share: float = Field(default=0.25, gt=0, le=1)
     health: CameraHealthConfig | None = None
@@ -64,9 +65,15 @@ def open_source(config: CameraConfig) -> FrameSource:
 class CameraLoop:
     """Analyses one camera's frames in a worker thread and emits numbers only."""
 
-    def __init__(self, *, config: CameraConfig, clock: Clock, source: FrameSource | None = None,
-                 health: CameraHealthMonitor | None = None,
-                 crowd: CrowdCounter | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        config: CameraConfig,
+        clock: Clock,
+        source: FrameSource | None = None,
+        health: CameraHealthMonitor | None = None,
+        crowd: CrowdCounter | None = None,
+    ) -> None:
         self.config = config
         self.clock = clock
         self.source = source if source is not None else open_source(config)
@@ -119,17 +126,18 @@ class CameraLoop:
         with self._lock:
             return self.health.acknowledge(event_type, now=now)
 
-    async def run(self, stop: asyncio.Event, *, readings: ReadingsSink,
-                  events: EventsSink) -> None:
+    async def run(self, stop: asyncio.Event, *, readings: ReadingsSink, events: EventsSink) -> None:
         """Until ``stop``: frames are analysed off the loop, results handed to the sinks."""
         from edge.vision.sources import FrameBudget, FramePump
 
         loop = asyncio.get_running_loop()
         out: asyncio.Queue[tuple[list[Reading], list[EventItem]] | None] = asyncio.Queue(64)
         halt = threading.Event()
-        pump = FramePump(self.source, stop=halt,
-                         budget=FrameBudget(max_fps=self.config.max_fps,
-                                            cpu_share=self.config.cpu_share))
+        pump = FramePump(
+            self.source,
+            stop=halt,
+            budget=FrameBudget(max_fps=self.config.max_fps, cpu_share=self.config.cpu_share),
+        )
 
         def worker() -> None:
             try:

@@ -60,9 +60,7 @@ def detect_people(
     return merge(parts, iou_threshold=tiling.merge_iou, ios_threshold=tiling.merge_ios)
 
 
-def count_people(
-    detector: PersonDetector, frame: NDArray[np.uint8], tiling: TilingConfig
-) -> int:
+def count_people(detector: PersonDetector, frame: NDArray[np.uint8], tiling: TilingConfig) -> int:
     """How many people the deployed pipeline finds in the whole frame."""
     return len(detect_people(detector, frame, tiling))
 
@@ -84,8 +82,8 @@ class CrowdCounter:
         self._interval_start: datetime | None = None
         self._last_t = 0
         keep = max(0, config.min_frames - 1)
-        self._history: collections.deque[tuple[Points, NDArray[np.float64]]] = (
-            collections.deque(maxlen=keep)
+        self._history: collections.deque[tuple[Points, NDArray[np.float64]]] = collections.deque(
+            maxlen=keep
         )
 
     def _zones_for(self, h: int, w: int) -> list[Zone]:

@@ -56,7 +56,12 @@ def mosaic(
 
 
 def mosaics(
-    counted: list[Counted], *, n: int, how_many: int, seed: int, width: int = 1920,
+    counted: list[Counted],
+    *,
+    n: int,
+    how_many: int,
+    seed: int,
+    width: int = 1920,
     height: int = 1080,
 ) -> list[tuple[NDArray[np.uint8], int]]:
     """``how_many`` reproducible mosaics; images are drawn with replacement when n² > pool."""

@@ -44,9 +44,7 @@ def _starts(length: int, tile: int, overlap: float) -> list[int]:
     return [round(i * (length - tile) / (n - 1)) for i in range(n)]
 
 
-def plan_tiles(
-    h: int, w: int, *, tile: int, overlap: float, max_tiles: int
-) -> list[Tile]:
+def plan_tiles(h: int, w: int, *, tile: int, overlap: float, max_tiles: int) -> list[Tile]:
     """Overlapping square tiles of ``tile`` pixels covering an ``h x w`` frame.
 
     Tiles are spread evenly, so the real overlap is at least ``overlap`` (a fraction of the
@@ -73,9 +71,14 @@ def plan_tiles(
             x1, y1 = min(w, x + size), min(h, y + size)
             tiles.append(
                 Tile(
-                    x0=x, y0=y, x1=x1, y1=y1,
-                    left_inner=x > 0, top_inner=y > 0,
-                    right_inner=x1 < w, bottom_inner=y1 < h,
+                    x0=x,
+                    y0=y,
+                    x1=x1,
+                    y1=y1,
+                    left_inner=x > 0,
+                    top_inner=y > 0,
+                    right_inner=x1 < w,
+                    bottom_inner=y1 < h,
                 )
             )
     return tiles
@@ -99,10 +102,6 @@ def drop_cut(dets: Detections, tile: Tile, *, margin: float) -> Detections:
     return dets.take(~cut)
 
 
-def merge(
-    parts: list[Detections], *, iou_threshold: float, ios_threshold: float
-) -> Detections:
+def merge(parts: list[Detections], *, iou_threshold: float, ios_threshold: float) -> Detections:
     """Merge frame-coordinate detections from the full frame and the tiles into one set."""
-    return nms(
-        Detections.concat(parts), iou_threshold=iou_threshold, ios_threshold=ios_threshold
-    )
+    return nms(Detections.concat(parts), iou_threshold=iou_threshold, ios_threshold=ios_threshold)

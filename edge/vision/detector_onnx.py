@@ -73,7 +73,11 @@ class OnnxYoloxDetector:
             self._run(np.zeros((1, 3, entry.input.height, entry.input.width), np.float32))
         log.info(
             "loaded %s (%s, %dx%d, %d thread(s))",
-            name, entry.file, entry.input.width, entry.input.height, threads,
+            name,
+            entry.file,
+            entry.input.width,
+            entry.input.height,
+            threads,
         )
 
     @classmethod

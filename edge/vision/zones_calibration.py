@@ -32,9 +32,7 @@ def calibrate(image_points: object, ground_points: object) -> Calibration:
     """Homography from >= 4 point pairs, with the RMS ground error of the fit in metres."""
     img, ground = as_points(image_points), as_points(ground_points)
     if img.shape[0] != ground.shape[0]:
-        raise CalibrationError(
-            f"{img.shape[0]} image points but {ground.shape[0]} ground points"
-        )
+        raise CalibrationError(f"{img.shape[0]} image points but {ground.shape[0]} ground points")
     if img.shape[0] < 4:
         raise CalibrationError(f"need at least 4 point pairs, got {img.shape[0]}")
     h, _mask = cv2.findHomography(img, ground, method=0)

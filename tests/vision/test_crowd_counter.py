@@ -15,8 +15,12 @@ from trygg.contract import FIELDS, AssetKind, Data, Reading, encode
 T0 = datetime(2026, 6, 6, 12, 0, tzinfo=UTC)
 FRAME = np.zeros((1080, 1920, 3), np.uint8)
 CROWD_FIELDS = {
-    "peopleCount", "peopleDensity", "levelOfService", "levelOfServiceQueue",
-    "occlusionLimited", "congested",
+    "peopleCount",
+    "peopleDensity",
+    "levelOfService",
+    "levelOfServiceQueue",
+    "occlusionLimited",
+    "congested",
 }
 
 
@@ -27,17 +31,25 @@ def _boxes(n: int, *, x0: float = 100, y_feet: float = 900) -> tuple[Box, ...]:
     return tuple((x0 + 40 * i, y_feet - 80, x0 + 40 * i + 20, y_feet, 0.9) for i in range(n))
 
 
-def _counter(
-    boxes: tuple[Box, ...], *, area: float | None = 10.0, **kw: object
-) -> CrowdCounter:
+def _counter(boxes: tuple[Box, ...], *, area: float | None = 10.0, **kw: object) -> CrowdCounter:
     zones = (
-        ZoneConfig(id="left", polygon=((0, 0), (960, 0), (960, 1080), (0, 1080)), area_m2=area),
-        ZoneConfig(id="right", polygon=((960, 0), (1920, 0), (1920, 1080), (960, 1080)),
-                   area_m2=area),
-    ) if area is not None else ()
+        (
+            ZoneConfig(id="left", polygon=((0, 0), (960, 0), (960, 1080), (0, 1080)), area_m2=area),
+            ZoneConfig(
+                id="right", polygon=((960, 0), (1920, 0), (1920, 1080), (960, 1080)), area_m2=area
+            ),
+        )
+        if area is not None
+        else ()
+    )
     cfg = CrowdConfig.model_validate(
-        {"sensor": "cam-1", "interval_s": 10, "zones": zones,
-         "tiling": TilingConfig(enabled=False), **kw}
+        {
+            "sensor": "cam-1",
+            "interval_s": 10,
+            "zones": zones,
+            "tiling": TilingConfig(enabled=False),
+            **kw,
+        }
     )
     return CrowdCounter(detector=StaticDetector(config=StaticConfig(boxes=boxes)), config=cfg)
 
@@ -123,8 +135,16 @@ def test_seam_returns_only_contract_fields_and_scalars() -> None:
         assert r.field in CROWD_FIELDS
         assert r.field in FIELDS
         assert isinstance(r.v, bool | int | float | str)
-        assert set(r.model_dump()) == {"asset", "kind", "sensor", "field", "t", "v", "q",
-                                       "unsynced"}
+        assert set(r.model_dump()) == {
+            "asset",
+            "kind",
+            "sensor",
+            "field",
+            "t",
+            "v",
+            "q",
+            "unsynced",
+        }
         if isinstance(r.v, str):
             assert len(r.v) == 1
 
@@ -132,13 +152,14 @@ def test_seam_returns_only_contract_fields_and_scalars() -> None:
 def test_payload_size_is_bounded() -> None:
     """32 zones (the config maximum), one interval: one data message stays small."""
     zones = tuple(
-        ZoneConfig(id=f"zone-{i:02d}", polygon=((i * 60, 0), (i * 60 + 60, 0),
-                                                 (i * 60 + 60, 1080), (i * 60, 1080)),
-                   area_m2=3.0)
+        ZoneConfig(
+            id=f"zone-{i:02d}",
+            polygon=((i * 60, 0), (i * 60 + 60, 0), (i * 60 + 60, 1080), (i * 60, 1080)),
+            area_m2=3.0,
+        )
         for i in range(32)
     )
-    cfg = CrowdConfig(sensor="cam-1", interval_s=0, zones=zones,
-                      tiling=TilingConfig(enabled=False))
+    cfg = CrowdConfig(sensor="cam-1", interval_s=0, zones=zones, tiling=TilingConfig(enabled=False))
     counter = CrowdCounter(
         detector=StaticDetector(config=StaticConfig(boxes=_boxes(40, x0=0))), config=cfg
     )

@@ -82,8 +82,11 @@ def test_counter_on_a_real_crowd_frame_gives_density_and_levels() -> None:
     cfg = CrowdConfig(
         sensor="cam-1",
         interval_s=0,
-        zones=(ZoneConfig(id="square", polygon=((0, 0), (1920, 0), (1920, 1080), (0, 1080)),
-                          area_m2=20.0),),
+        zones=(
+            ZoneConfig(
+                id="square", polygon=((0, 0), (1920, 0), (1920, 1080), (0, 1080)), area_m2=20.0
+            ),
+        ),
     )
     counter = CrowdCounter(detector=_detector(NANO), config=cfg)
     out = {r.field: r for r in counter.observe(frame, datetime(2026, 6, 6, tzinfo=UTC))}
@@ -97,7 +100,10 @@ def test_counter_on_a_real_crowd_frame_gives_density_and_levels() -> None:
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "edge.vision.crowd_cli", *args],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, check=False,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 

@@ -21,7 +21,10 @@ def test_manifest_loads_and_describes_both_models() -> None:
     manifest = load_manifest(DEFAULT_MANIFEST)
     nano = manifest.entry("yolox_nano_coco_416")
     assert (nano.input.width, nano.input.height, nano.classes, nano.person_class) == (
-        416, 416, 80, 0,
+        416,
+        416,
+        80,
+        0,
     )
     small = manifest.entry("person_detector_192")
     assert (small.input.width, small.classes) == (192, 1)

@@ -117,16 +117,25 @@ def test_calibration_is_saved_into_the_device_config(tmp_path: Path) -> None:
         yaml.safe_dump(
             {
                 "device": "pole-7",
-                "vision": {"crowd": {"sensor": "cam-1", "zones": [
-                    {"id": "square", "polygon": [[0, 1080], [1920, 1080], [1500, 500], [420, 500]]}
-                ]}},
+                "vision": {
+                    "crowd": {
+                        "sensor": "cam-1",
+                        "zones": [
+                            {
+                                "id": "square",
+                                "polygon": [[0, 1080], [1920, 1080], [1500, 500], [420, 500]],
+                            }
+                        ],
+                    }
+                },
             }
         )
     )
     img = [(0, 1080), (1920, 1080), (1500, 500), (420, 500), (960, 700)]
     ground = [(0, 0), (10, 0), (10, 20), (0, 20)]
-    ground.append(tuple(apply_homography(calibrate(img[:4], ground).homography,
-                                         np.array([img[4]], float))[0]))
+    ground.append(
+        tuple(apply_homography(calibrate(img[:4], ground).homography, np.array([img[4]], float))[0])
+    )
     cal = calibrate(img, ground)
     save_to_device_config(path, cal, image_points=img, ground_points=ground)
     doc = yaml.safe_load(path.read_text())
