@@ -17,6 +17,7 @@ from paho.mqtt.enums import CallbackAPIVersion, _ConnectionState
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from trygg import mqtt
 from trygg.mqtt import (
     Connection,
     Incoming,
@@ -396,3 +397,36 @@ def test_plain_publish_leaves_the_unusual_to_paho() -> None:
     assert plain_publish(0x33, bytearray(b"\x00\x01a\x00\x05\x00xy")) == ("a", b"xy", 1, 5, True)
     assert plain_publish(0x30, b"\x00\x01a\x00") == ("a", b"", 0, 0, False)
     assert plain_publish(0x33, b"??\x00\x01a\x00\x05\x00xy!", 2, 10) == ("a", b"xy", 1, 5, True)
+
+
+def _backlog_packet(mid: int) -> bytes:
+    # a 20-reading message's size: ~250 packets per 256 KiB read
+    return _publish_packet(b"trygg/v1/dev/d-1/data", b"p" * 1000, qos=1, mid=mid)
+
+
+def test_a_large_backlog_is_read_in_turns_in_order() -> None:
+    """A replayed session's backlog arrives as fast as the broker sends it: one readiness
+    event must not read all of it before the ingest classifies anything. ``loop_read``
+    hands over at most about ``_MAX_PACKETS_PER_READ`` packets per call and says the rest
+    is still buffered (``Connection._readable`` then calls it again)."""
+    total = 5 * mqtt._MAX_PACKETS_PER_READ + 123
+    data = b"".join(_backlog_packet(1 + i % 65535) for i in range(total))
+    client = _FastClient(
+        CallbackAPIVersion.VERSION2, client_id="t", protocol=paho.MQTTv5, manual_ack=True
+    )
+    got: list[int] = []
+    client.on_incoming = lambda _t, _p, _q, mid, _r: got.append(mid)
+    client._sock = _BufferedSocket(_Wire(data))
+    turns = []
+    while True:
+        before = len(got)
+        assert client.loop_read() == paho.MQTT_ERR_SUCCESS
+        turns.append(len(got) - before)
+        if not client.buffered() and turns[-1] == 0:
+            break
+        assert len(turns) < total  # the loop ends
+    client._sock = None
+    assert got == [1 + i % 65535 for i in range(total)]  # every packet once, in order
+    per_read = 256 * 1024 // len(_backlog_packet(1)) + 1
+    assert max(turns) <= mqtt._MAX_PACKETS_PER_READ + per_read  # at most one more read's worth
+    assert len([t for t in turns if t]) >= total // (mqtt._MAX_PACKETS_PER_READ + per_read)
