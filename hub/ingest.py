@@ -12,8 +12,9 @@ committing batch N overlap while memory stays bounded (the broker sends at most
    nothing meanwhile, so back-pressure reaches the broker and the devices' outboxes;
 3. *commit*: commit watermarks, device state, dead letters and counters to SQL in one
    transaction,
-   PUBACK the batch, send each device its end-to-end :class:`~trygg.contract.Ack`, request
-   a rebirth from devices with new sequence gaps, and hand the stored items to the sink.
+   PUBACK the batch, send each device its end-to-end :class:`~trygg.contract.Ack` and
+   request a rebirth from devices with new sequence gaps (:mod:`hub.device_replies`), and
+   hand the stored items to the sink.
 
 The sink (the rules engine) receives a list of ``(tag, item)``: ``("birth", Birth)``,
 ``("state", State)``, ``(device, Data | Events)`` for stored messages, and
@@ -28,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hub import ingest_gc
 from hub.dedup import SeqState
+from hub.device_replies import DeviceReplies
 from hub.device_state import DeviceStates, Transition, parse_class_timeouts
 from hub.influx import Influx, InfluxError
 from hub.ingest_batch import Batch, Classifier
@@ -68,16 +69,6 @@ _STEP_MESSAGES = 250
 # Batches waiting for the rules. Rules run behind ingest (a replayed backlog must not be
 # throttled to the rules' pace) but boundedly: a full queue holds the store stage back.
 _SINK_DEPTH = 16
-# A device is sent at most one end-to-end Ack per interval (the newest watermark; a trailing
-# Ack follows when more was stored meanwhile). Acking each device after every batch cost a
-# QoS 1 publish and its PUBACK per message when replaying (~20 % of the drain time). The
-# interval is 0.25 s, stretched so that the whole fleet costs at most _ACK_RATE Acks/s
-# (500 devices: 1 s), and never past _ACK_INTERVAL_MAX_S: far inside the devices' re-send
-# timeout (60 s in the fleet config) and outbox window (500 messages), because during a
-# replay each device gets only its share of the hub's drain rate.
-_ACK_INTERVAL_S = 0.25
-_ACK_INTERVAL_MAX_S = 5.0
-_ACK_RATE = 500.0
 
 
 @dataclass
@@ -123,13 +114,15 @@ class Ingest:
         self.connected = asyncio.Event()
         self.spool: Spool | None = None
         self._conn: Connection | None = None
-        self._rebirth_at: dict[str, float] = {}
         self._unacked = 0
         self._oldest_unstored: list[int] = []
         self._sink_queue: asyncio.Queue[list[tuple[str, Any]]] = asyncio.Queue(_SINK_DEPTH)
-        self._acked_at: dict[str, float] = {}  # device -> loop time its last Ack was sent
-        self._ack_due: set[str] = set()  # stored more since then; a trailing Ack is due
-        self._ack_timer: asyncio.TimerHandle | None = None
+        self.replies = DeviceReplies(
+            seq=self.seq,
+            clock=clock,
+            rebirth_interval_s=settings.rebirth_interval_s,
+            connection=lambda: self._conn,
+        )
 
     # ---- start-up --------------------------------------------------------------------
     def load(self) -> None:
@@ -162,9 +155,7 @@ class Ingest:
                     tg.create_task(self._gauge_loop(stop), name="ingest-gauges")
                     tg.create_task(self._sink_loop(stop), name="ingest-sink")
         finally:
-            if self._ack_timer is not None:
-                self._ack_timer.cancel()
-                self._ack_timer = None
+            self.replies.close()
 
     async def _link(self, *, up: bool) -> None:
         """Our own broker link changed: device state and the rules must not read the
@@ -372,7 +363,7 @@ class Ingest:
                 if self._oldest_unstored:
                     self._oldest_unstored.pop(0)
             for batch in batches:
-                self._acknowledge_devices(conn, batch)
+                self.replies.acknowledge(conn, batch.touched)
             self.gauges.queue_depth = self._unacked
             self.gauges.last_batch_s = loop.time() - works[-1].started
             for i, batch in enumerate(batches):
@@ -453,76 +444,10 @@ class Ingest:
         await asyncio.to_thread(self.store.write, write)
         # New gaps, and gaps still open: the request or the re-send it causes may be lost.
         open_gaps = {d for d in changed if (seq := self.seq.get(d)) is not None and seq.above}
-        self._request_rebirths(open_gaps | gaps.keys(), now_ms)
+        self.counters.rebirths_requested += self.replies.request_rebirths(
+            open_gaps | gaps.keys(), now_ms
+        )
         return transitions
-
-    def _acknowledge_devices(self, conn: Connection, batch: Batch) -> None:
-        """Tell each device of the batch its stored watermark: at once if it had no Ack in
-        the last interval, else with the trailing flush."""
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        ts = to_ms(self.clock.now())
-        acked_at, due = self._acked_at, self._ack_due
-        interval = self._ack_interval()
-        for device in batch.touched:
-            if now - acked_at.get(device, -interval) >= interval:
-                due.discard(device)
-                self._send_ack(conn, device, now, ts)
-            else:
-                due.add(device)
-        if due and self._ack_timer is None:
-            self._ack_timer = loop.call_later(interval, self._flush_acks)
-
-    def _ack_interval(self) -> float:
-        return min(_ACK_INTERVAL_MAX_S, max(_ACK_INTERVAL_S, len(self._acked_at) / _ACK_RATE))
-
-    def _flush_acks(self) -> None:
-        self._ack_timer = None
-        conn = self._conn
-        if conn is None or not conn.is_connected:
-            # Re-sent once connected again (a new batch also acks its devices).
-            self._ack_timer = asyncio.get_running_loop().call_later(
-                self._ack_interval(), self._flush_acks
-            )
-            return
-        now = asyncio.get_running_loop().time()
-        ts = to_ms(self.clock.now())
-        due, self._ack_due = self._ack_due, set()
-        for device in due:
-            self._send_ack(conn, device, now, ts)
-
-    def _send_ack(self, conn: Connection, device: str, now: float, ts: int) -> None:
-        self._acked_at[device] = now
-        ack = c.encode_ack(device=device, seq=self.seq[device].watermark, ts=ts)
-        self._publish(conn, c.topic_for(device, c.Kind.ACK), ack, retain=True)
-
-    def _request_rebirths(self, devices: set[str], now_ms: int) -> None:
-        """At most one request per device per ``rebirth_interval_s`` of wall time (a
-        network round trip, which a simulated clock does not speed up)."""
-        conn = self._conn
-        if conn is None or not devices:
-            return
-        now, interval = asyncio.get_running_loop().time(), self.settings.rebirth_interval_s
-        for device in sorted(devices):
-            if now - self._rebirth_at.get(device, -interval) < interval:
-                continue
-            self._rebirth_at[device] = now
-            cmd = c.Command(id=uuid.uuid4().hex[:16], name="rebirth", ts=now_ms)
-            self._publish(conn, c.topic_for(device, c.Kind.CMD), c.encode(cmd))
-            self.counters.rebirths_requested += 1
-            log.info("%s: sequence gap, rebirth requested", device)
-
-    @staticmethod
-    def _publish(conn: Connection, topic: str, payload: bytes, *, retain: bool = False) -> None:
-        """Fire-and-forget at QoS 0: acks and rebirth requests are repeated by the next
-        batch anyway, and the device's session starts clean, so QoS 1 would only add a
-        PUBACK each way (broker and device) per message."""
-        try:
-            fut = conn.publish_nowait(topic, payload, qos=0, retain=retain)
-        except MqttError as exc:
-            log.debug("publish to %s skipped: %s", topic, exc)
-            return
-        fut.add_done_callback(lambda f: f.cancelled() or f.exception())
 
     async def _feed(self, batch: Batch, transitions: list[Transition]) -> None:
         if self.sink is None:
