@@ -63,18 +63,21 @@ class Hub:
         return cls(settings, clock, sessions, influx, ingest, rules, gauges)
 
     async def run(self, stop: asyncio.Event, *, serve_api: bool = True) -> None:
-        # Independent start-up work overlaps: InfluxDB's answers, SQLite's reads.
-        async with asyncio.TaskGroup() as tg:
-            if self.settings.influx_manage_schema:
-                tg.create_task(
-                    self.influx.ensure_schema(
-                        raw_rp=self.settings.influx_raw_rp,
-                        raw_retention=self.settings.influx_raw_retention,
-                    ),
-                    name="influx-schema",
-                )
-            tg.create_task(asyncio.to_thread(self.ingest.load), name="ingest-load")
-            tg.create_task(asyncio.to_thread(self.rules.load), name="rules-load")
+        ready = asyncio.Event()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                # The ingest starts at once (its InfluxDB schema, state and broker session;
+                # see Ingest.run) and classifies once the rules' state is loaded too.
+                tg.create_task(self.ingest.run(stop, ready=ready), name="ingest")
+                await asyncio.to_thread(self.rules.load)
+                ready.set()
+                await self._serve(stop, tg, serve_api=serve_api)
+        finally:
+            await self.influx.aclose()
+            self.sessions.kw["bind"].dispose()
+
+    async def _serve(self, stop: asyncio.Event, tg: asyncio.TaskGroup, *, serve_api: bool) -> None:
+        """The hub's other workers (and the HTTP API), in the hub's task group."""
         server = None
         api_config = api_config_from_env()  # issue 7: TRYGG_API_* limits and retention
         if serve_api:
@@ -90,38 +93,32 @@ class Hub:
                     lifespan="off",
                 )
             )
-        try:
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(self.ingest.run(stop), name="ingest")
-                # issue 7: webhook deliveries from the outbox, and the citizen-contact purge
-                webhooks = WebhookWorker(sessions=self.sessions, clock=self.clock)
-                tg.create_task(webhooks.run(stop), name="webhooks")
-                retention = api_config.contact_retention
-                tg.create_task(
-                    run_purge(stop, sessions=self.sessions, clock=self.clock, retention=retention),
-                    name="privacy",
-                )
-                tg.create_task(self.rules.run(stop, every_s=self.settings.tick_s), name="rules")
-                sender = CommandSender(
-                    sessions=self.sessions,
-                    clock=self.clock,
-                    mqtt=self.settings.broker(),
-                    retry_s=self.settings.command_retry_s,
-                )
-                tg.create_task(sender.run(stop), name="commands")
-                if self.gauges is not None:
-                    tg.create_task(
-                        self.gauges.run(
-                            stop,
-                            events_s=min(self.settings.tick_s, 5.0),
-                            gauges_s=self.settings.gauges_s,
-                        ),
-                        name="gauges",
-                    )
-                if server is not None:
-                    tg.create_task(server.serve(), name="api")
-                    await stop.wait()
-                    server.should_exit = True
-        finally:
-            await self.influx.aclose()
-            self.sessions.kw["bind"].dispose()
+        # issue 7: webhook deliveries from the outbox, and the citizen-contact purge
+        webhooks = WebhookWorker(sessions=self.sessions, clock=self.clock)
+        tg.create_task(webhooks.run(stop), name="webhooks")
+        retention = api_config.contact_retention
+        tg.create_task(
+            run_purge(stop, sessions=self.sessions, clock=self.clock, retention=retention),
+            name="privacy",
+        )
+        tg.create_task(self.rules.run(stop, every_s=self.settings.tick_s), name="rules")
+        sender = CommandSender(
+            sessions=self.sessions,
+            clock=self.clock,
+            mqtt=self.settings.broker(),
+            retry_s=self.settings.command_retry_s,
+        )
+        tg.create_task(sender.run(stop), name="commands")
+        if self.gauges is not None:
+            tg.create_task(
+                self.gauges.run(
+                    stop,
+                    events_s=min(self.settings.tick_s, 5.0),
+                    gauges_s=self.settings.gauges_s,
+                ),
+                name="gauges",
+            )
+        if server is not None:
+            tg.create_task(server.serve(), name="api")
+            await stop.wait()
+            server.should_exit = True

@@ -66,6 +66,9 @@ _WRITE_BATCHES = 4
 _COMMIT_BATCHES = _WRITERS * _WRITE_BATCHES
 # Messages taken from paho per step; a batch is several steps, up to batch_max_lines lines.
 _STEP_MESSAGES = 250
+# Messages read from the socket ahead of the consumer at most (see Connection): a replayed
+# session's backlog is read as it is classified, not all at once ahead of everything else.
+_READ_AHEAD = 2000
 # Batches waiting for the rules. Rules run behind ingest (a replayed backlog must not be
 # throttled to the rules' pace) but boundedly: a full queue holds the store stage back.
 _SINK_DEPTH = 16
@@ -143,19 +146,42 @@ class Ingest:
     def _hub_state(self, online: bool) -> bytes:
         return c.HubState(online=online, ts=to_ms(self.clock.now())).model_dump_json().encode()
 
-    async def run(self, stop: asyncio.Event) -> None:
-        if self.spool is None:
-            await asyncio.to_thread(self.load)
+    async def run(self, stop: asyncio.Event, *, ready: asyncio.Event | None = None) -> None:
+        """Ingest until ``stop``. Start-up overlaps: the state is loaded from SQL while the
+        InfluxDB schema is made sure of and then the broker connection opened, so a
+        persistent session's backlog streams in meanwhile; nothing is classified before
+        the state is loaded and, given ``ready``, the caller's own start-up is done."""
+        schema = asyncio.ensure_future(self._ensure_schema())
+        starting = asyncio.ensure_future(self._start(schema, ready))
         try:
-            with ingest_gc.tuned():
+            with contextlib.ExitStack() as tuning:
                 async with asyncio.TaskGroup() as tg:
-                    tg.create_task(self._mqtt_loop(stop), name="ingest-mqtt")
+                    tg.create_task(self._mqtt_loop(stop, schema, starting), name="ingest-mqtt")
+                    await starting
+                    # What start-up loaded is long-lived: frozen out of the collector's scans.
+                    tuning.enter_context(ingest_gc.tuned())
                     tg.create_task(self._spool_loop(stop), name="ingest-spool")
                     tg.create_task(self._tick_loop(stop), name="ingest-tick")
                     tg.create_task(self._gauge_loop(stop), name="ingest-gauges")
                     tg.create_task(self._sink_loop(stop), name="ingest-sink")
         finally:
+            schema.cancel()
+            starting.cancel()
             self.replies.close()
+
+    async def _ensure_schema(self) -> None:
+        if self.settings.influx_manage_schema:
+            await self.influx.ensure_schema(
+                raw_rp=self.settings.influx_raw_rp,
+                raw_retention=self.settings.influx_raw_retention,
+            )
+
+    async def _start(self, schema: asyncio.Future[None], ready: asyncio.Event | None) -> None:
+        if self.spool is None:
+            await asyncio.to_thread(self.load)
+        await asyncio.shield(schema)
+        if ready is not None:
+            await ready.wait()
 
     async def _link(self, *, up: bool) -> None:
         """Our own broker link changed: device state and the rules must not read the
@@ -166,11 +192,15 @@ class Ingest:
         if self.sink is not None:
             await self._sink_queue.put([("link", up)])
 
-    async def _mqtt_loop(self, stop: asyncio.Event) -> None:
+    async def _mqtt_loop(
+        self, stop: asyncio.Event, schema: asyncio.Future[None], starting: asyncio.Future[None]
+    ) -> None:
+        # The schema first: a backlog streaming in would crowd its requests out of the loop.
+        await asyncio.shield(schema)
         delays = backoff(0.5, 30.0)
         while not stop.is_set():
             try:
-                await self._session(stop)
+                await self._session(stop, starting)
                 delays = backoff(0.5, 30.0)
             except MqttError as exc:
                 log.warning("hub MQTT session ended: %s", exc)
@@ -182,14 +212,17 @@ class Ingest:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=next(delays))
 
-    async def _session(self, stop: asyncio.Event) -> None:
+    async def _session(self, stop: asyncio.Event, starting: asyncio.Future[None]) -> None:
         will = Will(c.HUB_STATE_TOPIC, self._hub_state(False))
         async with Connection(
             self.settings.broker(),
             will=will,
             manual_ack=True,
             max_batch=_STEP_MESSAGES,
+            read_ahead=_READ_AHEAD,
         ) as conn:
+            # Received meanwhile is held (un-acknowledged) in the connection's inbox.
+            await asyncio.shield(starting)
             self._conn = conn
             # Whatever was classified but not stored is re-delivered by the broker.
             self.classifier.pending.clear()

@@ -495,6 +495,7 @@ class Connection:
         will: Will | None = None,
         manual_ack: bool = False,
         max_batch: int = 5000,
+        read_ahead: int = 0,
     ) -> None:
         self._settings = settings
         self._loop = asyncio.get_running_loop()
@@ -540,6 +541,12 @@ class Connection:
         self._inbox: list[Incoming] = []
         self._inbox_event = asyncio.Event()
         self._max_batch = max_batch
+        # Flow control (0: none): reading stops while the inbox holds this many messages,
+        # so a session's backlog does not crowd everything else out of the event loop; it
+        # never stops for longer than half a keep-alive (the PINGRESP must be read).
+        self._read_ahead = read_ahead
+        self._paused: asyncio.TimerHandle | None = None
+        self._overflow = False  # the consumer fell behind for long: read on regardless
         self._pending: dict[int, asyncio.Future[int]] = {}
         self._early: dict[int, int] = {}
         self._sub_pending: dict[int, asyncio.Future[list[int]]] = {}
@@ -553,6 +560,9 @@ class Connection:
 
     def _on_socket_close(self, _c: Any, _u: Any, _sock: Any) -> None:
         self._keepalive.discard(self._client)
+        if self._paused is not None:
+            self._paused.cancel()
+            self._paused = None
         if self._fd >= 0:
             self._loop.remove_reader(self._fd)
             if self._writer:
@@ -586,9 +596,31 @@ class Connection:
         self._client.loop_write()
 
     def _readable(self) -> None:
+        if self._paused is not None:
+            return
         self._client.loop_read()
-        if self._client.buffered():
+        if self._read_ahead and len(self._inbox) >= self._read_ahead and not self._overflow:
+            self._pause()
+        elif self._client.buffered():
             self._loop.call_soon(self._readable)  # drain the rest after others had a turn
+
+    def _pause(self) -> None:
+        if self._fd < 0:
+            return
+        self._loop.remove_reader(self._fd)
+        limit = max(1.0, self._settings.keepalive_s / 2)
+        self._paused = self._loop.call_later(limit, self._resume, True)
+
+    def _resume(self, overflow: bool = False) -> None:
+        """Read again (the consumer took messages, or the pause reached its limit)."""
+        self._overflow = overflow
+        if self._paused is None:
+            return
+        self._paused.cancel()
+        self._paused = None
+        if self._fd >= 0:
+            self._loop.add_reader(self._fd, self._readable)
+            self._loop.call_soon(self._readable)  # bytes already buffered raise no event
 
     # ---- paho callbacks ----------------------------------------------------------------
     def _on_connect(self, _c: Any, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
@@ -762,6 +794,8 @@ class Connection:
                 del self._inbox[: self._max_batch]
                 if not self._inbox:
                     self._inbox_event.clear()
+                if len(self._inbox) < self._read_ahead:
+                    self._resume()
                 return batch
             self._inbox_event.clear()
             if self.disconnected.done():
