@@ -17,6 +17,7 @@ from paho.mqtt.enums import CallbackAPIVersion, _ConnectionState
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from tests.helpers import wait_for
 from trygg import mqtt
 from trygg.mqtt import (
     Connection,
@@ -118,6 +119,46 @@ async def test_connect_waits_for_a_restarting_broker(private_stack: LocalStack) 
         assert loop.time() - back < 5  # the next retry (1, 2, 4 s apart), not a new cycle
     finally:
         await conn.__aexit__(None, None, None)
+
+
+async def test_read_ahead_holds_a_backlog_in_the_socket_until_the_consumer_takes_it(
+    stack: LocalStack, unique: str
+) -> None:
+    """With ``read_ahead`` the connection stops reading while its inbox is that full (the
+    rest waits in the socket and the broker), reads on as messages are taken, and never
+    stays paused for longer than half a keep-alive, so the link is not lost while the
+    consumer is stuck: then it reads everything, as without read-ahead."""
+    topic, total, ahead = f"t/{unique}/backlog", 2000, 50
+    settings = MqttSettings(
+        host="127.0.0.1", port=stack.ports.mqtt, client_id=f"sub-{unique}", keepalive_s=8
+    )
+    async with Connection(settings, manual_ack=True, max_batch=100, read_ahead=ahead) as sub:
+        await sub.subscribe(topic)
+        async with Connection(_settings(stack, f"pub-{unique}")) as pub:
+            payload = b"x" * 1000
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            await asyncio.gather(*(pub.publish(topic, b"%04d" % i + payload) for i in range(total)))
+            await asyncio.sleep(0.5)
+            assert loop.time() - started < 4  # within the pause's limit (keep-alive / 2)
+            per_read = 256 * 1024 // len(payload) + 1
+            assert ahead <= len(sub._inbox) <= ahead + per_read  # the rest is not read yet
+            taken = await sub.messages()
+
+            async def refilled() -> bool:  # taking messages resumed the reading
+                return len(sub._inbox) >= ahead
+
+            async def all_read() -> bool:  # a consumer stuck for long: the pause's limit
+                return len(taken) + len(sub._inbox) == total
+
+            await wait_for(refilled, within=10, interval=0.01)
+            await wait_for(all_read, within=15)
+            assert sub.is_connected
+            async with asyncio.timeout(10):
+                while len(taken) < total:
+                    taken += await sub.messages()
+        sub.ack_many(taken)
+    assert [m.payload[:4] for m in taken] == [b"%04d" % i for i in range(total)]
 
 
 # ---- the short path for plain PUBLISH packets (_FastClient._handle_publish) ---------------
