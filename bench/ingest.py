@@ -9,7 +9,7 @@ the same run:
 1. the hub's drain rate (readings/s and messages/s);
 2. the two ceilings of this machine: a subscriber that only receives and acknowledges the
    same backlog (through the same paho bridge, batch acks) and InfluxDB's own single-thread
-   write rate for the same points pre-encoded in 5000-line batches;
+   write rate for the same points pre-encoded in 5000-line batches (the best of 3 passes);
 3. the ratio of 1 to the lower ceiling.
 
 Other engineers' work shares this 2-core machine, so figures move between runs; compare the
@@ -160,8 +160,9 @@ def noop_drain(port: int, items: list[tuple[str, bytes]], fast: bool) -> float:
     return got[0] / elapsed
 
 
-def influx_ceiling(url: str, items: list[tuple[str, bytes]]) -> float:
-    """InfluxDB's single-thread raw write rate, same points pre-encoded: readings/s."""
+def influx_ceiling(url: str, items: list[tuple[str, bytes]], passes: int = 3) -> list[float]:
+    """InfluxDB's single-thread raw write rate, same points pre-encoded: readings/s of each
+    pass, each into a new database (the best is the ceiling)."""
     from hub.lineproto import reading_lines
 
     lines: list[str] = []
@@ -169,14 +170,16 @@ def influx_ceiling(url: str, items: list[tuple[str, bytes]]) -> float:
         msg = c.decode(c.Kind.DATA, body)
         lines += reading_lines(device=c.parse_topic(topic)[0], site=msg.site, readings=msg.readings)
     bodies = ["\n".join(lines[i : i + 5000]).encode() for i in range(0, len(lines), 5000)]
+    rates = []
     with httpx.Client(base_url=url, timeout=60) as client:
-        client.post("/query", data={"q": 'CREATE DATABASE "ceiling"'})
-        started = time.perf_counter()
-        for body in bodies:
-            client.post("/write", params={"db": "ceiling", "precision": "ms"}, content=body)
-        elapsed = time.perf_counter() - started
-        client.post("/query", data={"q": 'DROP DATABASE "ceiling"'})
-    return len(lines) / elapsed
+        for _ in range(passes):
+            client.post("/query", data={"q": 'CREATE DATABASE "ceiling"'})
+            started = time.perf_counter()
+            for body in bodies:
+                client.post("/write", params={"db": "ceiling", "precision": "ms"}, content=body)
+            rates.append(len(lines) / (time.perf_counter() - started))
+            client.post("/query", data={"q": 'DROP DATABASE "ceiling"'})
+    return rates
 
 
 async def hub_drain(
@@ -225,6 +228,8 @@ async def hub_drain(
         elapsed = time.perf_counter() - started
         stored = await count()
         full_count_s = time.perf_counter() - started
+        # Counted: its compactions would slow what is measured after it.
+        await client.post("/query", data={"q": f'DROP DATABASE "{settings.influx_db}"'})
     counters = hub.ingest.counters
     stop.set()
     await task
@@ -260,7 +265,8 @@ def run_round(
     hub = asyncio.run(hub_drain(settings, stack, items, readings))
     sub_fast = noop_drain(stack.ports.mqtt, items, fast=True)
     sub_paho = noop_drain(stack.ports.mqtt, items, fast=False)
-    influx = influx_ceiling(stack.influx_url, items)
+    passes = influx_ceiling(stack.influx_url, items)
+    influx = max(passes)
     ceilings = {"subscriber_readings_per_s": sub_fast * readings, "influx_readings_per_s": influx}
     lower = min(ceilings.values())
     return {
@@ -268,6 +274,7 @@ def run_round(
         "ceiling_subscriber_messages_per_s": sub_fast,
         "plain_paho_subscriber_messages_per_s": sub_paho,
         "ceiling_influx_readings_per_s": influx,
+        "influx_passes_readings_per_s": passes,
         "lower_ceiling": min(ceilings, key=lambda k: ceilings[k]),
         "ratio_to_lower_ceiling": hub["readings_per_s"] / lower,
     }
