@@ -69,12 +69,14 @@ class DeviceReplies:
         ts = to_ms(self._clock.now())
         acked_at, due = self._acked_at, self._due
         interval = self._interval()
+        now_due = []
         for device in devices:
             if now - acked_at.get(device, -interval) >= interval:
                 due.discard(device)
-                self._send_ack(conn, device, now, ts)
+                now_due.append(device)
             else:
                 due.add(device)
+        self._send_acks(conn, now_due, now, ts)
         if due and self._timer is None:
             self._timer = loop.call_later(interval, self._flush)
 
@@ -85,16 +87,16 @@ class DeviceReplies:
         if conn is None or not devices:
             return 0
         now, interval = asyncio.get_running_loop().time(), self._rebirth_interval_s
-        sent = 0
+        requests = []
         for device in sorted(devices):
             if now - self._rebirth_at.get(device, -interval) < interval:
                 continue
             self._rebirth_at[device] = now
             cmd = c.Command(id=uuid.uuid4().hex[:16], name="rebirth", ts=now_ms)
-            _publish(conn, c.topic_for(device, c.Kind.CMD), c.encode(cmd))
-            sent += 1
+            requests.append((c.topic_for(device, c.Kind.CMD), c.encode(cmd), False))
             log.info("%s: sequence gap, rebirth requested", device)
-        return sent
+        _publish(conn, requests)
+        return len(requests)
 
     def _interval(self) -> float:
         return min(_ACK_INTERVAL_MAX_S, max(_ACK_INTERVAL_S, len(self._acked_at) / _ACK_RATE))
@@ -110,19 +112,22 @@ class DeviceReplies:
         now = loop.time()
         ts = to_ms(self._clock.now())
         due, self._due = self._due, set()
-        for device in due:
-            self._send_ack(conn, device, now, ts)
+        self._send_acks(conn, due, now, ts)
 
-    def _send_ack(self, conn: Connection, device: str, now: float, ts: int) -> None:
-        self._acked_at[device] = now
-        ack = c.encode_ack(device=device, seq=self._seq[device].watermark, ts=ts)
-        _publish(conn, c.topic_for(device, c.Kind.ACK), ack, retain=True)
+    def _send_acks(self, conn: Connection, devices: Iterable[str], now: float, ts: int) -> None:
+        acks = []
+        for device in devices:
+            self._acked_at[device] = now
+            ack = c.encode_ack(device=device, seq=self._seq[device].watermark, ts=ts)
+            acks.append((c.topic_for(device, c.Kind.ACK), ack, True))
+        _publish(conn, acks)
 
 
-def _publish(conn: Connection, topic: str, payload: bytes, *, retain: bool = False) -> None:
-    try:
-        fut = conn.publish_nowait(topic, payload, qos=0, retain=retain)
-    except MqttError as exc:
-        log.debug("publish to %s skipped: %s", topic, exc)
+def _publish(conn: Connection, messages: list[tuple[str, bytes, bool]]) -> None:
+    """Publish at QoS 0 (see the module's doc), all in one write."""
+    if not messages:
         return
-    fut.add_done_callback(lambda f: f.cancelled() or f.exception())
+    try:
+        conn.publish_many(messages)
+    except MqttError as exc:
+        log.debug("%d publish(es) skipped: %s", len(messages), exc)

@@ -8,8 +8,12 @@ time in milliseconds (write with ``precision=ms``).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Sequence
+from itertools import repeat
+from operator import attrgetter
 from typing import Final
+
+import msgspec
 
 from hub.contract_mirror import AnyReading
 from trygg.contract import FIELDS, ContractError, Value
@@ -81,21 +85,44 @@ def _series(device: str, site: str, key: _Series) -> tuple[str, str]:
     return entry
 
 
-def reading_lines(*, device: str, site: str, readings: Iterable[AnyReading]) -> list[str]:
+# A message's values and times formatted in one C call each (msgspec: the shortest text that
+# reads back as the same double, which InfluxDB parses exactly; ~20 ns a number) instead of
+# a float repr (~300 ns) and an int str each; worth it from this many readings on.
+_ENCODE: Final = msgspec.json.Encoder().encode
+_VALUE: Final = attrgetter("v")
+_TIME: Final = attrgetter("t")
+_TEXTS_MIN: Final = 4
+
+
+def _number_texts(readings: Sequence[AnyReading]) -> tuple[list[str], list[str]] | None:
+    """Every reading's value and time as text if every value is a finite number, else
+    None (the readings are then formatted one by one)."""
+    values = _ENCODE(list(map(_VALUE, readings))).decode()
+    # null: not finite; true/false: a bool; a quote: text (which may hold a comma)
+    if "n" in values or "t" in values or "f" in values or '"' in values:
+        return None
+    times = _ENCODE(list(map(_TIME, readings))).decode()
+    return values[1:-1].split(","), times[1:-1].split(",")
+
+
+def reading_lines(*, device: str, site: str, readings: Sequence[AnyReading]) -> list[str]:
     """One line per reading; raises ContractError('schema') on a mistyped value.
 
     A message's readings usually come in runs of one series (a sensor's samples, a
     replayed window), so the series prefix is looked up only when the series changes from
-    the reading before; per reading there is then only the value and the time to format."""
+    the reading before; per reading there is then only the value and the time to format,
+    and a message of numbers has those formatted all at once."""
     series = _PREFIXES.get((device, site))
     if series is None:
         series = {}
+    texts = _number_texts(readings) if len(readings) >= _TEXTS_MIN else None
+    values, times = texts if texts is not None else (repeat(""), repeat(""))
     out: list[str] = []
     append = out.append
     isfinite = math.isfinite
     kind: object = None  # the previous reading's series: (kind, asset, sensor, field)
     asset = sensor = field = prefix = ftype = ""
-    for r in readings:
+    for r, text, t in zip(readings, values, times, strict=False):
         if r.field != field or r.asset != asset or r.sensor != sensor or r.kind is not kind:
             kind, asset, sensor, field = r.kind, r.asset, r.sensor, r.field
             key = (r.kind, asset, sensor, field)
@@ -104,10 +131,13 @@ def reading_lines(*, device: str, site: str, readings: Iterable[AnyReading]) -> 
                 entry = _series(device, site, key)
                 series = _PREFIXES[(device, site)]
             prefix, ftype = entry
-        value = r.v
         # Fast paths for the common cases; everything else, and every error, goes
-        # through field_value.
-        if type(value) is float and ftype == "float" and isfinite(value):
+        # through field_value. A number's text is an int's when it has no "." or "e".
+        if text and ftype == "float":
+            append(f"{prefix}{text} {t}")
+        elif text and ftype == "int" and "." not in text and "e" not in text:
+            append(f"{prefix}{text}i {t}")
+        elif type(value := r.v) is float and ftype == "float" and isfinite(value):
             append(f"{prefix}{value!r} {r.t}")
         elif type(value) is int and ftype == "int":
             append(f"{prefix}{value}i {r.t}")

@@ -161,6 +161,47 @@ async def test_read_ahead_holds_a_backlog_in_the_socket_until_the_consumer_takes
     assert [m.payload[:4] for m in taken] == [b"%04d" % i for i in range(total)]
 
 
+@pytest.mark.parametrize("size", [0, 1, 100, 127 - 12, 128 - 12, 16383 - 12, 16384 - 12, 70_000])
+@pytest.mark.parametrize("retain", [False, True])
+def test_publish_many_queues_the_packets_paho_would(size: int, retain: bool) -> None:
+    client = _FastClient(CallbackAPIVersion.VERSION2, client_id="t", protocol=paho.MQTTv5)
+    client.on_socket_register_write = lambda *_a: None  # queue only, as on the event loop
+    client._sock = object()  # type: ignore[assignment]
+    topic, payload = "trygg/v1/dev/d-1/ack", bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    client._send_publish(0, topic.encode(), payload, qos=0, retain=retain)
+    by_paho = bytes(client._out_packet.pop()["packet"])
+    client.publish_many([(topic, payload, retain), ("a/b", b"", False)])
+    queued = client._out_packet.pop()
+    client._sock = None
+    assert queued["packet"] == by_paho + mqtt.plain_publish_packet("a/b", b"", False)
+    info = queued["info"]
+    assert info is not None
+    assert (queued["command"], queued["qos"], info.mid) == (0x30, 0, 0)
+
+
+async def test_publish_many_delivers_in_order_and_retains(stack: LocalStack, unique: str) -> None:
+    topic = f"t/{unique}/many"
+    async with Connection(_settings(stack, f"sub-{unique}")) as sub:
+        await sub.subscribe(f"{topic}/+", qos=0)
+        async with Connection(_settings(stack, f"pub-{unique}")) as pub:
+            pub.publish_many([(f"{topic}/{i}", b"%d" % i, i == 7) for i in range(10)])
+            got: list[Incoming] = []
+            async with asyncio.timeout(10):
+                while len(got) < 10:
+                    got += await sub.messages()
+            assert [(m.topic, m.payload) for m in got] == [
+                (f"{topic}/{i}", b"%d" % i) for i in range(10)
+            ]
+            assert await pub.publish(f"{topic}/x", b"") == 0  # the link is fine after them
+    async with Connection(_settings(stack, f"late-{unique}")) as late:
+        await late.subscribe(f"{topic}/+", qos=0)
+        async with asyncio.timeout(10):
+            retained = await late.messages()
+        assert [(m.topic, m.payload, m.retain) for m in retained] == [(f"{topic}/7", b"7", True)]
+    with pytest.raises(MqttError):
+        pub.publish_many([(topic, b"", False)])  # closed
+
+
 # ---- the short path for plain PUBLISH packets (_FastClient._handle_publish) ---------------
 # The sha256 (first 16 hex digits) of the paho 2.x source the override was checked against.
 # If paho changes, re-read its _handle_publish and decode_publish against the override (and
