@@ -195,7 +195,7 @@ class Ingest:
     async def _mqtt_loop(
         self, stop: asyncio.Event, schema: asyncio.Future[None], starting: asyncio.Future[None]
     ) -> None:
-        # The schema first: a backlog streaming in would crowd its requests out of the loop.
+        # The schema first: nothing received could be stored before it.
         await asyncio.shield(schema)
         delays = backoff(0.5, 30.0)
         while not stop.is_set():
