@@ -119,6 +119,16 @@ def _session(port: int, client_id: str, cls: type[paho.Client]) -> paho.Client:
     return client
 
 
+def forget_session(port: int, client_id: str) -> None:
+    """End a persistent session: otherwise the broker goes on queueing every later
+    measurement's backlog for it too (work that would slow whatever is measured next)."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+    client.connect("127.0.0.1", port, clean_start=True)  # no session expiry: ends at close
+    client.loop_start()
+    client.disconnect()
+    client.loop_stop()
+
+
 def noop_drain(port: int, items: list[tuple[str, bytes]], fast: bool) -> float:
     """Receive-and-acknowledge ceiling: returns messages/s."""
     cls = _FastClient if fast else paho.Client
@@ -157,6 +167,7 @@ def noop_drain(port: int, items: list[tuple[str, bytes]], fast: bool) -> float:
     elapsed = time.perf_counter() - started
     sub.disconnect()
     sub.loop_stop()
+    forget_session(port, cid)
     return got[0] / elapsed
 
 
@@ -233,6 +244,7 @@ async def hub_drain(
     counters = hub.ingest.counters
     stop.set()
     await task
+    await asyncio.to_thread(forget_session, stack.ports.mqtt, settings.client_id)
     if stored != total:
         raise SystemExit(f"hub stored {stored} of {total} readings")
     return {
