@@ -73,14 +73,10 @@ def backlog(messages: int, readings: int) -> list[tuple[str, bytes]]:
 def tail(items: list[tuple[str, bytes]]) -> tuple[int, int]:
     """The earliest time of any device's last message, and how many readings are at or
     after it: once those are queryable, so is the whole backlog."""
-    last: dict[str, c.Data] = {}
-    for _topic, body in items:
-        msg = c.decode(c.Kind.DATA, body)
-        last[msg.device] = msg
+    messages = [c.decode(c.Kind.DATA, body) for _topic, body in items]
+    last = {msg.device: msg for msg in messages}
     since = min(r.t for msg in last.values() for r in msg.readings)
-    count = 0
-    for _topic, body in items:
-        count += sum(r.t >= since for r in c.decode(c.Kind.DATA, body).readings)
+    count = sum(r.t >= since for msg in messages for r in msg.readings)
     return since, count
 
 
