@@ -1,36 +1,27 @@
-"""The fleet's certificate authority, through the ``openssl`` command (the one owner of it).
+"""The fleet's certificate authority, through ``openssl ca`` (run by ``trygg.openssl``).
 
-Why the CLI and not a Python crypto package: ``openssl`` is on every admin machine and on
-the broker host already, its ``ca`` command keeps the revocation database and writes the CRL
-Mosquitto checks (``crlfile``), and it adds no dependency to the project. Keys are EC P-256
-(small, fast TLS handshakes on a Pi over a mobile link).
+Every operation takes ``now``: the dates written into certificates and CRLs come from it,
+not from the machine's clock, so tests can issue a fleet "as it was N days ago" and check
+it against the real OpenSSL and Mosquitto today. Keys are EC P-256 (small, fast TLS
+handshakes on a Pi over a mobile link).
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Final
 
-CA_DAYS = 3650
-CERT_DAYS = 825
-CRL_DAYS = 30
+from trygg.certs import Certificate, Crl, openssl_time
+from trygg.openssl import OpensslError, read_certificate, read_crl, run
 
+CA_DAYS: Final = 3650
+CERT_DAYS: Final = 825
+CRL_DAYS: Final = 30
+# A new certificate starts a little before ``now``, so a pole whose clock lags accepts it.
+BACKDATE: Final = timedelta(hours=1)
 
-class PkiError(RuntimeError):
-    """openssl failed or is missing; the message carries openssl's own words."""
-
-
-def _openssl(*args: str, cwd: Path | None = None) -> str:
-    exe = shutil.which("openssl")
-    if exe is None:
-        raise PkiError("openssl not found: install the Debian package 'openssl'")
-    proc = subprocess.run(
-        [exe, *args], capture_output=True, text=True, cwd=cwd, check=False, timeout=60
-    )
-    if proc.returncode != 0:
-        raise PkiError(f"openssl {args[0]} failed: {proc.stderr.strip()[-500:]}")
-    return proc.stdout
+PkiError = OpensslError  # the name callers catch; openssl's own errors
 
 
 def _ca_conf(ca: Path) -> Path:
@@ -61,6 +52,14 @@ commonName = supplied
     return conf
 
 
+def _new_key_and_csr(key: Path, csr: Path, common_name: str) -> None:
+    run(
+        "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={common_name}",
+    )  # fmt: skip
+    key.chmod(0o600)
+
+
 class Pki:
     """A CA under ``folder`` (``ca.key``, ``ca.crt``, index, CRL)."""
 
@@ -70,8 +69,11 @@ class Pki:
         self.ca_crt = folder / "ca.crt"
         self.crl = folder / "crl.pem"
 
-    def ensure_ca(self, name: str = "Trygg fleet CA") -> None:
-        """Create the CA (once) and an empty CRL."""
+    def exists(self) -> bool:
+        return self.ca_crt.exists() and self.ca_key.exists()
+
+    def ensure_ca(self, *, now: datetime, name: str = "Trygg fleet CA") -> None:
+        """Create the CA (once), valid from ``now`` for CA_DAYS, and an empty CRL."""
         if self.ca_crt.exists():
             return
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -79,87 +81,88 @@ class Pki:
         (self.folder / "index.txt").touch()
         (self.folder / "serial").write_text("1000\n")
         (self.folder / "crlnumber").write_text("1000\n")
-        _openssl(
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            str(self.ca_key),
-            "-out",
-            str(self.ca_crt),
-            "-days",
-            str(CA_DAYS),
-            "-subj",
-            f"/CN={name}",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
+        csr, ext = self.folder / "ca.csr", self.folder / "ca-ext.cnf"
+        _new_key_and_csr(self.ca_key, csr, name)
+        ext.write_text(
+            "[ext]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n"
+            "subjectKeyIdentifier=hash\n"
         )
-        self.ca_key.chmod(0o600)
-        self.update_crl()
+        run(
+            "ca", "-batch", "-selfsign", "-config", str(_ca_conf(self.folder)),
+            "-keyfile", str(self.ca_key), "-in", str(csr), "-out", str(self.ca_crt),
+            "-startdate", openssl_time(now - BACKDATE),
+            "-enddate", openssl_time(now + timedelta(days=CA_DAYS)),
+            "-extfile", str(ext), "-extensions", "ext", "-notext",
+        )  # fmt: skip
+        csr.unlink()
+        ext.unlink()
+        self.update_crl(now=now)
 
     def issue(
-        self, out: Path, common_name: str, *, server: bool = False, sans: tuple[str, ...] = ()
+        self,
+        out: Path,
+        common_name: str,
+        *,
+        now: datetime,
+        server: bool = False,
+        sans: tuple[str, ...] = (),
+        days: int = CERT_DAYS,
     ) -> tuple[Path, Path]:
-        """A key and a CA-signed certificate for ``common_name`` in folder ``out``."""
+        """A new key and a CA-signed certificate for ``common_name`` in folder ``out``,
+        valid from ``now`` for ``days`` (replacing the key and certificate there)."""
         out.mkdir(parents=True, exist_ok=True)
         key, csr, crt = out / f"{out.name}.key", out / f"{out.name}.csr", out / f"{out.name}.crt"
-        _openssl(
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(csr),
-            "-subj",
-            f"/CN={common_name}",
-        )
-        key.chmod(0o600)
+        new_key = key.with_name(key.name + ".new")
+        _new_key_and_csr(new_key, csr, common_name)
         ext = out / "ext.cnf"
         lines = ["basicConstraints=CA:FALSE", "keyUsage=critical,digitalSignature"]
         lines.append(f"extendedKeyUsage={'serverAuth' if server else 'clientAuth'}")
         if sans:
             lines.append("subjectAltName=" + ",".join(sans))
         ext.write_text("[ext]\n" + "\n".join(lines) + "\n")
-        _openssl(
-            "ca",
-            "-batch",
-            "-config",
-            str(_ca_conf(self.folder)),
-            "-in",
-            str(csr),
-            "-out",
-            str(crt),
-            "-extfile",
-            str(ext),
-            "-extensions",
-            "ext",
-            "-notext",
-        )
+        new_crt = crt.with_name(crt.name + ".new")
+        run(
+            "ca", "-batch", "-config", str(_ca_conf(self.folder)),
+            "-in", str(csr), "-out", str(new_crt),
+            "-startdate", openssl_time(now - BACKDATE),
+            "-enddate", openssl_time(now + timedelta(days=days)),
+            "-extfile", str(ext), "-extensions", "ext", "-notext",
+        )  # fmt: skip
         csr.unlink()
         ext.unlink()
+        # key first: a certificate never sits beside a key it does not belong to for long
+        new_key.replace(key)
+        new_crt.replace(crt)
         return key, crt
 
-    def revoke(self, crt: Path) -> None:
-        """Put ``crt`` on the CRL (idempotent) and rewrite ``crl.pem``."""
+    def revoke(self, crt: Path, *, now: datetime) -> None:
+        """Put ``crt`` on the CRL (idempotent) and re-sign ``crl.pem``."""
         try:
-            _openssl("ca", "-config", str(_ca_conf(self.folder)), "-revoke", str(crt))
-        except PkiError as exc:
+            run("ca", "-config", str(_ca_conf(self.folder)), "-revoke", str(crt))
+        except OpensslError as exc:
             if "already revoked" not in str(exc).lower():
                 raise
-        self.update_crl()
+        self.update_crl(now=now)
 
-    def update_crl(self) -> None:
-        _openssl("ca", "-config", str(_ca_conf(self.folder)), "-gencrl", "-out", str(self.crl))
+    def update_crl(self, *, now: datetime, days: int = CRL_DAYS) -> Crl:
+        """Re-sign ``crl.pem``: every revoked certificate, valid from ``now`` for ``days``."""
+        tmp = self.crl.with_name("crl.pem.new")
+        run(
+            "ca", "-config", str(_ca_conf(self.folder)), "-gencrl", "-out", str(tmp),
+            "-crl_lastupdate", openssl_time(now),
+            "-crl_nextupdate", openssl_time(now + timedelta(days=days)),
+        )  # fmt: skip
+        tmp.replace(self.crl)
+        return read_crl(self.crl)
+
+    def current_crl(self) -> Crl | None:
+        """The CRL's dates, or None when there is none (or it can't be read)."""
+        if not self.crl.exists():
+            return None
+        try:
+            return read_crl(self.crl)
+        except OpensslError:
+            return None
 
     def revoked_serials(self) -> set[str]:
         index = self.folder / "index.txt"
@@ -171,4 +174,8 @@ class Pki:
 
     @staticmethod
     def serial_of(crt: Path) -> str:
-        return _openssl("x509", "-in", str(crt), "-noout", "-serial").strip().split("=", 1)[1]
+        return read_certificate(crt).serial
+
+    @staticmethod
+    def certificate(crt: Path) -> Certificate:
+        return read_certificate(crt)

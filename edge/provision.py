@@ -8,10 +8,13 @@ Layout of the secrets folder (never in the repository)::
     devices/<id>/       <id>.key, <id>.crt, password
     bundles/<id>.tar.gz what goes onto the Pi: device.yaml, ca.crt, device.crt/.key, password
     revoked.txt         ids whose credentials were revoked
+    public/             certificates and CRL only (no keys), for the hub to watch
 
 The broker's ``passwd`` and ``acl`` are regenerated from ``firmware-config/`` on every
 change, so a device exists for the broker only if it has a device file and is not revoked.
-After ``revoke``, send Mosquitto SIGHUP (passwords, ACL) and restart it (CRL).
+After any change send Mosquitto SIGHUP: Mosquitto 2 then re-reads the password file, the
+ACL, its certificate and the CRL. Every command takes ``now`` (the CLI passes the clock's),
+so the dates in what it signs are explicit.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import secrets
 import shutil
 import tarfile
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -28,15 +32,23 @@ import yaml
 from edge import broker_files
 from edge.config import ConfigError, load_device_config, load_fleet
 from edge.pki import Pki
+from trygg.certs import Crl, crl_needs_resign
 
 log = logging.getLogger(__name__)
 
-HUB_USER = "trygg-hub"
+HUB_USER = broker_files.HUB_USER
 PI_ETC = Path("/etc/trygg")
 
 
 class ProvisionError(RuntimeError):
     """The device can't be provisioned or revoked (unknown id, broken config, openssl)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CrlStatus:
+    crl: Crl
+    resigned: bool  # the CA signed a new CRL now
+    broker_changed: bool  # the broker's copy changed (Mosquitto must be sent SIGHUP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +88,18 @@ class Provisioner:
     def hub_password(self) -> str:
         return self._secret(self.secrets / "hub" / "password")
 
+    def _check_id(self, device: str) -> None:
+        reason = broker_files.reserved(device)
+        if reason is not None:
+            raise ProvisionError(f"{device!r} is reserved: {reason}; choose another device id")
+
     # ---- commands ------------------------------------------------------------------
-    def device(self, device: str) -> Path:
+    def device(self, device: str, *, now: datetime | None = None) -> Path:
         """Key, certificate and password for ``device``; regenerate the broker files; write
-        and return the bundle. Raises ProvisionError for an id without a device file."""
+        and return the bundle. Raises ProvisionError for a reserved id or an id without a
+        device file, before anything is written."""
+        now = now or _utcnow()
+        self._check_id(device)
         path = self.config_dir / "devices" / f"{device}.yaml"
         if not path.exists():
             raise ProvisionError(f"no device file {path}: add the device to firmware-config first")
@@ -89,53 +109,148 @@ class Provisioner:
             raise ProvisionError(str(exc)) from exc
         if device in self._revoked():
             raise ProvisionError(f"{device} was revoked; give the replacement a new id")
-        self.pki.ensure_ca()
+        self.pki.ensure_ca(now=now)
         folder = self._device_dir(device)
         if not (folder / f"{device}.crt").exists():
-            self.pki.issue(folder, device)
+            self.pki.issue(folder, device, now=now)
         self._secret(folder / "password")
-        self.broker()
+        self.broker(now=now)
         return self._bundle(device, path, config.broker.host)
 
-    def revoke(self, device: str) -> None:
+    def renew(self, device: str, *, now: datetime | None = None) -> Path:
+        """A new key and certificate for a provisioned device, and its new bundle. The old
+        certificate stays valid (the pole keeps connecting with it until the new bundle is
+        installed); :meth:`retire` revokes it afterwards."""
+        now = now or _utcnow()
+        self._check_id(device)
+        folder = self._device_dir(device)
+        crt = folder / f"{device}.crt"
+        if not crt.exists():
+            raise ProvisionError(f"{device} was never provisioned here (or was revoked)")
+        config_path = self.config_dir / "devices" / f"{device}.yaml"
+        try:
+            config = load_device_config(config_path)
+        except (ConfigError, OSError) as exc:
+            raise ProvisionError(f"{config_path}: {exc}") from exc
+        superseded = folder / "superseded"
+        superseded.mkdir(exist_ok=True)
+        old = superseded / f"{Pki.serial_of(crt)}.crt"
+        shutil.copy(crt, old)
+        self.pki.issue(folder, device, now=now)
+        self.broker(now=now)
+        log.info("%s: renewed; superseded certificate %s stays valid until retired", device, old)
+        return self._bundle(device, config_path, config.broker.host)
+
+    def retire(self, device: str, *, now: datetime | None = None) -> list[str]:
+        """Revoke the certificates a renewal of ``device`` superseded (once the pole runs on
+        its new bundle). Returns their serials; an empty list when there were none."""
+        now = now or _utcnow()
+        self._check_id(device)
+        superseded = self._device_dir(device) / "superseded"
+        old = sorted(superseded.glob("*.crt")) if superseded.exists() else []
+        if not old:
+            return []
+        current = self._device_dir(device) / f"{device}.crt"
+        if current.exists() and Pki.serial_of(current) in {p.stem for p in old}:
+            raise ProvisionError(f"{device}: the current certificate is listed as superseded")
+        archive = self.secrets / "revoked" / device
+        archive.mkdir(parents=True, exist_ok=True)
+        for crt in old:
+            self.pki.revoke(crt, now=now)
+            shutil.move(str(crt), archive / crt.name)
+        superseded.rmdir()
+        self.broker(now=now)
+        return [p.stem for p in old]
+
+    def revoke(self, device: str, *, now: datetime | None = None) -> None:
         """CRL entry for the device's certificate, credentials removed, broker files rewritten."""
+        now = now or _utcnow()
+        self._check_id(device)
         folder = self._device_dir(device)
         crt = folder / f"{device}.crt"
         if not crt.exists() and device not in self._revoked():
             raise ProvisionError(f"{device} was never provisioned here")
+        archive = self.secrets / "revoked" / device
+        for old in sorted((folder / "superseded").glob("*.crt")):
+            self.pki.revoke(old, now=now)
+            archive.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(old), archive / old.name)
         if crt.exists():
-            self.pki.revoke(crt)
-            archive = self.secrets / "revoked" / device
+            self.pki.revoke(crt, now=now)
             archive.mkdir(parents=True, exist_ok=True)
             shutil.move(str(crt), archive / crt.name)  # kept for audit; the key is destroyed
         shutil.rmtree(folder, ignore_errors=True)
         (self.secrets / "bundles" / f"{device}.tar.gz").unlink(missing_ok=True)
         revoked = self._revoked() | {device}
         (self.secrets / "revoked.txt").write_text("".join(f"{d}\n" for d in sorted(revoked)))
-        self.broker()
+        self.broker(now=now)
 
-    def broker(self) -> BrokerFiles:
+    def renew_broker(self, *, now: datetime | None = None) -> BrokerFiles:
+        """A new key and certificate for the broker; the old one goes on the CRL (nothing
+        but this broker used it). Send Mosquitto SIGHUP afterwards to serve the new one."""
+        now = now or _utcnow()
+        crt = self.secrets / "broker" / "broker.crt"
+        if not crt.exists() or not self.pki.exists():
+            raise ProvisionError("no broker certificate here yet: run `trygg provision broker`")
+        old = self.secrets / "revoked" / "broker"
+        old.mkdir(parents=True, exist_ok=True)
+        kept = old / f"{Pki.serial_of(crt)}.crt"
+        shutil.copy(crt, kept)
+        self._issue_broker(now=now)
+        self.pki.revoke(kept, now=now)
+        return self.broker(now=now)
+
+    def crl(self, *, now: datetime | None = None, force: bool = False) -> CrlStatus:
+        """Re-sign the CRL when less than half its validity is left (or ``force``), and
+        bring the broker's copy up to date. Never creates a CA: ProvisionError without one."""
+        now = now or _utcnow()
+        if not self.pki.exists():
+            raise ProvisionError(f"no CA in {self.pki.folder}: run `trygg provision broker` first")
+        current = self.pki.current_crl()
+        resigned = force or crl_needs_resign(current, now)
+        if resigned:
+            current = self.pki.update_crl(now=now)
+        assert current is not None  # update_crl read it back, or it was readable
+        out = self.secrets / "broker" / "crl.pem"
+        text = self.pki.crl.read_text()
+        changed = not out.exists() or out.read_text() != text
+        if changed:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            _atomic_write(out, text)
+        self._publish()
+        return CrlStatus(crl=current, resigned=resigned, broker_changed=changed)
+
+    def _issue_broker(self, *, now: datetime) -> None:
+        self.pki.issue(
+            self.secrets / "broker",
+            self.broker_host,
+            now=now,
+            server=True,
+            sans=(f"DNS:{self.broker_host}", "DNS:localhost", "IP:127.0.0.1"),
+        )
+
+    def broker(self, *, now: datetime | None = None) -> BrokerFiles:
         """(Re)generate everything Mosquitto reads, from firmware-config and the secrets."""
-        self.pki.ensure_ca()
+        now = now or _utcnow()
+        self.pki.ensure_ca(now=now)
         out = self.secrets / "broker"
         out.mkdir(parents=True, exist_ok=True)
         if not (out / "broker.crt").exists():
-            self.pki.issue(
-                out,
-                self.broker_host,
-                server=True,
-                sans=(f"DNS:{self.broker_host}", "DNS:localhost", "IP:127.0.0.1"),
-            )
+            self._issue_broker(now=now)
         try:
             fleet = load_fleet(self.config_dir)
         except ConfigError as exc:
             raise ProvisionError(str(exc)) from exc
         revoked = self._revoked()
-        devices = [
-            c.id
-            for c in fleet
-            if c.id not in revoked and (self._device_dir(c.id) / "password").exists()
-        ]
+        devices = []
+        for c in fleet:
+            if c.id in revoked or not (self._device_dir(c.id) / "password").exists():
+                continue
+            if broker_files.reserved(c.id) is not None:
+                # a record left by an older version must never replace the hub's login
+                log.warning("%s: reserved id, left out of the broker files", c.id)
+                continue
+            devices.append(c.id)
         hashes = {
             HUB_USER: broker_files.password_hash(self.hub_password(), secrets.token_bytes(12))
         }
@@ -153,8 +268,36 @@ class Provisioner:
         _atomic_write(files.passwd, broker_files.password_file(hashes), mode=0o640)
         _atomic_write(files.acl, broker_files.acl(devices, hub_user=HUB_USER))
         _atomic_write(files.crlfile, self.pki.crl.read_text())
+        self._publish()
         log.info("broker files: %d device(s), %d revoked", len(devices), len(revoked))
         return files
+
+    def _publish(self) -> None:
+        """Copies of every certificate and the CRL, without keys, in ``public/``: what the
+        hub may read to warn before anything expires."""
+        public = self.secrets / "public"
+        (public / "devices").mkdir(parents=True, exist_ok=True)
+        public.chmod(0o755)
+        (public / "devices").chmod(0o755)
+        wanted = {
+            public / "ca.crt": self.pki.ca_crt,
+            public / "crl.pem": self.pki.crl,
+            public / "broker.crt": self.secrets / "broker" / "broker.crt",
+        }
+        devices = self.secrets / "devices"
+        if devices.exists():
+            for folder in sorted(devices.iterdir()):
+                crt = folder / f"{folder.name}.crt"
+                if crt.exists():
+                    wanted[public / "devices" / crt.name] = crt
+                for old in sorted((folder / "superseded").glob("*.crt")):
+                    wanted[public / "devices" / f"{folder.name}.{old.name}"] = old
+        for target, source in wanted.items():
+            if source.exists():
+                _atomic_write(target, source.read_text())
+        for stale in (public / "devices").glob("*.crt"):
+            if stale not in wanted:
+                stale.unlink()
 
     def _bundle(self, device: str, config_path: Path, host: str) -> Path:
         """A tarball to unpack into /etc/trygg on the Pi (paths in device.yaml point there)."""
@@ -194,6 +337,10 @@ class Provisioner:
         shutil.rmtree(staging)
         out.chmod(0o600)
         return out
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def _atomic_write(path: Path, text: str, *, mode: int = 0o644) -> None:

@@ -1,0 +1,90 @@
+"""Certificates and CRLs as values, and when each must be renewed. Pure: no I/O, no clock.
+
+The facts come from ``trygg.openssl`` (which reads the files); the decisions here take
+``now`` so tests can move time without touching the files' real dates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Final, Literal
+
+CRL_RESIGN_FRACTION: Final = 0.5  # re-sign a CRL once half of its validity has passed
+CERT_WARN: Final = timedelta(days=30)
+CERT_CRITICAL: Final = timedelta(days=7)
+
+Level = Literal["ok", "warning", "critical"]
+
+
+@dataclass(frozen=True, slots=True)
+class Certificate:
+    """What the hub and the provisioning need to know about one certificate file."""
+
+    subject: str
+    serial: str
+    not_before: datetime
+    not_after: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Crl:
+    issuer: str
+    last_update: datetime
+    next_update: datetime
+
+
+def crl_needs_resign(
+    crl: Crl | None, now: datetime, *, fraction: float = CRL_RESIGN_FRACTION
+) -> bool:
+    """True when the CRL is missing, expired, issued in the future (a clock that jumped
+    back), or has less than ``fraction`` of its validity left."""
+    if crl is None or now >= crl.next_update or now < crl.last_update:
+        return True
+    validity = crl.next_update - crl.last_update
+    return crl.next_update - now < validity * fraction
+
+
+def thresholds(validity: timedelta) -> tuple[timedelta, timedelta]:
+    """(warning, critical) lead times for something valid ``validity`` long: 30 and 7 days,
+    shortened for short-lived items such as a CRL (a third and a tenth of its life), which
+    would otherwise warn from the moment it is signed."""
+    return min(CERT_WARN, validity / 3), min(CERT_CRITICAL, validity / 10)
+
+
+def expiry_level(not_before: datetime, not_after: datetime, now: datetime) -> Level:
+    """How urgent renewing is at ``now``: ``critical`` also once expired."""
+    warn, critical = thresholds(not_after - not_before)
+    left = not_after - now
+    if left <= critical:
+        return "critical"
+    if left <= warn:
+        return "warning"
+    return "ok"
+
+
+OPENSSL_TIME: Final = "%b %d %H:%M:%S %Y GMT"
+
+
+def parse_openssl_time(text: str) -> datetime:
+    """``Jan  1 00:00:00 2024 GMT`` (what ``openssl x509 -dates`` prints) as aware UTC.
+
+    ValueError for anything else."""
+    return datetime.strptime(" ".join(text.split()), OPENSSL_TIME).replace(tzinfo=UTC)
+
+
+def openssl_time(at: datetime) -> str:
+    """``at`` as the GeneralizedTime ``openssl ca -startdate`` and friends accept."""
+    if at.tzinfo is None:
+        raise ValueError("a naive datetime: pass an aware UTC time")
+    return at.astimezone(UTC).strftime("%Y%m%d%H%M%SZ")
+
+
+def fields(text: str) -> dict[str, str]:
+    """``key=value`` lines of openssl's ``-noout -subject -dates ...`` output."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            out[key.strip()] = value.strip()
+    return out
