@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hub.api import create_app
 from hub.api.config import from_env as api_config_from_env
+from hub.cert_watch import CertWatch
 from hub.command_sender import CommandSender
 from hub.db import open_database
 from hub.gauges import Gauges
@@ -102,6 +103,8 @@ class Hub:
             name="privacy",
         )
         tg.create_task(self.rules.run(stop, every_s=self.settings.tick_s), name="rules")
+        certs = CertWatch.from_settings(self.settings, sessions=self.sessions, clock=self.clock)
+        tg.create_task(certs.run(stop), name="certificates")
         sender = CommandSender(
             sessions=self.sessions,
             clock=self.clock,

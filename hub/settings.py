@@ -54,6 +54,9 @@ class HubSettings:
     rebirth_interval_s: float = 60.0  # at most one rebirth request per device per interval
     receive_maximum: int = 20_000  # un-acknowledged messages the broker may send us
     command_retry_s: float = 300.0  # re-send a device command unanswered this long
+    # certificates and CRLs to warn about before they expire (docs/certificates.md)
+    cert_watch: str = ""  # ":"-separated files/folders, e.g. the provisioning's public/
+    cert_check_s: float = 3600.0
 
     def broker(self) -> MqttSettings:
         """The hub's MQTT session: persistent, so the broker queues for it while it is away."""

@@ -74,6 +74,7 @@ TITLES: Final[dict[str, str]] = {
     "cameraOverexposed": "Camera picture overexposed",
     "graffiti": "Graffiti",
     "deviceOffline": "Pole device offline",
+    "certificateExpiring": "Certificate or CRL expiring",
 }
 MAX_TEXT: Final = 4000
 MAX_EVIDENCE: Final = 20

@@ -28,7 +28,7 @@ from hub.open311.common import (
     reply,
     window,
 )
-from hub.open311.services import BY_CODE, SERVICES, name
+from hub.open311.services import BY_CODE, INTERNAL_KINDS, SERVICES, name
 
 router = APIRouter(prefix=PREFIX, tags=["open311"], responses=RESPONSES)
 router.include_router(reports.router)
@@ -118,7 +118,8 @@ def list_requests(
     jurisdiction_id: OptionalText = None,
 ) -> Response:
     check_jurisdiction(ctx, jurisdiction_id)
-    q = select(Ticket).order_by(Ticket.created_at.desc(), Ticket.id.desc())
+    q = select(Ticket).where(Ticket.kind.not_in(INTERNAL_KINDS))
+    q = q.order_by(Ticket.created_at.desc(), Ticket.id.desc())
     if service_request_id is not None:  # the spec: other parameters are then ignored
         q = q.where(Ticket.id.in_(_ids(service_request_id)))
     else:
@@ -135,7 +136,7 @@ def list_requests(
 
 def _ticket(db: Session, request_id: int) -> Ticket:
     t = db.get(Ticket, request_id)
-    if t is None:
+    if t is None or t.kind in INTERNAL_KINDS:
         raise Open311Error(404, f"no service request {request_id}")
     return t
 
@@ -168,6 +169,8 @@ def updates(
     a, b = window(ctx, start_date, end_date)
     q = (
         select(TicketHistory)
+        .join(Ticket, Ticket.id == TicketHistory.ticket_id)
+        .where(Ticket.kind.not_in(INTERNAL_KINDS))
         .where(TicketHistory.at >= a, TicketHistory.at <= b)
         .where(TicketHistory.from_status.is_not(None))
         .where(TicketHistory.from_status != TicketHistory.to_status)

@@ -1,0 +1,83 @@
+"""Which certificates and CRLs are due for renewal: warning 30 days before a certificate
+expires, critical at 7 days (and once expired). A CRL lives only weeks and is re-signed at
+half its life by ``trygg provision crl``, so it warns at a third and a tenth of its life:
+only when that renewal has stopped. Pure: values in, actions out, ``now`` from the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final, Literal
+
+from hub.rules.actions import Action, Clear, Raise
+from trygg.certs import expiry_level
+
+ALARM: Final = "certificateExpiring"
+
+Kind = Literal["certificate", "crl"]
+
+
+@dataclass(frozen=True, slots=True)
+class Watched:
+    """One certificate or CRL the hub can see."""
+
+    kind: Kind
+    name: str  # subject (certificate) or issuer (CRL), RFC 2253
+    serial: str  # "" for a CRL
+    not_before: datetime  # a CRL's lastUpdate
+    not_after: datetime  # a CRL's nextUpdate
+    path: str
+
+    @property
+    def asset(self) -> str:
+        """A stable key per certificate (a renewed one is a new key) or per CRL issuer."""
+        cn = common_name(self.name)
+        key = f"cert:{self.serial}:{cn}" if self.kind == "certificate" else f"crl:{cn}"
+        return key[:64]
+
+
+def common_name(rfc2253: str) -> str:
+    """The CN of an RFC 2253 name (``CN=pole-a1,O=Solna`` -> ``pole-a1``), else the name."""
+    for part in rfc2253.split(","):
+        key, sep, value = part.strip().partition("=")
+        if sep and key.upper() == "CN":
+            return value
+    return rfc2253
+
+
+def review(items: Sequence[Watched], *, now: datetime, active: Iterable[str]) -> list[Action]:
+    """A Raise for every item due at ``now`` and a Clear for every active alarm (asset ids
+    in ``active``) whose item is no longer due or no longer there (renewed, retired)."""
+    actions: list[Action] = []
+    due: set[str] = set()
+    for item in sorted(items, key=lambda i: (i.not_after, i.asset)):
+        level = expiry_level(item.not_before, item.not_after, now)
+        if level == "ok" or item.asset in due:
+            continue
+        due.add(item.asset)
+        left = item.not_after - now
+        actions.append(
+            Raise(
+                asset=item.asset,
+                alarm=ALARM,
+                severity=level,
+                details={
+                    "kind": item.kind,
+                    "subject": item.name,
+                    "serial": item.serial,
+                    "notAfter": item.not_after.isoformat(),
+                    "daysLeft": round(left.total_seconds() / 86400, 1),
+                    "path": item.path,
+                },
+            )
+        )
+    actions.extend(Clear(asset=a, alarm=ALARM) for a in sorted(set(active) - due))
+    return actions
+
+
+def title(item_kind: str, subject: str, not_after: str) -> str:
+    """The ticket's title: what expires, and when."""
+    what = "CRL" if item_kind == "crl" else "Certificate"
+    return f"{what} {common_name(subject)} expires {not_after[:10]}: renew it"
