@@ -293,7 +293,10 @@ class Provisioner:
                 for old in sorted((folder / "superseded").glob("*.crt")):
                     wanted[public / "devices" / f"{folder.name}.{old.name}"] = old
         for target, source in wanted.items():
-            if source.exists():
+            # rewritten only when changed, so the hub re-reads only what changed
+            if source.exists() and (
+                not target.exists() or target.read_text() != source.read_text()
+            ):
                 _atomic_write(target, source.read_text())
         for stale in (public / "devices").glob("*.crt"):
             if stale not in wanted:

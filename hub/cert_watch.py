@@ -51,27 +51,46 @@ def _files(paths: Iterable[Path]) -> Iterator[Path]:
             log.warning("certificate watch: %s does not exist", path)
 
 
-def scan(paths: Iterable[Path]) -> list[Watched]:
-    """Every certificate and CRL in ``paths`` (files, or folders searched for .crt/.pem)."""
+Stamp = tuple[int, int, int]  # inode, size, mtime_ns: a replaced or rewritten file differs
+
+
+def scan(
+    paths: Iterable[Path], cache: dict[Path, tuple[Stamp, Watched | None]] | None = None
+) -> list[Watched]:
+    """Every certificate and CRL in ``paths`` (files, or folders searched for .crt/.pem).
+    With ``cache``, a file unchanged since the last pass is not read again (a fleet's
+    certificates cost one openssl run each)."""
     out: list[Watched] = []
+    seen: set[Path] = set()
     for path in _files(paths):
+        seen.add(path)
         try:
-            head = path.read_text(errors="replace")[:4096]
-            if "BEGIN X509 CRL" in head:
-                crl = read_crl(path)
-                out.append(
-                    Watched("crl", crl.issuer, "", crl.last_update, crl.next_update, str(path))
-                )
-            elif "BEGIN CERTIFICATE" in head:
-                c = read_certificate(path)
-                out.append(
-                    Watched(
-                        "certificate", c.subject, c.serial, c.not_before, c.not_after, str(path)
-                    )
-                )
+            st = path.stat()
+            stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+            hit = cache.get(path) if cache is not None else None
+            item = hit[1] if hit is not None and hit[0] == stamp else _read(path)
+            if cache is not None:
+                cache[path] = (stamp, item)
         except (OSError, OpensslError) as exc:
             log.warning("certificate watch: %s unreadable: %s", path, exc)
+            continue
+        if item is not None:
+            out.append(item)
+    if cache is not None:
+        for gone in set(cache) - seen:
+            del cache[gone]
     return out
+
+
+def _read(path: Path) -> Watched | None:
+    head = path.read_text(errors="replace")[:4096]
+    if "BEGIN X509 CRL" in head:
+        crl = read_crl(path)
+        return Watched("crl", crl.issuer, "", crl.last_update, crl.next_update, str(path))
+    if "BEGIN CERTIFICATE" in head:
+        c = read_certificate(path)
+        return Watched("certificate", c.subject, c.serial, c.not_before, c.not_after, str(path))
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +174,7 @@ class CertWatch:
         self.paths = paths
         self.every_s = every_s
         self.passes = 0
+        self._cache: dict[Path, tuple[Stamp, Watched | None]] = {}
 
     @classmethod
     def from_settings(
@@ -168,7 +188,7 @@ class CertWatch:
         )
 
     def check(self) -> Pass:
-        items = scan(self.paths)
+        items = scan(self.paths, self._cache)
         with self.sessions.begin() as s:
             result = apply(s, items, now=self.clock.now())
         self.passes += 1

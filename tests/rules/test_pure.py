@@ -18,6 +18,7 @@ PURE = [
     "hub.rules.bin",
     "hub.rules.camera",
     "hub.rules.device",
+    "hub.rules.certificates",
 ]
 IO = ["asyncio", "sqlalchemy", "paho", "httpx", "psycopg", "sqlite3", "socket", "fastapi"]
 
