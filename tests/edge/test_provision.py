@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
 import pytest
 
 from edge import broker_files
-from edge.provision import Provisioner, ProvisionError
+from edge.provision import HUB_USER, Provisioner, ProvisionError
 from tests.edge.secure import lamp_assets, secure_stack
 from trygg import contract as c
 from trygg.mqtt import Connection, MqttError, MqttSettings
@@ -144,3 +146,60 @@ async def test_provisioned_device_connects_acl_holds_and_revoked_device_cannot(
             pass
         with pytest.raises(ProvisionError, match="revoked"):
             sec.prov.device("pole-a1")
+
+
+async def test_reserved_ids_are_refused_and_the_hub_keeps_its_login(tmp_path: Path) -> None:
+    with secure_stack(tmp_path, {"pole-r1": lamp_assets("pole-r1")}) as sec:
+        hub = MqttSettings(
+            host="127.0.0.1",
+            port=sec.stack.ports.mqtt,
+            client_id="trygg-hub-1",
+            username=HUB_USER,
+            password=sec.prov.hub_password(),
+        )
+        async with Connection(hub):
+            pass
+        secrets_before = {
+            p: p.read_bytes() for p in sorted(sec.prov.secrets.rglob("*")) if p.is_file()
+        }
+        for reserved in (HUB_USER, "trygg-hub-1", "trygg-hub-sim"):
+            (sec.config_dir / "devices" / f"{reserved}.yaml").write_text(
+                f"id: {reserved}\n{lamp_assets(reserved)}"
+            )
+            with pytest.raises(ProvisionError, match="reserved"):
+                sec.prov.device(reserved)
+            out = await asyncio.to_thread(
+                subprocess.run,
+                [str(Path(sys.executable).with_name("trygg")), "provision", "device", reserved,
+                 "--secrets", str(sec.prov.secrets), "--config-dir", str(sec.config_dir)],
+                capture_output=True, text=True, timeout=60, check=False,
+            )  # fmt: skip
+            assert out.returncode == 1
+            assert "is reserved" in out.stderr
+        after = {p: p.read_bytes() for p in sorted(sec.prov.secrets.rglob("*")) if p.is_file()}
+        assert after == secrets_before  # nothing written, nothing replaced
+        # a record an older version left behind never reaches the broker's files
+        stale = sec.prov.secrets / "devices" / HUB_USER
+        stale.mkdir()
+        (stale / "password").write_text("device-password\n")
+        files = sec.prov.broker()
+        assert (
+            sum(line.startswith(f"{HUB_USER}:") for line in files.passwd.read_text().splitlines())
+            == 1
+        )
+        assert files.acl.read_text().count(f"user {HUB_USER}\n") == 1
+        await asyncio.to_thread(sec.stack.mosquitto.stop)
+        await asyncio.to_thread(sec.stack.mosquitto.start)
+        async with Connection(hub):
+            pass
+        with pytest.raises(MqttError):
+            async with Connection(
+                MqttSettings(
+                    host="127.0.0.1",
+                    port=sec.stack.ports.mqtt,
+                    client_id="x",
+                    username=HUB_USER,
+                    password="device-password",
+                )
+            ):
+                pass
