@@ -6,8 +6,10 @@
 #      the hub's broker password, the password file, the ACL and the CRL;
 #   3. copies of what each container may read: deploy/secrets/broker/ (Mosquitto) and
 #      deploy/secrets/hub/ (the hub: the CA certificate and its broker password).
-# The CA's private key stays in the provisioning folder (default state/pki), which no
-# container mounts. Run again with --broker-only after provisioning or revoking devices.
+# The fleet CA stays in the provisioning folder (default deploy/pki), which only the
+# pki-renewer service mounts (it re-signs the CRL; docs/certificates.md); the hub reads
+# its public/ subfolder (certificates and the CRL, no keys). Run again with --broker-only
+# after provisioning or revoking devices; Mosquitto reloads by itself within a minute.
 #
 # Usage: deploy/make-secrets.sh --broker-host mqtt.example.org [--pki DIR] [--force]
 #                                [--broker-only] [--trygg CMD]
@@ -15,7 +17,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 host=""
-pki="state/pki"
+pki="deploy/pki"
 force=0
 broker_only=0
 trygg="${TRYGG:-}"
@@ -48,6 +50,7 @@ if [ "$broker_only" -eq 0 ]; then
     while IFS= read -r line || [ -n "$line" ]; do
         case "$line" in
             MQTT_PUBLIC_HOST=*) echo "MQTT_PUBLIC_HOST=$host" ;;
+            TRYGG_PKI_USER=*) echo "TRYGG_PKI_USER=$(id -u):$(id -g)" ;;
             [A-Z]*=) echo "${line}$(random_secret)" ;;
             *) echo "$line" ;;
         esac
@@ -68,4 +71,4 @@ install -m 0644 "$pki/ca/ca.crt" deploy/secrets/broker/ca.crt
 install -m 0644 "$pki/ca/ca.crt" deploy/secrets/hub/ca.crt
 install -m 0644 "$pki/hub/password" deploy/secrets/hub/mqtt-password
 chmod 0700 deploy/secrets
-echo "make-secrets: broker files in deploy/secrets/ (send Mosquitto SIGHUP after --broker-only)"
+echo "make-secrets: broker files in deploy/secrets/ (Mosquitto reloads them within a minute)"

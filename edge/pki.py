@@ -25,14 +25,14 @@ PkiError = OpensslError  # the name callers catch; openssl's own errors
 
 
 def _ca_conf(ca: Path) -> Path:
+    """The ``openssl ca`` config, rewritten whenever the folder's path differs from the one in
+    it (the same CA folder is mounted at another path in the renewer's container)."""
     conf = ca / "openssl.cnf"
-    if not conf.exists():
-        conf.write_text(
-            f"""[ ca ]
+    text = f"""[ ca ]
 default_ca = trygg
 
 [ trygg ]
-dir = {ca}
+dir = {ca.resolve()}
 database = $dir/index.txt
 new_certs_dir = $dir/newcerts
 certificate = $dir/ca.crt
@@ -48,7 +48,8 @@ unique_subject = no
 [ any ]
 commonName = supplied
 """
-        )
+    if not conf.exists() or conf.read_text() != text:
+        conf.write_text(text)
     return conf
 
 
