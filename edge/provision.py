@@ -32,7 +32,7 @@ import yaml
 from edge import broker_files
 from edge.config import ConfigError, load_device_config, load_fleet
 from edge.pki import Pki
-from trygg.certs import Crl, crl_needs_resign
+from trygg.certs import Crl, common_name, crl_needs_resign
 
 log = logging.getLogger(__name__)
 
@@ -194,9 +194,11 @@ class Provisioner:
             raise ProvisionError("no broker certificate here yet: run `trygg provision broker`")
         old = self.secrets / "revoked" / "broker"
         old.mkdir(parents=True, exist_ok=True)
-        kept = old / f"{Pki.serial_of(crt)}.crt"
+        current = Pki.certificate(crt)
+        kept = old / f"{current.serial}.crt"
         shutil.copy(crt, kept)
-        self._issue_broker(now=now)
+        # the same name as before, whatever --broker-host says: poles check it
+        self._issue_broker(now=now, host=common_name(current.subject))
         self.pki.revoke(kept, now=now)
         return self.broker(now=now)
 
@@ -220,13 +222,14 @@ class Provisioner:
         self._publish()
         return CrlStatus(crl=current, resigned=resigned, broker_changed=changed)
 
-    def _issue_broker(self, *, now: datetime) -> None:
+    def _issue_broker(self, *, now: datetime, host: str | None = None) -> None:
+        host = host or self.broker_host
         self.pki.issue(
             self.secrets / "broker",
-            self.broker_host,
+            host,
             now=now,
             server=True,
-            sans=(f"DNS:{self.broker_host}", "DNS:localhost", "IP:127.0.0.1"),
+            sans=(f"DNS:{host}", "DNS:localhost", "IP:127.0.0.1"),
         )
 
     def broker(self, *, now: datetime | None = None) -> BrokerFiles:

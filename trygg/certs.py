@@ -63,6 +63,15 @@ def expiry_level(not_before: datetime, not_after: datetime, now: datetime) -> Le
     return "ok"
 
 
+def common_name(rfc2253: str) -> str:
+    """The CN of an RFC 2253 name (``CN=pole-a1,O=Solna`` -> ``pole-a1``), else the name."""
+    for part in rfc2253.split(","):
+        key, sep, value = part.strip().partition("=")
+        if sep and key.upper() == "CN":
+            return value
+    return rfc2253
+
+
 OPENSSL_TIME: Final = "%b %d %H:%M:%S %Y GMT"
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Final, Literal
 
 from hub.rules.actions import Action, Clear, Raise
-from trygg.certs import expiry_level
+from trygg.certs import common_name, expiry_level
 
 ALARM: Final = "certificateExpiring"
 
@@ -36,15 +36,6 @@ class Watched:
         cn = common_name(self.name)
         key = f"cert:{self.serial}:{cn}" if self.kind == "certificate" else f"crl:{cn}"
         return key[:64]
-
-
-def common_name(rfc2253: str) -> str:
-    """The CN of an RFC 2253 name (``CN=pole-a1,O=Solna`` -> ``pole-a1``), else the name."""
-    for part in rfc2253.split(","):
-        key, sep, value = part.strip().partition("=")
-        if sep and key.upper() == "CN":
-            return value
-    return rfc2253
 
 
 def review(items: Sequence[Watched], *, now: datetime, active: Iterable[str]) -> list[Action]:

@@ -160,3 +160,14 @@ def test_the_renewer_and_run_sh_end_a_crl_lapse_without_a_restart(
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=10) == 0
     assert _pole_pub(root, port).returncode != 0
+
+
+def test_the_hub_watches_the_public_certificates_the_provisioning_writes() -> None:
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    hub = compose["services"]["hub"]
+    watched = hub["environment"]["TRYGG_CERT_WATCH"]
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in hub["volumes"]}
+    assert mounts[watched] == "./deploy/pki/public"
+    assert mounts[watched] != "./deploy/pki"  # never the CA's key
+    mosquitto = compose["services"]["mosquitto"]
+    assert mosquitto["command"] == ["sh", "/mosquitto/config/run.sh"]

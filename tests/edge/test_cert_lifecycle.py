@@ -304,3 +304,25 @@ def test_renew_and_retire_refuse_what_they_cannot_do(tmp_path: Path) -> None:
     with pytest.raises(ProvisionError, match="no CA"):
         empty.crl()
     assert not (tmp_path / "nothing").exists()  # the timer never creates a CA
+
+
+def test_renew_broker_keeps_the_brokers_name_and_revokes_the_old_certificate(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "firmware-config"
+    fleet_files(config, {})
+    named = Provisioner(
+        config_dir=config, secrets_dir=tmp_path / "s", broker_host="mqtt.solna.example"
+    )
+    files = named.broker()
+    old = named.pki.certificate(files.certfile)
+    # an admin who forgot --broker-host: the renewal still carries the broker's name
+    plain = Provisioner(config_dir=config, secrets_dir=tmp_path / "s")
+    plain.renew_broker()
+    new = plain.pki.certificate(files.certfile)
+    assert new.subject == old.subject == "CN=mqtt.solna.example"
+    assert new.serial != old.serial
+    assert old.serial in plain.pki.revoked_serials()
+    assert new.serial not in plain.pki.revoked_serials()
+    public = (tmp_path / "s" / "public" / "broker.crt").read_text()
+    assert public == files.certfile.read_text()

@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hub.rules.actions import Clear, Raise
-from hub.rules.certificates import ALARM, Watched, common_name, review
+from hub.rules.certificates import ALARM, Watched, review
 from trygg.certs import (
     Crl,
+    common_name,
     crl_needs_resign,
     expiry_level,
     fields,
