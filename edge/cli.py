@@ -86,7 +86,10 @@ def _reload(pid_file: str | None) -> str:
     import os
     import signal
 
-    pid = int(Path(pid_file).read_text().split()[0])
+    text = Path(pid_file).read_text().split()
+    if not text or not text[0].isdigit():
+        raise OSError(f"{pid_file} holds no process id")
+    pid = int(text[0])
     os.kill(pid, signal.SIGHUP)
     return f"sent SIGHUP to the broker (pid {pid})\n"
 

@@ -137,7 +137,8 @@ def apply(s: Session, items: list[Watched], *, now: datetime) -> Pass:
 
 
 def _escalate(s: Session, alarm: Alarm, *, now: datetime, details: dict[str, object]) -> None:
-    """A warning that became critical: the alarm and its open ticket get the new priority."""
+    """A warning that became critical: the alarm and its open ticket get the new priority
+    (history action ``severity``: ``escalate`` is the SLA's, hub.webhooks)."""
     alarm.severity, alarm.last_at, alarm.details = "critical", now, details
     ticket = s.get(Ticket, alarm.ticket_id) if alarm.ticket_id else None
     if ticket is None or ticket.status not in service.OPEN_STATUSES:
@@ -152,9 +153,9 @@ def _escalate(s: Session, alarm: Alarm, *, now: datetime, details: dict[str, obj
         ticket,
         at=now,
         actor=alarms.ACTOR,
-        action="escalate",
+        action="severity",
         before=before,
-        note=f"{details.get('daysLeft')} days left",
+        note=f"warning -> critical: {details.get('daysLeft')} days left",
     )
 
 

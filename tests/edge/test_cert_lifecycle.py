@@ -270,11 +270,11 @@ async def test_day_900_tickets_warned_at_30_and_7_days_and_renewal_kept_the_pole
             assert expires - 30 * DAY <= opened < expires - 29 * DAY, subject
             assert "pole" in t.title or "localhost" in t.title
         b_hist = f.history(tickets["CN=pole-b"].id)
-        assert expires - 7 * DAY <= b_hist["escalate"] < expires - 6 * DAY
+        assert expires - 7 * DAY <= b_hist["severity"] < expires - 6 * DAY
         assert tickets["CN=pole-b"].status == "new"  # still open: nobody renewed it
         assert tickets["CN=pole-b"].severity == "critical"
         assert tickets["CN=localhost"].status == "resolved"  # renewed at critical
-        assert acted["broker"] - f.history(tickets["CN=localhost"].id)["escalate"] < DAY
+        assert acted["broker"] - f.history(tickets["CN=localhost"].id)["severity"] < DAY
         assert tickets["CN=pole-a"].status == "resolved"  # renewed, old one retired
         assert tickets["CN=pole-a"].severity == "warning"
         # resolved by the first check after the old certificate was retired
