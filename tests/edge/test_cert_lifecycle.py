@@ -10,6 +10,7 @@ poles stay connected.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -326,3 +327,33 @@ def test_renew_broker_keeps_the_brokers_name_and_revokes_the_old_certificate(
     assert new.serial not in plain.pki.revoked_serials()
     public = (tmp_path / "s" / "public" / "broker.crt").read_text()
     assert public == files.certfile.read_text()
+
+
+async def test_the_watch_runs_in_the_hubs_task_group_and_skips_what_it_cannot_read(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    start = real_now() - 800 * DAY  # the certificates have 25 days left
+    with fleet(tmp_path, ["pole-a"], start=start) as f:
+        f.prov.crl(now=real_now())
+        public = f.prov.secrets / "public"
+        (public / "devices" / "broken.crt").write_text(
+            "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"
+        )
+        (public / "devices" / "notes.pem").write_text("neither a certificate nor a CRL\n")
+        f.clock.set(real_now())
+        f.watch.every_s = 0.05
+        stop = asyncio.Event()
+        async with asyncio.TaskGroup() as tg:
+            task = tg.create_task(f.watch.run(stop))
+            for _ in range(400):  # the passes run in a worker thread: poll its counter
+                if f.watch.passes >= 2 or task.done():
+                    break
+                await asyncio.sleep(0.05)
+            stop.set()
+        assert f.watch.passes >= 2
+        subjects = sorted(t.evidence["readings"][0]["subject"] for t in f.tickets())
+        assert subjects == ["CN=localhost", "CN=pole-a"]  # not the CA, not the fresh CRL
+        assert all(t.severity == "warning" for t in f.tickets())
+        assert "broken.crt unreadable" in caplog.text
+        # a second pass opened nothing twice
+        assert len(f.tickets()) == 2
