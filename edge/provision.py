@@ -163,9 +163,9 @@ class Provisioner:
         return [p.stem for p in old]
 
     def revoke(self, device: str, *, now: datetime | None = None) -> None:
-        """CRL entry for the device's certificate, credentials removed, broker files rewritten."""
+        """CRL entry for the device's certificate, credentials removed, broker files rewritten.
+        Reserved ids are accepted here: an older version may have issued one."""
         now = now or _utcnow()
-        self._check_id(device)
         folder = self._device_dir(device)
         crt = folder / f"{device}.crt"
         if not crt.exists() and device not in self._revoked():

@@ -6,6 +6,7 @@ import asyncio
 import subprocess
 import sys
 import tarfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -203,3 +204,15 @@ async def test_reserved_ids_are_refused_and_the_hub_keeps_its_login(tmp_path: Pa
                 )
             ):
                 pass
+
+
+def test_a_reserved_id_an_older_version_issued_can_still_be_revoked(tmp_path: Path) -> None:
+    (tmp_path / "cfg" / "devices").mkdir(parents=True)
+    prov = Provisioner(config_dir=tmp_path / "cfg", secrets_dir=tmp_path / "s")
+    prov.broker()
+    folder = prov.secrets / "devices" / HUB_USER
+    prov.pki.issue(folder, HUB_USER, now=datetime.now(UTC))  # what the old code did
+    serial = prov.pki.serial_of(folder / f"{HUB_USER}.crt")
+    prov.revoke(HUB_USER)
+    assert serial in prov.pki.revoked_serials()
+    assert not folder.exists()
