@@ -56,8 +56,8 @@ class WebhookWorker:
     timeout_s: float = 10.0
     in_flight: int = 1
     rng: Callable[[], float] = random.random
+    tls: ssl.SSLContext | None = None  # None: the CA store httpx trusts
     _lanes: dict[int, _Lane] = field(default_factory=dict, init=False, repr=False)
-    _tls: ssl.SSLContext | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.in_flight < 1:
@@ -66,9 +66,9 @@ class WebhookWorker:
     def tls_context(self) -> ssl.SSLContext:
         # Made at the first delivery and shared by all lanes: loading the CA store costs
         # tens of milliseconds of CPU that a hub start should not pay.
-        if self._tls is None:
-            self._tls = httpx.create_ssl_context()
-        return self._tls
+        if self.tls is None:
+            self.tls = httpx.create_ssl_context()
+        return self.tls
 
     def _refresh(self) -> list[Receiver]:
         with self.sessions.begin() as s:
@@ -103,7 +103,8 @@ class WebhookWorker:
             await lane.aclose()
 
     async def run(self, stop: asyncio.Event) -> None:
-        lanes: dict[_Lane, asyncio.Event] = {}
+        lanes: dict[_Lane, tuple[asyncio.Event, asyncio.Task[None]]] = {}
+        ending: list[asyncio.Task[None]] = []
         try:
             async with asyncio.TaskGroup() as tg:
                 while not stop.is_set():
@@ -113,20 +114,24 @@ class WebhookWorker:
                         log.warning("webhook outbox pass failed: %s: %s", type(exc).__name__, exc)
                     else:
                         started, stopped = self._sync_lanes(current)
-                        for lane in stopped:
-                            lanes.pop(lane).set()
+                        for lane in stopped:  # deactivated: finishes its pass, then ends
+                            lane_stop, task = lanes.pop(lane)
+                            lane_stop.set()
+                            ending.append(task)
                         for lane in started:
-                            lanes[lane] = asyncio.Event()
-                            tg.create_task(
-                                lane.run(lanes[lane]), name=f"webhook-{lane.receiver.id}"
+                            lane_stop = asyncio.Event()
+                            name = f"webhook-{lane.receiver.id}"
+                            lanes[lane] = (
+                                lane_stop,
+                                tg.create_task(lane.run(lane_stop), name=name),
                             )
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=self.poll_s)
-                for lane_stop in lanes.values():
-                    lane_stop.set()
+                # Posts in flight are abandoned, not awaited: the outbox still holds them,
+                # so the next start sends them again (receivers de-duplicate on the id).
+                for task in ending + [t for _, t in lanes.values()]:
+                    task.cancel()
         finally:
-            for lane in lanes:
-                await lane.aclose()
             await self.aclose()
 
 
@@ -219,21 +224,24 @@ class _Lane:
         return len(due), sum(e is None for e in errors)
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            busy = False
-            try:
-                tried, ok = await self.pass_once()
-                busy = tried == ok == self.worker.in_flight  # a backlog: go on at once
-            except Exception as exc:  # noqa: BLE001 - one receiver's trouble stays in its lane
-                log.warning(
-                    "webhook receiver %d pass failed: %s: %s",
-                    self.receiver.id,
-                    type(exc).__name__,
-                    exc,
-                )
-            if not busy:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self.worker.poll_s)
+        try:
+            while not stop.is_set():
+                busy = False
+                try:
+                    tried, ok = await self.pass_once()
+                    busy = tried == ok == self.worker.in_flight  # a backlog: go on at once
+                except Exception as exc:  # noqa: BLE001 - one receiver's trouble stays here
+                    log.warning(
+                        "webhook receiver %d pass failed: %s: %s",
+                        self.receiver.id,
+                        type(exc).__name__,
+                        exc,
+                    )
+                if not busy:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=self.worker.poll_s)
+        finally:
+            await self.aclose()
 
     async def aclose(self) -> None:
         if self._client is not None:
