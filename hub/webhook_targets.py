@@ -44,6 +44,7 @@ _BLOCKED: Final[tuple[IPNetwork, ...]] = tuple(
         "100::/64",  # discard
         "2001::/23",  # IETF protocol assignments (Teredo, ORCHID, ...)
         "2001:db8::/32",  # documentation
+        "2002::/16",  # 6to4 (deprecated; reaches any IPv4 address through a relay)
         "fc00::/7",  # unique local
         "fe80::/10",  # link-local
         "fec0::/10",  # site-local (deprecated)
@@ -63,22 +64,15 @@ def canonical(address: IPAddress) -> IPAddress:
     return address
 
 
-def _embedded_v4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address a translating prefix (6to4, NAT64) would reach, if any."""
-    if address.sixtofour is not None:
-        return address.sixtofour
-    if address in _NAT64:
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return None
-
-
 def is_public(address: IPAddress) -> bool:
-    """True for an address on the public internet; False for every local or special range."""
+    """True for an address on the public internet; False for every local or special range.
+
+    A NAT64 address (``64:ff9b::/96``, what an IPv6-only network's DNS gives for an IPv4
+    host) is judged by the IPv4 address it reaches; 6to4 (deprecated) is never public.
+    """
     ip = canonical(address)
-    if isinstance(ip, ipaddress.IPv6Address):
-        inner = _embedded_v4(ip)
-        if inner is not None and not is_public(inner):
-            return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip in _NAT64:
+        return is_public(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
     if any(ip in net for net in _BLOCKED if net.version == ip.version):
         return False
     special = ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
