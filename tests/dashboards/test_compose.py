@@ -291,7 +291,8 @@ def test_api_and_grafana_are_published_only_through_the_tls_proxy(
         3000: int(env["TRYGG_PROXY_GRAFANA_PORT"]),
     }
     assert env["TRYGG_PROXY_GRAFANA_UPSTREAM"] == "grafana:3000"
-    assert "3000" in services["grafana"]["expose"] and "ports" not in services["grafana"]
+    assert "3000" in services["grafana"]["expose"]
+    assert "ports" not in services["grafana"]
     grafana_env = _env(services["grafana"])
     assert grafana_env["GF_SERVER_ROOT_URL"].startswith("https://")
     assert grafana_env["GF_SECURITY_COOKIE_SECURE"] == "true"
