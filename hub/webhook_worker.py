@@ -142,12 +142,16 @@ class _Lane:
         self.worker = worker
         self.receiver = receiver
         self._client: httpx.AsyncClient | None = None
+        self._failing = False  # the last pass had a failure: the next one is a single probe
 
     def _claim(self) -> list[Due]:
         w = self.worker
         with w.sessions.begin() as s:
             return webhooks.claim(
-                s, subscription_id=self.receiver.id, now=w.clock.now(), limit=w.in_flight
+                s,
+                subscription_id=self.receiver.id,
+                now=w.clock.now(),
+                limit=1 if self._failing else w.in_flight,
             )
 
     def _record(self, outcomes: list[tuple[Due, str | None]]) -> None:
@@ -221,6 +225,7 @@ class _Lane:
             return 0, 0
         errors = await asyncio.gather(*(self._post(d) for d in due))
         await asyncio.to_thread(self._record, list(zip(due, errors, strict=True)))
+        self._failing = any(e is not None for e in errors)
         return len(due), sum(e is None for e in errors)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -229,7 +234,7 @@ class _Lane:
                 busy = False
                 try:
                     tried, ok = await self.pass_once()
-                    busy = tried == ok == self.worker.in_flight  # a backlog: go on at once
+                    busy = 0 < tried == ok  # maybe a backlog: go on at once
                 except Exception as exc:  # noqa: BLE001 - one receiver's trouble stays here
                     log.warning(
                         "webhook receiver %d pass failed: %s: %s",

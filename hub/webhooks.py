@@ -231,8 +231,7 @@ def claim(s: Session, *, subscription_id: int, now: datetime, limit: int) -> lis
 
     It stops at the first pending delivery that is not due yet (waiting out its backoff),
     so a receiver gets its events in outbox order and a failing receiver is retried at the
-    pace of its oldest event, not hammered with the newer ones; once that event has
-    failed, it goes alone (a probe) until it gets through.
+    pace of its oldest event, not hammered with the newer ones.
     """
     rows = list(
         s.scalars(
@@ -246,8 +245,6 @@ def claim(s: Session, *, subscription_id: int, now: datetime, limit: int) -> lis
             .limit(limit)
         )
     )
-    if rows and rows[0].attempts > 0:
-        rows = rows[:1]
     due: list[Due] = []
     for d in rows:
         if d.next_attempt_at > now:

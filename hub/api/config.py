@@ -40,7 +40,7 @@ class ApiConfig:
             value = getattr(self, f.name)
             if isinstance(value, int | float) and value <= 0:
                 raise ValueError(f"api config {f.name} must be positive, got {value}")
-        self.webhook_policy  # noqa: B018 - a bad allow-list entry fails at start-up
+        TargetPolicy.parse(self.webhook_allow)  # a bad allow-list entry fails at start-up
 
     @property
     def webhook_policy(self) -> TargetPolicy:

@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 
 from hub import webhooks
 from hub.api.config import ApiConfig
@@ -219,3 +219,50 @@ async def test_running_worker_delivers_after_the_receiver_comes_back(hub: Hub) -
     ((headers, body),) = got
     verify("r" * 24, headers["trygg-signature"], body, now=int(SystemClock().now().timestamp()))
     assert json.loads(body)["event"] == "ticket.opened"
+
+
+async def test_a_receiver_that_is_down_gets_one_probe_per_backoff_step(hub: Hub) -> None:
+    """Several in flight per receiver; after a failure only the oldest event goes, alone."""
+    hits: list[str] = []
+    down = True
+    app = FastAPI()
+
+    @app.post("/hook")
+    async def hook(request: Request) -> Response:
+        hits.append(json.loads(await request.body())["ticket"]["asset_id"])
+        return Response(status_code=503 if down else 204)
+
+    with serve(app) as url:
+        r = hub.client.post(
+            "/api/v1/webhooks", headers=hub.h(hub.admin), json={"url": f"{url}/hook"}
+        )
+        sub = r.json()["id"]
+        assets = [
+            add_lamp(hub.sessions, device=f"c{i}", site="centrum", lat=59.36, lon=18.0)
+            for i in range(4)
+        ]
+        for asset in assets:
+            open_ticket(hub.sessions, hub.clock, asset)
+        w = WebhookWorker(
+            sessions=hub.sessions, clock=hub.clock, policy=LOOPBACK, in_flight=3, rng=lambda: 1.0
+        )
+        try:
+            assert await w.step() == 0
+            assert sorted(hits) == assets[:3]  # three in flight, all refused
+            hub.clock.advance(5)
+            for _ in range(3):  # down: each backoff step costs one request, the oldest event
+                hits.clear()
+                assert await w.step() == 0
+                assert hits == [assets[0]]
+                hub.clock.advance(3600)
+            down = False
+            hits.clear()
+            assert await w.step() == 1
+            assert hits == [assets[0]]  # the probe gets through ...
+            assert await w.step() == 3  # ... then the rest, three at once
+            assert await w.step() == 0
+        finally:
+            await w.aclose()
+    rows = hub.client.get(f"/api/v1/webhooks/{sub}/deliveries", headers=hub.h(hub.admin)).json()
+    assert [d["attempts"] for d in rows] == [1, 2, 2, 5]  # newest first
+    assert all(d["delivered_at"] and d["last_error"] == "" for d in rows)
