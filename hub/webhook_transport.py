@@ -12,9 +12,11 @@ against the receiver's name.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import httpx
 
@@ -24,6 +26,7 @@ from hub.webhook_targets import IPAddress, TargetPolicy
 Resolver = Callable[[str, int], Sequence[str]]
 
 REFUSED = "refused: address not allowed"
+MAX_ADDRESSES = 3  # tried per request when connecting fails
 
 
 class TargetRefused(httpx.TransportError):
@@ -95,9 +98,19 @@ class PinnedTransport(httpx.AsyncBaseTransport):
         extensions = dict(request.extensions)
         if url.scheme == "https":
             extensions["sni_hostname"] = url.raw_host.decode("ascii")
+        # Each checked address in turn (e.g. IPv6, then IPv4) while connecting fails.
+        tried = addresses[:MAX_ADDRESSES]
+        for address in tried[:-1]:
+            with contextlib.suppress(httpx.ConnectError):
+                return await self._send(request, address, extensions)
+        return await self._send(request, tried[-1], extensions)
+
+    async def _send(
+        self, request: httpx.Request, address: IPAddress, extensions: dict[str, Any]
+    ) -> httpx.Response:
         pinned = httpx.Request(
             request.method,
-            url.copy_with(host=str(addresses[0])),
+            request.url.copy_with(host=str(address)),
             headers=request.headers,  # keeps Host: the receiver's name
             stream=request.stream,
             extensions=extensions,

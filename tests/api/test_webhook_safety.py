@@ -333,3 +333,27 @@ async def test_signature_carries_wall_clock_under_an_accelerated_clock(hub: Hub)
     }
     exec(_readme_recipe(), scope)  # the documented snippet itself is under test
     assert scope["ok"] is True
+
+
+async def test_the_next_checked_address_is_tried_when_one_does_not_connect(hub: Hub) -> None:
+    got: Got = []
+    # 127.0.0.2 refuses: the receiver listens on 127.0.0.1 only.
+    dns = FakeDns({"hooks.example.test": ["127.0.0.2", "127.0.0.1"]})
+    with serve(_receiver(got)) as receiver:
+        port = int(receiver.rsplit(":", 1)[1])
+        with refusing_api(hub, FakeDns({"hooks.example.test": ["192.0.43.8"]})) as api:
+            sub = _subscribe(api, f"http://hooks.example.test:{port}/hook")
+        asset = add_lamp(hub.sessions, device="c0", site="centrum", lat=59.36, lon=18.0)
+        open_ticket(hub.sessions, hub.clock, asset)
+        w = WebhookWorker(
+            sessions=hub.sessions,
+            clock=hub.clock,
+            policy=TargetPolicy.parse(["127.0.0.0/8"]),
+            resolve=dns,
+        )
+        try:
+            assert await w.step() == 1
+        finally:
+            await w.aclose()
+    assert len(got) == 1
+    assert _deliveries(hub, sub["id"])[0]["delivered_at"] is not None
