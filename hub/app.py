@@ -22,7 +22,7 @@ from hub.ingest import Ingest
 from hub.open311.contacts import run_purge
 from hub.rules.engine import RuleEngine
 from hub.settings import HubSettings
-from hub.webhooks import WebhookWorker
+from hub.webhook_worker import WebhookWorker
 from trygg.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,12 @@ class Hub:
                 )
             )
         # issue 7: webhook deliveries from the outbox, and the citizen-contact purge
-        webhooks = WebhookWorker(sessions=self.sessions, clock=self.clock)
+        webhooks = WebhookWorker(
+            sessions=self.sessions,
+            clock=self.clock,
+            policy=api_config.webhook_policy,
+            in_flight=api_config.webhook_in_flight,
+        )
         tg.create_task(webhooks.run(stop), name="webhooks")
         retention = api_config.contact_retention
         tg.create_task(

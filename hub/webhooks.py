@@ -7,33 +7,29 @@ its watermark, so an event is queued exactly once even if the hub dies mid-way; 
 (subscription, history row) pair makes a rescan harmless. A worker posts due rows and, on
 failure, schedules the next attempt with capped exponential backoff and jitter. A receiver
 that is down for hours gets every event when it returns (until ``max_attempts``).
+Delivery itself (one lane per receiver) is in :mod:`hub.webhook_worker`.
 
 Signature recipe (also in the README): header ``Trygg-Signature: t=<unix>,v1=<hex>`` where
-``hex = HMAC-SHA256(secret, "<t>." + raw body)``; reject if ``|now - t| > 300`` s. The
-reference implementation is :func:`verify`.
+``hex = HMAC-SHA256(secret, "<t>." + raw body)``; reject if ``|now - t| > 300`` s. ``t`` is
+the wall-clock time of sending (never a simulated clock), since receivers compare it with
+their own clock. The reference implementation is :func:`verify`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
 import logging
-import random
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-import httpx
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from hub import tickets as service
 from hub.db import Counter, Ticket, TicketHistory, WebhookDelivery, WebhookSubscription
-from trygg.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -205,126 +201,85 @@ def enqueue(s: Session, *, now: datetime) -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class _Due:
+class Receiver:
     id: int
     url: str
     secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """One delivery ready to send: its outbox id, event name and the exact body to sign."""
+
+    id: int
     event: str
     body: bytes
 
 
-@dataclass
-class WebhookWorker:
-    """Delivers the outbox; ``run(stop)`` is one task in the hub's TaskGroup."""
+def receivers(s: Session) -> list[Receiver]:
+    """The active subscriptions, oldest first."""
+    rows = s.scalars(
+        select(WebhookSubscription)
+        .where(WebhookSubscription.active.is_(True))
+        .order_by(WebhookSubscription.id)
+    )
+    return [Receiver(sub.id, sub.url, sub.secret) for sub in rows]
 
-    sessions: sessionmaker[Session]
-    clock: Clock
-    poll_s: float = 1.0
-    base_s: float = 5.0
-    cap_s: float = 3600.0
-    max_attempts: int = 20
-    timeout_s: float = 10.0
-    batch: int = 50
-    rng: Callable[[], float] = random.random
 
-    def _claim(self) -> list[_Due]:
-        now = self.clock.now()
-        with self.sessions.begin() as s:
-            enqueue(s, now=now)
-            q = (
-                select(WebhookDelivery, WebhookSubscription)
-                .join(
-                    WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id
-                )
-                .where(
-                    WebhookDelivery.delivered_at.is_(None),
-                    WebhookDelivery.failed_at.is_(None),
-                    WebhookDelivery.next_attempt_at <= now,
-                    WebhookSubscription.active.is_(True),
-                )
-                .order_by(WebhookDelivery.id)
-                .limit(self.batch)
+def claim(s: Session, *, subscription_id: int, now: datetime, limit: int) -> list[Due]:
+    """Up to ``limit`` of one receiver's oldest pending deliveries that are due, oldest first.
+
+    It stops at the first pending delivery that is not due yet (waiting out its backoff),
+    so a receiver gets its events in outbox order and a failing receiver is retried at the
+    pace of its oldest event, not hammered with the newer ones.
+    """
+    rows = list(
+        s.scalars(
+            select(WebhookDelivery)
+            .where(
+                WebhookDelivery.subscription_id == subscription_id,
+                WebhookDelivery.delivered_at.is_(None),
+                WebhookDelivery.failed_at.is_(None),
             )
-            return [
-                _Due(
-                    d.id,
-                    sub.url,
-                    sub.secret,
-                    d.event,
-                    json.dumps(
-                        {"delivery_id": d.id, **d.payload}, separators=(",", ":"), sort_keys=True
-                    ).encode(),
-                )
-                for d, sub in s.execute(q)
-            ]
+            .order_by(WebhookDelivery.id)
+            .limit(limit)
+        )
+    )
+    due: list[Due] = []
+    for d in rows:
+        if d.next_attempt_at > now:
+            break
+        body = json.dumps({"delivery_id": d.id, **d.payload}, separators=(",", ":"), sort_keys=True)
+        due.append(Due(d.id, d.event, body.encode()))
+    return due
 
-    def _record(self, delivery_id: int, error: str | None) -> None:
-        now = self.clock.now()
-        with self.sessions.begin() as s:
-            d = s.get(WebhookDelivery, delivery_id)
-            if d is None:
-                return
-            d.attempts += 1
-            if error is None:
-                d.delivered_at, d.last_error = now, ""
-                return
-            d.last_error = error[:300]
-            if d.attempts >= self.max_attempts:
-                d.failed_at = now
-                log.warning("webhook delivery %d gave up after %d attempts", d.id, d.attempts)
-            else:
-                wait = backoff(d.attempts, base_s=self.base_s, cap_s=self.cap_s, rnd=self.rng())
-                d.next_attempt_at = now + timedelta(seconds=wait)
 
-    async def _post(self, client: httpx.AsyncClient, due: _Due) -> str | None:
-        ts = int(self.clock.now().timestamp())
-        headers = {
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(due.secret, due.body, timestamp=ts),
-            "Trygg-Event": due.event,
-            "Trygg-Delivery": str(due.id),
-        }
-        try:
-            resp = await client.post(due.url, content=due.body, headers=headers)
-        except httpx.HTTPError as exc:
-            return f"{type(exc).__name__}: {exc}"
-        if 200 <= resp.status_code < 300:
-            return None
-        return f"HTTP {resp.status_code}"
+def record_attempt(
+    s: Session,
+    *,
+    delivery_id: int,
+    error: str | None,
+    now: datetime,
+    max_attempts: int,
+    base_s: float,
+    cap_s: float,
+    rnd: float,
+) -> None:
+    """Mark a delivery sent (``error`` None) or schedule its retry after :func:`backoff`.
 
-    async def step(self, client: httpx.AsyncClient) -> int:
-        """Queue new events and try every due delivery once; returns how many succeeded."""
-        return await self._deliver(client, await asyncio.to_thread(self._claim))
-
-    async def _deliver(self, client: httpx.AsyncClient, due: list[_Due]) -> int:
-        ok = 0
-        for d in due:
-            error = await self._post(client, d)
-            if error is not None:
-                log.info("webhook delivery %d to %s failed: %s", d.id, d.url, error)
-            ok += error is None
-            await asyncio.to_thread(self._record, d.id, error)
-        return ok
-
-    async def run(self, stop: asyncio.Event) -> None:
-        # The HTTP client is made at the first delivery: its TLS context (the system's CA
-        # store) costs ~30 ms of CPU, which every hub start would otherwise pay while it
-        # drains the backlog that piled up while it was away.
-        client: httpx.AsyncClient | None = None
-        try:
-            while not stop.is_set():
-                try:
-                    due = await asyncio.to_thread(self._claim)
-                    if due:
-                        if client is None:
-                            client = httpx.AsyncClient(
-                                timeout=self.timeout_s, follow_redirects=False
-                            )
-                        await self._deliver(client, due)
-                except Exception as exc:  # noqa: BLE001 - a bad pass must not stop the hub
-                    log.warning("webhook pass failed, retrying: %s: %s", type(exc).__name__, exc)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self.poll_s)
-        finally:
-            if client is not None:
-                await client.aclose()
+    After ``max_attempts`` failures the delivery is given up (``failed_at``).
+    """
+    d = s.get(WebhookDelivery, delivery_id)
+    if d is None:
+        return
+    d.attempts += 1
+    if error is None:
+        d.delivered_at, d.last_error = now, ""
+        return
+    d.last_error = error[:300]
+    if d.attempts >= max_attempts:
+        d.failed_at = now
+        log.warning("webhook delivery %d gave up after %d attempts", d.id, d.attempts)
+    else:
+        wait = backoff(d.attempts, base_s=base_s, cap_s=cap_s, rnd=rnd)
+        d.next_attempt_at = now + timedelta(seconds=wait)

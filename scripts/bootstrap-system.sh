@@ -10,6 +10,9 @@ have influx || need+=(influxdb-client)
 have chromium || need+=(chromium)
 have docker-compose || need+=(docker-compose)
 have openssl || need+=(openssl)
+have nginx || need+=(nginx-light)  # the compose stack's TLS proxy, run by tests/deploy
+have envsubst || need+=(gettext-base)
+have curl || need+=(curl)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql)
 if [ ${#need[@]} -eq 0 ]; then
   echo "system packages: all present"

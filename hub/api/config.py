@@ -11,6 +11,8 @@ from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 from typing import Any
 
+from hub.webhook_targets import TargetPolicy
+
 
 @dataclass(frozen=True, slots=True)
 class ApiConfig:
@@ -28,12 +30,21 @@ class ApiConfig:
     jurisdiction_id: str = "solna.se"
     agency: str = "Solna stad"
     open311_window_days: int = 90
+    # Webhook receivers allowed although private, loopback or link-local: CIDRs, addresses
+    # or host names (see hub.webhook_targets); and posts in flight per receiver.
+    webhook_allow: tuple[str, ...] = ()
+    webhook_in_flight: int = 1
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, int | float) and value <= 0:
                 raise ValueError(f"api config {f.name} must be positive, got {value}")
+        TargetPolicy.parse(self.webhook_allow)  # a bad allow-list entry fails at start-up
+
+    @property
+    def webhook_policy(self) -> TargetPolicy:
+        return TargetPolicy.parse(self.webhook_allow)
 
     @property
     def contact_retention(self) -> timedelta:

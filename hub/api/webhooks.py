@@ -6,15 +6,18 @@ import secrets
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Path
+import httpx
+from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from hub import webhooks
 from hub.api import errors
+from hub.api.config import ApiConfig
 from hub.api.deps import Context, DbSession
 from hub.api.security import Admin
 from hub.db import WebhookDelivery, WebhookSubscription
+from hub.webhook_transport import Resolver, TargetRefused, resolve_checked, system_resolve
 
 router = APIRouter(tags=["webhooks"], responses=errors.AUTHED)
 EventType = Literal["ticket.opened", "ticket.reopened", "ticket.escalated", "ticket.resolved"]
@@ -61,8 +64,33 @@ def _out(sub: WebhookSubscription) -> SubscriptionOut:
     )
 
 
+def target_resolver() -> Resolver:
+    """The resolver a new receiver's host name is checked with (a seam for tests)."""
+    return system_resolve
+
+
+TargetResolver = Annotated[Resolver, Depends(target_resolver)]
+
+
+def _check_target(url: str, config: ApiConfig, resolve: Resolver) -> None:
+    """HTTP 400 unless every address of ``url``'s host is allowed (deliveries check again)."""
+    try:
+        resolve_checked(httpx.URL(url), policy=config.webhook_policy, resolve=resolve)
+    except TargetRefused as exc:
+        raise HTTPException(
+            400,
+            detail="webhook URL refused: its address is loopback, private, link-local or "
+            "otherwise not public, and not in TRYGG_API_WEBHOOK_ALLOW",
+        ) from exc
+    except httpx.TransportError as exc:
+        raise HTTPException(400, detail="webhook URL refused: its host does not resolve") from exc
+
+
 @router.post("/webhooks", response_model=NewSubscription, status_code=201)
-def add(db: DbSession, ctx: Context, who: Admin, body: SubscriptionIn) -> NewSubscription:
+def add(
+    db: DbSession, ctx: Context, who: Admin, body: SubscriptionIn, resolve: TargetResolver
+) -> NewSubscription:
+    _check_target(str(body.url), ctx.extra["api_config"], resolve)
     secret = body.secret or secrets.token_urlsafe(32)
     sub = webhooks.subscribe(
         db, url=str(body.url), secret=secret, events=list(body.events), now=ctx.clock.now()

@@ -122,10 +122,16 @@ def db_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def hub(db_url: str) -> Iterator[Hub]:
+def api_config() -> ApiConfig:
+    """The ``hub`` fixture's API settings; a test module overrides it to change them."""
+    return ROOMY
+
+
+@pytest.fixture
+def hub(db_url: str, api_config: ApiConfig) -> Iterator[Hub]:
     sessions = open_database(db_url)
     clock = FakeClock(T0)
-    app = create_app(sessions=sessions, clock=clock, api_config=ROOMY)
+    app = create_app(sessions=sessions, clock=clock, api_config=api_config)
     now = clock.now()
     with sessions.begin() as s:
         for crew_id, area, box in CREWS:

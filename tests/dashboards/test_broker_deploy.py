@@ -49,6 +49,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, d
     shutil.copy(REPO / ".env.example", root / ".env.example")
     (root / "deploy").mkdir()
     shutil.copy(REPO / "deploy/make-secrets.sh", root / "deploy/make-secrets.sh")
+    shutil.copy(REPO / "deploy/make-tls.sh", root / "deploy/make-tls.sh")
     trygg = Path(sys.executable).with_name("trygg")
     out = subprocess.run(
         ["sh", "deploy/make-secrets.sh", "--broker-host", "localhost", "--trygg", str(trygg)],
@@ -164,6 +165,23 @@ def test_env_has_every_secret_filled(deployed: tuple[Path, dict[str, int]]) -> N
         assert re.fullmatch(r"[A-Za-z0-9]{32}", env[key]), key
     assert len({env[k] for k in env if "PASSWORD" in k or "TOKEN" in k}) == 6
     assert (root / ".env").stat().st_mode & 0o077 == 0
+
+
+def test_the_https_proxy_gets_a_certificate_and_never_the_cas_key(
+    deployed: tuple[Path, dict[str, int]],
+) -> None:
+    root, _ = deployed
+    assert "HTTPS_PUBLIC_HOST=localhost\n" in (root / ".env").read_text()  # default: the broker
+    proxy = root / "deploy/secrets/proxy"
+    assert sorted(p.name for p in proxy.iterdir()) == ["ca.crt", "server.crt", "server.key"]
+    assert proxy.joinpath("server.key").stat().st_mode & 0o077 == 0
+    checked = subprocess.run(
+        ["openssl", "verify", "-CAfile", str(proxy / "ca.crt"), "-verify_hostname", "localhost",
+         str(proxy / "server.crt")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stderr
+    assert (root / "state/pki/https/ca.key").is_file()  # the CA's key stays outside deploy/
 
 
 def test_hub_listener_takes_the_generated_password_over_tls(

@@ -3,6 +3,7 @@ settings, every mounted file in the repository, and no secret written into it.""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import secrets
 import shutil
@@ -16,6 +17,8 @@ import yaml
 
 from dashboards.provisioning import CONTAINER_DASHBOARDS
 from dashboards.schema import DATABASE
+from hub.api.config import ApiConfig
+from hub.api.config import from_env as api_from_env
 from hub.settings import HubSettings, from_env
 from tests.shared_data import in_ci
 
@@ -128,6 +131,9 @@ def test_hub_settings_agree_with_the_services(resolved: dict[str, Any], tmp_path
     password_file.write_text("x" * 20)
     settings = from_env({**hub_env, "TRYGG_MQTT_PASSWORD_FILE": str(password_file)})
     fields = {f"TRYGG_{name.upper()}" for name in HubSettings.__dataclass_fields__}
+    fields |= {f"TRYGG_API_{name.upper()}" for name in ApiConfig.__dataclass_fields__}
+    fields.add("TRYGG_API_TRUSTED_PROXIES")  # hub.api.config's trusted-proxy setting
+    api_from_env(hub_env)  # the API's settings in the stack are valid
     for key in hub_env:
         if key.startswith("TRYGG_"):
             assert key in fields or key.removesuffix("_FILE") in fields, f"unknown {key}"
@@ -159,8 +165,10 @@ def test_hub_settings_agree_with_the_services(resolved: dict[str, Any], tmp_path
     )
     assert db.password == pg["POSTGRES_PASSWORD"]
 
-    published = {p["target"] for p in services["hub"]["ports"]}
-    assert settings.api_port in published
+    assert "ports" not in services["hub"]  # only through the TLS proxy
+    assert str(settings.api_port) in services["hub"]["expose"]
+    proxy_env = _env(services["proxy"])
+    assert proxy_env["TRYGG_PROXY_API_UPSTREAM"] == f"hub:{settings.api_port}"
     assert settings.api_host == "0.0.0.0"
     assert f":{settings.api_port}/healthz" in " ".join(services["hub"]["healthcheck"]["test"])
 
@@ -243,3 +251,64 @@ def test_preflight_refuses_weak_secrets(value: str, ok: bool) -> None:
     assert (out.returncode == 0) is ok, out.stderr
     if value:
         assert value not in out.stdout + out.stderr  # never echoes a secret
+
+
+def _ports(svc: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """(host address, published, target) of each port, from compose 1.29's short or long
+    syntax (it keeps ``IP:published:target/proto`` as a string)."""
+    out = []
+    for port in svc.get("ports", []):
+        if isinstance(port, dict):
+            out.append(
+                (port.get("host_ip", "0.0.0.0"), int(port["published"]), int(port["target"]))
+            )
+        else:
+            *host, published, target = str(port).split("/")[0].split(":")
+            out.append((host[0] if host else "0.0.0.0", int(published), int(target)))
+    return out
+
+
+def test_api_and_grafana_are_published_only_through_the_tls_proxy(
+    resolved: dict[str, Any],
+) -> None:
+    services = resolved["services"]
+    published: dict[tuple[str, int], str] = {}
+    for name, svc in services.items():
+        for host_ip, port, _ in _ports(svc):
+            published[(host_ip, port)] = name
+    # To every interface: the poles' MQTT over TLS, and the proxy's two HTTPS ports.
+    outside = {key: name for key, name in published.items() if key[0] != "127.0.0.1"}
+    assert outside == {
+        ("0.0.0.0", 8883): "mosquitto",
+        ("0.0.0.0", 443): "proxy",
+        ("0.0.0.0", 3000): "proxy",
+    }
+    proxy = services["proxy"]
+    env = _env(proxy)
+    targets = {port: target for _, port, target in _ports(proxy)}
+    assert targets == {
+        443: int(env["TRYGG_PROXY_HTTPS_PORT"]),
+        3000: int(env["TRYGG_PROXY_GRAFANA_PORT"]),
+    }
+    assert env["TRYGG_PROXY_GRAFANA_UPSTREAM"] == "grafana:3000"
+    assert "3000" in services["grafana"]["expose"]
+    assert "ports" not in services["grafana"]
+    grafana_env = _env(services["grafana"])
+    assert grafana_env["GF_SERVER_ROOT_URL"].startswith("https://")
+    assert grafana_env["GF_SECURITY_COOKIE_SECURE"] == "true"
+
+    # The template the image fills in names exactly the variables compose sets.
+    mounts = {target: Path(src) for kind, src, target in _mounts(proxy) if kind == "bind"}
+    template = (mounts["/etc/nginx/templates"] / "default.conf.template").read_text()
+    assert set(re.findall(r"\$\{(TRYGG_PROXY_\w+)\}", template)) == {
+        k for k in env if k.startswith("TRYGG_PROXY_")
+    }
+    tls_dir = mounts[str(Path(env["TRYGG_PROXY_CERT"]).parent)]
+    assert tls_dir == REPO / "deploy/secrets/proxy"
+    assert Path(env["TRYGG_PROXY_KEY"]).parent == Path(env["TRYGG_PROXY_CERT"]).parent
+
+    # The hub trusts forwarded client addresses from the proxy's fixed address only.
+    address = proxy["networks"]["default"]["ipv4_address"]
+    assert _env(services["hub"])["TRYGG_API_TRUSTED_PROXIES"] == address
+    (subnet,) = (c["subnet"] for c in resolved["networks"]["default"]["ipam"]["config"])
+    assert ipaddress.ip_address(address) in ipaddress.ip_network(subnet)

@@ -1,0 +1,238 @@
+"""The compose stack's TLS proxy, run for real: Debian's nginx with the template from
+deploy/proxy (filled in by envsubst, as the official image does) and a certificate from
+deploy/make-tls.sh, in front of two small HTTP servers standing in for the hub and Grafana."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.shared_data import in_ci
+from trygg.stack import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATE = REPO / "deploy/proxy/default.conf.template"
+HOST = "trygg.test"
+
+
+@dataclass
+class Backend:
+    name: str
+    port: int = 0
+    seen: list[dict[str, object]] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def backend(name: str) -> Iterator[Backend]:
+    """A plain HTTP server on loopback that records each request and answers with its name."""
+    state = Backend(name)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self._any()
+
+        def do_POST(self) -> None:
+            self._any()
+
+        def _any(self) -> None:
+            size = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(size) if size else b""
+            state.seen.append(
+                {
+                    "path": self.path,
+                    "headers": {k.lower(): v for k, v in self.headers.items()},
+                    "bytes": len(body),
+                }
+            )
+            reply = json.dumps({"backend": state.name}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, name=f"backend-{name}", daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def _need(binary: str, package: str) -> str:
+    found = shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/sbin")
+    if found is None:
+        if in_ci():
+            pytest.fail(f"{binary} is not installed (apt-get install {package})")
+        pytest.skip(f"{binary} is not installed")
+    return found
+
+
+@dataclass
+class Proxy:
+    https_port: int
+    grafana_port: int
+    ca: Path
+    api: Backend
+    grafana: Backend
+
+    def curl(self, url: str, *args: str, host: str = HOST) -> subprocess.CompletedProcess[str]:
+        """curl ``url`` with the proxy's name resolving to loopback, trusting the stack's CA."""
+        ports = (self.https_port, self.grafana_port)
+        resolve = [a for p in ports for a in ("--resolve", f"{host}:{p}:127.0.0.1")]
+        return subprocess.run(
+            ["curl", "-sS", "--max-time", "10", "--cacert", str(self.ca), *resolve, *args, url],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+
+
+def _wait_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"nginx exited: {log.read_text() if log.exists() else ''}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError("nginx did not listen")
+
+
+@pytest.fixture
+def proxy(tmp_path: Path) -> Iterator[Proxy]:
+    nginx = _need("nginx", "nginx-light")
+    envsubst = _need("envsubst", "gettext-base")
+    _need("curl", "curl")
+    tls = tmp_path / "tls"
+    subprocess.run(
+        ["sh", str(REPO / "deploy/make-tls.sh"), "--host", HOST, "--ca-dir", str(tmp_path / "ca"),
+         "--out", str(tls)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    with backend("api") as api, backend("grafana") as grafana:
+        env = {
+            "TRYGG_PROXY_HTTPS_PORT": str(free_port()),
+            "TRYGG_PROXY_GRAFANA_PORT": str(free_port()),
+            "TRYGG_PROXY_API_UPSTREAM": f"127.0.0.1:{api.port}",
+            "TRYGG_PROXY_GRAFANA_UPSTREAM": f"127.0.0.1:{grafana.port}",
+            "TRYGG_PROXY_CERT": str(tls / "server.crt"),
+            "TRYGG_PROXY_KEY": str(tls / "server.key"),
+        }
+        # What the official image's 20-envsubst-on-templates.sh does with the template.
+        rendered = subprocess.run(
+            [envsubst, " ".join(f"${{{k}}}" for k in env)],
+            input=TEMPLATE.read_text(),
+            env={"PATH": os.environ["PATH"], **env},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        (tmp_path / "trygg.conf").write_text(rendered)
+        temp = tmp_path / "temp"
+        temp.mkdir()
+        user = "user root;\n" if os.geteuid() == 0 else ""
+        (tmp_path / "nginx.conf").write_text(
+            f"{user}worker_processes 1;\ndaemon off;\npid {tmp_path}/nginx.pid;\n"
+            f"error_log {tmp_path}/error.log warn;\nevents {{}}\n"
+            f"http {{\n access_log off;\n client_body_temp_path {temp}/body;\n"
+            f" proxy_temp_path {temp}/proxy;\n include {tmp_path}/trygg.conf;\n}}\n"
+        )
+        log = tmp_path / "error.log"
+        process = subprocess.Popen(
+            [nginx, "-p", str(tmp_path), "-e", str(log), "-c", str(tmp_path / "nginx.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            https_port = int(env["TRYGG_PROXY_HTTPS_PORT"])
+            grafana_port = int(env["TRYGG_PROXY_GRAFANA_PORT"])
+            _wait_listening(https_port, process, log)
+            _wait_listening(grafana_port, process, log)
+            yield Proxy(https_port, grafana_port, tls / "ca.crt", api, grafana)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+def test_api_over_https_with_the_proxys_forwarded_headers(proxy: Proxy) -> None:
+    url = f"https://{HOST}:{proxy.https_port}/api/v1/tickets?status=open"
+    out = proxy.curl(
+        url, "-D", "-", "-H", "X-Forwarded-For: 6.6.6.6", "-H", "Forwarded: for=6.6.6.6"
+    )
+    assert out.returncode == 0, out.stderr
+    head, _, body = out.stdout.partition("\n\n")  # text mode: CRLF read as LF
+    assert json.loads(body) == {"backend": "api"}
+    assert "strict-transport-security: max-age=31536000" in head.lower()
+    (seen,) = proxy.api.seen
+    headers = seen["headers"]
+    assert isinstance(headers, dict)
+    assert seen["path"] == "/api/v1/tickets?status=open"
+    # A client's own forwarded headers are replaced by what the proxy saw, never appended.
+    assert headers["x-forwarded-for"] == "127.0.0.1"
+    assert "forwarded" not in headers
+    assert headers["x-forwarded-proto"] == "https"
+    assert headers["host"] == f"{HOST}:{proxy.https_port}"
+    assert proxy.grafana.seen == []
+
+
+def test_grafana_over_https_with_websockets(proxy: Proxy) -> None:
+    url = f"https://{HOST}:{proxy.grafana_port}/api/live/ws"
+    out = proxy.curl(url, "-H", "Connection: Upgrade", "-H", "Upgrade: websocket")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {"backend": "grafana"}
+    (seen,) = proxy.grafana.seen
+    headers = seen["headers"]
+    assert isinstance(headers, dict)
+    assert (headers["upgrade"], headers["connection"]) == ("websocket", "upgrade")
+    assert headers["x-forwarded-proto"] == "https"
+    assert proxy.api.seen == []
+
+
+def test_a_crew_photo_fits_through_the_proxy(proxy: Proxy, tmp_path: Path) -> None:
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8\xff" + os.urandom(5 * 1024 * 1024 - 3))  # the hub's 5 MiB cap
+    url = f"https://{HOST}:{proxy.https_port}/api/v1/tickets"
+    out = proxy.curl(url, "-F", f"photo=@{photo};type=image/jpeg", "-F", "kind=graffiti")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {"backend": "api"}
+    (seen,) = proxy.api.seen
+    assert isinstance(seen["bytes"], int)
+    assert seen["bytes"] > 5 * 1024 * 1024
+
+
+def test_no_plain_http_and_the_certificate_names_the_host(proxy: Proxy) -> None:
+    for port in (proxy.https_port, proxy.grafana_port):
+        out = proxy.curl(
+            f"http://{HOST}:{port}/api/v1/session", "-o", "/dev/null", "-w", "%{http_code}"
+        )
+        assert out.stdout == "400", out  # nginx: "plain HTTP request was sent to HTTPS port"
+    # Another name for the same server: the certificate does not name it, curl refuses.
+    other = proxy.curl(f"https://other.test:{proxy.https_port}/", host="other.test")
+    assert other.returncode == 60, other  # CURLE_PEER_FAILED_VERIFICATION
+    assert proxy.api.seen == []
+    assert proxy.grafana.seen == []
