@@ -181,7 +181,9 @@ def test_the_https_proxy_gets_a_certificate_and_never_the_cas_key(
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert checked.returncode == 0, checked.stderr
-    assert (root / "state/pki/https/ca.key").is_file()  # the CA's key stays outside deploy/
+    # The CA's key stays in the provisioning folder, which no serving container mounts.
+    assert (root / "deploy/pki/https/ca.key").is_file()
+    assert not any(p.name.endswith(".key") for p in (root / "deploy/secrets").rglob("ca.*"))
 
 
 def test_hub_listener_takes_the_generated_password_over_tls(
