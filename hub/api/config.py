@@ -9,7 +9,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields, replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, Final
+
+from hub.api.client_ip import parse_networks
+
+# Who may read the OpenAPI document (/openapi.json, /docs) and the Prometheus /metrics:
+# anyone, callers with an operator's (or admin's) API token, or nobody.
+ACCESS: Final = ("public", "operator", "off")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,12 +34,20 @@ class ApiConfig:
     jurisdiction_id: str = "solna.se"
     agency: str = "Solna stad"
     open311_window_days: int = 90
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR networks).
+    trusted_proxies: tuple[str, ...] = ()
+    docs_access: str = "public"
+    metrics_access: str = "public"
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, int | float) and value <= 0:
                 raise ValueError(f"api config {f.name} must be positive, got {value}")
+        for name in ("docs_access", "metrics_access"):
+            if getattr(self, name) not in ACCESS:
+                raise ValueError(f"api config {name} must be one of {', '.join(ACCESS)}")
+        parse_networks(self.trusted_proxies)
 
     @property
     def contact_retention(self) -> timedelta:
