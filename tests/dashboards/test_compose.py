@@ -16,6 +16,8 @@ import yaml
 
 from dashboards.provisioning import CONTAINER_DASHBOARDS
 from dashboards.schema import DATABASE
+from hub.api.config import ApiConfig
+from hub.api.config import from_env as api_from_env
 from hub.settings import HubSettings, from_env
 from tests.shared_data import in_ci
 
@@ -128,6 +130,8 @@ def test_hub_settings_agree_with_the_services(resolved: dict[str, Any], tmp_path
     password_file.write_text("x" * 20)
     settings = from_env({**hub_env, "TRYGG_MQTT_PASSWORD_FILE": str(password_file)})
     fields = {f"TRYGG_{name.upper()}" for name in HubSettings.__dataclass_fields__}
+    fields |= {f"TRYGG_API_{name.upper()}" for name in ApiConfig.__dataclass_fields__}
+    api_from_env(hub_env)  # the hub's API settings parse as the stack gives them
     for key in hub_env:
         if key.startswith("TRYGG_"):
             assert key in fields or key.removesuffix("_FILE") in fields, f"unknown {key}"
