@@ -41,6 +41,18 @@ def _pixels(kind: str, im: Image.Image) -> Image.Image:
     return out
 
 
+def _decode(data: bytes, fmt: str) -> Image.Image:
+    """The decoded image; PhotoError if it is too large, Pillow's own errors otherwise."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        im = Image.open(io.BytesIO(data), formats=[fmt])
+    width, height = im.size
+    if width * height > MAX_PIXELS:
+        raise PhotoError(f"photo has more than {MAX_PIXELS} pixels")
+    im.load()
+    return im
+
+
 def clean(data: bytes, kind: str) -> bytes:
     """``data`` (of the sniffed type ``kind``) encoded again without any metadata.
 
@@ -50,14 +62,8 @@ def clean(data: bytes, kind: str) -> bytes:
     if fmt is None:
         raise PhotoError(f"unsupported photo type {kind}")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=[fmt]) as im:
-                width, height = im.size
-                if width * height > MAX_PIXELS:
-                    raise PhotoError(f"photo has more than {MAX_PIXELS} pixels")
-                im.load()
-                pixels = _pixels(kind, im)
+        with _decode(data, fmt) as im:
+            pixels = _pixels(kind, im)
     except PhotoError:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:

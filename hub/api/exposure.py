@@ -20,9 +20,7 @@ from hub.api.security import bearer, current_principal
 Creds = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def check(
-    access: str, request: Request, ctx: Context, db: DbSession, creds: Creds
-) -> None:
+def check(access: str, request: Request, ctx: Context, db: DbSession, creds: Creds) -> None:
     """Pass, or refuse: 404 when ``off``, 401/403 when ``operator`` and the caller is not."""
     if access == "public":
         return

@@ -11,11 +11,11 @@ Each route costs a fixed number of SQL statements, however many rows it returns.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.security import HTTPAuthorizationCredentials
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from hub import access, auth
@@ -41,6 +41,7 @@ router = APIRouter(prefix=PREFIX, tags=["open311"], responses=RESPONSES)
 router.include_router(reports.router)
 Lang = Annotated[Literal["sv", "en"], Query(description="Language of service names")]
 _MAX_RESULTS = 1000
+_Query = TypeVar("_Query", bound=Select[Any])
 ApiKey = Annotated[
     str | None,
     Query(max_length=200, description="An Open311 key: the full view your account allows"),
@@ -79,18 +80,14 @@ def _latest_notes(db: Session, ids: list[int], who: auth.Principal | None) -> di
             .where(TicketComment.ticket_id.in_(ids), TicketComment.public.is_(True))
             .group_by(TicketComment.ticket_id)
         )
-        q = select(TicketComment.ticket_id, TicketComment.text).where(
-            TicketComment.id.in_(newest)
-        )
+        q = select(TicketComment.ticket_id, TicketComment.text).where(TicketComment.id.in_(newest))
     else:
         newest = (
             select(func.max(TicketHistory.id))
             .where(TicketHistory.ticket_id.in_(ids), TicketHistory.action != "comment")
             .group_by(TicketHistory.ticket_id)
         )
-        q = select(TicketHistory.ticket_id, TicketHistory.note).where(
-            TicketHistory.id.in_(newest)
-        )
+        q = select(TicketHistory.ticket_id, TicketHistory.note).where(TicketHistory.id.in_(newest))
     return {int(tid): str(text) for tid, text in db.execute(q)}
 
 
@@ -126,7 +123,7 @@ def _docs(
     return [_request_doc(ctx, t, notes.get(t.id), public=who is None) for t in rows]
 
 
-def _visible_to(who: auth.Principal | None, q: Any) -> Any:
+def _visible_to(who: auth.Principal | None, q: _Query) -> _Query:
     """``q`` over tickets narrowed to what ``who`` (None: the public) may read."""
     if who is None:
         return q.where(Ticket.kind.in_(sorted(audience.PUBLIC_KINDS)))

@@ -218,7 +218,10 @@ def test_create_by_hand_with_photo_and_limits(hub: Hub) -> None:
     assert photo["size"] == len(got.content)
     # Stored encoded again (without metadata), with the same pixels.
     same = cv2.imdecode(np.frombuffer(got.content, np.uint8), cv2.IMREAD_COLOR)
-    assert np.array_equal(same, cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR))
+    sent = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    assert same is not None
+    assert sent is not None
+    assert np.array_equal(same, sent)
     assert got.headers["content-type"] == "image/png"
     assert got.headers["x-content-type-options"] == "nosniff"
     # The other area's crew cannot see it.
