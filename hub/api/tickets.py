@@ -343,7 +343,7 @@ async def create_ticket(
     has an open ticket of this kind is added to that ticket instead (200, not 201).
     """
     if kind not in BY_CODE:
-        raise HTTPException(400, detail=f"unknown kind {kind!r}; see /open311/v2/services.json")
+        raise HTTPException(400, detail=f"unknown kind {kind!r}; see /crew/kinds.json")
     blob = await _read_photo(ctx, photo) if photo is not None and photo.filename else None
     now = ctx.clock.now()
     try:
