@@ -4,16 +4,19 @@ behind trusted reverse proxies only."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import event, select
 
 from hub import auth
 from hub.api import create_app
 from hub.api.client_ip import ClientAddress, parse_networks
 from hub.api.config import ApiConfig, from_env
-from hub.db import open_database
+from hub.api.token_check import TokenCheck
+from hub.db import ApiToken, User, open_database
 from tests.api.conftest import T0, serve
 from trygg.clock import FakeClock
 
@@ -97,3 +100,40 @@ def test_trusted_proxies_come_from_the_environment_and_are_checked() -> None:
     assert from_env({}).trusted_proxies == ()
     with pytest.raises(ValueError, match="not an IP"):
         from_env({"TRYGG_API_TRUSTED_PROXIES": "proxy.example"})
+
+
+async def test_token_check_honours_only_live_tokens_and_caches_its_answers(
+    tmp_path: Path,
+) -> None:
+    sessions = open_database(f"sqlite:///{tmp_path}/tc.sqlite")
+    clock = FakeClock(T0)
+    mono = [0.0]
+    check = TokenCheck(sessions=sessions, clock=clock, ttl_s=30, monotonic=lambda: mono[0])
+    live = auth.bootstrap_token(sessions, name="olle", role="operator", now=T0)
+    revoked = auth.bootstrap_token(sessions, name="olle", role="operator", now=T0)
+    with sessions.begin() as s:
+        user = s.scalars(select(User).where(User.name == "olle")).one()
+        _, short = auth.issue_token(s, user=user, now=T0, ttl=timedelta(minutes=1))
+        token_id = s.scalars(select(ApiToken.id).where(ApiToken.digest == auth.digest(revoked)))
+        auth.revoke_token(s, token_id=token_id.one(), now=T0)
+    lookups: list[str] = []
+    engine = sessions.kw["bind"]
+    event.listen(engine, "before_cursor_execute", lambda *a: lookups.append(str(a[2])))
+    assert [await check.valid(t) for t in (live, revoked, short, "tr_guess", "nope")] == [
+        True,
+        False,
+        True,
+        False,
+        False,
+    ]
+    assert len(lookups) == 4  # "nope" lacks the prefix: no look-up at all
+    assert await check.valid(live)
+    assert await check.valid("tr_guess") is False
+    assert len(lookups) == 4  # cached
+    clock.advance(120)
+    mono[0] = 31.0  # the cache expires; the short token has expired meanwhile
+    assert await check.valid(short) is False
+    with sessions.begin() as s:
+        s.scalars(select(User).where(User.name == "olle")).one().active = False
+    assert await check.valid(live) is False
+    sessions.kw["bind"].dispose()
