@@ -75,7 +75,8 @@ async def run_purge(
     retention: timedelta,
     every_s: float = 3600.0,
 ) -> None:
-    """Purge expired contacts and crew photos now and then every ``every_s`` until ``stop`` is set."""
+    """Purge expired contacts and crew photos (``hub.photos``) now and then every ``every_s``
+    seconds until ``stop`` is set."""
     while not stop.is_set():
 
         def once() -> tuple[int, int]:
