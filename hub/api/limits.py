@@ -116,7 +116,8 @@ class LimitsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        # ASGI header values are bytes in latin-1; decoding so never fails on odd input.
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         peer = (scope.get("client") or ("?", 0))[0]
         client = self.clients.of(peer, headers.get("x-forwarded-for"))
         scope.setdefault("state", {})["client_ip"] = client

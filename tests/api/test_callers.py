@@ -36,7 +36,7 @@ def strict(tmp_path: Path) -> Iterator[tuple[httpx.Client, str, FakeClock]]:
     sessions.kw["bind"].dispose()
 
 
-def _codes(c: httpx.Client, n: int, headers: dict[str, str]) -> list[int]:
+def _codes(c: httpx.Client, n: int, headers: dict[str, str] | dict[bytes, bytes]) -> list[int]:
     return [c.get(SERVICES, headers=headers).status_code for _ in range(n)]
 
 
@@ -73,6 +73,14 @@ def test_forwarded_for_is_believed_only_from_a_trusted_proxy(
         ]
         assert codes == [200] * 3 + [429] * 2
     sessions.kw["bind"].dispose()
+
+
+def test_headers_that_are_not_utf8_are_an_anonymous_call_not_an_error(
+    strict: tuple[httpx.Client, str, FakeClock],
+) -> None:
+    c, _, _ = strict
+    odd = {b"Authorization": b"Bearer tr_\xe9\xff", b"X-Forwarded-For": b"\xff\xfe"}
+    assert _codes(c, 4, odd) == [200] * 3 + [429]
 
 
 @pytest.mark.parametrize(
