@@ -92,6 +92,7 @@ class Hub:
                     port=self.settings.api_port,
                     log_level="warning",
                     lifespan="off",
+                    proxy_headers=False,  # the API's trusted_proxies decide (hub.api.client_ip)
                 )
             )
         # issue 7: webhook deliveries from the outbox, and the citizen-contact purge

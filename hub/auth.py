@@ -25,6 +25,9 @@ _RANK: Final = {role: i for i, role in enumerate(ROLES)}
 SCOPES: Final = ("api", "open311")
 TOKEN_PREFIX: Final = "tr_"  # noqa: S105 - a visible prefix, not a secret
 _SCRYPT: Final = {"n": 2**14, "r": 8, "p": 1}
+# Checked for unknown names so that they cost the same scrypt run as known ones; a random
+# key that no password derives to.
+_DUMMY_HASH: Final = f"scrypt${secrets.token_hex(16)}${secrets.token_hex(32)}"
 
 
 class AuthError(ValueError):
@@ -149,9 +152,16 @@ def authenticate(s: Session, *, token: str, now: datetime, scope: str = "api") -
 
 
 def login(s: Session, *, name: str, password: str, now: datetime, ttl: timedelta) -> str:
-    """A session token for a name and password; one message for every failure."""
+    """A session token for a name and password; one message for every failure.
+
+    Every attempt runs one scrypt check, whether the name exists or not, so the answer's
+    timing does not tell which user names exist.
+    """
     user = s.scalars(select(User).where(User.name == name)).first()
-    if user is None or not user.active or not check_password(password, user.password_hash):
+    usable = user is not None and user.active and bool(user.password_hash)
+    stored = user.password_hash if user is not None and usable else None
+    matches = check_password(password, stored or _DUMMY_HASH)
+    if user is None or not usable or not matches:
         raise AuthError("wrong user name or password")
     _, plain = issue_token(s, user=user, now=now, label="login", ttl=ttl)
     return plain

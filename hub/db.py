@@ -336,6 +336,8 @@ class TicketComment(Base):
     at: Mapped[datetime]
     author: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
+    # Published to anonymous Open311 callers only when a crew member or operator chose so.
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Crew(Base):

@@ -15,7 +15,7 @@ resolved or closed ticket whose fault came back or that a person reopened) and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -202,11 +202,14 @@ def create_ticket(
     severity: Severity = "minor",
     priority: int | None = None,
     evidence: dict[str, Any] | None = None,
+    may_merge: Callable[[Ticket], bool] | None = None,
 ) -> Ticket:
     """A ticket reported by a person (e.g. graffiti seen by a crew member or a citizen).
 
     If ``asset_id`` names an asset that already has an open ticket of this kind, that
-    ticket gets the report as a comment and its count bumped instead of a duplicate.
+    ticket gets the report as a comment and its count bumped instead of a duplicate, but
+    only if ``may_merge`` allows it (the reporter may see that ticket); otherwise the
+    report becomes a ticket of its own.
     TicketInputError for an unknown asset, kind, severity, priority or a bad position.
     """
     _text(kind, "kind", limit=64, empty=False)
@@ -228,7 +231,7 @@ def create_ticket(
                 Ticket.status.in_(OPEN_STATUSES),
             )
         ).first()
-        if existing is not None:
+        if existing is not None and (may_merge is None or may_merge(existing)):
             existing.alarm_count += 1
             existing.updated_at = now
             comment(s, ticket_id=existing.id, author=reporter, text=description or kind, now=now)
@@ -353,12 +356,17 @@ def assign(
     return ticket
 
 
-def comment(s: Session, *, ticket_id: int, author: str, text: str, now: datetime) -> TicketComment:
-    """Add a comment (any status: crews note things on closed tickets too)."""
+def comment(
+    s: Session, *, ticket_id: int, author: str, text: str, now: datetime, public: bool = False
+) -> TicketComment:
+    """Add a comment (any status: crews note things on closed tickets too).
+
+    ``public`` comments are the only notes Open311 shows to anonymous callers.
+    """
     _text(text, "comment", empty=False)
     _text(author, "author", limit=64, empty=False)
     ticket = get_ticket(s, ticket_id=ticket_id)
-    row = TicketComment(ticket_id=ticket.id, at=now, author=author, text=text)
+    row = TicketComment(ticket_id=ticket.id, at=now, author=author, text=text, public=public)
     s.add(row)
     ticket.updated_at = now
     record(s, ticket, at=now, actor=author, action="comment", before=ticket.status, note=text[:200])

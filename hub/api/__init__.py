@@ -11,9 +11,13 @@ from hub.api import deadletters as ingest_deadletters  # issue 5
 from hub.api import devices as ingest_devices  # issue 5
 from hub.api import metrics as ingest_metrics  # issue 5
 from hub.api import tickets, users, webhooks
+from hub.api.client_ip import ClientAddress, parse_networks
 from hub.api.config import ApiConfig
 from hub.api.deps import HubContext
+from hub.api.exposure import docs_urls, install_docs
+from hub.api.headers import SecurityHeadersMiddleware
 from hub.api.limits import LimitsMiddleware, RateLimiter
+from hub.api.token_check import TokenCheck
 from hub.open311.common import install as install_open311
 from hub.open311.router import router as open311_router
 from hub.web.router import router as crew_router
@@ -30,7 +34,9 @@ def create_app(*, sessions: sessionmaker[Session], clock: Clock, **extra: Any) -
         title="Trygg hub",
         version="1.0.0",
         description="Maintenance tickets, devices and Open311 for Trygg.",
+        **docs_urls(config),
     )
+    install_docs(app, config)
     app.state.hub = HubContext(sessions=sessions, clock=clock, extra=extra)
     app.include_router(tickets.router, prefix="/api/v1")
     app.include_router(users.router, prefix="/api/v1")
@@ -51,7 +57,10 @@ def create_app(*, sessions: sessionmaker[Session], clock: Clock, **extra: Any) -
         photo_max=config.photo_max_bytes,
         anon=anon,
         post=RateLimiter(per_minute=config.post_per_minute, burst=config.post_burst),
+        known=TokenCheck(sessions=sessions, clock=clock).valid,
+        clients=ClientAddress(parse_networks(config.trusted_proxies)),
     )
+    app.add_middleware(SecurityHeadersMiddleware)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

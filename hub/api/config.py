@@ -9,9 +9,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields, replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, Final
 
+from hub.api.client_ip import parse_networks
 from hub.webhook_targets import TargetPolicy
+
+# Who may read the OpenAPI document (/openapi.json, /docs) and the Prometheus /metrics:
+# anyone, callers with an operator's (or admin's) API token, or nobody.
+ACCESS: Final = ("public", "operator", "off")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +35,10 @@ class ApiConfig:
     jurisdiction_id: str = "solna.se"
     agency: str = "Solna stad"
     open311_window_days: int = 90
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR networks).
+    trusted_proxies: tuple[str, ...] = ()
+    docs_access: str = "public"
+    metrics_access: str = "public"
     # Webhook receivers allowed although private, loopback or link-local: CIDRs, addresses
     # or host names (see hub.webhook_targets); and posts in flight per receiver.
     webhook_allow: tuple[str, ...] = ()
@@ -41,6 +50,10 @@ class ApiConfig:
             if isinstance(value, int | float) and value <= 0:
                 raise ValueError(f"api config {f.name} must be positive, got {value}")
         TargetPolicy.parse(self.webhook_allow)  # a bad allow-list entry fails at start-up
+        for name in ("docs_access", "metrics_access"):
+            if getattr(self, name) not in ACCESS:
+                raise ValueError(f"api config {name} must be one of {', '.join(ACCESS)}")
+        parse_networks(self.trusted_proxies)
 
     @property
     def webhook_policy(self) -> TargetPolicy:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hub.api.client_ip import ClientAddress
 
 _MAX_KEYS = 10_000
 
@@ -77,6 +79,9 @@ class LimitsMiddleware:
     """Refuse bodies over the limit (413) and callers over their rate (429, Retry-After).
 
     Anonymous requests share one bucket per client address; POSTs have a second bucket.
+    A request is anonymous unless its bearer token is one ``known`` accepts. The client
+    address is the one ``clients`` derives (``X-Forwarded-For`` from trusted proxies only);
+    it is left in ``scope["state"]["client_ip"]`` for the routes.
     Upload routes (``photo_paths``) get the photo limit instead of the body limit.
     """
 
@@ -88,6 +93,8 @@ class LimitsMiddleware:
         photo_max: int,
         anon: RateLimiter,
         post: RateLimiter,
+        known: Callable[[str], Awaitable[bool]],
+        clients: ClientAddress,
         photo_suffix: str = "/api/v1/tickets",
     ) -> None:
         self.app = app
@@ -95,6 +102,8 @@ class LimitsMiddleware:
         self.photo_max = photo_max
         self.anon = anon
         self.post = post
+        self.known = known
+        self.clients = clients
         self.photo_suffix = photo_suffix
 
     def _limit(self, scope: Scope) -> int:
@@ -107,12 +116,17 @@ class LimitsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        client = (scope.get("client") or ("?", 0))[0]
-        authed = headers.get("authorization", "").lower().startswith("bearer ")
+        # ASGI header values are bytes in latin-1; decoding so never fails on odd input.
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        peer = (scope.get("client") or ("?", 0))[0]
+        client = self.clients.of(peer, headers.get("x-forwarded-for"))
+        scope.setdefault("state", {})["client_ip"] = client
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        authed = scheme.lower() == "bearer" and await self.known(token.strip())
         waits = []
         if not authed and not scope["path"].startswith("/crew/static"):
             waits.append(self.anon.take(client))
+            scope["state"]["anon_charged"] = True
         if scope["method"] in {"POST", "PUT", "PATCH", "DELETE"}:
             waits.append(self.post.take(client))
         wait = max(waits, default=0.0)

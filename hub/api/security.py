@@ -11,7 +11,7 @@ from hub import auth
 from hub.api.deps import Context, DbSession
 from hub.api.limits import RateLimiter
 
-_bearer = HTTPBearer(
+bearer = HTTPBearer(
     auto_error=False,
     description="A personal API token (`Authorization: Bearer tr_...`), see POST /api/v1/session.",
 )
@@ -23,11 +23,19 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
+def client_ip(request: Request) -> str:
+    """The caller's address as the limits middleware found it (trusted proxies applied)."""
+    found = getattr(request.state, "client_ip", None)
+    if isinstance(found, str):
+        return found
+    return request.client.host if request.client else "?"
+
+
 def current_principal(
     request: Request,
     ctx: Context,
     db: DbSession,
-    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> auth.Principal:
     """The authenticated caller; 401 when the token is missing, unknown or revoked."""
     if creds is None or not creds.credentials:
@@ -36,9 +44,10 @@ def current_principal(
         principal = auth.authenticate(db, token=creds.credentials, now=ctx.clock.now())
     except auth.AuthError as exc:
         # A made-up token must not buy unlimited guesses: failures count as anonymous calls.
+        # The middleware already charged a token it did not know; this one it took as valid.
         limiter: RateLimiter | None = ctx.extra.get("anon_limiter")
-        client = request.client.host if request.client else "?"
-        if limiter is not None and (wait := limiter.take(client)) > 0:
+        charged = getattr(request.state, "anon_charged", False)
+        if limiter is not None and not charged and (wait := limiter.take(client_ip(request))) > 0:
             raise HTTPException(
                 status.HTTP_429_TOO_MANY_REQUESTS,
                 detail="rate limit exceeded; retry later",

@@ -6,6 +6,7 @@ refusal is a 4xx with a ``detail`` that says why, and changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Final
 
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub import access, photos
 from hub import tickets as service
 from hub.api import errors, geo
 from hub.api import ticketops as ops
@@ -26,6 +28,12 @@ from hub.open311.services import BY_CODE
 router = APIRouter(tags=["tickets"], responses=errors.AUTHED)
 TicketId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Ticket id")]
 _NOT_FOUND = errors.NOT_FOUND
+# A photo is shown as an image and nothing else, even if a browser opens it directly.
+_PHOTO_HEADERS: Final = {
+    "Cache-Control": "private, no-store",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Content-Disposition": "inline",
+}
 
 
 class TicketOut(BaseModel):
@@ -79,6 +87,7 @@ class CommentOut(BaseModel):
     at: datetime
     author: str
     text: str
+    public: bool
 
 
 class TicketDetail(TicketOut):
@@ -100,6 +109,10 @@ class AssignIn(BaseModel):
 class CommentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, max_length=2000)
+    public: bool = Field(
+        default=False,
+        description="Publish this note to anyone reading Open311 (never names or phone numbers)",
+    )
 
 
 def _out(t: Ticket, near: geo.Point | None = None) -> TicketOut:
@@ -114,7 +127,7 @@ def _visible(db: Session, who: Principal, ticket_id: int) -> Ticket:
         t = service.get_ticket(db, ticket_id=ticket_id)
     except service.TicketError as exc:
         raise HTTPException(404, detail=str(exc)) from exc
-    if not who.sees_area(t.area):
+    if not access.may_see(who, t):
         raise HTTPException(403, detail=f"ticket {ticket_id} is outside your area")
     return t
 
@@ -147,12 +160,13 @@ def list_tickets(
         point = geo.Point.parse(near) if near is not None else None
     except ValueError as exc:
         raise HTTPException(400, detail=str(exc)) from exc
-    if not who.at_least("operator"):
-        if area is not None and area != who.area:
-            raise HTTPException(403, detail=f"crews see only their own area ({who.area})")
-        area = who.area
-    q = ops.query(
-        statuses=statuses, kinds=kind, priorities=priority, area=area, bbox=box, near=point
+    if not who.at_least("operator") and area is not None and area != who.area:
+        raise HTTPException(403, detail=f"crews see only their own area ({who.area})")
+    q = access.restrict(
+        who,
+        ops.query(
+            statuses=statuses, kinds=kind, priorities=priority, area=area, bbox=box, near=point
+        ),
     )
     response.headers["X-Total-Count"] = str(ops.count(db, q))
     rows = db.scalars(q.limit(limit).offset(offset))
@@ -273,7 +287,12 @@ def add_comment(
     _visible(db, who, ticket_id)
     try:
         c = service.comment(
-            db, ticket_id=ticket_id, author=who.name, text=body.text, now=ctx.clock.now()
+            db,
+            ticket_id=ticket_id,
+            author=who.name,
+            text=body.text,
+            now=ctx.clock.now(),
+            public=body.public,
         )
     except service.TicketError as exc:
         raise _refused(exc) from exc
@@ -289,7 +308,12 @@ async def _read_photo(ctx: Context, photo: UploadFile) -> tuple[bytes, str]:
     kind = ops.sniff_image(data)
     if kind is None or kind not in cfg.photo_types:
         raise HTTPException(415, detail=f"photo must be one of {', '.join(cfg.photo_types)}")
-    return data, kind
+    try:
+        # Decoding is CPU work: off the event loop.
+        clean = await asyncio.to_thread(photos.clean, data, kind)
+    except photos.PhotoError as exc:
+        raise HTTPException(415, detail=str(exc)) from exc
+    return clean, kind
 
 
 @router.post(
@@ -319,7 +343,7 @@ async def create_ticket(
     has an open ticket of this kind is added to that ticket instead (200, not 201).
     """
     if kind not in BY_CODE:
-        raise HTTPException(400, detail=f"unknown kind {kind!r}; see /open311/v2/services.json")
+        raise HTTPException(400, detail=f"unknown kind {kind!r}; see /crew/kinds.json")
     blob = await _read_photo(ctx, photo) if photo is not None and photo.filename else None
     now = ctx.clock.now()
     try:
@@ -335,6 +359,7 @@ async def create_ticket(
             address=address,
             asset_id=asset_id,
             priority=priority,
+            may_merge=lambda existing: access.may_see(who, existing),
         )
     except service.TicketError as exc:
         raise _refused(exc) from exc
@@ -390,4 +415,4 @@ def get_photo(
     p = db.get(TicketPhoto, photo_id)
     if p is None or p.ticket_id != ticket_id:
         raise HTTPException(404, detail=f"no photo {photo_id} on ticket {ticket_id}")
-    return Response(p.data, media_type=p.content_type, headers={"Cache-Control": "private"})
+    return Response(p.data, media_type=p.content_type, headers=_PHOTO_HEADERS)

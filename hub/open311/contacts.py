@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub import photos
 from hub.db import CitizenContact, Ticket
 from hub.tickets import OPEN_STATUSES
 from trygg.clock import Clock
@@ -74,15 +75,20 @@ async def run_purge(
     retention: timedelta,
     every_s: float = 3600.0,
 ) -> None:
-    """Purge expired contacts now and then every ``every_s`` until ``stop`` is set."""
+    """Purge expired contacts and crew photos (``hub.photos``) now and then every ``every_s``
+    seconds until ``stop`` is set."""
     while not stop.is_set():
 
-        def once() -> int:
+        def once() -> tuple[int, int]:
             with sessions.begin() as s:
-                return purge(s, now=clock.now(), retention=retention)
+                now = clock.now()
+                return (
+                    purge(s, now=now, retention=retention),
+                    photos.purge(s, now=now, retention=retention),
+                )
 
-        n = await asyncio.to_thread(once)
-        if n:
-            log.info("deleted %d citizen contacts past retention", n)
+        n, m = await asyncio.to_thread(once)
+        if n or m:
+            log.info("deleted %d citizen contacts and %d photos past retention", n, m)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=every_s)

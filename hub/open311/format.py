@@ -7,6 +7,7 @@ Swedish case system shows). XML is only ever generated here, never parsed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Final
@@ -95,10 +96,20 @@ def service_doc(svc: Service, lang: str) -> dict[str, Any]:
     }
 
 
+# Characters XML 1.0 cannot carry at all, escaped or not (C0 controls but tab, CR and LF;
+# lone surrogates; U+FFFE and U+FFFF). Stored text may hold them, so the writer drops them.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    """``text`` without the characters XML 1.0 forbids."""
+    return _NOT_XML.sub("", text)
+
+
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return "" if value is None else str(value)
+    return "" if value is None else xml_safe(str(value))
 
 
 def to_xml(root: str, item: str, rows: Iterable[Mapping[str, Any]]) -> bytes:

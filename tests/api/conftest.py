@@ -100,7 +100,15 @@ def serve(app: FastAPI, *, port: int | None = None) -> Iterator[str]:
     """Serve ``app`` with uvicorn on a (free) loopback port in a thread; yields its base URL."""
     port = port or free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        # As in the hub: X-Forwarded-For is the app's to judge (ApiConfig.trusted_proxies).
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            proxy_headers=False,
+        )
     )
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()

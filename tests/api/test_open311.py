@@ -14,7 +14,7 @@ from hub import auth
 from hub.db import CitizenContact, Ticket
 from hub.open311 import contacts
 from hub.open311.format import REQUEST_FIELDS, SERVICE_FIELDS, UPDATE_FIELDS
-from hub.open311.services import INTERNAL_KINDS
+from hub.open311.services import INTERNAL_KINDS, SERVICES
 from hub.tickets import TITLES
 from tests.api.conftest import Hub, add_lamp, open_ticket
 
@@ -62,9 +62,11 @@ def _post(hub: Hub, fmt: str, **form: str) -> httpx.Response:
     return hub.client.post(f"{V2}/requests.{fmt}", data=form)
 
 
-def test_services_in_json_and_xml_cover_every_ticket_kind(hub: Hub) -> None:
+def test_services_in_json_and_xml_list_what_citizens_may_report(hub: Hub) -> None:
     js = hub.client.get(f"{V2}/services.json").json()
-    assert {s["service_code"] for s in js} == set(TITLES) - INTERNAL_KINDS
+    assert {s["service_code"] for s in js} == {s.code for s in SERVICES if s.citizen}
+    assert {s["service_code"] for s in js} < set(TITLES)
+    assert not INTERNAL_KINDS & {s["service_code"] for s in js}
     for svc in js:
         assert tuple(svc) == SERVICE_FIELDS
         assert svc["metadata"] is False
@@ -271,7 +273,9 @@ def test_updates_carry_fixmystreet_extended_statuses(hub: Hub) -> None:
         (str(tid), "fixed"),
     ]
     assert all(tuple(u) == UPDATE_FIELDS for u in js)
-    assert js[1]["description"] == "Lampan bytt"
+    assert [u["description"] for u in js] == ["", ""]  # crew notes are not for the public
+    keyed = hub.client.get(f"{V2}/servicerequestupdates.json", params={"api_key": _key(hub)})
+    assert keyed.json()[1]["description"] == "Lampan bytt"
     assert _aware(js[1]["updated_datetime"]) - _aware(js[0]["updated_datetime"]) == timedelta(
         minutes=10
     )
@@ -282,6 +286,8 @@ def test_updates_carry_fixmystreet_extended_statuses(hub: Hub) -> None:
     )
     assert [u["status"] for u in xml] == ["action_scheduled", "fixed"]
     (doc,) = hub.client.get(f"{V2}/requests/{tid}.json").json()
+    assert (doc["status"], doc["status_notes"]) == ("closed", None)
+    (doc,) = hub.client.get(f"{V2}/requests/{tid}.json", params={"api_key": _key(hub)}).json()
     assert (doc["status"], doc["status_notes"]) == ("closed", "Lampan bytt")
 
 

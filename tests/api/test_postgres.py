@@ -24,6 +24,7 @@ from tests.api.test_tickets_api import (
     test_filters_sort_by_distance_and_paginate,
 )
 from tests.api.test_webhooks import (
+    api_config,
     test_delivery_survives_a_receiver_that_is_down,
     test_overdue_tickets_escalate_once,
 )
@@ -31,6 +32,7 @@ from tests.api.test_webhooks import (
 pytestmark = pytest.mark.integration
 
 __all__ = [
+    "api_config",  # the webhook tests' receivers listen on loopback
     "test_actions_and_invalid_transitions",
     "test_admin_manages_users_and_tokens_and_roles_are_enforced",
     "test_create_by_hand_with_photo_and_limits",
