@@ -63,6 +63,7 @@ async def _write(write: Write, lines: list[str], refused: list[RefusedLine]) -> 
 
 _DEVICE_TAG = re.compile(r"(?<!\\),device=((?:\\.|[^,\s\\])+)")
 _UNESCAPE = re.compile(r"\\(.)")
+_SERIES_KEY = re.compile(r"(?:\\.|[^ \\])*")  # up to the first unescaped space
 
 
 def dead_letters(refused: Sequence[RefusedLine], *, at_ms: int) -> list[Rejected]:
@@ -70,7 +71,8 @@ def dead_letters(refused: Sequence[RefusedLine], *, at_ms: int) -> list[Rejected
     the device named by the line's ``device`` tag."""
     out = []
     for r in refused:
-        found = _DEVICE_TAG.search(r.line.partition(" ")[0])
+        key = _SERIES_KEY.match(r.line)
+        found = _DEVICE_TAG.search(key.group(0)) if key else None
         payload = r.line.encode()
         out.append(
             Rejected(
