@@ -24,7 +24,7 @@ CONFLICT_1X = (
         (400, b'{"error":"field type conflict"}', Verdict.REFUSED_DATA, False, False, None),
         (
             400,
-            b"{\"error\":\"unable to parse 'bad line': invalid field format\"}",
+            b'{"error":"unable to parse \'bad line\': invalid field format"}',
             Verdict.REFUSED_DATA,
             False,
             False,
@@ -104,7 +104,14 @@ CONFLICT_1X = (
             True,
             "InfluxDB refuses writes: 413 Request Entity Too Large",
         ),
-        (429, b"", Verdict.NOT_STORED, False, False, "InfluxDB refuses writes: 429 too many requests"),
+        (
+            429,
+            b"",
+            Verdict.NOT_STORED,
+            False,
+            False,
+            "InfluxDB refuses writes: 429 too many requests",
+        ),
         (503, b"busy", Verdict.NOT_STORED, False, False, "InfluxDB refuses writes: 503 busy"),
         # A 400 that names no point's content is not the data's fault.
         (
@@ -153,7 +160,8 @@ def test_influxdb_counts_and_messages_are_read() -> None:
     assert len(message_of(b"x" * 5000)) == 400
     assert message_of(b'{"error": 5}') == '{"error": 5}'
     gone = unreachable("ConnectionRefusedError(111)")
-    assert gone.verdict is Verdict.NOT_STORED and gone.status is None
+    assert gone.verdict is Verdict.NOT_STORED
+    assert gone.status is None
     assert gone.reason() == "InfluxDB unreachable: ConnectionRefusedError(111)"
 
 
@@ -187,7 +195,9 @@ class FakeInflux:
 @pytest.mark.parametrize("whole", [False, True])
 async def test_only_the_refused_lines_come_back_and_every_other_is_stored(whole: bool) -> None:
     influx = FakeInflux(whole=whole)
-    lines = [f"m,device=d{i} v={i} {i}" if i % 7 else f"m,device=d{i} bad={i} {i}" for i in range(50)]
+    lines = [
+        f"m,device=d{i} v={i} {i}" if i % 7 else f"m,device=d{i} bad={i} {i}" for i in range(50)
+    ]
     refused = await write_lines(influx.write, lines)
     assert sorted(r.line for r in refused) == sorted(x for x in lines if "bad" in x)
     assert set(influx.stored) == {x for x in lines if "bad" not in x}
@@ -198,7 +208,8 @@ async def test_a_request_whose_every_line_was_dropped_is_not_split() -> None:
     influx = FakeInflux()
     lines = [f"m bad={i} {i}" for i in range(64)]
     refused = await write_lines(influx.write, lines)
-    assert len(refused) == 64 and influx.requests == 1
+    assert len(refused) == 64
+    assert influx.requests == 1
 
 
 async def test_too_large_is_split_until_it_passes() -> None:
@@ -235,6 +246,8 @@ def test_dead_letters_carry_the_line_its_device_and_influxdbs_message() -> None:
     assert dead.device == "pole 7"
     assert dead.reason == DEAD_LETTER_REASON
     assert dead.detail == "partial write: x dropped=1"
-    assert dead.payload == line.encode() and dead.size == len(line) and dead.at_ms == 5
+    assert dead.payload == line.encode()
+    assert dead.size == len(line)
+    assert dead.at_ms == 5
     [nameless] = dead_letters([RefusedLine("m v=1 1", "m")], at_ms=5)
     assert nameless.device is None

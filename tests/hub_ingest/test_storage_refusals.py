@@ -27,6 +27,7 @@ from hub.devices import register
 from hub.influx import Influx
 from hub.influx_batch import DEAD_LETTER_REASON
 from hub.ingest import Ingest
+from hub.metrics import exposition
 from hub.settings import HubSettings
 from hub.spool import Spool
 from tests.helpers import running, wait_for
@@ -79,7 +80,8 @@ def auth_stack(tmp_path: Path) -> Iterator[LocalStack]:
                 "q": f"CREATE USER {HUB_USER} WITH PASSWORD '{HUB_PASSWORD}' WITH ALL PRIVILEGES"
             },
         )
-        assert resp.status_code == 200 and "error" not in resp.text, resp.text
+        assert resp.status_code == 200, resp.text
+        assert "error" not in resp.text, resp.text
         yield stack
 
 
@@ -125,9 +127,7 @@ def _ingest(settings: HubSettings) -> Ingest:
 def _dead_letters(url: str) -> list[DeadLetter]:
     sessions = open_database(url)
     with sessions() as s:
-        rows = list(
-            s.scalars(select(DeadLetter).where(DeadLetter.reason == DEAD_LETTER_REASON))
-        )
+        rows = list(s.scalars(select(DeadLetter).where(DeadLetter.reason == DEAD_LETTER_REASON)))
     sessions.kw["bind"].dispose()
     return rows
 
@@ -202,8 +202,11 @@ async def test_dropped_database_then_wrong_credentials_lose_and_acknowledge_noth
                 tg.create_task(agent.run(stop))
             producing = tg.create_task(produce(stop))
             try:
-                while rnd.agents[0].outbox.stats().next_seq <= before:
-                    await asyncio.sleep(0.01)
+
+                async def reached() -> bool:
+                    return rnd.agents[0].outbox.stats().next_seq > before
+
+                await wait_for(reached, interval=0.01)
                 gate.clear()
                 await wait_for(lambda: drained(before), interval=0.05)
                 assert (await rnd.figures())["influx_count"] == before * rnd.devices * rnd.readings
@@ -218,8 +221,8 @@ async def test_dropped_database_then_wrong_credentials_lose_and_acknowledge_noth
                 await producing
                 await asyncio.sleep(3.0)  # devices re-send, the hub retries
                 problem = ingest.storage_problem()
-                assert problem is not None and "401" in problem, problem
-                assert ingest.gauges.storage_problem
+                assert "401" in (problem or ""), problem
+                assert b"trygg_ingest_storage_problem 1.0" in exposition(ingest.registry)
                 depth = await outbox_depth()
                 stored = (await rnd.figures())["influx_count"]
                 assert depth > 0
@@ -237,7 +240,7 @@ async def test_dropped_database_then_wrong_credentials_lose_and_acknowledge_noth
             finally:
                 stop.set()
         assert ingest.storage_problem() is None
-        assert not ingest.gauges.storage_problem
+        assert b"trygg_ingest_storage_problem 0.0" in exposition(ingest.registry)
     await ingest.influx.aclose()
     ingest.sessions.kw["bind"].dispose()
     figures = await rnd.figures()
@@ -298,7 +301,8 @@ async def test_the_spool_keeps_what_influxdb_refuses_and_dead_letters_only_refus
     async with running(ingest.run):
         await wait_for(refused_401, interval=0.05)
         await asyncio.sleep(2.0)  # several attempts
-        assert ingest.spool is not None and len(ingest.spool) == 1
+        assert ingest.spool is not None
+        assert len(ingest.spool) == 1
         assert await _count(stack, db, "load") == 0
         await _influxql(stack, f"SET PASSWORD FOR {HUB_USER} = '{HUB_PASSWORD}'")
         await wait_for(spool_empty, interval=0.05)
@@ -394,4 +398,50 @@ async def test_points_of_a_conflicting_type_are_dead_letters_and_the_rest_is_sto
     assert ingest.counters.dead[DEAD_LETTER_REASON] == messages * n // 2
     assert ingest.counters.readings == messages * n  # each accepted once, none twice
     assert ingest.counters.duplicates == 0
+    assert ingest.storage_problem() is None
+
+
+@pytest.fixture
+def small_body_stack(tmp_path: Path) -> Iterator[LocalStack]:
+    """A stack whose InfluxDB takes write bodies of at most 4 KiB (413 above)."""
+    yield from _stack(tmp_path / "stack", influx_max_body_size=4096)
+
+
+async def test_a_batch_too_large_for_influxdb_is_written_in_pieces(
+    small_body_stack: LocalStack, tmp_path: Path, unique: str
+) -> None:
+    stack = small_body_stack
+    device, messages, n = f"d-{unique}", 20, 20
+    settings = HubSettings(
+        mqtt_port=stack.ports.mqtt,
+        influx_url=stack.influx_url,
+        influx_db=f"t_{unique}",
+        database_url=f"sqlite:///{tmp_path}/hub.sqlite",
+        client_id=f"hub-{unique}",
+        share_group=f"g{unique}",
+        spool_dir=tmp_path / "spool",
+        batch_max_delay_s=0.5,  # the messages gather into batches far above 4 KiB
+    )
+    ingest = _ingest(settings)
+    register(ingest.sessions, [(device, "s")])
+
+    async def acknowledged() -> bool:
+        seq = ingest.seq.get(device)
+        return seq is not None and seq.watermark == messages
+
+    async with running(ingest.run):
+        await asyncio.wait_for(ingest.connected.wait(), timeout=20)
+        await _publish(stack, unique, device, messages, n)
+        await wait_for(acknowledged, interval=0.05)
+    await ingest.influx.aclose()
+    ingest.sessions.kw["bind"].dispose()
+    async with httpx.AsyncClient(base_url=stack.influx_url, timeout=30) as influx:
+        q = f'SELECT count("cpuLoad"), count("rssi") FROM "raw"."device" WHERE device=\'{device}\''
+        resp = await influx.get("/query", params={"db": settings.influx_db, "q": q})
+        stats = (await influx.get("/debug/vars")).json()
+    httpd = next(v["values"] for k, v in stats.items() if k.startswith("httpd"))
+    assert httpd["clientError"] > 0  # InfluxDB did answer 413 to the whole batch
+    values = resp.json()["results"][0]["series"][0]["values"][0]
+    assert values[1:] == [messages * n // 2, messages * n // 2]
+    assert _dead_letters(settings.database_url) == []
     assert ingest.storage_problem() is None
