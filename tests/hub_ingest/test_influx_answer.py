@@ -3,6 +3,9 @@ bodies as InfluxDB 1.6.7 (checked here), 2.x and 3.x send them."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from hub.influx import InfluxWriteError
@@ -251,3 +254,13 @@ def test_dead_letters_carry_the_line_its_device_and_influxdbs_message() -> None:
     assert dead.at_ms == 5
     [nameless] = dead_letters([RefusedLine("m v=1 1", "m")], at_ms=5)
     assert nameless.device is None
+
+
+def test_the_classification_imports_no_io() -> None:
+    code = (
+        "import sys, hub.influx_answer;"
+        "bad = {'asyncio', 'paho', 'sqlalchemy', 'httpx'} & {m.split('.')[0] for m in sys.modules};"
+        "print(sorted(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
