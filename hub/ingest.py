@@ -586,8 +586,10 @@ class Ingest:
                     await asyncio.wait_for(stop.wait(), timeout=1.0)
                 continue
             segment, body = head
+            # A damaged file must not stop the loop: what InfluxDB cannot parse is dead-lettered.
+            lines = body.decode(errors="replace").split("\n")
             try:
-                refused = await write_lines(self._write_raw, body.decode().split("\n"))
+                refused = await write_lines(self._write_raw, lines)
             except InfluxWriteError as exc:
                 # Kept, whatever InfluxDB's reason: only a write that stored it removes it.
                 self._not_stored(exc)
