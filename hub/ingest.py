@@ -7,9 +7,11 @@ committing batch N overlap while memory stays bounded (the broker sends at most
 1. *consume*: take what paho received (up to ``batch_max_lines`` lines or
    ``batch_max_delay_s``), validate and de-duplicate it (:mod:`hub.ingest_batch`);
    rejects become dead letters;
-2. *write*: write the batch's lines to InfluxDB; if InfluxDB is down, to the bounded local
-   spool (:mod:`hub.spool`); if the spool is full too, retry with back-off and acknowledge
-   nothing meanwhile, so back-pressure reaches the broker and the devices' outboxes;
+2. *write*: write the batch's lines to InfluxDB; points it refuses for their content become
+   dead letters (:mod:`hub.influx_batch`); if it does not store the batch for any other
+   reason (down, database missing, credentials refused; :mod:`hub.influx_answer`), to the
+   bounded local spool (:mod:`hub.spool`); if the spool is full too, retry with back-off and
+   acknowledge nothing meanwhile, so back-pressure reaches the broker and the devices' outboxes;
 3. *commit*: commit watermarks, device state, dead letters and counters to SQL in one
    transaction,
    PUBACK the batch, send each device its end-to-end :class:`~trygg.contract.Ack` and
