@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from hub.influx_answer import WriteAnswer, classify, unreachable
 from hub.influx_http import HttpError, WriteClient
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,15 @@ class InfluxError(RuntimeError):
     def __init__(self, message: str, *, retryable: bool) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+class InfluxWriteError(InfluxError):
+    """A write InfluxDB did not wholly store; ``answer`` says why and whose fault it is
+    (retryable unless InfluxDB refused points for their content)."""
+
+    def __init__(self, answer: WriteAnswer) -> None:
+        super().__init__(answer.reason(), retryable=not answer.stored and not answer.refused_data)
+        self.answer = answer
 
 
 class Influx:
@@ -58,20 +68,18 @@ class Influx:
             return False
 
     async def write(self, body: bytes, *, rp: str | None = None, precision: str = "ms") -> None:
-        """Write line protocol; raises InfluxError (retryable for outages and 5xx)."""
+        """Write line protocol; raises InfluxWriteError unless every point was stored
+        (see :mod:`hub.influx_answer` for what each answer means)."""
         params = {"db": self.db, "precision": precision}
         if rp:
             params["rp"] = rp
         try:
             status, data = await self._writer.post("/write", params, body)
         except (OSError, HttpError) as exc:
-            raise InfluxError(f"InfluxDB unreachable: {exc!r}", retryable=True) from exc
-        if status == 204:
-            return
-        text = data[:300].decode(errors="replace")
-        if status >= 500 or status == 429:
-            raise InfluxError(f"InfluxDB {status}: {text}", retryable=True)
-        raise InfluxError(f"InfluxDB rejected write {status}: {text}", retryable=False)
+            raise InfluxWriteError(unreachable(repr(exc))) from exc
+        answer = classify(status, data)
+        if not answer.stored:
+            raise InfluxWriteError(answer)
 
     async def query(
         self, q: str, *, epoch: str = "ms", method: str = "GET"

@@ -7,9 +7,11 @@ committing batch N overlap while memory stays bounded (the broker sends at most
 1. *consume*: take what paho received (up to ``batch_max_lines`` lines or
    ``batch_max_delay_s``), validate and de-duplicate it (:mod:`hub.ingest_batch`);
    rejects become dead letters;
-2. *write*: write the batch's lines to InfluxDB; if InfluxDB is down, to the bounded local
-   spool (:mod:`hub.spool`); if the spool is full too, retry with back-off and acknowledge
-   nothing meanwhile, so back-pressure reaches the broker and the devices' outboxes;
+2. *write*: write the batch's lines to InfluxDB; points it refuses for their content become
+   dead letters (:mod:`hub.influx_batch`); if it does not store the batch for any other
+   reason (down, database missing, credentials refused; :mod:`hub.influx_answer`), to the
+   bounded local spool (:mod:`hub.spool`); if the spool is full too, retry with back-off and
+   acknowledge nothing meanwhile, so back-pressure reaches the broker and the devices' outboxes;
 3. *commit*: commit watermarks, device state, dead letters and counters to SQL in one
    transaction,
    PUBACK the batch, send each device its end-to-end :class:`~trygg.contract.Ack` and
@@ -40,12 +42,14 @@ from hub import ingest_gc
 from hub.dedup import SeqState
 from hub.device_replies import DeviceReplies
 from hub.device_state import DeviceStates, Transition, parse_class_timeouts
-from hub.influx import Influx, InfluxError
-from hub.ingest_batch import Batch, Classifier
+from hub.influx import Influx, InfluxError, InfluxWriteError
+from hub.influx_batch import DEAD_LETTER_REASON, RefusedLine, dead_letters, write_lines
+from hub.ingest_batch import Batch, Classifier, Rejected
 from hub.ingest_store import BatchWrite, IngestStore, load
 from hub.metrics import IngestCounters, IngestGauges, influx_line, make_registry
 from hub.settings import HubSettings
 from hub.spool import Spool
+from hub.storage_health import StorageHealth
 from trygg import contract as c
 from trygg.clock import Clock, to_ms
 from trygg.mqtt import Connection, Incoming, MqttError, Will, backoff
@@ -72,6 +76,8 @@ _READ_AHEAD = 2000
 # Batches waiting for the rules. Rules run behind ingest (a replayed backlog must not be
 # throttled to the rules' pace) but boundedly: a full queue holds the store stage back.
 _SINK_DEPTH = 16
+# Re-creating the schema after InfluxDB said it is missing: at most this often.
+_SCHEMA_AGAIN_S = 1.0
 
 
 @dataclass
@@ -116,6 +122,10 @@ class Ingest:
         self.registry = make_registry(lambda: self.counters, lambda: self.gauges)
         self.connected = asyncio.Event()
         self.spool: Spool | None = None
+        self.health = StorageHealth()
+        self._schema_lock = asyncio.Lock()
+        self._schema_at = float("-inf")
+        self._store_lock = asyncio.Lock()
         self._conn: Connection | None = None
         self._unacked = 0
         self._oldest_unstored: list[int] = []
@@ -175,6 +185,40 @@ class Ingest:
                 raw_rp=self.settings.influx_raw_rp,
                 raw_retention=self.settings.influx_raw_retention,
             )
+
+    def storage_problem(self) -> str | None:
+        """None while InfluxDB stores what the hub writes; else why not, in words (the
+        hub then keeps the data: spool, then no acknowledgements)."""
+        return self.health.problem()
+
+    async def _write_raw(self, body: bytes) -> None:
+        await self.influx.write(body, rp=self.settings.influx_raw_rp)
+
+    def _stored(self) -> None:
+        self.health.stored()
+        self.gauges.storage_problem = False
+
+    def _not_stored(self, exc: InfluxWriteError) -> None:
+        self.health.not_stored(exc.answer, now_ms=to_ms(self.clock.now()))
+        self.gauges.storage_problem = self.health.problem() is not None
+
+    async def _schema_again(self) -> bool:
+        """Re-create the database and retention policies InfluxDB said are missing (one
+        attempt at a time, at most one a second); True when they may exist now."""
+        if not self.settings.influx_manage_schema:
+            return False
+        loop = asyncio.get_running_loop()
+        async with self._schema_lock:
+            if loop.time() - self._schema_at < _SCHEMA_AGAIN_S:
+                return True
+            self._schema_at = loop.time()
+            try:
+                await self._ensure_schema()
+            except InfluxError as exc:
+                log.warning("InfluxDB schema could not be re-created: %s", exc)
+                return False
+            log.info("InfluxDB database/retention policies were missing: re-created")
+            return True
 
     async def _start(self, schema: asyncio.Future[None], ready: asyncio.Event | None) -> None:
         if self.spool is None:
@@ -404,30 +448,45 @@ class Ingest:
 
     async def _write(self, lines: list[str], batch: Batch, stop: asyncio.Event) -> bool:
         """InfluxDB, else the spool, else retry; False only when stopping unstored.
-        ``batch`` (the oldest of those written together) gets the write's counters."""
-        body = "\n".join(lines).encode()
+        ``batch`` (the oldest of those written together) gets the write's counters and the
+        dead letters of points InfluxDB refused for their content."""
         delays = backoff(0.2, 5.0)
         assert self.spool is not None
+        schema_tried = False
         while True:
             try:
-                await self.influx.write(body, rp=self.settings.influx_raw_rp)
-                return True
-            except InfluxError as exc:
-                if not exc.retryable:
-                    # The contract should have refused such a value; don't block the stream.
-                    log.error("InfluxDB refused a batch of %d lines: %s", len(lines), exc)
-                    batch.delta.dead["influx_rejected"] += 1
-                    return True
+                refused = await write_lines(self._write_raw, lines)
+            except InfluxWriteError as exc:
+                self._not_stored(exc)
+                if exc.answer.schema_missing and not schema_tried and await self._schema_again():
+                    schema_tried = True
+                    continue
                 batch.delta.write_retries += 1
+                body = "\n".join(lines).encode()
                 if await asyncio.to_thread(self.spool.put, body, created_ms=batch.received_ms):
                     batch.delta.spooled_batches += 1
-                    log.info("InfluxDB unavailable (%s): batch spooled", exc)
+                    log.info("InfluxDB did not store a batch (%s): spooled", exc)
                     return True
-                log.warning("InfluxDB unavailable and spool full: not acknowledging (%s)", exc)
+                log.warning("InfluxDB did not store a batch and spool full: not acknowledging")
+            else:
+                self._stored()
+                if refused:
+                    batch.rejected += self._refused(refused)
+                    batch.delta.dead[DEAD_LETTER_REASON] += len(refused)
+                return True
             if stop.is_set():
                 return False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=next(delays))
+            schema_tried = False
+
+    def _refused(self, refused: list[RefusedLine]) -> list[Rejected]:
+        log.warning(
+            "InfluxDB refused %d point(s) for their content, dead-lettered: %s",
+            len(refused),
+            refused[0].message,
+        )
+        return dead_letters(refused, at_ms=to_ms(self.clock.now()))
 
     async def _commit(self, batches: list[Batch]) -> list[Transition]:
         """Advance watermarks and device state for stored batches; persist them (and the
@@ -474,7 +533,8 @@ class Ingest:
             rejected=[r for batch in batches for r in batch.rejected],
             counters=self.counters.as_rows(),
         )
-        await asyncio.to_thread(self.store.write, write)
+        async with self._store_lock:
+            await asyncio.to_thread(self.store.write, write)
         # New gaps, and gaps still open: the request or the re-send it causes may be lost.
         open_gaps = {d for d in changed if (seq := self.seq.get(d)) is not None and seq.above}
         self.counters.rebirths_requested += self.replies.request_rebirths(
@@ -528,17 +588,33 @@ class Ingest:
                     await asyncio.wait_for(stop.wait(), timeout=1.0)
                 continue
             segment, body = head
+            # A damaged file must not stop the loop: what InfluxDB cannot parse is dead-lettered.
+            lines = body.decode(errors="replace").split("\n")
             try:
-                await self.influx.write(body, rp=self.settings.influx_raw_rp)
-            except InfluxError as exc:
-                if exc.retryable:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=next(delays))
-                    continue
-                log.error("InfluxDB refused a spooled batch, discarding it: %s", exc)
-                self.counters.dead["influx_rejected"] += 1
+                refused = await write_lines(self._write_raw, lines)
+            except InfluxWriteError as exc:
+                # Kept, whatever InfluxDB's reason: only a write that stored it removes it.
+                self._not_stored(exc)
+                if exc.answer.schema_missing:
+                    await self._schema_again()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=next(delays))
+                continue
+            self._stored()
+            if refused:
+                await self._spool_dead_letters(refused)
             await asyncio.to_thread(spool.remove, segment)
             delays = backoff(0.5, 10.0)
+
+    async def _spool_dead_letters(self, refused: list[RefusedLine]) -> None:
+        """Persist the dead letters of a spooled batch's refused points before the batch
+        leaves the spool."""
+        self.counters.dead[DEAD_LETTER_REASON] += len(refused)
+        write = BatchWrite(
+            births=[], devices={}, rejected=self._refused(refused), counters=self.counters.as_rows()
+        )
+        async with self._store_lock:
+            await asyncio.to_thread(self.store.write, write)
 
     async def _tick_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -573,6 +649,11 @@ class Ingest:
                 await asyncio.wait_for(stop.wait(), timeout=self.settings.gauges_s)
             line = influx_line(self.counters, self.gauges, to_ms(self.clock.now()))
             try:
-                await self.influx.write(line.encode(), rp=self.settings.influx_raw_rp)
-            except InfluxError as exc:
+                await self._write_raw(line.encode())
+            except InfluxWriteError as exc:
                 log.debug("self-metrics not written: %s", exc)
+                self._not_stored(exc)
+                if exc.answer.schema_missing:
+                    await self._schema_again()
+            else:
+                self._stored()

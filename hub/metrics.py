@@ -66,6 +66,7 @@ class IngestGauges:
     devices_online: int = 0
     devices_offline: int = 0
     connected: bool = False
+    storage_problem: bool = False  # InfluxDB does not store writes (see Ingest.storage_problem)
 
 
 _COUNTER_HELP = {
@@ -116,6 +117,11 @@ class IngestCollector(Collector):
             ("devices_online", gauges.devices_online, "Devices online"),
             ("devices_offline", gauges.devices_offline, "Devices offline"),
             ("connected", int(gauges.connected), "1 while the MQTT session is up"),
+            (
+                "storage_problem",
+                int(gauges.storage_problem),
+                "1 while InfluxDB refuses or cannot take writes (data kept, not acknowledged)",
+            ),
         ):
             g = GaugeMetricFamily(f"trygg_ingest_{name}", text)
             g.add_metric([], float(value))

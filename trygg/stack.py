@@ -116,8 +116,17 @@ def mosquitto_conf(
     return "\n".join(lines) + "\n"
 
 
-def influx_conf(*, state_dir: Path, http_port: int, rpc_port: int) -> str:
-    """InfluxDB 1.x config: loopback only, own data dirs, no telemetry, quiet logs."""
+def influx_conf(
+    *,
+    state_dir: Path,
+    http_port: int,
+    rpc_port: int,
+    auth_enabled: bool = False,
+    max_body_size: int = 0,
+) -> str:
+    """InfluxDB 1.x config: loopback only, own data dirs, no telemetry, quiet logs.
+    ``auth_enabled``: users and passwords required (the first user made must be an admin);
+    ``max_body_size``: bytes a write may carry (0: no limit; above it InfluxDB answers 413)."""
     return f"""reporting-disabled = true
 bind-address = "127.0.0.1:{rpc_port}"
 
@@ -144,7 +153,8 @@ bind-address = "127.0.0.1:{rpc_port}"
   enabled = true
   bind-address = "127.0.0.1:{http_port}"
   log-enabled = false
-  max-body-size = 0
+  auth-enabled = {"true" if auth_enabled else "false"}
+  max-body-size = {max_body_size}
 
 [continuous_queries]
   enabled = true
@@ -285,6 +295,8 @@ class LocalStack:
     state_dir: Path
     ports: StackPorts
     auth: BrokerAuth | None = None
+    influx_auth: bool = False
+    influx_max_body_size: int = 0
     mosquitto: Service = field(init=False)
     influx: Service = field(init=False)
 
@@ -325,7 +337,11 @@ class LocalStack:
         )
         (influx_dir / "influxdb.conf").write_text(
             influx_conf(
-                state_dir=influx_dir, http_port=self.ports.influx, rpc_port=self.ports.influx_rpc
+                state_dir=influx_dir,
+                http_port=self.ports.influx,
+                rpc_port=self.ports.influx_rpc,
+                auth_enabled=self.influx_auth,
+                max_body_size=self.influx_max_body_size,
             )
         )
 

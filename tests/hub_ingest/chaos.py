@@ -123,6 +123,7 @@ class Round:
     messages: int = 60  # per device
     readings: int = 5
     spool_max_bytes: int = 64 * 1024 * 1024
+    influx_auth: tuple[str, str] | None = None  # for reading InfluxDB back
     hub: HubProcess = field(init=False)
     agents: list[Agent] = field(default_factory=list)
 
@@ -250,7 +251,9 @@ class Round:
 
     async def figures(self) -> dict[str, int]:
         q = f'SELECT count("{FIELD}"), sum("{FIELD}") FROM "raw"."device" WHERE site=\'{SITE}\''
-        async with httpx.AsyncClient(base_url=self.stack.influx_url, timeout=30) as client:
+        async with httpx.AsyncClient(
+            base_url=self.stack.influx_url, timeout=30, auth=self.influx_auth
+        ) as client:
             resp = await client.get("/query", params={"db": self.influx_db, "q": q})
         series = resp.json()["results"][0].get("series")
         count, total = (series[0]["values"][0][1:3]) if series else (0, 0)
