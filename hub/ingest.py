@@ -576,6 +576,7 @@ class Ingest:
         """Declare silent devices offline (heartbeat timeout); persist and feed the sink."""
         self.attention.observe()  # a stall just ended is on record before silence is judged
         transitions = self.states.tick(to_ms(self.clock.now()))
+        self.gauges.stalled_s = self.attention.stalled_s
         online = sum(1 for s in self.states.devices.values() if s.online)
         self.gauges.devices_online = online
         self.gauges.devices_offline = sum(

@@ -66,6 +66,7 @@ class IngestGauges:
     devices_online: int = 0
     devices_offline: int = 0
     connected: bool = False
+    stalled_s: float = 0.0  # wall seconds the hub did not run (hub.attention_monitor)
 
 
 _COUNTER_HELP = {
@@ -116,6 +117,7 @@ class IngestCollector(Collector):
             ("devices_online", gauges.devices_online, "Devices online"),
             ("devices_offline", gauges.devices_offline, "Devices offline"),
             ("connected", int(gauges.connected), "1 while the MQTT session is up"),
+            ("stalled_seconds", gauges.stalled_s, "Seconds the hub did not run, in total"),
         ):
             g = GaugeMetricFamily(f"trygg_ingest_{name}", text)
             g.add_metric([], float(value))

@@ -74,20 +74,25 @@ def _cpu_hogs(pid: int, n: int = 4) -> Iterator[None]:
     try:
         for h in hogs:
             os.sched_setaffinity(h.pid, {cpu})
-        for task in os.listdir(f"/proc/{pid}/task"):  # every thread of the hub
-            os.sched_setaffinity(int(task), {cpu})
-            os.setpriority(os.PRIO_PROCESS, int(task), 19)
+        for task in Path(f"/proc/{pid}/task").iterdir():  # every thread of the hub
+            os.sched_setaffinity(int(task.name), {cpu})
+            os.setpriority(os.PRIO_PROCESS, int(task.name), 19)
         yield
     finally:
         for h in hogs:
             h.kill()
             h.wait(timeout=10)
-        for task in os.listdir(f"/proc/{pid}/task"):
+        for task in Path(f"/proc/{pid}/task").iterdir():
             with contextlib.suppress(OSError):
-                os.sched_setaffinity(int(task), os.sched_getaffinity(0))
+                os.sched_setaffinity(int(task.name), os.sched_getaffinity(0))
 
 
-def run(stack: LocalStack, tmp: Path, tag: str, stall: Callable[[HubProcess], AbstractContextManager[None]]) -> None:
+def run(
+    stack: LocalStack,
+    tmp: Path,
+    tag: str,
+    stall: Callable[[HubProcess], AbstractContextManager[None]],
+) -> None:
     settings = hub_settings(
         stack,
         tmp,
