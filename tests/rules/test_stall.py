@@ -1,8 +1,9 @@
-"""A hub that could not run is not a fleet that went silent: the hub in its own process is
-stopped (SIGSTOP) or starved of CPU for longer than the offline threshold while a device
-keeps publishing through the real broker, and another device really goes silent in the
-same period. The talking device gets no offline state and no alarm; the silent one is
-declared offline and gets its ticket."""
+"""A hub that could not hear is not a fleet that went silent: the hub in its own process is
+stopped (SIGSTOP), starved of CPU, or kept from storing what it receives (its database
+locked, so a backlog builds up while its ticks run on) for longer than the offline
+threshold, while a device keeps publishing through the real broker and another device
+really goes silent in the same period. The talking device gets no offline state and no
+alarm; the silent one is declared offline and gets its ticket."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -91,8 +93,13 @@ def run(
     stack: LocalStack,
     tmp: Path,
     tag: str,
-    stall: Callable[[HubProcess], AbstractContextManager[None]],
+    stall: Callable[[HubProcess, str], AbstractContextManager[None]],
+    *,
+    stall_s: float = STALL_S,
+    stops: bool = True,
 ) -> None:
+    """Both devices talk; then ``stall`` the hub for ``stall_s`` while only one talks
+    (``stops``: the hub does not run meanwhile, and must say it measured that)."""
     settings = hub_settings(
         stack,
         tmp,
@@ -124,8 +131,8 @@ def run(
             publish(2.0, [talker, quiet])
             states = _online(url, [talker.device, quiet.device])
             assert states == {talker.device: (True, "birth"), quiet.device: (True, "birth")}
-            with stall(hub):  # the quiet device goes silent as the hub stops hearing
-                publish(STALL_S, [talker])
+            with stall(hub, url):  # the quiet device goes silent as the hub stops hearing
+                publish(stall_s, [talker])
             publish(AFTER_S, [talker])
             states = _online(url, [talker.device, quiet.device])
             alarms = _alarmed(url)
@@ -138,11 +145,11 @@ def run(
     # Honest silence is still noticed, after the stall, in both deciders.
     assert states[quiet.device] == (False, "heartbeat")
     assert alarms.get(quiet.device) == 1
-    assert "not counted as silence" in log  # the hub measured its own stall
+    assert ("not counted as silence" in log) is stops  # the hub measured its own stall
 
 
 @contextlib.contextmanager
-def _stopped(hub: HubProcess) -> Iterator[None]:
+def _stopped(hub: HubProcess, _url: str) -> Iterator[None]:
     assert hub.proc is not None
     hub.proc.send_signal(signal.SIGSTOP)
     try:
@@ -152,7 +159,20 @@ def _stopped(hub: HubProcess) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _starved(hub: HubProcess) -> Iterator[None]:
+def _locked(_hub: HubProcess, url: str) -> Iterator[None]:
+    """The hub's database write-locked: ingest receives and writes InfluxDB but cannot
+    commit (its backlog grows) while its event loop and ticks run on."""
+    db = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        yield
+        db.execute("ROLLBACK")
+    finally:
+        db.close()
+
+
+@contextlib.contextmanager
+def _starved(hub: HubProcess, _url: str) -> Iterator[None]:
     assert hub.proc is not None
     with _cpu_hogs(hub.proc.pid):
         yield
@@ -170,3 +190,13 @@ async def test_a_cpu_starved_hub_raises_no_false_offline(
     stack: LocalStack, tmp_path: Path, unique: str
 ) -> None:
     await asyncio.to_thread(run, stack, tmp_path, unique, _starved)
+
+
+@pytest.mark.slow
+async def test_a_hub_behind_a_backlog_raises_no_false_offline(
+    stack: LocalStack, tmp_path: Path, unique: str
+) -> None:
+    # Shorter than the hub's SQLite busy timeout (10 s), longer than twice the threshold.
+    await asyncio.to_thread(
+        run, stack, tmp_path, unique, _locked, stall_s=2.3 * THRESHOLD_S, stops=False
+    )
