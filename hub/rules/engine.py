@@ -322,6 +322,7 @@ class RuleEngine:
             quality=quality,
             events=events,
             floor_ms=self.floor_ms,
+            heard=self.attention,
         )
         self._store(f"bin:{asset_id}", self.bins, asset_id, old, new)
         return actions

@@ -15,6 +15,7 @@ from hub.attention import Attention
 from hub.attention_monitor import AttentionMonitor
 from hub.device_state import DeviceStates
 from hub.ingest_backlog import Backlog
+from hub.rules.bin import BinParams, BinState, bin_step
 from hub.rules.device import DeviceParams, DeviceState, device_step, timed_out
 
 S = 1000  # ms per second
@@ -220,6 +221,26 @@ def test_the_offline_rule_subtracts_the_same_deaf_time(
     assert timed_out(st, t_ms=t_s * S, p=p, floor_ms=0, heard=heard) is silent
     _, actions = device_step(st, device="d", t_ms=t_s * S, p=p, heard=heard)
     assert [a.alarm for a in actions] == (["deviceOffline"] if silent else [])
+
+
+@pytest.mark.parametrize(
+    ("stall", "t_s", "dead"),
+    [
+        (None, 3600, True),  # a bin's sensor silent for its sensorTimeoutS
+        ((600, 1200), 3600, False),  # ten of those minutes the hub did not run
+        ((600, 1200), 4200, True),
+    ],
+)
+def test_a_bins_no_data_subtracts_the_same_deaf_time(
+    stall: tuple[int, int] | None, t_s: int, dead: bool
+) -> None:
+    heard = Attention()
+    if stall is not None:
+        heard.stalled(T0_MS + stall[0] * S, T0_MS + stall[1] * S)
+    p = BinParams(sensor_timeout_s=3600)
+    st, _ = bin_step(BinState(), {"fillingLevel": 0.4}, asset="B", t_ms=T0_MS, p=p)
+    _, actions = bin_step(st, None, asset="B", t_ms=T0_MS + t_s * S, p=p, heard=heard)
+    assert [a.alarm for a in actions] == (["binSensorDead"] if dead else [])
 
 
 def test_the_attention_modules_import_no_io() -> None:
