@@ -35,6 +35,9 @@ class Attention:
         self._max = max_spans
         self._starts: list[int] = []
         self._ends: list[int] = []
+        # Running total of stall lengths: _total[k + 1] - _total[k] is span k's length, so
+        # the stalls within a silence cost two bisections, not a walk over the spans.
+        self._total: list[int] = [0]
         self._behind_from: int | None = None
         self._lock = threading.Lock()
 
@@ -51,8 +54,12 @@ class Attention:
                 end_ms = max(end_ms, ends[j - 1])
             starts[i:j] = [start_ms]
             ends[i:j] = [end_ms]
+            total = self._total
+            del total[i + 1 :]
+            for k in range(i, len(starts)):  # mostly the last span only
+                total.append(total[k] + ends[k] - starts[k])
             if len(starts) > self._max:
-                del starts[0], ends[0]
+                del starts[0], ends[0], total[0]
 
     def behind(self, since_ms: int | None) -> None:
         """Messages that arrived from ``since_ms`` on are not handled yet; ``None``: the hub
@@ -70,10 +77,11 @@ class Attention:
             heard_to = min(max(heard_to, since_ms), now_ms)
             deaf = now_ms - heard_to
             starts, ends = self._starts, self._ends
-            i = bisect.bisect_right(ends, since_ms)
-            while i < len(starts) and starts[i] < heard_to:
-                deaf += min(ends[i], heard_to) - max(starts[i], since_ms)
-                i += 1
+            i = bisect.bisect_right(ends, since_ms)  # spans i..j-1 overlap the silence
+            j = bisect.bisect_left(starts, heard_to)
+            if i < j:
+                deaf += self._total[j] - self._total[i]
+                deaf -= max(0, since_ms - starts[i]) + max(0, ends[j - 1] - heard_to)
         return deaf
 
     def silent_ms(self, since_ms: int, now_ms: int) -> int:

@@ -5,11 +5,14 @@ hub.rules.device)."""
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hub.attention import Attention
 from hub.attention_monitor import AttentionMonitor
@@ -93,12 +96,40 @@ def test_merging_keeps_spans_disjoint_and_bounded() -> None:
     for start in (50, 10, 30, 70, 90):
         a.stalled(start, start + 5)
     assert a.spans() == [(50, 55), (70, 75), (90, 95)]  # the oldest went first
+    assert a.deaf_ms(0, 100) == 15
+    assert a.deaf_ms(53, 92) == 2 + 5 + 2
     a.stalled(52, 92)
     assert a.spans() == [(50, 95)]
+    assert a.deaf_ms(0, 100) == 45
     a.stalled(7, 7)  # empty: nothing
     assert a.spans() == [(50, 95)]
     with pytest.raises(ValueError, match="max_spans"):
         Attention(max_spans=0)
+
+
+def _reference_deaf(spans: list[tuple[int, int]], since: int, now: int) -> int:
+    """Deaf milliseconds counted one by one."""
+    return sum(1 for t in range(since, now) if any(a <= t < b for a, b in spans))
+
+
+@given(
+    spans=st.lists(
+        st.tuples(st.integers(0, 300), st.integers(0, 60)).map(lambda x: (x[0], x[0] + x[1])),
+        max_size=12,
+    ),
+    since=st.integers(0, 400),
+    length=st.integers(0, 400),
+)
+def test_stall_accounting_matches_counting_each_millisecond(
+    spans: list[tuple[int, int]], since: int, length: int
+) -> None:
+    a = Attention()
+    for start, end in spans:
+        a.stalled(start, end)
+    got = a.spans()
+    assert got == sorted(got)
+    assert all(e1 < s2 for (_, e1), (s2, _) in itertools.pairwise(got))  # disjoint
+    assert a.deaf_ms(since, since + length) == _reference_deaf(spans, since, since + length)
 
 
 @pytest.mark.parametrize(
