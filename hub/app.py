@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hub.api import create_app
 from hub.api.config import from_env as api_config_from_env
+from hub.attention_monitor import AttentionMonitor
 from hub.cert_watch import CertWatch
 from hub.command_sender import CommandSender
 from hub.db import open_database
@@ -45,6 +46,7 @@ class Hub:
     ingest: Ingest
     rules: RuleEngine
     gauges: Gauges | None = None  # issue 6: ticket events + gauges to InfluxDB
+    attention: AttentionMonitor | None = None  # when the hub could not hear devices
 
     @classmethod
     def build(cls, settings: HubSettings, clock: Clock) -> Hub:
@@ -56,17 +58,31 @@ class Hub:
             password=settings.influx_password,
             token=settings.influx_token,
         )
-        rules = RuleEngine(sessions=sessions, clock=clock, offline_grace_s=settings.offline_grace_s)
+        # One measure of the hub's own deafness for device liveness and the offline rule.
+        attention = AttentionMonitor(clock=clock)
+        rules = RuleEngine(
+            sessions=sessions,
+            clock=clock,
+            offline_grace_s=settings.offline_grace_s,
+            monitor=attention,
+        )
         ingest = Ingest(
-            settings=settings, sessions=sessions, influx=influx, clock=clock, sink=rules.feed
+            settings=settings,
+            sessions=sessions,
+            influx=influx,
+            clock=clock,
+            sink=rules.feed,
+            attention=attention,
         )
         gauges = Gauges(sessions=sessions, influx=influx, clock=clock)
-        return cls(settings, clock, sessions, influx, ingest, rules, gauges)
+        return cls(settings, clock, sessions, influx, ingest, rules, gauges, attention)
 
     async def run(self, stop: asyncio.Event, *, serve_api: bool = True) -> None:
         ready = asyncio.Event()
         try:
             async with asyncio.TaskGroup() as tg:
+                if self.attention is not None:
+                    tg.create_task(self.attention.run(stop), name="attention")
                 # The ingest starts at once (its InfluxDB schema, state and broker session;
                 # see Ingest.run) and classifies once the rules' state is loaded too.
                 tg.create_task(self.ingest.run(stop, ready=ready), name="ingest")

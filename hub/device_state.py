@@ -17,9 +17,10 @@ late; a heartbeat timeout is robust but slow; a sequence gap says data went miss
   restart does not produce a storm of false offline states. The same holds for the hub's
   own broker link (:meth:`DeviceStates.link`): while it is down the hub hears nobody, so
   silence is no evidence and nobody is declared offline; when it is back, the grace starts
-  again, giving every device its reconnect back-off before its deadline counts. When most
-  of the fleet falls due in one tick, the hub stalled or is working through a backlog: the
-  clock restarts instead (the rules' mass-silence principle);
+  again, giving every device its reconnect back-off before its deadline counts. Time the
+  hub itself was deaf (stalled, or behind a backlog: :mod:`hub.attention`) does not count
+  either. When most of the fleet falls due in one tick anyway, the cause is still on the
+  hub's side: the clock restarts instead (the rules' mass-silence principle);
 * a gap in the sequence is recorded (count and time) and shown as ``suspect`` for one
   timeout period; it does not by itself flip the state.
 
@@ -39,6 +40,7 @@ from dataclasses import dataclass, fields
 from operator import attrgetter
 from typing import Any, Literal
 
+from hub.attention import Attention
 from hub.rules.device import fleet_silent
 
 Reason = Literal["birth", "state", "will", "data", "heartbeat", "unknown"]
@@ -91,8 +93,10 @@ class DeviceStates:
         grace_s: float,
         class_timeouts_s: Mapping[str, float] | None = None,
         heartbeat_factor: float = 2.5,
+        attention: Attention | None = None,
     ) -> None:
         self.started_ms = started_ms
+        self.attention = attention or Attention()
         self.grace_ms = int(grace_s * 1000)
         self.class_timeouts_s = dict(class_timeouts_s or {})
         self.heartbeat_factor = heartbeat_factor
@@ -196,10 +200,21 @@ class DeviceStates:
             now_ms - status.last_gap_ms <= self.timeout_s(status) * 1000
         )
 
-    def deadline_ms(self, status: DeviceStatus) -> int:
-        """When a silent online device will be declared offline."""
-        start = max(status.last_seen_ms or 0, self.started_ms + self.grace_ms)
-        return start + int(self.timeout_s(status) * 1000)
+    def _silent_from(self, status: DeviceStatus) -> int:
+        return max(status.last_seen_ms or 0, self.started_ms + self.grace_ms)
+
+    def deadline_ms(self, status: DeviceStatus, now_ms: int | None = None) -> int:
+        """When a silent online device will be declared offline (given ``now_ms``, later by
+        the time the hub has been deaf so far)."""
+        start = self._silent_from(status)
+        deaf = 0 if now_ms is None else self.attention.deaf_ms(start, now_ms)
+        return start + int(self.timeout_s(status) * 1000) + deaf
+
+    def overdue(self, status: DeviceStatus, now_ms: int) -> bool:
+        """Silent past its timeout, counting only the time the hub could have heard it."""
+        start, timeout_ms = self._silent_from(status), int(self.timeout_s(status) * 1000)
+        # Most devices were heard within their timeout: no need to ask about deaf time.
+        return now_ms - start > timeout_ms and self.attention.silent_ms(start, now_ms) > timeout_ms
 
     def tick(self, now_ms: int) -> list[Transition]:
         """Offline every online device whose heartbeat deadline has passed. None while the
@@ -209,7 +224,7 @@ class DeviceStates:
         instead, as after a hub start."""
         if not self.link_up:
             return []
-        due = [s for s in self.devices.values() if s.online and now_ms > self.deadline_ms(s)]
+        due = [s for s in self.devices.values() if s.online and self.overdue(s, now_ms)]
         if fleet_silent(len(due), len(self.devices)):
             self.started_ms = now_ms
             self.mass_silences += 1

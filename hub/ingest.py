@@ -39,11 +39,13 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub import ingest_gc
+from hub.attention_monitor import AttentionMonitor
 from hub.dedup import SeqState
 from hub.device_replies import DeviceReplies
 from hub.device_state import DeviceStates, Transition, parse_class_timeouts
 from hub.influx import Influx, InfluxError, InfluxWriteError
 from hub.influx_batch import DEAD_LETTER_REASON, RefusedLine, dead_letters, write_lines
+from hub.ingest_backlog import Backlog
 from hub.ingest_batch import Batch, Classifier, Rejected
 from hub.ingest_store import BatchWrite, IngestStore, load
 from hub.metrics import IngestCounters, IngestGauges, influx_line, make_registry
@@ -57,6 +59,7 @@ from trygg.mqtt import Connection, Incoming, MqttError, Will, backoff
 log = logging.getLogger(__name__)
 
 Sink = Callable[[list[tuple[str, Any]]], Awaitable[None]]
+Items = list[tuple[str, Any]]
 _PIPELINE_DEPTH = 4
 # InfluxDB writes in flight at once: a 5000-line write spends most of its time waiting on
 # InfluxDB (~30 ms while the hub keeps one core busy), so two overlap that wait.
@@ -86,6 +89,7 @@ class _Work:
     batch: Batch
     started: float = 0.0
     stored: asyncio.Task[bool] | None = None  # the write: True once InfluxDB or spool has it
+    token: int | None = None  # in the backlog until handled
 
 
 class Ingest:
@@ -97,6 +101,7 @@ class Ingest:
         influx: Influx,
         clock: Clock,
         sink: Sink | None = None,
+        attention: AttentionMonitor | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -107,6 +112,10 @@ class Ingest:
         self.gauges = IngestGauges()
         self.seq: dict[str, SeqState] = {}
         self.known: set[str] = set()
+        # What the hub received but has not handled is not heard yet (hub.attention).
+        self.attention = attention or AttentionMonitor(clock=clock)
+        self.backlog = Backlog()
+        self.attention.watch(self._oldest_unheard)
         self.classifier = Classifier(
             known=self.known,
             seq=self.seq,
@@ -117,6 +126,7 @@ class Ingest:
             started_ms=to_ms(clock.now()),
             grace_s=settings.offline_grace_s,
             class_timeouts_s=parse_class_timeouts(settings.heartbeat_timeouts),
+            attention=self.attention.attention,
         )
         self.store = IngestStore(sessions, dead_letter_max=settings.dead_letter_max)
         self.registry = make_registry(lambda: self.counters, lambda: self.gauges)
@@ -129,7 +139,8 @@ class Ingest:
         self._conn: Connection | None = None
         self._unacked = 0
         self._oldest_unstored: list[int] = []
-        self._sink_queue: asyncio.Queue[list[tuple[str, Any]]] = asyncio.Queue(_SINK_DEPTH)
+        # Items for the rules, with the backlog token of the batch they come from.
+        self._sink_queue: asyncio.Queue[tuple[Items, int | None]] = asyncio.Queue(_SINK_DEPTH)
         self.replies = DeviceReplies(
             seq=self.seq,
             clock=clock,
@@ -227,6 +238,13 @@ class Ingest:
         if ready is not None:
             await ready.wait()
 
+    def _oldest_unheard(self) -> float | None:
+        """When the oldest message received but not handled yet arrived (monotonic)."""
+        conn = self._conn
+        waiting = conn.waiting_since() if conn is not None else None
+        oldest = self.backlog.oldest()
+        return waiting if oldest is None else oldest if waiting is None else min(oldest, waiting)
+
     async def _link(self, *, up: bool) -> None:
         """Our own broker link changed: device state and the rules must not read the
         silence of a hub that hears nobody as devices going offline."""
@@ -234,7 +252,7 @@ class Ingest:
             return
         self.states.link(up=up, now_ms=to_ms(self.clock.now()))
         if self.sink is not None:
-            await self._sink_queue.put([("link", up)])
+            await self._sink_queue.put(([("link", up)], None))
 
     async def _mqtt_loop(
         self, stop: asyncio.Event, schema: asyncio.Future[None], starting: asyncio.Future[None]
@@ -272,6 +290,7 @@ class Ingest:
             self.classifier.pending.clear()
             self._unacked = 0
             self._oldest_unstored.clear()
+            self.backlog.clear()
             await self._link(up=True)
             queue: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=_PIPELINE_DEPTH)
             error: MqttError | None = None
@@ -327,12 +346,14 @@ class Ingest:
         stopping = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
+                waiting = conn.waiting_since()
                 getter = asyncio.ensure_future(conn.messages())
                 await asyncio.wait([getter, stopping], return_when=asyncio.FIRST_COMPLETED)
                 if not getter.done():
                     getter.cancel()
                     return
                 messages = getter.result()
+                token = self.backlog.enter(loop.time() if waiting is None else waiting)
                 batch = Batch(received_ms=to_ms(self.clock.now()))
                 self._classify(batch, messages)
                 deadline = loop.time() + self.settings.batch_max_delay_s
@@ -349,7 +370,7 @@ class Ingest:
                 self._unacked += len(messages)
                 self._oldest_unstored.append(batch.received_ms)
                 self.gauges.queue_depth = self._unacked
-                await queue.put(_Work(messages, batch))
+                await queue.put(_Work(messages, batch, token=token))
         finally:
             stopping.cancel()
 
@@ -443,8 +464,8 @@ class Ingest:
                 self.replies.acknowledge(conn, batch.touched)
             self.gauges.queue_depth = self._unacked
             self.gauges.last_batch_s = loop.time() - works[-1].started
-            for i, batch in enumerate(batches):
-                await self._feed(batch, transitions if i == len(batches) - 1 else [])
+            for i, w in enumerate(works):
+                await self._feed(w.batch, transitions if i == len(works) - 1 else [], w.token)
 
     async def _write(self, lines: list[str], batch: Batch, stop: asyncio.Event) -> bool:
         """InfluxDB, else the spool, else retry; False only when stopping unstored.
@@ -542,17 +563,20 @@ class Ingest:
         )
         return transitions
 
-    async def _feed(self, batch: Batch, transitions: list[Transition]) -> None:
+    async def _feed(self, batch: Batch, transitions: list[Transition], token: int | None) -> None:
         if self.sink is None:
+            self.backlog.leave(token)
             return
-        items: list[tuple[str, Any]] = [
+        items: Items = [
             *(("birth", b) for b in batch.births),
             *(("state", s) for s in batch.states),
             *batch.stored,
             *(("device", t.status) for t in transitions),
         ]
         if items:
-            await self._sink_queue.put(items)
+            await self._sink_queue.put((items, token))
+        else:
+            self.backlog.leave(token)
 
     async def _sink_loop(self, stop: asyncio.Event) -> None:
         """Feed the rules in order; on stop, drain what is queued (it is stored already)."""
@@ -564,16 +588,18 @@ class Ingest:
             if not getter.done():
                 getter.cancel()
                 break
-            await self._sink(getter.result())
+            await self._sink(*getter.result())
         while not self._sink_queue.empty():
-            await self._sink(self._sink_queue.get_nowait())
+            await self._sink(*self._sink_queue.get_nowait())
 
-    async def _sink(self, items: list[tuple[str, Any]]) -> None:
+    async def _sink(self, items: Items, token: int | None) -> None:
         assert self.sink is not None
         try:
             await self.sink(items)
         except Exception:  # a rules bug must not stop ingest; logged with its traceback
             log.exception("rules sink failed on %d item(s)", len(items))
+        finally:
+            self.backlog.leave(token)
 
     # ---- background: spool replay, heartbeat tick, self-metrics ------------------------
     async def _spool_loop(self, stop: asyncio.Event) -> None:
@@ -624,7 +650,9 @@ class Ingest:
 
     async def tick(self) -> list[Transition]:
         """Declare silent devices offline (heartbeat timeout); persist and feed the sink."""
+        self.attention.observe()  # a stall just ended is on record before silence is judged
         transitions = self.states.tick(to_ms(self.clock.now()))
+        self.gauges.stalled_s = self.attention.stalled_s
         online = sum(1 for s in self.states.devices.values() if s.online)
         self.gauges.devices_online = online
         self.gauges.devices_offline = sum(
@@ -640,7 +668,7 @@ class Ingest:
                 log.info("%s: %s (%s)", t.status.device, t.kind, t.status.reason)
             await asyncio.to_thread(self.store.states, [t.status for t in transitions])
             if self.sink is not None:
-                await self._sink_queue.put([("device", t.status) for t in transitions])
+                await self._sink_queue.put(([("device", t.status) for t in transitions], None))
         return transitions
 
     async def _gauge_loop(self, stop: asyncio.Event) -> None:

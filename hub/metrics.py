@@ -67,6 +67,7 @@ class IngestGauges:
     devices_offline: int = 0
     connected: bool = False
     storage_problem: bool = False  # InfluxDB does not store writes (see Ingest.storage_problem)
+    stalled_s: float = 0.0  # wall seconds the hub did not run (hub.attention_monitor)
 
 
 _COUNTER_HELP = {
@@ -122,6 +123,7 @@ class IngestCollector(Collector):
                 int(gauges.storage_problem),
                 "1 while InfluxDB refuses or cannot take writes (data kept, not acknowledged)",
             ),
+            ("stalled_seconds", gauges.stalled_s, "Seconds the hub did not run, in total"),
         ):
             g = GaugeMetricFamily(f"trygg_ingest_{name}", text)
             g.add_metric([], float(value))

@@ -564,6 +564,7 @@ class Connection:
         self._connected: asyncio.Future[bool] = self._loop.create_future()
         self.disconnected: asyncio.Future[str] = self._loop.create_future()
         self._inbox: list[Incoming] = []
+        self._inbox_since = 0.0  # loop time the inbox last filled from empty
         self._inbox_event = asyncio.Event()
         self._max_batch = max_batch
         # Flow control (0: none): reading stops while the inbox holds this many messages,
@@ -678,10 +679,14 @@ class Connection:
         self._inbox_event.set()
 
     def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
+        if not self._inbox:
+            self._inbox_since = self._loop.time()
         self._inbox.append(Incoming(msg.topic, bytes(msg.payload), msg.qos, msg.mid, msg.retain))
         self._inbox_event.set()
 
     def _on_incoming(self, topic: str, payload: bytes, qos: int, mid: int, retain: bool) -> None:
+        if not self._inbox:
+            self._inbox_since = self._loop.time()
         self._inbox.append(Incoming(topic, payload, qos, mid, retain))
         self._inbox_event.set()
 
@@ -811,6 +816,11 @@ class Connection:
         if code >= 0x80:
             raise PublishRefusedError(topic, code)
         return code
+
+    def waiting_since(self) -> float | None:
+        """A loop time (monotonic) no later than the arrival of the oldest message not yet
+        taken by :meth:`messages`; None when none waits."""
+        return self._inbox_since if self._inbox else None
 
     async def messages(self) -> list[Incoming]:
         """The next batch of received messages (at most ``max_batch``); raises MqttError

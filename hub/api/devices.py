@@ -67,7 +67,7 @@ def _out(
         state_reason=st.reason,
         state_changed=_dt(st.changed_ms),
         last_seen=_dt(st.last_seen_ms),
-        offline_after=_dt(states.deadline_ms(st)) if states and st.online else None,
+        offline_after=_dt(states.deadline_ms(st, now_ms)) if states and st.online else None,
         suspect=states.suspect(st, now_ms) if states else False,
         heartbeat_s=st.heartbeat_s,
         outbox_depth=st.outbox_depth,

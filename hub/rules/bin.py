@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from hub.attention import Attention
 from hub.rules.actions import Action, Clear, Raise, Severity
 from hub.rules.condition import IDLE, Debounce, Flip, Signal, debounce
 from hub.rules.params import bounded
@@ -111,6 +112,10 @@ def _act(
     return [Clear(asset, alarm)] if flip == "clear" else []
 
 
+def _silent_ms(since_ms: int, t_ms: int, heard: Attention | None) -> int:
+    return t_ms - since_ms if heard is None else heard.silent_ms(since_ms, t_ms)
+
+
 def bin_step(
     state: BinState,
     obs: Obs | None,
@@ -121,11 +126,13 @@ def bin_step(
     quality: str = "good",
     events: Mapping[str, bool] | None = None,
     floor_ms: int = 0,
+    heard: Attention | None = None,
 ) -> tuple[BinState, list[Action]]:
     """One bin observation, edge events (type -> active) and/or a tick (``obs`` None).
 
     ``floor_ms`` is the earliest time a silence may count from (hub start + grace), so a
-    restarted hub does not call every bin's sensor dead at once.
+    restarted hub does not call every bin's sensor dead at once; time the hub could not
+    hear (``heard``, :mod:`hub.attention`) does not count either.
     """
     t_ms = max(t_ms, state.last_ms)
     obs = obs or {}
@@ -216,7 +223,7 @@ def bin_step(
     dead_sig: Signal = "clear"
     if (
         bad_run >= p.bad_readings
-        or (silent_from > 0 and t_ms - silent_from >= p.sensor_timeout_s * 1000)
+        or (silent_from > 0 and _silent_ms(silent_from, t_ms, heard) >= p.sensor_timeout_s * 1000)
         or (fault_ms is not None and t_ms - fault_ms >= p.sensor_fault_s * 1000)
     ):
         dead_sig = "set"

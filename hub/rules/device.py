@@ -4,7 +4,9 @@ Two sources, fused: the device's retained state (its Last Will says ``online=fal
 1.5 keep-alives after the link dies) and a heartbeat timeout (no message for
 ``heartbeat_factor`` x the device's announced ``heartbeat_s``). Silence counts from
 ``floor_ms`` at the earliest — the hub's start plus a grace period — so a hub that was
-down does not declare the whole fleet offline the moment it comes back.
+down does not declare the whole fleet offline the moment it comes back; and time in which
+the hub itself could not hear (``heard``: it stalled, or is behind a backlog; see
+:mod:`hub.attention`) is not the device's silence.
 
 Set: offline (will, or heartbeat timeout) held ``min_off_s`` (a quick reconnect after an
 agent restart is not a ticket). Clear: the device is online and has been heard from.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hub.attention import Attention
 from hub.rules.actions import Action, Clear, Raise
 from hub.rules.condition import IDLE, Debounce, Signal, debounce
 
@@ -45,10 +48,21 @@ MASS_SILENCE_SHARE = 0.5
 MASS_SILENCE_MIN = 5
 
 
-def timed_out(state: DeviceState, *, t_ms: int, p: DeviceParams, floor_ms: int) -> bool:
-    """The device has been silent past its heartbeat timeout (its will aside)."""
+def timed_out(
+    state: DeviceState,
+    *,
+    t_ms: int,
+    p: DeviceParams,
+    floor_ms: int,
+    heard: Attention | None = None,
+) -> bool:
+    """The device has been silent past its heartbeat timeout (its will aside), counting
+    only the time the hub could have heard it."""
     silent_from = max(state.last_seen_ms or 0, floor_ms)
-    return silent_from > 0 and t_ms - silent_from > p.heartbeat_s * p.heartbeat_factor * 1000
+    timeout_ms = p.heartbeat_s * p.heartbeat_factor * 1000
+    if silent_from <= 0 or t_ms - silent_from <= timeout_ms:
+        return False
+    return heard is None or heard.silent_ms(silent_from, t_ms) > timeout_ms
 
 
 def fleet_silent(silent: int, fleet: int) -> bool:
@@ -66,6 +80,7 @@ def device_step(
     boot: int | None = None,
     seen: bool = False,
     floor_ms: int = 0,
+    heard: Attention | None = None,
 ) -> tuple[DeviceState, list[Action]]:
     """A State message (``online``/``boot``), any other message (``seen``) or a tick.
 
@@ -82,7 +97,9 @@ def device_step(
     if seen:
         last_seen = t_ms
         is_online = True if online is None else is_online
-    silent = timed_out(DeviceState(last_seen_ms=last_seen), t_ms=t_ms, p=p, floor_ms=floor_ms)
+    silent = timed_out(
+        DeviceState(last_seen_ms=last_seen), t_ms=t_ms, p=p, floor_ms=floor_ms, heard=heard
+    )
     signal: Signal = "set" if (not is_online or silent) else "clear"
     offline, flip = debounce(state.offline, signal, t_ms=t_ms, min_on_s=p.min_off_s, min_off_s=0.0)
     new = DeviceState(offline, is_online, cur_boot, last_seen, t_ms)

@@ -5,8 +5,9 @@ Rule state that matters (debounce timers, active flags, learned baselines, fill 
 device silence) lives in ``rule_state``, written in the same transaction as the alarms and
 tickets it caused, so a hub killed at any moment restarts consistent and carries on. Silence
 ("no data", heartbeat timeouts) counts from the hub's start, or from its last reconnect to
-the broker (the item ``("link", up)``), plus ``offline_grace_s`` at the earliest. Readings
-are judged at their own measurement time; ticks at the clock's time.
+the broker (the item ``("link", up)``), plus ``offline_grace_s`` at the earliest, and time
+the hub could not hear (:mod:`hub.attention`, measured by the ``monitor``) is not silence.
+Readings are judged at their own measurement time; ticks at the clock's time.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hub import contract_mirror as mirror
 from hub import retry
+from hub.attention import Attention
+from hub.attention_monitor import AttentionMonitor
 from hub.db import Asset, Device, RuleState, upsert
 from hub.rules import alarms, codec
 from hub.rules.actions import Action, Raise
@@ -66,8 +69,11 @@ class RuleEngine:
         resolve_hold_s: float = 600.0,
         offline_grace_s: float = 120.0,
         settle_s: float = 300.0,
+        monitor: AttentionMonitor | None = None,
     ) -> None:
         self.sessions = sessions
+        self.monitor = monitor
+        self.attention = monitor.attention if monitor is not None else Attention()
         self.settle_s = settle_s
         self.clock = clock
         self.resolve_hold_s = resolve_hold_s
@@ -134,6 +140,8 @@ class RuleEngine:
 
     async def tick(self) -> None:
         """Time passing: timers, "no data", heartbeat timeouts and resolve holds."""
+        if self.monitor is not None:
+            self.monitor.observe()  # a stall just ended is on record before silence is judged
         await asyncio.to_thread(self.tick_sync)
 
     async def run(self, stop: asyncio.Event, *, every_s: float) -> None:
@@ -314,6 +322,7 @@ class RuleEngine:
             quality=quality,
             events=events,
             floor_ms=self.floor_ms,
+            heard=self.attention,
         )
         self._store(f"bin:{asset_id}", self.bins, asset_id, old, new)
         return actions
@@ -353,7 +362,11 @@ class RuleEngine:
     def _silent(self, device: str, t_ms: int) -> bool:
         state = self.devices.get(device, DeviceState())
         return state.online and timed_out(
-            state, t_ms=t_ms, p=self._device_params(device), floor_ms=self.floor_ms
+            state,
+            t_ms=t_ms,
+            p=self._device_params(device),
+            floor_ms=self.floor_ms,
+            heard=self.attention,
         )
 
     def _device(
@@ -376,6 +389,7 @@ class RuleEngine:
             boot=boot,
             seen=seen,
             floor_ms=self.floor_ms,
+            heard=self.attention,
         )
         self._store(f"device:{device}", self.devices, device, old, new)
         return actions
