@@ -21,10 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from hub import contract_mirror as mirror
+from hub.asset_owners import AssetOwners
 from hub.dedup import SeqState
 from hub.lineproto import point, reading_lines
 from hub.metrics import IngestCounters
 from trygg import contract as c
+from trygg import text
 
 DEAD_LETTER_PAYLOAD_BYTES: Final = 4096
 _STREAM_KINDS: Final = (c.Kind.DATA, c.Kind.EVENT)
@@ -79,8 +81,10 @@ class Classifier:
         seq: dict[str, SeqState],
         dedup: bool = True,
         registry_open: bool = False,
+        owners: AssetOwners | None = None,
     ) -> None:
         self.known = known
+        self.owners = owners or AssetOwners(devices=known, max_per_device=64)
         self.seq = seq
         self.dedup = dedup
         self.registry_open = registry_open
@@ -127,10 +131,11 @@ class Classifier:
             batch.delta.dead[exc.reason] += 1
             batch.rejected.append(
                 Rejected(
-                    topic=topic[:300],
+                    topic=text.escape(topic)[:300],
                     device=device if device in self.known else None,
                     reason=exc.reason,
-                    detail=exc.detail[:400],
+                    # Details quote what the device sent (an unknown key, say): escaped.
+                    detail=text.escape(exc.detail)[:400],
                     size=len(payload),
                     payload=payload[:DEAD_LETTER_PAYLOAD_BYTES],
                     at_ms=batch.received_ms,
@@ -148,6 +153,10 @@ class Classifier:
     def _stream(
         self, batch: Batch, device: str, message: mirror.AnyData | mirror.AnyEvents
     ) -> None:
+        self.owners.check_items(
+            device,
+            message.readings if isinstance(message, mirror.DATA_TYPES) else message.events,
+        )
         state = self.seq.get(device)
         if state is None:
             state = self.seq[device] = SeqState()
@@ -199,6 +208,7 @@ class Classifier:
                 batch.outbox[device] = (depth, dropped)
 
     def _birth(self, batch: Batch, birth: c.Birth) -> None:
+        self.owners.claim(birth)  # raises ContractError before anything changes
         self.known.add(birth.device)
         state = self.seq.setdefault(birth.device, SeqState())
         if birth.boot < state.boot:
