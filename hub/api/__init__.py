@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.api import deadletters as ingest_deadletters  # issue 5
@@ -14,6 +14,7 @@ from hub.api import tickets, users, webhooks
 from hub.api.config import ApiConfig
 from hub.api.deps import HubContext
 from hub.api.limits import LimitsMiddleware, RateLimiter
+from hub.api.text import refuse_control_text
 from hub.open311.common import install as install_open311
 from hub.open311.router import router as open311_router
 from hub.web.router import router as crew_router
@@ -30,6 +31,7 @@ def create_app(*, sessions: sessionmaker[Session], clock: Clock, **extra: Any) -
         title="Trygg hub",
         version="1.0.0",
         description="Maintenance tickets, devices and Open311 for Trygg.",
+        dependencies=[Depends(refuse_control_text)],  # every route's query and path
     )
     app.state.hub = HubContext(sessions=sessions, clock=clock, extra=extra)
     app.include_router(tickets.router, prefix="/api/v1")

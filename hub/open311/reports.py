@@ -22,6 +22,7 @@ from hub.api.deps import Context, DbSession
 from hub.open311 import contacts
 from hub.open311.common import RESPONSES, Fmt, Open311Error, check_jurisdiction, reply
 from hub.open311.services import BY_CODE
+from trygg import text
 
 router = APIRouter(tags=["open311"])  # the parent router adds the prefix and responses
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
@@ -96,7 +97,13 @@ async def _form(request: Request) -> dict[str, str]:
     data = {k: v for k, v in raw.items() if isinstance(v, str)}
     unknown = [k for k in data if k not in _POST_FIELDS and not k.startswith("attribute[")]
     if unknown:
-        raise Open311Error(400, f"unknown field {unknown[0]!r}")
+        raise Open311Error(400, f"unknown field {text.escape(unknown[0])!r}")
+    for key, value in data.items():
+        if (why := text.refusal(key)) is not None:
+            raise Open311Error(400, f"field name {text.escape(key)!r}: {why}")
+        # Only the description is free text; tab and newline are allowed there alone.
+        if (why := text.refusal(value, multiline=key == "description")) is not None:
+            raise Open311Error(400, f"{key}: {why}")
     return data
 
 
