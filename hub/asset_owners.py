@@ -80,9 +80,7 @@ class AssetOwners:
             if (holder is not None and holder != device) or (
                 holder is None and asset != device and asset in devices
             ):
-                raise c.ContractError(
-                    "foreign_asset", f"asset {asset!r} belongs to another device"
-                )
+                raise c.ContractError("foreign_asset", f"asset {asset!r} belongs to another device")
 
     def claim(self, birth: c.Birth) -> None:
         """Give ``birth``'s assets to its device, or raise ContractError with reason
@@ -92,9 +90,7 @@ class AssetOwners:
         for asset in sorted(ids):
             holder = self.owner_of(asset)
             if holder is not None and holder != device:
-                raise c.ContractError(
-                    "foreign_asset", f"asset {asset!r} belongs to another device"
-                )
+                raise c.ContractError("foreign_asset", f"asset {asset!r} belongs to another device")
         total = len(self._by_device.get(device, set()) | ids)
         if total > self.max_per_device:
             raise c.ContractError(

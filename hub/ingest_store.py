@@ -9,8 +9,8 @@ runs for every batch on the hot path. Blocking: called through ``asyncio.to_thre
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -245,7 +245,9 @@ class IngestStore:
             row = s.get(Asset, a.id)
             if row is not None and row.device_id != birth.device:
                 # The ingest refuses such births; this covers an owner changed in SQL since.
-                log.warning("birth of %s names asset %s of %s: left", birth.device, a.id, row.device_id)
+                log.warning(
+                    "birth of %s names asset %s of %s: left", birth.device, a.id, row.device_id
+                )
                 continue
             s.merge(
                 Asset(

@@ -110,7 +110,12 @@ async def test_hostile_pole_changes_nothing_and_the_hub_stays_up(
             for m, kind in (
                 (victim.birth(now), c.Kind.BIRTH),
                 (attacker.birth(now), c.Kind.BIRTH),
-                (victim.event(now, victim.camera, c.AssetKind.CAMERA, "cameraCovered", active=True), c.Kind.EVENT),
+                (
+                    victim.event(
+                        now, victim.camera, c.AssetKind.CAMERA, "cameraCovered", active=True
+                    ),
+                    c.Kind.EVENT,
+                ),
             ):
                 await pub.publish(topic(m.device, kind), c.encode(m))
 
@@ -123,7 +128,9 @@ async def test_hostile_pole_changes_nothing_and_the_hub_stays_up(
             for i, (t, payload, _) in enumerate(bad):
                 await pub.publish(t, payload)
                 later = now + timedelta(seconds=i + 1)  # a point of its own in InfluxDB
-                await pub.publish(topic(a, c.Kind.DATA), c.encode(attacker.lamps_data(later, [True])))
+                await pub.publish(
+                    topic(a, c.Kind.DATA), c.encode(attacker.lamps_data(later, [True]))
+                )
                 good += 1
 
         async def all_in() -> bool:
@@ -156,7 +163,8 @@ async def test_hostile_pole_changes_nothing_and_the_hub_stays_up(
     assert sorted(r.reason for r in rows) == sorted(r for _, _, r in bad)
     assert all("\x00" not in r.detail for r in rows)
     assert any("\\u0000" in r.detail for r in rows)  # the NUL key, escaped in the detail
-    assert cam is not None and (cam.device_id, cam.address, cam.lat) == (
+    assert cam is not None
+    assert (cam.device_id, cam.address, cam.lat) == (
         victim.device,
         "Solna torg 2",
         59.3606,

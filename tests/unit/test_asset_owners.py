@@ -68,7 +68,7 @@ def test_readings_and_events_for_another_devices_asset_are_refused(which: str) -
 
 
 def test_own_and_undeclared_assets_pass() -> None:
-    classifier, victim, attacker = _hub()
+    classifier, _victim, attacker = _hub()
     data = c.Data(
         device=attacker.device,
         site="s",
@@ -81,7 +81,8 @@ def test_own_and_undeclared_assets_pass() -> None:
         ],
     )
     batch = _one(classifier, attacker.device, c.Kind.DATA, c.encode(data))
-    assert batch.rejected == [] and len(batch.lines) == 3
+    assert batch.rejected == []
+    assert len(batch.lines) == 3
 
 
 def test_a_birth_cannot_take_another_devices_asset() -> None:
@@ -96,7 +97,8 @@ def test_a_birth_cannot_take_another_devices_asset() -> None:
     assert classifier.seq[attacker.device].boot == 1  # nothing of the birth was taken
     # The victim's own rebirth still works.
     batch = _one(classifier, victim.device, c.Kind.BIRTH, c.encode(victim.birth(NOW)))
-    assert batch.rejected == [] and len(batch.births) == 1
+    assert batch.rejected == []
+    assert len(batch.births) == 1
 
 
 def test_a_device_may_declare_a_bounded_number_of_assets() -> None:
@@ -112,8 +114,10 @@ def test_a_device_may_declare_a_bounded_number_of_assets() -> None:
         return birth.model_copy(update={"assets": [*birth.assets, *more]})
 
     ok = _one(classifier, attacker.device, c.Kind.BIRTH, c.encode(extra(1)))
-    assert ok.rejected == [] and classifier.owners.count(attacker.device) == 5
+    assert ok.rejected == []
+    assert classifier.owners.count(attacker.device) == 5
     # Renaming assets does not escape the bound: the old ones stay the device's.
     refused = _one(classifier, attacker.device, c.Kind.BIRTH, c.encode(extra(2)))
     assert [r.reason for r in refused.rejected] == ["too_many_assets"]
-    assert refused.births == [] and classifier.owners.count(attacker.device) == 5
+    assert refused.births == []
+    assert classifier.owners.count(attacker.device) == 5

@@ -268,8 +268,9 @@ VALUE = st.one_of(
 # Text the contract accepts and JSON writes without a backslash: the mirror's fast path
 # takes only such payloads (an escape may hide a control character; those go to pydantic).
 PLAIN_TEXT = st.text(
-    st.characters(blacklist_categories=["Cs"], blacklist_characters='"\\\x7f')
-    .filter(lambda ch: ch >= " ")
+    st.characters(blacklist_categories=["Cs"], blacklist_characters='"\\\x7f').filter(
+        lambda ch: ch >= " "
+    )
 )
 VALID_VALUE = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False), st.integers(), st.booleans(), PLAIN_TEXT

@@ -117,9 +117,7 @@ BASES: dict[c.Kind, Callable[[], dict[str, Any]]] = {
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def sessions(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[sessionmaker[Session]]:
+def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
     url = (
         f"sqlite:///{tmp_path}/hub.sqlite"
         if request.param == "sqlite"
@@ -163,9 +161,12 @@ def test_any_text_in_any_field_is_refused_by_name_or_kept_unchanged(
             assert rejected.detail.startswith(f"{path}: "), rejected.detail
             assert "not allowed" in rejected.detail or "unicode" in rejected.detail
         else:  # a lone surrogate is not even valid JSON text
-            assert rejected.reason == "malformed" and not text.is_clean(value)
+            assert rejected.reason == "malformed"
+            assert not text.is_clean(value)
         assert text.is_clean(rejected.detail)
-        assert batch.births == [] and batch.lines == [] and batch.stored == []
+        assert batch.births == []
+        assert batch.lines == []
+        assert batch.stored == []
         return
     assert batch.rejected == []
     if kind is c.Kind.BIRTH:
