@@ -28,21 +28,22 @@ router = APIRouter(tags=["open311"])  # the parent router adds the prefix and re
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
 
 
+_LINE = {"pattern": text.LINE_PATTERN}
 _POST_FIELDS: dict[str, dict[str, Any]] = {
-    "api_key": {"type": "string", "maxLength": 200},
-    "jurisdiction_id": {"type": "string", "maxLength": 200},
-    "service_code": {"type": "string", "maxLength": 64},
+    "api_key": {"type": "string", "maxLength": 200, **_LINE},
+    "jurisdiction_id": {"type": "string", "maxLength": 200, **_LINE},
+    "service_code": {"type": "string", "maxLength": 64, **_LINE},
     "lat": {"type": "number", "minimum": -90, "maximum": 90},
     "long": {"type": "number", "minimum": -180, "maximum": 180},
-    "address_string": {"type": "string", "maxLength": 200},
-    "email": {"type": "string", "maxLength": 200},
-    "device_id": {"type": "string", "maxLength": 100},
-    "account_id": {"type": "string", "maxLength": 100},
-    "first_name": {"type": "string", "maxLength": 100},
-    "last_name": {"type": "string", "maxLength": 100},
-    "phone": {"type": "string", "maxLength": 50},
-    "description": {"type": "string", "maxLength": 4000},
-    "media_url": {"type": "string", "maxLength": 500},
+    "address_string": {"type": "string", "maxLength": 200, **_LINE},
+    "email": {"type": "string", "maxLength": 200, **_LINE},
+    "device_id": {"type": "string", "maxLength": 100, **_LINE},
+    "account_id": {"type": "string", "maxLength": 100, **_LINE},
+    "first_name": {"type": "string", "maxLength": 100, **_LINE},
+    "last_name": {"type": "string", "maxLength": 100, **_LINE},
+    "phone": {"type": "string", "maxLength": 50, **_LINE},
+    "description": {"type": "string", "maxLength": 4000, "pattern": text.TEXT_PATTERN},
+    "media_url": {"type": "string", "maxLength": 500, **_LINE},
 }
 _POST_BODY = {
     "requestBody": {

@@ -160,6 +160,7 @@ async def test_hostile_pole_changes_nothing_and_the_hub_stays_up(
         cam = s.get(Asset, victim.camera)
         extra = s.scalars(select(Asset).where(Asset.id.like(f"{a}-x%"))).all()
         answered = s.scalars(select(DeviceCommand)).all()
+    hub.sessions.kw["bind"].dispose()  # the hub disposed of its pool; these were opened since
     assert sorted(r.reason for r in rows) == sorted(r for _, _, r in bad)
     assert all("\x00" not in r.detail for r in rows)
     assert any("\\u0000" in r.detail for r in rows)  # the NUL key, escaped in the detail
