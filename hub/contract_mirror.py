@@ -170,14 +170,10 @@ def _events_names_ok(message: Events) -> bool:
     return True
 
 
-def _may_hold_control(payload: bytes) -> bool:
-    return b"\\" in payload or b"\x7f" in payload
-
-
 def mirror_data(payload: bytes) -> Data | None:
     """The mirror's :class:`Data` if it accepts ``payload``, else None (not an error: the
     contract's own validator then decides)."""
-    if len(payload) > c.MAX_PAYLOAD_BYTES or _may_hold_control(payload):
+    if len(payload) > c.MAX_PAYLOAD_BYTES or b"\\" in payload or b"\x7f" in payload:
         return None
     try:
         message = _DATA.decode(payload)
@@ -188,7 +184,7 @@ def mirror_data(payload: bytes) -> Data | None:
 
 def mirror_events(payload: bytes) -> Events | None:
     """The mirror's :class:`Events` if it accepts ``payload``, else None."""
-    if len(payload) > c.MAX_PAYLOAD_BYTES or _may_hold_control(payload):
+    if len(payload) > c.MAX_PAYLOAD_BYTES or b"\\" in payload or b"\x7f" in payload:
         return None
     try:
         message = _EVENTS.decode(payload)

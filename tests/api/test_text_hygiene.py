@@ -17,8 +17,8 @@ from hub import auth
 from hub.api import create_app
 from hub.db import open_database
 from tests.api.conftest import T0, Hub
-from trygg.clock import FakeClock
 from trygg import text
+from trygg.clock import FakeClock
 
 TEXT = st.one_of(
     st.text(max_size=30),
@@ -74,6 +74,9 @@ def test_comment_round_trips_or_is_refused(hub: Hub, value: str) -> None:
     assert r.status_code < 500, r.text
     if not text.is_clean(body["text"], multiline=True):
         _refused(r, "body", "text")
+        return
+    if not body["text"].strip():
+        assert r.status_code == 400, r.text  # the service wants words, not just blanks
         return
     assert r.status_code == 201, r.text
     detail = hub.client.get(f"/api/v1/tickets/{tid}", headers=hub.h(hub.operator)).json()
