@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from hub import tickets
+from hub import commands, tickets
 from hub.app import Hub
 from hub.db import Asset, DeadLetter, DeviceCommand
 from tests.helpers import build_hub, hub_settings, running, wait_for
@@ -65,9 +65,13 @@ async def test_hostile_pole_changes_nothing_and_the_hub_stays_up(
     now = clock.now()
     topic = c.topic_for
     a = attacker.device
+    with hub.sessions.begin() as s:  # a command the victim has not answered yet
+        pending = commands.queue(s, device=victim.device, name="lamp_test", args={}, now=now)
+        pending_id = pending.command_id
+        own_id = commands.queue(s, device=a, name="lamp_test", args={}, now=now).command_id
 
     def cmdres(**patch: Any) -> bytes:
-        result = c.CommandResult(device=a, id="cmd-1", ok=True, message="done", ts=to_ms(now))
+        result = c.CommandResult(device=a, id=pending_id, ok=True, message="done", ts=to_ms(now))
         return _raw(_json(result, **patch))
 
     def foreign_birth() -> bytes:
@@ -96,6 +100,8 @@ async def test_hostile_pole_changes_nothing_and_the_hub_stays_up(
         (topic(a, c.Kind.DATA), _raw(nul_data), "schema"),
         (topic(a, c.Kind.DATA), _raw(odd_key), "schema"),
         (topic(a, c.Kind.CMD_RESULT), cmdres(message="oops\u0000"), "schema"),
+        (topic(a, c.Kind.CMD_RESULT), cmdres(id="c\u0000"), "schema"),
+        # Answering the victim's command in the victim's name, on the attacker's topic.
         (topic(a, c.Kind.CMD_RESULT), cmdres(device=victim.device), "device_mismatch"),
         (topic(a, c.Kind.EVENT), c.encode(fire), "foreign_asset"),
         (topic(a, c.Kind.EVENT), c.encode(uncover), "foreign_asset"),
@@ -132,12 +138,21 @@ async def test_hostile_pole_changes_nothing_and_the_hub_stays_up(
                     topic(a, c.Kind.DATA), c.encode(attacker.lamps_data(later, [True]))
                 )
                 good += 1
+            # Last, the attacker answers its own command: once that is recorded, the
+            # command sender has seen every result before it.
+            await pub.publish(topic(a, c.Kind.CMD_RESULT), cmdres(id=own_id))
 
         async def all_in() -> bool:
             dead = sum(hub.ingest.counters.dead.values())
             return dead >= len(bad) and hub.ingest.counters.readings >= 3 * good
 
+        async def own_answered() -> bool:
+            with hub.sessions() as s:
+                row = s.scalars(select(DeviceCommand).where(DeviceCommand.command_id == own_id))
+                return row.one().done_at is not None
+
         await wait_for(all_in)
+        await wait_for(own_answered)
         stored = await hub.influx.count(
             f'SELECT count("activePower") FROM "raw"."streetlight" WHERE device=\'{a}\''
         )
@@ -159,7 +174,8 @@ async def test_hostile_pole_changes_nothing_and_the_hub_stays_up(
         rows = s.scalars(select(DeadLetter).where(DeadLetter.device_id == a)).all()
         cam = s.get(Asset, victim.camera)
         extra = s.scalars(select(Asset).where(Asset.id.like(f"{a}-x%"))).all()
-        answered = s.scalars(select(DeviceCommand)).all()
+        victims = s.scalars(select(DeviceCommand).where(DeviceCommand.device_id == victim.device))
+        answered = [cmd.command_id for cmd in victims if cmd.done_at is not None]
     hub.sessions.kw["bind"].dispose()  # the hub disposed of its pool; these were opened since
     assert sorted(r.reason for r in rows) == sorted(r for _, _, r in bad)
     assert all("\x00" not in r.detail for r in rows)
