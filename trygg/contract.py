@@ -33,6 +33,15 @@ keeps times strictly increasing per (asset, sensor, field), so two readings can 
 become one InfluxDB point. Readings taken before the Pi's clock was synchronised carry
 ``unsynced=true``; their order is the ``seq`` order, never the wall-clock order.
 
+Text. Free text (an address, a firmware version, a string value, a command result's id and
+message) may not hold control characters (U+0000-U+001F, U+007F; a command result's message
+may hold tab, newline and carriage return); names follow ``NAME_PATTERN``. A message that
+breaks this is refused whole (see :mod:`trygg.text`).
+
+Ownership. A device speaks only for its own assets: the first device whose birth declares
+an asset owns it, and the hub refuses readings, events and births from any other device
+that name it, and births that declare more assets than the hub allows per device.
+
 Encoding, chosen by measurement (``python -m bench.encoding``; a data message of 20 readings,
 single thread, on the 2-core development machine while other work ran): JSON through
 pydantic's Rust core is 2,827 bytes, encodes in 17.9 us and decodes with full validation in
