@@ -14,6 +14,7 @@ from xml.etree import ElementTree as ET
 from zoneinfo import ZoneInfo
 
 from hub.open311.services import GROUPS_SV, Service
+from trygg import text
 
 LOCAL: Final = ZoneInfo("Europe/Stockholm")
 
@@ -98,7 +99,10 @@ def service_doc(svc: Service, lang: str) -> dict[str, Any]:
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return "" if value is None else str(value)
+    out = "" if value is None else str(value)
+    # XML 1.0 cannot carry most control characters: text stored before the hub refused
+    # them is shown escaped rather than making the whole document unreadable.
+    return out if text.is_clean(out, multiline=True) else text.escape(out)
 
 
 def to_xml(root: str, item: str, rows: Iterable[Mapping[str, Any]]) -> bytes:

@@ -8,14 +8,16 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree as ET
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy.exc import DataError
 
 from hub import auth
 from hub.api import create_app
-from hub.db import open_database
+from hub.db import Ticket, open_database
 from tests.api.conftest import T0, Hub
 from trygg import text
 from trygg.clock import FakeClock
@@ -241,3 +243,24 @@ def test_every_string_a_request_body_takes_refuses_control_characters(tmp_path: 
                     assert re.search(pattern, "a\x7fb") is None, where
                     checked += 1
     assert checked >= 15
+
+
+def test_text_stored_before_the_rule_is_served_as_readable_xml(hub: Hub) -> None:
+    tid = _ticket(hub)
+    legacy = "legacy\x00 \x1b[2J text\\"
+
+    def store() -> None:  # as an older hub could: SQLite takes a NUL
+        with hub.sessions.begin() as s:
+            row = s.get(Ticket, tid)
+            assert row is not None
+            row.description = legacy
+
+    if hub.sessions.kw["bind"].dialect.name != "sqlite":
+        with pytest.raises(DataError):  # PostgreSQL never held such text
+            store()
+        return
+    store()
+    r = hub.client.get(f"{V2}/requests/{tid}.xml")
+    assert r.status_code == 200, r.text
+    (item,) = ET.fromstring(r.content)
+    assert item.findtext("description") == "legacy\\u0000 \\u001b[2J text\\\\"
