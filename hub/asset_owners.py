@@ -18,9 +18,12 @@ runs per reading on the ingest's hot path.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Final, Protocol
 
 from trygg import contract as c
+
+# A pole carries a handful of assets; a cabinet controller a few dozen lamps.
+DEFAULT_MAX_PER_DEVICE: Final = 64
 
 
 class _Named(Protocol):

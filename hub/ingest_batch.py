@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from hub import contract_mirror as mirror
-from hub.asset_owners import AssetOwners
+from hub.asset_owners import DEFAULT_MAX_PER_DEVICE, AssetOwners
 from hub.dedup import SeqState
 from hub.lineproto import point, reading_lines
 from hub.metrics import IngestCounters
@@ -84,7 +84,7 @@ class Classifier:
         owners: AssetOwners | None = None,
     ) -> None:
         self.known = known
-        self.owners = owners or AssetOwners(devices=known, max_per_device=64)
+        self.owners = owners or AssetOwners(devices=known, max_per_device=DEFAULT_MAX_PER_DEVICE)
         self.seq = seq
         self.dedup = dedup
         self.registry_open = registry_open

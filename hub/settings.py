@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from hub.asset_owners import DEFAULT_MAX_PER_DEVICE
 from trygg.mqtt import MqttSettings
 
 
@@ -54,7 +55,7 @@ class HubSettings:
     rebirth_interval_s: float = 60.0  # at most one rebirth request per device per interval
     receive_maximum: int = 20_000  # un-acknowledged messages the broker may send us
     command_retry_s: float = 300.0  # re-send a device command unanswered this long
-    max_assets_per_device: int = 64  # births declaring more are refused (too_many_assets)
+    max_assets_per_device: int = DEFAULT_MAX_PER_DEVICE  # more: too_many_assets
 
     def broker(self) -> MqttSettings:
         """The hub's MQTT session: persistent, so the broker queues for it while it is away."""
