@@ -4,9 +4,10 @@ This is the hot path's decision logic, kept free of I/O so it can be tested with
 profiled alone. Per message: parse the topic, validate the payload against the contract
 (complete validation, never skipped: :mod:`hub.contract_mirror` for ``data`` and ``event``,
 the contract's pydantic models for the rest and for whatever the mirror refuses), check the payload's device
-against the topic and the registry, drop duplicates by (device, seq) — seq is never reused
-by a device, and a re-flashed device's new, lower boot restarts its stream — and encode the
-readings as line protocol. A message the contract refuses is rejected with its reason.
+against the topic and the registry, check that every asset it names is the device's own
+(:mod:`hub.asset_owners`: ``foreign_asset``, ``too_many_assets``), drop duplicates by
+(device, seq) — seq is never reused by a device, and a re-flashed device's new, lower boot
+restarts its stream — and encode the readings as line protocol. A message the contract refuses is rejected with its reason.
 
 Stored-ness has two stages: a (device, seq) classified into a batch is *pending* until the
 batch is durably stored, then :meth:`Classifier.commit` moves it into the device's

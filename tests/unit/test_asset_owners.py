@@ -5,11 +5,15 @@ and such a message changes nothing."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from hub.asset_owners import AssetOwners
+from hub.db import Asset, open_database
+from hub.devices import register
 from hub.ingest_batch import Batch, Classifier
+from hub.ingest_store import BatchWrite, IngestStore
 from tests.rules.scenario import Pole
 from trygg import contract as c
 from trygg.clock import to_ms
@@ -121,3 +125,26 @@ def test_a_device_may_declare_a_bounded_number_of_assets() -> None:
     assert [r.reason for r in refused.rejected] == ["too_many_assets"]
     assert refused.births == []
     assert classifier.owners.count(attacker.device) == 5
+
+
+def test_the_store_never_moves_an_asset_even_when_asked(tmp_path: Path) -> None:
+    """Belt and braces: an owner changed in SQL after the ingest loaded its map."""
+    sessions = open_database(f"sqlite:///{tmp_path}/hub.sqlite")
+    victim, attacker = Pole("victim", lamps=1), Pole("attacker", lamps=1)
+    register(sessions, [(victim.device, "s"), (attacker.device, "s")])
+    store = IngestStore(sessions, dead_letter_max=10)
+    store.write(BatchWrite(births=[victim.birth(NOW)], devices={}, rejected=[], counters={}))
+    birth = attacker.birth(NOW)
+    stolen = c.AssetInfo(
+        id=victim.camera, kind=c.AssetKind.CAMERA, lat=1.0, lon=1.0, address="Elsewhere"
+    )
+    hostile = birth.model_copy(update={"assets": [*birth.assets, stolen]})
+    store.write(BatchWrite(births=[hostile], devices={}, rejected=[], counters={}))
+    with sessions() as s:
+        cam = s.get(Asset, victim.camera)
+        own = s.get(Asset, attacker.lamp(0))
+        assert cam is not None
+        assert (cam.device_id, cam.address) == (victim.device, "Solna torg 2")
+        assert own is not None
+        assert own.device_id == attacker.device
+    sessions.kw["bind"].dispose()
