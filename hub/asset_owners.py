@@ -22,7 +22,7 @@ from typing import Final, Protocol
 
 from trygg import contract as c
 
-# A pole carries a handful of assets; a cabinet controller a few dozen lamps.
+# A pole carries a handful of assets; the bound leaves room for larger controllers.
 DEFAULT_MAX_PER_DEVICE: Final = 64
 
 
