@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from edge.sensor_config import FIELDS_PER_TYPE, SensorConfig, SimLampSensor
 from edge.vision.camera import CameraConfig
-from trygg.contract import DEVICE_ID_PATTERN, AssetKind
+from trygg.contract import DEVICE_ID_PATTERN, AssetKind, Line, Value
 
 __all__ = [
     "AssetConfig",
@@ -90,8 +90,9 @@ class AssetConfig(_Frozen):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     cabinet: str | None = None
-    address: str | None = None
-    properties: dict[str, float | int | bool | str] = Field(default_factory=dict)
+    # The contract's own types: a config the hub would refuse fails here, with its key.
+    address: Line | None = None
+    properties: dict[str, Value] = Field(default_factory=dict)
     sensors: list[SensorConfig] = Field(default_factory=list)
 
 
@@ -99,7 +100,7 @@ class DeviceConfig(_Frozen):
     id: Annotated[str, Field(pattern=DEVICE_ID_PATTERN)]
     site: Annotated[str, Field(pattern=_NAME)]
     device_class: str = "pole"
-    firmware: str = "trygg-edge/0.1"
+    firmware: Line = "trygg-edge/0.1"
     heartbeat_s: float = Field(default=300.0, gt=0)
     state_dir: Path = Path("/var/lib/trygg")
     broker: BrokerConfig = BrokerConfig()

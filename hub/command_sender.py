@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hub import commands
 from trygg import contract as c
+from trygg import text
 from trygg.clock import Clock, to_ms
 from trygg.mqtt import Connection, MqttError, MqttSettings, backoff
 
@@ -76,20 +77,22 @@ class CommandSender:
         while True:
             for msg in await conn.messages():
                 try:
-                    result = c.decode(c.Kind.CMD_RESULT, msg.payload)
+                    # The device is the topic's (the broker ACL binds it), never the payload's.
+                    device, _, result = c.decode_device_message(msg.topic, msg.payload)
                 except c.ContractError as exc:
-                    log.warning("command sender: bad result on %s: %s", msg.topic, exc)
+                    # The ingest dead-letters the same message; this is only its echo.
+                    log.warning("command sender: bad result on %s: %s", msg.topic, exc.reason)
                     continue
-                if await asyncio.to_thread(self._record, result):
+                if await asyncio.to_thread(self._record, device, result):
                     self.answered += 1
                     log.info(
                         "%s: command %s ok=%s %s",
-                        result.device,
+                        device,
                         result.id,
                         result.ok,
-                        result.message,
+                        text.escape(result.message),
                     )
 
-    def _record(self, result: c.CommandResult) -> bool:
+    def _record(self, device: str, result: c.CommandResult) -> bool:
         with self.sessions.begin() as s:
-            return commands.record_result(s, result, now=self.clock.now())
+            return commands.record_result(s, result, device=device, now=self.clock.now())

@@ -112,12 +112,12 @@ def message(cmd: DeviceCommand, *, now_ms: int) -> tuple[str, bytes]:
     return c.topic_for(cmd.device_id, c.Kind.CMD), c.encode(body)
 
 
-def record_result(s: Session, result: c.CommandResult, *, now: datetime) -> bool:
-    """The device answered; False when the result is not for a queued command (a rebirth
-    the ingest asked for, or one answered already)."""
+def record_result(s: Session, result: c.CommandResult, *, device: str, now: datetime) -> bool:
+    """``device`` (the topic's) answered; False when the result is not for a command queued
+    for it (a rebirth the ingest asked for, one answered already, another device's)."""
     cmd = s.scalars(
         select(DeviceCommand).where(
-            DeviceCommand.command_id == result.id, DeviceCommand.device_id == result.device
+            DeviceCommand.command_id == result.id, DeviceCommand.device_id == device
         )
     ).first()
     if cmd is None or cmd.done_at is not None:

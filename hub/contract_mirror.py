@@ -12,6 +12,11 @@ subset* of what they accept:
   ``1e400``/``NaN`` for a float): such payloads, and everything the mirror refuses, go to
   :func:`trygg.contract.decode`, so a rejected message gets exactly today's
   :class:`~trygg.contract.ContractError` reason and detail;
+- free text (a reading's string value) has the contract's control-character pattern
+  declared here as JSON Schema too, and is checked on the raw bytes instead: JSON can carry
+  a control character only as a backslash escape (or a raw DEL), so a payload with neither
+  byte holds none, and one with either goes to the contract's validator (two ``memchr``
+  scans of the payload, where a pattern per string value would cost a regex each);
 - name patterns are declared here as JSON Schema (``extra_json_schema``), not as msgspec
   patterns (a Python ``re`` search per string: 80 per message cost more than all the rest),
   and checked after decoding against names already seen to match (:class:`KnownNames`).
@@ -30,9 +35,11 @@ import msgspec
 from msgspec import Meta
 
 from trygg import contract as c
+from trygg import text
 
 _Name = Annotated[str, Meta(extra_json_schema={"pattern": c.NAME_PATTERN})]
 _DeviceId = Annotated[str, Meta(extra_json_schema={"pattern": c.DEVICE_ID_PATTERN})]
+_Line = Annotated[str, Meta(extra_json_schema={"pattern": text.LINE_PATTERN})]
 _EpochMs = Annotated[int, Meta(ge=c.EPOCH_MS_MIN, le=c.EPOCH_MS_MAX)]
 _Positive = Annotated[int, Meta(ge=1)]
 
@@ -44,7 +51,7 @@ class Reading(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=T
     sensor: _Name
     field: _Name
     t: _EpochMs
-    v: float | int | bool | str
+    v: float | int | bool | _Line
     q: Literal["good", "uncertain", "bad"] = "good"
     unsynced: bool = False
 
@@ -166,7 +173,7 @@ def _events_names_ok(message: Events) -> bool:
 def mirror_data(payload: bytes) -> Data | None:
     """The mirror's :class:`Data` if it accepts ``payload``, else None (not an error: the
     contract's own validator then decides)."""
-    if len(payload) > c.MAX_PAYLOAD_BYTES:
+    if len(payload) > c.MAX_PAYLOAD_BYTES or b"\\" in payload or b"\x7f" in payload:
         return None
     try:
         message = _DATA.decode(payload)
@@ -177,7 +184,7 @@ def mirror_data(payload: bytes) -> Data | None:
 
 def mirror_events(payload: bytes) -> Events | None:
     """The mirror's :class:`Events` if it accepts ``payload``, else None."""
-    if len(payload) > c.MAX_PAYLOAD_BYTES:
+    if len(payload) > c.MAX_PAYLOAD_BYTES or b"\\" in payload or b"\x7f" in payload:
         return None
     try:
         message = _EVENTS.decode(payload)

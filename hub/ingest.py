@@ -39,6 +39,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub import ingest_gc
+from hub.asset_owners import AssetOwners
 from hub.attention_monitor import AttentionMonitor
 from hub.dedup import SeqState
 from hub.device_replies import DeviceReplies
@@ -112,6 +113,7 @@ class Ingest:
         self.gauges = IngestGauges()
         self.seq: dict[str, SeqState] = {}
         self.known: set[str] = set()
+        self.owners = AssetOwners(devices=self.known, max_per_device=settings.max_assets_per_device)
         # What the hub received but has not handled is not heard yet (hub.attention).
         self.attention = attention or AttentionMonitor(clock=clock)
         self.backlog = Backlog()
@@ -121,6 +123,7 @@ class Ingest:
             seq=self.seq,
             dedup=settings.dedup,
             registry_open=settings.registry_open,
+            owners=self.owners,
         )
         self.states = DeviceStates(
             started_ms=to_ms(clock.now()),
@@ -153,6 +156,7 @@ class Ingest:
         """Known devices, their watermarks, state and the counters, from SQL; the spool."""
         loaded = load(self.sessions)
         self.known |= loaded.known
+        self.owners.load(loaded.owned)
         self.seq.update(loaded.seq)
         self.states.load(loaded.statuses)
         self.counters = loaded.counters

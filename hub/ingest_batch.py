@@ -4,9 +4,10 @@ This is the hot path's decision logic, kept free of I/O so it can be tested with
 profiled alone. Per message: parse the topic, validate the payload against the contract
 (complete validation, never skipped: :mod:`hub.contract_mirror` for ``data`` and ``event``,
 the contract's pydantic models for the rest and for whatever the mirror refuses), check the payload's device
-against the topic and the registry, drop duplicates by (device, seq) — seq is never reused
-by a device, and a re-flashed device's new, lower boot restarts its stream — and encode the
-readings as line protocol. A message the contract refuses is rejected with its reason.
+against the topic and the registry, check that every asset it names is the device's own
+(:mod:`hub.asset_owners`: ``foreign_asset``, ``too_many_assets``), drop duplicates by
+(device, seq) — seq is never reused by a device, and a re-flashed device's new, lower boot
+restarts its stream — and encode the readings as line protocol. A message the contract refuses is rejected with its reason.
 
 Stored-ness has two stages: a (device, seq) classified into a batch is *pending* until the
 batch is durably stored, then :meth:`Classifier.commit` moves it into the device's
@@ -21,10 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from hub import contract_mirror as mirror
+from hub.asset_owners import DEFAULT_MAX_PER_DEVICE, AssetOwners
 from hub.dedup import SeqState
 from hub.lineproto import point, reading_lines
 from hub.metrics import IngestCounters
 from trygg import contract as c
+from trygg import text
 
 DEAD_LETTER_PAYLOAD_BYTES: Final = 4096
 _STREAM_KINDS: Final = (c.Kind.DATA, c.Kind.EVENT)
@@ -79,8 +82,10 @@ class Classifier:
         seq: dict[str, SeqState],
         dedup: bool = True,
         registry_open: bool = False,
+        owners: AssetOwners | None = None,
     ) -> None:
         self.known = known
+        self.owners = owners or AssetOwners(devices=known, max_per_device=DEFAULT_MAX_PER_DEVICE)
         self.seq = seq
         self.dedup = dedup
         self.registry_open = registry_open
@@ -127,10 +132,11 @@ class Classifier:
             batch.delta.dead[exc.reason] += 1
             batch.rejected.append(
                 Rejected(
-                    topic=topic[:300],
+                    topic=text.escape(topic)[:300],
                     device=device if device in self.known else None,
                     reason=exc.reason,
-                    detail=exc.detail[:400],
+                    # Details quote what the device sent (an unknown key, say): escaped.
+                    detail=text.escape(exc.detail)[:400],
                     size=len(payload),
                     payload=payload[:DEAD_LETTER_PAYLOAD_BYTES],
                     at_ms=batch.received_ms,
@@ -148,6 +154,10 @@ class Classifier:
     def _stream(
         self, batch: Batch, device: str, message: mirror.AnyData | mirror.AnyEvents
     ) -> None:
+        self.owners.check_items(
+            device,
+            message.readings if isinstance(message, mirror.DATA_TYPES) else message.events,
+        )
         state = self.seq.get(device)
         if state is None:
             state = self.seq[device] = SeqState()
@@ -199,6 +209,7 @@ class Classifier:
                 batch.outbox[device] = (depth, dropped)
 
     def _birth(self, batch: Batch, birth: c.Birth) -> None:
+        self.owners.claim(birth)  # raises ContractError before anything changes
         self.known.add(birth.device)
         state = self.seq.setdefault(birth.device, SeqState())
         if birth.boot < state.boot:

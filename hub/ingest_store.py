@@ -9,6 +9,7 @@ runs for every batch on the hot path. Blocking: called through ``asyncio.to_thre
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -26,6 +27,8 @@ from hub.metrics import IngestCounters
 from trygg import contract as c
 from trygg.clock import from_ms, to_ms
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True, slots=True)
 class Loaded:
@@ -33,6 +36,7 @@ class Loaded:
     seq: dict[str, SeqState]
     statuses: list[DeviceStatus]
     counters: IngestCounters
+    owned: list[tuple[str, str]]  # (asset, device)
 
 
 def load(sessions: sessionmaker[Session]) -> Loaded:
@@ -53,12 +57,13 @@ def load(sessions: sessionmaker[Session]) -> Loaded:
                 boot=dev.boot,
             )
             statuses.append(status_of(dev))
+        owned = [(a, d) for a, d in s.execute(select(Asset.id, Asset.device_id))]
         for row in s.scalars(select(CounterRow)):
             if row.name.startswith("dead."):
                 counters.dead[row.name[5:]] = row.value
             elif isinstance(getattr(counters, row.name, None), int):
                 setattr(counters, row.name, row.value)
-    return Loaded(known=known, seq=seq, statuses=statuses, counters=counters)
+    return Loaded(known=known, seq=seq, statuses=statuses, counters=counters, owned=owned)
 
 
 def status_of(dev: Device) -> DeviceStatus:
@@ -237,6 +242,13 @@ class IngestStore:
         dev.site, dev.firmware, dev.device_class = birth.site, birth.firmware, birth.device_class
         dev.heartbeat_s = birth.heartbeat_s
         for a in birth.assets:
+            row = s.get(Asset, a.id)
+            if row is not None and row.device_id != birth.device:
+                # The ingest refuses such births; this covers an owner changed in SQL since.
+                log.warning(
+                    "birth of %s names asset %s of %s: left", birth.device, a.id, row.device_id
+                )
+                continue
             s.merge(
                 Asset(
                     id=a.id,

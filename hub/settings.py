@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from hub.asset_owners import DEFAULT_MAX_PER_DEVICE
 from trygg.mqtt import MqttSettings
 
 
@@ -54,6 +55,7 @@ class HubSettings:
     rebirth_interval_s: float = 60.0  # at most one rebirth request per device per interval
     receive_maximum: int = 20_000  # un-acknowledged messages the broker may send us
     command_retry_s: float = 300.0  # re-send a device command unanswered this long
+    max_assets_per_device: int = DEFAULT_MAX_PER_DEVICE  # more: too_many_assets
     # certificates and CRLs to warn about before they expire (docs/certificates.md)
     cert_watch: str = ""  # ":"-separated files/folders, e.g. the provisioning's public/
     cert_check_s: float = 3600.0

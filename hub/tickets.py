@@ -26,6 +26,7 @@ from hub import commands
 from hub.crews import crew_for
 from hub.db import Alarm, Asset, Ticket, TicketComment, TicketHistory
 from hub.rules.actions import Severity
+from trygg import text as text_rule
 
 STATUSES: Final = (
     "new",
@@ -125,6 +126,9 @@ def record(
 def _text(value: str, what: str, *, limit: int = MAX_TEXT, empty: bool = True) -> str:
     if not isinstance(value, str) or len(value) > limit or (not empty and not value.strip()):
         raise TicketInputError(f"{what} must be text of 1..{limit} characters")
+    # The boundaries refuse these already; this holds for every caller of the service.
+    if (why := text_rule.refusal(value, multiline=True)) is not None:
+        raise TicketInputError(f"{what}: {why}")
     return value
 
 

@@ -33,6 +33,15 @@ keeps times strictly increasing per (asset, sensor, field), so two readings can 
 become one InfluxDB point. Readings taken before the Pi's clock was synchronised carry
 ``unsynced=true``; their order is the ``seq`` order, never the wall-clock order.
 
+Text. Free text (an address, a firmware version, a string value, a command result's id and
+message) may not hold control characters (U+0000-U+001F, U+007F; a command result's message
+may hold tab, newline and carriage return); names follow ``NAME_PATTERN``. A message that
+breaks this is refused whole (see :mod:`trygg.text`).
+
+Ownership. A device speaks only for its own assets: the first device whose birth declares
+an asset owns it, and the hub refuses readings, events and births from any other device
+that name it, and births that declare more assets than the hub allows per device.
+
 Encoding, chosen by measurement (``python -m bench.encoding``; a data message of 20 readings,
 single thread, on the 2-core development machine while other work ran): JSON through
 pydantic's Rust core is 2,827 bytes, encodes in 17.9 us and decodes with full validation in
@@ -49,6 +58,8 @@ from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from trygg import text
 
 CONTRACT_VERSION: Final = 1
 TOPIC_ROOT: Final = "trygg/v1"
@@ -167,7 +178,10 @@ FIELDS: Final[dict[str, FieldSpec]] = {
     "congested": _f(Unit.BOOLEAN, "bool", "FIWARE congested"),
 }
 
-Value = float | int | bool | str
+# Free text from a device: control characters are refused (see trygg.text).
+Line = Annotated[str, Field(pattern=text.LINE_PATTERN)]
+Text = Annotated[str, Field(pattern=text.TEXT_PATTERN)]
+Value = float | int | bool | Line
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 DeviceId = Annotated[str, Field(pattern=DEVICE_ID_PATTERN)]
 EpochMs = Annotated[int, Field(ge=EPOCH_MS_MIN, le=EPOCH_MS_MAX)]
@@ -209,7 +223,7 @@ class AssetInfo(_Model):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     cabinet: Name | None = None
-    address: str | None = Field(default=None, max_length=200)
+    address: Line | None = Field(default=None, max_length=200)
     properties: dict[Name, Value] = Field(default_factory=dict, max_length=64)
 
 
@@ -218,7 +232,7 @@ class Birth(_Model):
     device: DeviceId
     boot: int = Field(ge=1)
     ts: EpochMs
-    firmware: str = Field(max_length=64)
+    firmware: Line = Field(max_length=64)
     site: Name
     device_class: Name = "pole"
     heartbeat_s: float = Field(gt=0, le=86_400, description="max seconds between messages")
@@ -272,9 +286,9 @@ class Command(_Model):
 class CommandResult(_Model):
     v: Literal[1] = 1
     device: DeviceId
-    id: str = Field(max_length=64)
+    id: Line = Field(max_length=64)
     ok: bool
-    message: str = Field(default="", max_length=500)
+    message: Text = Field(default="", max_length=500)
     ts: EpochMs
 
 
@@ -375,9 +389,27 @@ def decode(kind: Kind, payload: bytes) -> Any:
         errors = exc.errors(include_url=False)
         if errors and errors[0]["type"] == "json_invalid":
             raise ContractError("malformed", str(errors[0]["msg"])[:200]) from exc
-        first = errors[0] if errors else {"loc": (), "msg": str(exc)}
-        where = ".".join(str(p) for p in first["loc"])
-        raise ContractError("schema", f"{where}: {first['msg']}"[:300]) from exc
+        raise ContractError("schema", _schema_detail(errors, str(exc))[:300]) from exc
+
+
+_TEXT_ERRORS: Final = frozenset({"string_pattern_mismatch", "string_unicode"})
+
+
+def _schema_detail(errors: list[Any], fallback: str) -> str:
+    """The field and what is wrong with it. Refused text is named before the other
+    branches' complaints of a union (``v`` of a reading: not a float, not an int, ...)."""
+    if not errors:
+        return fallback
+    first = next((e for e in errors if e["type"] in _TEXT_ERRORS), errors[0])
+    loc = list(first["loc"])
+    msg = str(first["msg"])
+    if first["type"] in _TEXT_ERRORS:
+        if loc and loc[-1] == "constrained-str":  # pydantic's tag for the union's branch
+            loc.pop()
+        value = first.get("input")
+        if isinstance(value, str):
+            msg = text.refusal(value, multiline=True) or text.refusal(value) or msg
+    return f"{'.'.join(str(p) for p in loc)}: {msg}"
 
 
 def decode_device_message(topic: str, payload: bytes) -> tuple[str, Kind, Any]:

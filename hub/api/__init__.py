@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.api import deadletters as ingest_deadletters  # issue 5
@@ -17,6 +17,7 @@ from hub.api.deps import HubContext
 from hub.api.exposure import docs_urls, install_docs
 from hub.api.headers import SecurityHeadersMiddleware
 from hub.api.limits import LimitsMiddleware, RateLimiter
+from hub.api.text import refuse_control_text
 from hub.api.token_check import TokenCheck
 from hub.open311.common import install as install_open311
 from hub.open311.router import router as open311_router
@@ -35,6 +36,7 @@ def create_app(*, sessions: sessionmaker[Session], clock: Clock, **extra: Any) -
         version="1.0.0",
         description="Maintenance tickets, devices and Open311 for Trygg.",
         **docs_urls(config),
+        dependencies=[Depends(refuse_control_text)],  # every route's query and path
     )
     install_docs(app, config)
     app.state.hub = HubContext(sessions=sessions, clock=clock, extra=extra)

@@ -21,6 +21,7 @@ from hub.api import errors, geo
 from hub.api import ticketops as ops
 from hub.api.deps import Context, DbSession
 from hub.api.security import CurrentUser, Operator
+from hub.api.text import Line, Text, check_filename
 from hub.auth import Principal
 from hub.db import Ticket, TicketPhoto
 from hub.open311.services import BY_CODE
@@ -98,17 +99,17 @@ class TicketDetail(TicketOut):
 
 class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    note: str = Field(default="", max_length=2000)
+    note: Text = Field(default="", max_length=2000)
 
 
 class AssignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    assignee: str = Field(min_length=1, max_length=64)
+    assignee: Line = Field(min_length=1, max_length=64)
 
 
 class CommentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=2000)
+    text: Text = Field(min_length=1, max_length=2000)
     public: bool = Field(
         default=False,
         description="Publish this note to anyone reading Open311 (never names or phone numbers)",
@@ -301,6 +302,7 @@ def add_comment(
 
 
 async def _read_photo(ctx: Context, photo: UploadFile) -> tuple[bytes, str]:
+    check_filename("photo", photo.filename)
     cfg = ctx.extra["api_config"]
     data = await photo.read(cfg.photo_max_bytes + 1)
     if len(data) > cfg.photo_max_bytes:
@@ -328,13 +330,13 @@ async def create_ticket(
     db: DbSession,
     ctx: Context,
     who: CurrentUser,
-    kind: Annotated[str, Form(max_length=64, description="A service code, e.g. graffiti")],
+    kind: Annotated[Line, Form(max_length=64, description="A service code, e.g. graffiti")],
     lat: Annotated[float, Form(ge=-90, le=90)],
     lon: Annotated[float, Form(ge=-180, le=180)],
-    description: Annotated[str, Form(max_length=2000)] = "",
-    address: Annotated[str | None, Form(max_length=200)] = None,
+    description: Annotated[Text, Form(max_length=2000)] = "",
+    address: Annotated[Line | None, Form(max_length=200)] = None,
     priority: Annotated[int | None, Form(ge=1, le=5)] = None,
-    asset_id: Annotated[str | None, Form(min_length=1, max_length=64)] = None,
+    asset_id: Annotated[Line | None, Form(min_length=1, max_length=64)] = None,
     photo: Annotated[UploadFile | None, File(description="JPEG, PNG or WebP")] = None,
 ) -> TicketOut:
     """A ticket reported by hand (e.g. graffiti seen on a round), with an optional photo.

@@ -13,6 +13,7 @@ from hub import auth
 from hub.api import errors
 from hub.api.deps import Context, DbSession
 from hub.api.security import Admin, CurrentUser
+from hub.api.text import Line
 from hub.db import ApiToken, User
 
 router = APIRouter(tags=["auth"], responses=errors.AUTHED)
@@ -21,8 +22,8 @@ Role = Literal["crew", "operator", "admin"]
 
 class LoginIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=200)
+    username: Line = Field(min_length=1, max_length=64)
+    password: Line = Field(min_length=1, max_length=200)
 
 
 class TokenOut(BaseModel):
@@ -40,8 +41,8 @@ class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     role: Role
-    area: str | None = Field(default=None, min_length=1, max_length=64)
-    password: str | None = Field(default=None, min_length=8, max_length=200)
+    area: Line | None = Field(default=None, min_length=1, max_length=64)
+    password: Line | None = Field(default=None, min_length=8, max_length=200)
 
 
 class UserOut(BaseModel):
@@ -56,7 +57,7 @@ class UserOut(BaseModel):
 class NewTokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     scope: Literal["api", "open311"] = "api"
-    label: str = Field(default="", max_length=64)
+    label: Line = Field(default="", max_length=64)
     ttl_days: int | None = Field(default=None, ge=1, le=3650)
 
 

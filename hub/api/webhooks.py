@@ -16,6 +16,7 @@ from hub.api import errors
 from hub.api.config import ApiConfig
 from hub.api.deps import Context, DbSession
 from hub.api.security import Admin
+from hub.api.text import Line
 from hub.db import WebhookDelivery, WebhookSubscription
 from hub.webhook_transport import Resolver, TargetRefused, resolve_checked, system_resolve
 
@@ -28,7 +29,7 @@ class SubscriptionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: AnyHttpUrl
     events: list[EventType] = Field(default_factory=list, description="Empty = all")
-    secret: str | None = Field(default=None, min_length=16, max_length=200)
+    secret: Line | None = Field(default=None, min_length=16, max_length=200)
 
 
 class SubscriptionOut(BaseModel):

@@ -7,11 +7,13 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Path, Query, Request, Response
+from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.responses import JSONResponse
 
 from hub.api.config import ApiConfig
 from hub.api.deps import Context
 from hub.api.errors import ErrorOut
+from hub.api.text import ControlTextError
 from hub.open311 import format as fmt
 
 PREFIX = "/open311/v2"
@@ -73,7 +75,17 @@ def install(app: FastAPI) -> None:
         form = "xml" if request.path_params.get("form") == "xml" else "json"
         return error(form, exc)
 
+    async def control_text(request: Request, exc: Exception) -> Response:
+        # Refused text is a bad parameter: Open311's 400 and error document under PREFIX.
+        assert isinstance(exc, ControlTextError)
+        if not request.url.path.startswith(PREFIX):
+            return await request_validation_exception_handler(request, exc)
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"][1:])
+        return await handler(request, Open311Error(400, f"{where}: {first['msg']}"))
+
     app.add_exception_handler(Open311Error, handler)
+    app.add_exception_handler(ControlTextError, control_text)
 
 
 def config(ctx: Context) -> ApiConfig:

@@ -15,6 +15,7 @@ from xml.etree import ElementTree as ET
 from zoneinfo import ZoneInfo
 
 from hub.open311.services import GROUPS_SV, Service
+from trygg import text
 
 LOCAL: Final = ZoneInfo("Europe/Stockholm")
 
@@ -109,7 +110,10 @@ def xml_safe(text: str) -> str:
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return "" if value is None else xml_safe(str(value))
+    out = "" if value is None else str(value)
+    # Text stored before the hub refused control characters is shown escaped; whatever
+    # else XML 1.0 cannot carry is dropped, so the document always parses.
+    return xml_safe(out if text.is_clean(out, multiline=True) else text.escape(out))
 
 
 def to_xml(root: str, item: str, rows: Iterable[Mapping[str, Any]]) -> bytes:

@@ -22,26 +22,28 @@ from hub.api.deps import Context, DbSession
 from hub.open311 import contacts
 from hub.open311.common import RESPONSES, Fmt, Open311Error, check_jurisdiction, reply
 from hub.open311.services import BY_CODE
+from trygg import text
 
 router = APIRouter(tags=["open311"])  # the parent router adds the prefix and responses
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
 
 
+_LINE = {"pattern": text.LINE_PATTERN}
 _POST_FIELDS: dict[str, dict[str, Any]] = {
-    "api_key": {"type": "string", "maxLength": 200},
-    "jurisdiction_id": {"type": "string", "maxLength": 200},
-    "service_code": {"type": "string", "maxLength": 64},
+    "api_key": {"type": "string", "maxLength": 200, **_LINE},
+    "jurisdiction_id": {"type": "string", "maxLength": 200, **_LINE},
+    "service_code": {"type": "string", "maxLength": 64, **_LINE},
     "lat": {"type": "number", "minimum": -90, "maximum": 90},
     "long": {"type": "number", "minimum": -180, "maximum": 180},
-    "address_string": {"type": "string", "maxLength": 200},
-    "email": {"type": "string", "maxLength": 200},
-    "device_id": {"type": "string", "maxLength": 100},
-    "account_id": {"type": "string", "maxLength": 100},
-    "first_name": {"type": "string", "maxLength": 100},
-    "last_name": {"type": "string", "maxLength": 100},
-    "phone": {"type": "string", "maxLength": 50},
-    "description": {"type": "string", "maxLength": 4000},
-    "media_url": {"type": "string", "maxLength": 500},
+    "address_string": {"type": "string", "maxLength": 200, **_LINE},
+    "email": {"type": "string", "maxLength": 200, **_LINE},
+    "device_id": {"type": "string", "maxLength": 100, **_LINE},
+    "account_id": {"type": "string", "maxLength": 100, **_LINE},
+    "first_name": {"type": "string", "maxLength": 100, **_LINE},
+    "last_name": {"type": "string", "maxLength": 100, **_LINE},
+    "phone": {"type": "string", "maxLength": 50, **_LINE},
+    "description": {"type": "string", "maxLength": 4000, "pattern": text.TEXT_PATTERN},
+    "media_url": {"type": "string", "maxLength": 500, **_LINE},
 }
 _POST_BODY = {
     "requestBody": {
@@ -96,7 +98,13 @@ async def _form(request: Request) -> dict[str, str]:
     data = {k: v for k, v in raw.items() if isinstance(v, str)}
     unknown = [k for k in data if k not in _POST_FIELDS and not k.startswith("attribute[")]
     if unknown:
-        raise Open311Error(400, f"unknown field {unknown[0]!r}")
+        raise Open311Error(400, f"unknown field {text.escape(unknown[0])!r}")
+    for key, value in data.items():
+        if (why := text.refusal(key)) is not None:
+            raise Open311Error(400, f"field name {text.escape(key)!r}: {why}")
+        # Only the description is free text; tab and newline are allowed there alone.
+        if (why := text.refusal(value, multiline=key == "description")) is not None:
+            raise Open311Error(400, f"{key}: {why}")
     return data
 
 

@@ -81,8 +81,10 @@ def test_due_commands_are_re_sent_until_answered_or_out_of_attempts(
         assert len(commands.due(s, now=NOW, retry=retry)) == 2
         assert commands.due(s, now=NOW + timedelta(minutes=1), retry=retry) == []
         result = c.CommandResult(device="pole-2", id=answered.command_id, ok=True, ts=to_ms(NOW))
-        assert commands.record_result(s, result, now=NOW) is True
-        assert commands.record_result(s, result, now=NOW) is False  # answered already
+        # Another device cannot answer pole-2's command, whatever its payload says.
+        assert commands.record_result(s, result, device="pole-3", now=NOW) is False
+        assert commands.record_result(s, result, device="pole-2", now=NOW) is True
+        assert commands.record_result(s, result, device="pole-2", now=NOW) is False  # answered
     t = NOW
     for _ in range(commands.MAX_ATTEMPTS):
         t += retry

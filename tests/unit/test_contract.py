@@ -160,6 +160,8 @@ PURE_MODULES = [
     "hub.dedup",
     "hub.lineproto",
     "hub.contract_mirror",
+    "trygg.text",
+    "hub.asset_owners",
     "hub.rules.lamp",
     "hub.rules.actions",
 ]
