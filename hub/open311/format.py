@@ -107,7 +107,9 @@ def xml_safe(text: str) -> str:
     return _NOT_XML.sub("", text)
 
 
-def _text(value: Any) -> str:
+def xml_text(value: Any) -> str:
+    """``value`` as XML element text: escaped where it holds control characters, and
+    without what XML 1.0 cannot carry."""
     if isinstance(value, bool):
         return "true" if value else "false"
     out = "" if value is None else str(value)
@@ -122,7 +124,7 @@ def to_xml(root: str, item: str, rows: Iterable[Mapping[str, Any]]) -> bytes:
     for row in rows:
         el = ET.SubElement(top, item)
         for key, value in row.items():
-            ET.SubElement(el, key).text = _text(value)
+            ET.SubElement(el, key).text = xml_text(value)
     body = ET.tostring(top, encoding="unicode")
     return ('<?xml version="1.0" encoding="utf-8"?>\n' + body).encode()
 

@@ -125,4 +125,5 @@ def test_pure_modules_import_no_io(module: str) -> None:
         "re",
         "ipaddress",
     }
-    assert imported - allowed <= {"hub.open311.services"}, imported
+    # trygg's core is pure (its own test checks that); trygg.text is the shared text rule.
+    assert imported - allowed <= {"hub.open311.services", "trygg"}, imported
