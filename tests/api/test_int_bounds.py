@@ -3,7 +3,7 @@ a 422, never a database error (PostgreSQL refuses the comparison, SQLite does no
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
 
 import pytest
 
@@ -15,7 +15,7 @@ INT32_MAX = 2**31 - 1
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/hub.sqlite"
     url: str = request.getfixturevalue("postgres_url")
