@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 SERVER_USER: Final = "postgres"
 ADMIN_USER: Final = "postgres"  # the superuser initdb creates; trust needs no password
+BIND_ATTEMPTS: Final = 3  # fresh free ports tried when another process took the chosen one
 # Scratch data: losing it on a crash is fine, waiting for the disk on every commit is not.
 SCRATCH_SETTINGS: Final = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
 
@@ -133,8 +134,8 @@ class PostgresServer:
         """initdb and start; a StackError (server log's tail included) when either fails."""
         bindir = self.bindir or find_bindir()
         account = _server_account()
-        # Under /tmp (world-traversable), not pytest's private 0700 folder the server user
-        # could not enter.
+        # In the system's temporary folder, not pytest's private 0700 one that the server
+        # user could not enter.
         self.root = Path(tempfile.mkdtemp(prefix="trygg-pg-"))
         if account is not None:
             os.chown(self.root, account.pw_uid, account.pw_gid)
@@ -155,36 +156,48 @@ class PostgresServer:
                 ],
                 account,
             )
-            argv = [
-                str(bindir / "postgres"),
-                "-D",
-                str(self.data_dir),
-                "-p",
-                str(self.port),
-                "-h",
-                "127.0.0.1",
-                "-k",
-                str(self.socket_dir),
-            ]
-            for setting in ("max_connections=200",) + (() if self.durable else SCRATCH_SETTINGS):
-                argv += ["-c", setting]
-            with self.log_path.open("ab") as log_file:
-                self.process = subprocess.Popen(
-                    argv,
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    cwd=self._root(),
-                    env=self._env(account),
-                    user=None if account is None else account.pw_uid,
-                    group=None if account is None else account.pw_gid,
-                    extra_groups=None if account is None else [],
-                )
-            self._wait_ready(timeout)
+            for attempt in range(BIND_ATTEMPTS):
+                try:
+                    self._launch(bindir, account, timeout)
+                    break
+                except StackError as exc:
+                    # The free port was taken between choosing it and binding it.
+                    if "could not bind" not in str(exc) or attempt == BIND_ATTEMPTS - 1:
+                        raise
+                    self.port = free_port()
         except BaseException:
             self.stop()
             raise
         log.info("PostgreSQL ready on 127.0.0.1:%d (%s)", self.port, self.data_dir)
+
+    def _launch(self, bindir: Path, account: pwd.struct_passwd | None, timeout: float) -> None:
+        argv = [
+            str(bindir / "postgres"),
+            "-D",
+            str(self.data_dir),
+            "-p",
+            str(self.port),
+            "-h",
+            "127.0.0.1",
+            "-k",
+            str(self.socket_dir),
+        ]
+        for setting in ("max_connections=200",) + (() if self.durable else SCRATCH_SETTINGS):
+            argv += ["-c", setting]
+        self.log_path.write_bytes(b"")
+        with self.log_path.open("ab") as log_file:
+            self.process = subprocess.Popen(
+                argv,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self._root(),
+                env=self._env(account),
+                user=None if account is None else account.pw_uid,
+                group=None if account is None else account.pw_gid,
+                extra_groups=None if account is None else [],
+            )
+        self._wait_ready(timeout)
 
     def _wait_ready(self, timeout: float) -> None:
         assert self.process is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import socket
 from pathlib import Path
 
 import psycopg
@@ -68,6 +69,27 @@ def test_a_server_of_its_own_starts_serves_and_leaves_nothing() -> None:
     assert not root.exists()
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(f"host=127.0.0.1 port={server.port} user=postgres", connect_timeout=3)
+
+
+@pytest.mark.integration
+def test_a_port_taken_meanwhile_is_replaced_by_another() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = PostgresServer(port=port)
+        try:
+            server.start()
+        except StackError as exc:
+            if in_ci() or "could not bind" in str(exc):
+                raise
+            pytest.skip(str(exc))
+        try:
+            assert server.port != port
+            with psycopg.connect(f"host=127.0.0.1 port={server.port} user=postgres") as conn:
+                assert conn.execute("SELECT 1").fetchone() == (1,)
+        finally:
+            server.stop()
 
 
 def test_an_unreachable_server_is_a_clear_error() -> None:
