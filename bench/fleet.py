@@ -4,7 +4,7 @@ device every 10 s. Run as ``.venv/bin/python -m bench.fleet [--devices N] [--sec
 The agents are the edge's own Agent class on simulated drivers, each with its own MQTT
 connection and SQLite outbox, spread over worker processes (``trygg sim --mqtt-port``)
 as the file-descriptor limit requires (1,000 per process, ~4 descriptors each); the hub runs
-as its own process (``trygg hub``, SQL on a scratch PostgreSQL database) so its CPU can be
+as its own process (``trygg hub``, SQL on a PostgreSQL server of its own) so its CPU can be
 read from /proc. On a 2-core box the simulator's agents alone want more than the machine, so
 ``--sim-nice 19`` lets the hub (the system under test) have the CPU first, and
 ``--boot-seconds`` spreads the agents' first connects (births) over that time. Measured over
@@ -42,6 +42,7 @@ from sim.city import build_city
 from sim.demo import processes_for
 from trygg import contract as c
 from trygg.mqtt import Connection, MqttSettings
+from trygg.pgserver import PostgresServer
 from trygg.stack import LocalStack, StackPorts, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,32 +150,6 @@ def _pct(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-class ScratchPostgres:
-    """A fresh database on the PostgreSQL at 127.0.0.1:5432 (trust auth), dropped after.
-
-    The hub's SQL at this load: SQLite answers "database is locked" at 10,000 devices."""
-
-    ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-
-    def _execute(self, statement: str) -> None:
-        import psycopg
-        from psycopg import sql
-
-        with psycopg.connect(self.ADMIN, autocommit=True, connect_timeout=5) as admin:
-            admin.execute(sql.SQL(statement).format(sql.Identifier(self.name)))
-
-    def create(self) -> None:
-        self.drop()
-        self._execute("CREATE DATABASE {}")
-
-    def drop(self) -> None:
-        self._execute("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-
-
 async def bench(
     devices: int,
     *,
@@ -194,13 +169,14 @@ async def bench(
     )
     await asyncio.to_thread(stack.up)
     procs: list[subprocess.Popen[bytes]] = []
-    scratch_db = (
-        ScratchPostgres(f"trygg_bench_fleet_{os.getpid()}") if database == "postgres" else None
-    )
+    # A server of the bench's own, with PostgreSQL's default durability like production's.
+    pg = PostgresServer(durable=True) if database == "postgres" else None
     try:
-        if scratch_db:
-            await asyncio.to_thread(scratch_db.create)
-        db_url = scratch_db.url if scratch_db else f"sqlite:///{state / 'hub.sqlite'}"
+        if pg:
+            await asyncio.to_thread(pg.start)
+            db_url = pg.url("postgres")
+        else:
+            db_url = f"sqlite:///{state / 'hub.sqlite'}"
         city = build_city(devices, seed=1)
         register(open_database(db_url), [(d.id, d.site) for d in city.devices])
         scenario = state / "scale.yaml"
@@ -350,8 +326,8 @@ async def bench(
                 except subprocess.TimeoutExpired:
                     p.kill()
         await asyncio.to_thread(stack.down)
-        if scratch_db:
-            await asyncio.to_thread(scratch_db.drop)
+        if pg:
+            await asyncio.to_thread(pg.stop)
 
 
 def _round(v: float | None) -> float | None:

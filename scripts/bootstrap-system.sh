@@ -1,19 +1,30 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Trygg's local stack and tests need, if any are missing.
+# Installs the Debian 12 packages Trygg's local stack, tests and demo need, if any are missing.
 # Needs root (or sudo). Safe to run again: it installs nothing that is already there.
+# Checked on a fresh `debootstrap --variant=minbase bookworm` (see docs/testing.md).
 set -euo pipefail
+packages=(
+  # Python 3.11 and what `make venv` needs (ensurepip, a trusted store for pip over HTTPS)
+  python3 python3-venv ca-certificates make git
+  # the local stack: broker and time series, with their command-line clients
+  mosquitto mosquitto-clients influxdb influxdb-client
+  # PostgreSQL server binaries (the tests start their own server) and the postgres user
+  postgresql
+  # the crew-page browser test: Chromium, and libatomic for Playwright's bundled node
+  chromium libatomic1
+  # certificates for devices and the broker; the production-shaped compose file's checker
+  openssl docker-compose
+  # the compose stack's TLS proxy, run by tests/deploy (nginx, envsubst, curl)
+  nginx-light gettext-base curl
+)
+if ! command -v dpkg-query >/dev/null; then
+  echo "not a Debian system: install the equivalents of: ${packages[*]}" >&2
+  exit 1
+fi
 need=()
-have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
-have mosquitto || need+=(mosquitto mosquitto-clients)
-have influxd || need+=(influxdb)
-have influx || need+=(influxdb-client)
-have chromium || need+=(chromium)
-have docker-compose || need+=(docker-compose)
-have openssl || need+=(openssl)
-have nginx || need+=(nginx-light)  # the compose stack's TLS proxy, run by tests/deploy
-have envsubst || need+=(gettext-base)
-have curl || need+=(curl)
-[ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql)
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+done
 if [ ${#need[@]} -eq 0 ]; then
   echo "system packages: all present"
   exit 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.shared_data import in_ci
+from trygg.pgserver import PostgresServer, ScratchDatabases
 from trygg.stack import LocalStack, StackError, StackPorts, free_port
 
 
@@ -61,36 +63,39 @@ def _no_unexpected_handler_errors(caplog: pytest.LogCaptureFixture) -> Iterator[
         pytest.fail("unexpected exception logged: " + errors[0].getMessage())
 
 
-# --- issue 6: a fresh PostgreSQL database per test (server on 127.0.0.1:5432) --------------
-POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[ScratchDatabases]:
+    """The session's PostgreSQL: $TRYGG_TEST_POSTGRES_URL (an admin URL) when set, else a
+    server of the tests' own, started on first use and stopped at the end.
+
+    Skips when none can be had, except under CI=true, where that is a failure.
+    """
+    external = os.environ.get("TRYGG_TEST_POSTGRES_URL")
+    if external:
+        yield ScratchDatabases(external)
+        return
+    server = PostgresServer()
+    try:
+        server.start()
+    except StackError as exc:
+        if in_ci():
+            pytest.fail(f"PostgreSQL could not start: {exc}")
+        pytest.skip(f"PostgreSQL could not start: {exc}")
+    try:
+        yield ScratchDatabases(server.url())
+    finally:
+        server.stop()
 
 
 @pytest.fixture
-def postgres_url(unique: str) -> Iterator[str]:
-    """A new, empty database on the PostgreSQL at 127.0.0.1:5432, dropped afterwards.
-
-    Skips when no server answers, except under CI=true, where that is a failure.
-    """
-    import psycopg
-    from psycopg import sql
-
+def postgres_url(postgres_server: ScratchDatabases, unique: str) -> Iterator[str]:
+    """A new, empty database on the session's PostgreSQL, dropped afterwards."""
     name = f"trygg_{unique}"
     try:
-        admin = psycopg.connect(
-            "host=127.0.0.1 port=5432 user=postgres dbname=postgres",
-            autocommit=True,
-            connect_timeout=3,
-        )
-    except psycopg.OperationalError as exc:
+        url = postgres_server.create(name)
+    except StackError as exc:
         if in_ci():
-            pytest.fail(f"PostgreSQL at 127.0.0.1:5432 unreachable: {exc}")
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 unreachable: {exc}")
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(
-        "host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True, connect_timeout=3
-    ) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    yield url
+    postgres_server.drop(name)

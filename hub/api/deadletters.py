@@ -48,7 +48,8 @@ def list_dead_letters(
     reason: Annotated[str | None, Query(max_length=32)] = None,
     device: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    # The id column is a 32-bit integer: PostgreSQL refuses to compare it with larger ones.
+    before_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> list[DeadLetterOut]:
     """Newest first; page with ``before_id`` (the smallest id of the previous page)."""
     q = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)
