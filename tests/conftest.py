@@ -15,10 +15,12 @@ from trygg.pgserver import PostgresServer, ScratchDatabases
 from trygg.stack import LocalStack, StackError, StackPorts, free_port
 
 
-def _start_stack(path: Path) -> LocalStack:
+def start_stack(path: Path, **options: bool | int) -> LocalStack:
+    """A started local stack on free ports (``options`` go to LocalStack); fails in CI."""
     stack = LocalStack(
         state_dir=path,
         ports=StackPorts(mqtt=free_port(), influx=free_port(), influx_rpc=free_port()),
+        **options,  # type: ignore[arg-type]
     )
     try:
         stack.up()
@@ -32,7 +34,7 @@ def _start_stack(path: Path) -> LocalStack:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """One real Mosquitto + InfluxDB for the session (tests use unique dbs and devices)."""
-    s = _start_stack(tmp_path_factory.mktemp("stack"))
+    s = start_stack(tmp_path_factory.mktemp("stack"))
     yield s
     s.down()
 
@@ -40,7 +42,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 @pytest.fixture
 def private_stack(tmp_path: Path) -> Iterator[LocalStack]:
     """A stack of its own, for tests that kill and restart services."""
-    s = _start_stack(tmp_path / "stack")
+    s = start_stack(tmp_path / "stack")
     yield s
     s.down()
 
@@ -99,3 +101,11 @@ def postgres_url(postgres_server: ScratchDatabases, unique: str) -> Iterator[str
         pytest.skip(str(exc))
     yield url
     postgres_server.drop(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test on an embedded SQLite file and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/hub.sqlite"
+    return str(request.getfixturevalue("postgres_url"))

@@ -3,8 +3,6 @@ a 422, never a database error (PostgreSQL refuses the comparison, SQLite does no
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests.api.conftest import Hub
@@ -14,12 +12,9 @@ pytestmark = pytest.mark.integration
 INT32_MAX = 2**31 - 1
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/hub.sqlite"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
+@pytest.fixture
+def db_url(sql_url: str) -> str:
+    return sql_url
 
 
 def test_every_integer_parameter_is_bounded_to_32_bits(hub: Hub) -> None:

@@ -25,13 +25,9 @@ ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 ROLES = ("anonymous", "crew", "operator", "admin")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The hub's database: an embedded SQLite file, then a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/hub.sqlite"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
+@pytest.fixture
+def db_url(sql_url: str) -> str:
+    return sql_url
 
 
 def _auth(hub: Hub, role: str) -> list[str]:

@@ -32,12 +32,9 @@ SETTINGS = settings(
 V2 = "/open311/v2"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/hub.sqlite"
-    else:
-        yield str(request.getfixturevalue("postgres_url"))
+@pytest.fixture
+def db_url(sql_url: str) -> str:
+    return sql_url
 
 
 def _refused(r: Any, where: str, name: str) -> None:

@@ -30,13 +30,13 @@ from hub.ingest import Ingest
 from hub.metrics import exposition
 from hub.settings import HubSettings
 from hub.spool import Spool
+from tests.conftest import start_stack
 from tests.helpers import running, wait_for
 from tests.hub_ingest.chaos import T0, Round, value
-from tests.shared_data import in_ci
 from trygg import contract as c
 from trygg.clock import SystemClock
 from trygg.mqtt import Connection, MqttSettings
-from trygg.stack import LocalStack, StackError, StackPorts, free_port
+from trygg.stack import LocalStack
 
 pytestmark = pytest.mark.integration
 
@@ -44,18 +44,8 @@ ADMIN = ("admin", "admin-secret")
 HUB_USER, HUB_PASSWORD = "hub", "hub-secret"
 
 
-def _stack(path: Path, **options: object) -> Iterator[LocalStack]:
-    stack = LocalStack(
-        state_dir=path,
-        ports=StackPorts(mqtt=free_port(), influx=free_port(), influx_rpc=free_port()),
-        **options,  # type: ignore[arg-type]
-    )
-    try:
-        stack.up()
-    except StackError as exc:
-        if in_ci():
-            pytest.fail(f"local stack could not start: {exc}")
-        pytest.skip(f"local stack could not start: {exc}")
+def _stack(path: Path, **options: bool | int) -> Iterator[LocalStack]:
+    stack = start_stack(path, **options)
     try:
         yield stack
     finally:

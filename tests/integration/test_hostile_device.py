@@ -47,15 +47,10 @@ def _tickets(hub: Hub) -> list[tuple[str, str | None, str]]:
         return sorted((t.kind, t.asset_id, t.status) for t in tickets.list_tickets(s, limit=100))
 
 
-@pytest.mark.parametrize("db_kind", ["sqlite", "postgresql"])
 async def test_hostile_pole_changes_nothing_and_the_hub_stays_up(
-    stack: LocalStack, tmp_path: Path, unique: str, db_kind: str, request: pytest.FixtureRequest
+    stack: LocalStack, tmp_path: Path, unique: str, sql_url: str
 ) -> None:
-    url = (
-        f"sqlite:///{tmp_path}/hub.sqlite"
-        if db_kind == "sqlite"
-        else str(request.getfixturevalue("postgres_url"))
-    )
+    url = sql_url
     clock = FakeClock(NIGHT)
     victim, attacker = Pole(f"victim-{unique}", lamps=1), Pole(f"attacker-{unique}", lamps=1)
     settings = hub_settings(stack, tmp_path, unique, database_url=url, tick_s=0.2)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,13 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from hub.db import open_database
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The same test on an embedded SQLite file and on a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/hub.sqlite"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
+@pytest.fixture
+def db_url(sql_url: str) -> str:
+    return sql_url
 
 
 @pytest.fixture

@@ -59,15 +59,10 @@ class Driver:
             return sorted((t.id, t.kind, t.asset_id, t.status) for t in rows)
 
 
-@pytest.mark.parametrize("db_kind", ["sqlite", "postgresql"])
 async def test_faults_become_exactly_the_expected_tickets(
-    stack: LocalStack, tmp_path: Path, unique: str, db_kind: str, request: pytest.FixtureRequest
+    stack: LocalStack, tmp_path: Path, unique: str, sql_url: str
 ) -> None:
-    url = (
-        f"sqlite:///{tmp_path}/hub.sqlite"
-        if db_kind == "sqlite"
-        else str(request.getfixturevalue("postgres_url"))
-    )
+    url = sql_url
     clock = FakeClock(NIGHT)
     # The test jumps the clock by an hour without messages: a device whose heartbeat is
     # two hours is not offline meanwhile (the offline rule has its own tests).

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -116,14 +115,9 @@ BASES: dict[c.Kind, Callable[[], dict[str, Any]]] = {
 }
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    url = (
-        f"sqlite:///{tmp_path}/hub.sqlite"
-        if request.param == "sqlite"
-        else str(request.getfixturevalue("postgres_url"))
-    )
-    made = open_database(url)
+@pytest.fixture
+def sessions(sql_url: str) -> Iterator[sessionmaker[Session]]:
+    made = open_database(sql_url)
     register(made, [(POLE.device, "solna-centrum")])
     yield made
     made.kw["bind"].dispose()
