@@ -69,7 +69,8 @@ def deployed(tmp_path: Path) -> Iterator[tuple[Path, int, subprocess.Popen[bytes
     )
     shutil.copy(REPO / ".env.example", root / ".env.example")
     (root / "deploy").mkdir()
-    shutil.copy(REPO / "deploy/make-secrets.sh", root / "deploy/make-secrets.sh")
+    for script in ("make-secrets.sh", "make-tls.sh"):
+        shutil.copy(REPO / "deploy" / script, root / "deploy" / script)
 
     def make_secrets(*args: str) -> None:
         out = subprocess.run(
