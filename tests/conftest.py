@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.shared_data import in_ci
+from tests.needs import unavailable
 from trygg.pgserver import PostgresServer, ScratchDatabases
 from trygg.stack import LocalStack, StackError, StackPorts, free_port
 
@@ -25,9 +25,7 @@ def start_stack(path: Path, **options: bool | int) -> LocalStack:
     try:
         stack.up()
     except StackError as exc:
-        if in_ci():
-            pytest.fail(f"local stack could not start: {exc}")
-        pytest.skip(f"local stack could not start: {exc}")
+        unavailable(f"local stack could not start: {exc}")
     return stack
 
 
@@ -80,9 +78,7 @@ def postgres_server() -> Iterator[ScratchDatabases]:
     try:
         server.start()
     except StackError as exc:
-        if in_ci():
-            pytest.fail(f"PostgreSQL could not start: {exc}")
-        pytest.skip(f"PostgreSQL could not start: {exc}")
+        unavailable(f"PostgreSQL could not start: {exc}")
     try:
         yield ScratchDatabases(server.url())
     finally:
@@ -96,9 +92,7 @@ def postgres_url(postgres_server: ScratchDatabases, unique: str) -> Iterator[str
     try:
         url = postgres_server.create(name)
     except StackError as exc:
-        if in_ci():
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
+        unavailable(str(exc))
     yield url
     postgres_server.drop(name)
 

@@ -5,13 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
+from tests.needs import unavailable
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 def shared_dir() -> Path:
@@ -19,9 +15,7 @@ def shared_dir() -> Path:
     path = Path(os.environ.get("TRYGG_SHARED", PROJECT_ROOT.parent / "shared")).resolve()
     if not (path / "vision").is_dir():
         reason = f"shared test data not found at {path} (set TRYGG_SHARED)"
-        if in_ci():
-            pytest.fail(reason)
-        pytest.skip(reason)
+        unavailable(reason)
     return path
 
 

@@ -15,7 +15,8 @@ from hub import auth
 from hub.db import Ticket
 from hub.rules.actions import Severity
 from tests.api.conftest import Hub, add_lamp, open_ticket
-from tests.shared_data import PROJECT_ROOT, in_ci
+from tests.needs import unavailable
+from tests.shared_data import PROJECT_ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -36,9 +37,7 @@ HERE = {"latitude": 59.3600, "longitude": 18.0000}
 @pytest.fixture
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
-        if in_ci():
-            pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)")
-        pytest.skip(f"{CHROMIUM} is missing")
+        unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.shared_data import in_ci
+from tests.needs import need_binary
 from trygg.stack import free_port
 
 pytestmark = pytest.mark.integration
@@ -29,21 +29,10 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _need(binary: str) -> str:
-    path = shutil.which(binary) or (
-        f"/usr/sbin/{binary}" if Path(f"/usr/sbin/{binary}").exists() else None
-    )
-    if path is None:
-        if in_ci():
-            pytest.fail(f"{binary} is not installed")
-        pytest.skip(f"{binary} is not installed")
-    return path
-
-
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, int]]]:
-    mosquitto = _need("mosquitto")
-    _need("openssl")
+    mosquitto = need_binary("mosquitto")
+    need_binary("openssl")
     root = tmp_path_factory.mktemp("deploy")
     shutil.copytree(REPO / "firmware-config", root / "firmware-config")
     shutil.copy(REPO / ".env.example", root / ".env.example")

@@ -24,24 +24,13 @@ import yaml
 from edge.pki import Pki
 from edge.provision import Provisioner
 from tests.edge.secure import lamp_assets
-from tests.shared_data import in_ci
+from tests.needs import need_binary
 from trygg.stack import free_port
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 TRYGG = str(Path(sys.executable).with_name("trygg"))
-
-
-def _need(binary: str) -> str:
-    path = shutil.which(binary) or (
-        f"/usr/sbin/{binary}" if Path(f"/usr/sbin/{binary}").exists() else None
-    )
-    if path is None:
-        if in_ci():
-            pytest.fail(f"{binary} is not installed")
-        pytest.skip(f"{binary} is not installed")
-    return path
 
 
 def _renewer_command(root: Path) -> str:
@@ -60,8 +49,8 @@ def _renewer_command(root: Path) -> str:
 
 @pytest.fixture
 def deployed(tmp_path: Path) -> Iterator[tuple[Path, int, subprocess.Popen[bytes]]]:
-    mosquitto = _need("mosquitto")
-    _need("openssl")
+    mosquitto = need_binary("mosquitto")
+    need_binary("openssl")
     root = tmp_path
     shutil.copytree(REPO / "firmware-config", root / "firmware-config")
     (root / "firmware-config/devices/pole-z.yaml").write_text(

@@ -20,7 +20,7 @@ from dashboards.schema import DATABASE
 from hub.api.config import ApiConfig
 from hub.api.config import from_env as api_from_env
 from hub.settings import HubSettings, from_env
-from tests.shared_data import in_ci
+from tests.needs import unavailable
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
@@ -48,9 +48,7 @@ def _env_file(tmp_path: Path, drop: str | None = None) -> Path:
 def _compose(*args: str, env_file: Path) -> subprocess.CompletedProcess[str]:
     binary = shutil.which("docker-compose")
     if binary is None:
-        if in_ci():
-            pytest.fail("docker-compose is not installed (apt-get install docker-compose)")
-        pytest.skip("docker-compose is not installed")
+        unavailable("docker-compose is not installed (apt-get install docker-compose)")
     return subprocess.run(
         [binary, "--env-file", str(env_file), "--profile", "sim", *args],
         cwd=REPO,

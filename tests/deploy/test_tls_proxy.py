@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import socket
 import subprocess
 import threading
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.shared_data import in_ci
+from tests.needs import need_binary
 from trygg.stack import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,15 +77,6 @@ def backend(name: str) -> Iterator[Backend]:
         thread.join(timeout=5)
 
 
-def _need(binary: str, package: str) -> str:
-    found = shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/sbin")
-    if found is None:
-        if in_ci():
-            pytest.fail(f"{binary} is not installed (apt-get install {package})")
-        pytest.skip(f"{binary} is not installed")
-    return found
-
-
 @dataclass
 class Proxy:
     https_port: int
@@ -121,9 +111,9 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> N
 
 @pytest.fixture
 def proxy(tmp_path: Path) -> Iterator[Proxy]:
-    nginx = _need("nginx", "nginx-light")
-    envsubst = _need("envsubst", "gettext-base")
-    _need("curl", "curl")
+    nginx = need_binary("nginx", "nginx-light")
+    envsubst = need_binary("envsubst", "gettext-base")
+    need_binary("curl", "curl")
     tls = tmp_path / "tls"
     subprocess.run(
         ["sh", str(REPO / "deploy/make-tls.sh"), "--host", HOST, "--ca-dir", str(tmp_path / "ca"),

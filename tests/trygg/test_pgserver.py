@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.shared_data import in_ci
+from tests.needs import in_ci
 from trygg.pgserver import PostgresServer, ScratchDatabases, find_bindir
 from trygg.stack import StackError, free_port
 
