@@ -1,12 +1,16 @@
-"""The hub process: one task group with ingest, rules and the HTTP API."""
+"""The hub process: one task group with ingest, rules and the HTTP API.
+
+Every long-lived worker runs under :class:`hub.supervisor.Supervisor`: a failure of one is
+logged, counted and retried with back-off, and never ends its siblings (docs/supervision.md).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Generator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass, field
 
 import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,13 +20,17 @@ from hub.api.config import from_env as api_config_from_env
 from hub.attention_monitor import AttentionMonitor
 from hub.cert_watch import CertWatch
 from hub.command_sender import CommandSender
-from hub.db import open_database
+from hub.db import SqlTimeouts, open_database
 from hub.gauges import Gauges
+from hub.health import Health
+from hub.health_checks import DependencyChecks
 from hub.influx import Influx
 from hub.ingest import Ingest
 from hub.open311.contacts import run_purge
 from hub.rules.engine import RuleEngine
+from hub.self_alarm import SelfAlarm
 from hub.settings import HubSettings
+from hub.supervisor import Policy, Supervisor
 from hub.webhook_worker import WebhookWorker
 from trygg.clock import Clock
 
@@ -47,16 +55,25 @@ class Hub:
     rules: RuleEngine
     gauges: Gauges | None = None  # issue 6: ticket events + gauges to InfluxDB
     attention: AttentionMonitor | None = None  # when the hub could not hear devices
+    health: Health = field(default_factory=Health)  # every worker's and dependency's state
 
     @classmethod
     def build(cls, settings: HubSettings, clock: Clock) -> Hub:
-        sessions = open_database(settings.database_url)
+        sessions = open_database(
+            settings.database_url,
+            timeouts=SqlTimeouts(
+                connect_s=settings.sql_connect_timeout_s,
+                statement_s=settings.sql_statement_timeout_s,
+                pool_s=settings.sql_pool_timeout_s,
+            ),
+        )
         influx = Influx(
             url=settings.influx_url,
             db=settings.influx_db,
             username=settings.influx_username,
             password=settings.influx_password,
             token=settings.influx_token,
+            timeout_s=settings.influx_timeout_s,
         )
         # One measure of the hub's own deafness for device liveness and the offline rule.
         attention = AttentionMonitor(clock=clock)
@@ -79,27 +96,74 @@ class Hub:
 
     async def run(self, stop: asyncio.Event, *, serve_api: bool = True) -> None:
         ready = asyncio.Event()
+        supervisor = Supervisor(
+            health=self.health,
+            registry=self.ingest.registry,
+            policy=Policy(first_s=self.settings.restart_first_s, cap_s=self.settings.restart_cap_s),
+        )
         try:
             async with asyncio.TaskGroup() as tg:
+
+                def spawn(name: str, work: Callable[[], Awaitable[None]]) -> None:
+                    tg.create_task(supervisor.run(name, work, stop), name=name)
+
                 if self.attention is not None:
-                    tg.create_task(self.attention.run(stop), name="attention")
+                    attention = self.attention
+                    spawn("attention", lambda: attention.run(stop))
                 # The ingest starts at once (its InfluxDB schema, state and broker session;
                 # see Ingest.run) and classifies once the rules' state is loaded too.
-                tg.create_task(self.ingest.run(stop, ready=ready), name="ingest")
-                await asyncio.to_thread(self.rules.load)
+                spawn("ingest", lambda: self.ingest.run(stop, ready=ready))
+                self._watch_health(spawn, stop)
+                # Loaded once SQL answers: a database still starting is no reason to exit.
+                await supervisor.run("rules-load", lambda: asyncio.to_thread(self.rules.load), stop)
                 ready.set()
-                await self._serve(stop, tg, serve_api=serve_api)
+                await self._serve(stop, tg, spawn, serve_api=serve_api)
         finally:
             await self.influx.aclose()
             self.sessions.kw["bind"].dispose()
 
-    async def _serve(self, stop: asyncio.Event, tg: asyncio.TaskGroup, *, serve_api: bool) -> None:
+    def _watch_health(
+        self, spawn: Callable[[str, Callable[[], Awaitable[None]]], None], stop: asyncio.Event
+    ) -> None:
+        """The dependency checks and the self-alarm they feed."""
+        checks = DependencyChecks(
+            health=self.health,
+            sessions=self.sessions,
+            influx=self.influx,
+            broker_up=self.ingest.connected.is_set,
+            storage_problem=self.ingest.storage_problem,
+            timeout_s=self.settings.health_timeout_s,
+        )
+        alarm = SelfAlarm(
+            health=self.health,
+            sessions=self.sessions,
+            clock=self.clock,
+            grace_s=self.settings.degraded_grace_s,
+            registry=self.ingest.registry,
+        )
+        every_s = self.settings.health_check_s
+        spawn("health", lambda: checks.run(stop, every_s=every_s))
+        spawn("self-alarm", lambda: alarm.run(stop, every_s=every_s))
+
+    async def _serve(
+        self,
+        stop: asyncio.Event,
+        tg: asyncio.TaskGroup,
+        spawn: Callable[[str, Callable[[], Awaitable[None]]], None],
+        *,
+        serve_api: bool,
+    ) -> None:
         """The hub's other workers (and the HTTP API), in the hub's task group."""
         server = None
         api_config = api_config_from_env()  # issue 7: TRYGG_API_* limits and retention
         if serve_api:
             app = create_app(
-                sessions=self.sessions, clock=self.clock, ingest=self.ingest, api_config=api_config
+                sessions=self.sessions,
+                clock=self.clock,
+                ingest=self.ingest,
+                api_config=api_config,
+                health=self.health,
+                api_deadline_s=self.settings.api_deadline_s,
             )
             server = _Server(
                 uvicorn.Config(
@@ -118,30 +182,29 @@ class Hub:
             policy=api_config.webhook_policy,
             in_flight=api_config.webhook_in_flight,
         )
-        tg.create_task(webhooks.run(stop), name="webhooks")
+        spawn("webhooks", lambda: webhooks.run(stop))
         retention = api_config.contact_retention
-        tg.create_task(
-            run_purge(stop, sessions=self.sessions, clock=self.clock, retention=retention),
-            name="privacy",
+        spawn(
+            "privacy",
+            lambda: run_purge(stop, sessions=self.sessions, clock=self.clock, retention=retention),
         )
-        tg.create_task(self.rules.run(stop, every_s=self.settings.tick_s), name="rules")
+        spawn("rules", lambda: self.rules.run(stop, every_s=self.settings.tick_s))
         certs = CertWatch.from_settings(self.settings, sessions=self.sessions, clock=self.clock)
-        tg.create_task(certs.run(stop), name="certificates")
+        spawn("certificates", lambda: certs.run(stop))
         sender = CommandSender(
             sessions=self.sessions,
             clock=self.clock,
             mqtt=self.settings.broker(),
             retry_s=self.settings.command_retry_s,
         )
-        tg.create_task(sender.run(stop), name="commands")
+        spawn("commands", lambda: sender.run(stop))
         if self.gauges is not None:
-            tg.create_task(
-                self.gauges.run(
-                    stop,
-                    events_s=min(self.settings.tick_s, 5.0),
-                    gauges_s=self.settings.gauges_s,
+            gauges = self.gauges
+            spawn(
+                "gauges",
+                lambda: gauges.run(
+                    stop, events_s=min(self.settings.tick_s, 5.0), gauges_s=self.settings.gauges_s
                 ),
-                name="gauges",
             )
         if server is not None:
             tg.create_task(server.serve(), name="api")

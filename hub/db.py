@@ -6,6 +6,7 @@ only by Alembic migrations (``hub/migrations``); :func:`open_database` upgrades 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -203,23 +204,51 @@ def upgrade(url: str) -> None:
     command.upgrade(cfg, "heads")
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, busy_ms: int) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA busy_timeout={busy_ms}")
     cur.close()
 
 
-def open_database(url: str, *, migrate: bool = True) -> sessionmaker[Any]:
+@dataclass(frozen=True, slots=True)
+class SqlTimeouts:
+    """How long the hub waits on its SQL database, so a hung server costs a bounded wait
+    (and a 503 or a worker's retry), never a thread blocked without end."""
+
+    connect_s: float = 10.0  # PostgreSQL: opening a connection
+    statement_s: float = 30.0  # PostgreSQL statement_timeout; SQLite busy timeout (locks)
+    pool_s: float = 10.0  # waiting for a free pooled connection
+
+
+def open_database(
+    url: str, *, migrate: bool = True, timeouts: SqlTimeouts = SqlTimeouts()
+) -> sessionmaker[Any]:
     """Engine + session factory for ``url``, migrated to head unless told otherwise."""
     if migrate:
         upgrade(url)
-    engine: Engine = create_engine(url, pool_pre_ping=True)
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+    sqlite_db = url.startswith("sqlite")
+    engine: Engine = create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_timeout=timeouts.pool_s,
+        connect_args=_connect_args(timeouts, sqlite_db=sqlite_db),
+    )
+    if sqlite_db:
+        busy_ms = int(timeouts.statement_s * 1000)
+        event.listen(engine, "connect", lambda conn, _rec: _sqlite_pragmas(conn, busy_ms))
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def _connect_args(timeouts: SqlTimeouts, *, sqlite_db: bool) -> dict[str, Any]:
+    if sqlite_db:
+        return {"timeout": timeouts.statement_s}
+    return {
+        "connect_timeout": max(1, round(timeouts.connect_s)),
+        "options": f"-c statement_timeout={int(timeouts.statement_s * 1000)}",
+    }
 
 
 def upsert(s: Session, model: type[Base], rows: list[dict[str, Any]], *, key: str) -> None:

@@ -1,6 +1,20 @@
 """Hub settings: one frozen object, built from arguments or TRYGG_* environment variables.
 
 Nothing reads the environment at import time; :func:`from_env` is called by ``__main__``.
+
+Supervision and timeouts (docs/supervision.md):
+
+- ``influx_timeout_s``: longest wait for one InfluxDB request (write, query, ping).
+- ``mqtt_keepalive_s``: MQTT keep-alive; a broker that stops answering is noticed after
+  about 1.5 times this.
+- ``sql_connect_timeout_s``, ``sql_statement_timeout_s``, ``sql_pool_timeout_s``: the SQL
+  database's connect timeout, statement timeout (SQLite: how long to wait for a lock) and
+  the wait for a free pooled connection.
+- ``api_deadline_s``: every API request answers within this, else 503 with Retry-After.
+- ``health_check_s``: how often the dependencies are checked (SQL, InfluxDB, broker);
+  each check gives up after ``health_timeout_s``.
+- ``degraded_grace_s``: a trouble lasting this long raises the ``hubDegraded`` self-alarm.
+- ``restart_first_s``, ``restart_cap_s``: a failed worker's first and longest back-off.
 """
 
 from __future__ import annotations
@@ -59,6 +73,18 @@ class HubSettings:
     # certificates and CRLs to warn about before they expire (docs/certificates.md)
     cert_watch: str = ""  # ":"-separated files/folders, e.g. the provisioning's public/
     cert_check_s: float = 3600.0
+    # ---- supervision and timeouts (see the module docstring) ----
+    influx_timeout_s: float = 30.0
+    mqtt_keepalive_s: int = 60
+    sql_connect_timeout_s: float = 10.0
+    sql_statement_timeout_s: float = 30.0
+    sql_pool_timeout_s: float = 10.0
+    api_deadline_s: float = 15.0
+    health_check_s: float = 5.0
+    health_timeout_s: float = 3.0
+    degraded_grace_s: float = 120.0
+    restart_first_s: float = 0.5
+    restart_cap_s: float = 30.0
 
     def broker(self) -> MqttSettings:
         """The hub's MQTT session: persistent, so the broker queues for it while it is away."""
@@ -74,6 +100,7 @@ class HubSettings:
             clean_start=False,
             session_expiry_s=self.session_expiry_s,
             receive_maximum=self.receive_maximum,
+            keepalive_s=self.mqtt_keepalive_s,
         )
 
 

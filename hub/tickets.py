@@ -76,7 +76,11 @@ TITLES: Final[dict[str, str]] = {
     "graffiti": "Graffiti",
     "deviceOffline": "Pole device offline",
     "certificateExpiring": "Certificate or CRL expiring",
+    "hubDegraded": "Hub degraded: a worker or dependency is failing",
 }
+# Kinds the hub raises for its own operators only (the fleet's certificates, the hub's own
+# health): not in the Open311 catalogue, and their tickets never appear on Open311.
+INTERNAL_KINDS: Final = frozenset({"certificateExpiring", "hubDegraded"})
 MAX_TEXT: Final = 4000
 MAX_EVIDENCE: Final = 20
 

@@ -16,9 +16,11 @@ from hub.api.config import ApiConfig
 from hub.api.deps import HubContext
 from hub.api.exposure import docs_urls, install_docs
 from hub.api.headers import SecurityHeadersMiddleware
+from hub.api.health import router as health_router
 from hub.api.limits import LimitsMiddleware, RateLimiter
 from hub.api.text import refuse_control_text
 from hub.api.token_check import TokenCheck
+from hub.api.unavailable import UnavailableMiddleware
 from hub.open311.common import install as install_open311
 from hub.open311.router import router as open311_router
 from hub.web.router import router as crew_router
@@ -28,7 +30,9 @@ from trygg.clock import Clock
 def create_app(*, sessions: sessionmaker[Session], clock: Clock, **extra: Any) -> FastAPI:
     """The hub's FastAPI application bound to a database and a clock.
 
-    ``api_config`` (an :class:`ApiConfig`) sets body, photo, rate and retention limits.
+    ``api_config`` (an :class:`ApiConfig`) sets body, photo, rate and retention limits;
+    ``api_deadline_s`` the time every request answers within (else 503); ``health`` (a
+    :class:`hub.health.Health`) and ``ingest`` feed ``/ready``.
     """
     config: ApiConfig = extra.setdefault("api_config", ApiConfig())
     app = FastAPI(
@@ -46,6 +50,7 @@ def create_app(*, sessions: sessionmaker[Session], clock: Clock, **extra: Any) -
     app.include_router(ingest_devices.router, prefix="/api/v1")  # issue 5
     app.include_router(ingest_deadletters.router, prefix="/api/v1")  # issue 5
     app.include_router(ingest_metrics.router)  # issue 5: /metrics
+    app.include_router(health_router)
     app.include_router(open311_router)
     install_open311(app)
     app.include_router(crew_router)
@@ -62,10 +67,7 @@ def create_app(*, sessions: sessionmaker[Session], clock: Clock, **extra: Any) -
         known=TokenCheck(sessions=sessions, clock=clock).valid,
         clients=ClientAddress(parse_networks(config.trusted_proxies)),
     )
+    # Inside the security headers (a 503 carries them too), outside everything that may wait.
+    app.add_middleware(UnavailableMiddleware, deadline_s=float(extra.get("api_deadline_s", 15.0)))
     app.add_middleware(SecurityHeadersMiddleware)
-
-    @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
     return app

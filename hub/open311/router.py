@@ -35,7 +35,8 @@ from hub.open311.common import (
     reply,
     window,
 )
-from hub.open311.services import BY_CODE, INTERNAL_KINDS, SERVICES, name
+from hub.open311.services import BY_CODE, SERVICES, name
+from hub.tickets import INTERNAL_KINDS
 
 router = APIRouter(prefix=PREFIX, tags=["open311"], responses=RESPONSES)
 router.include_router(reports.router)

@@ -56,9 +56,6 @@ SERVICES: Final[tuple[Service, ...]] = (
     _s("graffiti", "cleaning", "Klotter", "Graffiti", "tag", "vandalism"),
     _s("deviceOffline", "device", "Enhet ur kontakt", "Device offline", citizen=False),
 )
-# Kinds the hub raises for its own operators only (the fleet's certificates): not in the
-# catalogue, and their tickets never appear on Open311.
-INTERNAL_KINDS: Final = frozenset({"certificateExpiring"})
 BY_CODE: Final[dict[str, Service]] = {s.code: s for s in SERVICES}
 GROUPS_SV: Final[dict[str, str]] = {
     "streetlight": "Gatubelysning",

@@ -14,7 +14,8 @@ from hub import auth
 from hub.db import CitizenContact, Ticket
 from hub.open311 import contacts
 from hub.open311.format import REQUEST_FIELDS, SERVICE_FIELDS, UPDATE_FIELDS
-from hub.open311.services import INTERNAL_KINDS, SERVICES
+from hub.open311.services import SERVICES
+from hub.tickets import INTERNAL_KINDS
 from hub.tickets import TITLES
 from tests.api.conftest import Hub, add_lamp, open_ticket
 
