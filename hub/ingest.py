@@ -38,7 +38,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub import ingest_gc
+from hub import ingest_gc, ingest_poison
 from hub.asset_owners import AssetOwners
 from hub.attention_monitor import AttentionMonitor
 from hub.dedup import SeqState
@@ -559,7 +559,9 @@ class Ingest:
             counters=self.counters.as_rows(),
         )
         async with self._store_lock:
-            await asyncio.to_thread(self.store.write, write)
+            poison = await asyncio.to_thread(ingest_poison.write, self.store, write, at_ms=now_ms)
+        if poison:
+            self.counters.dead[ingest_poison.REASON] += len(poison)
         # New gaps, and gaps still open: the request or the re-send it causes may be lost.
         open_gaps = {d for d in changed if (seq := self.seq.get(d)) is not None and seq.above}
         self.counters.rebirths_requested += self.replies.request_rebirths(

@@ -189,6 +189,17 @@ class IngestStore:
             self._counters(s, batch.counters)
         self._written.update(written)
 
+    def probe(self, births: Sequence[c.Birth], rejected: Sequence[Rejected]) -> None:
+        """Write ``births`` and ``rejected`` in a transaction that is rolled back: raises
+        what the database refuses in them, keeps nothing (hub.ingest_poison)."""
+        with self.sessions() as s:
+            for birth in births:
+                self._birth(s, birth)
+            s.flush()
+            if rejected:
+                self._dead_letters(s, rejected)
+            s.rollback()
+
     def _device_rows(
         self, devices: dict[str, tuple[SeqState, DeviceStatus]]
     ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:

@@ -88,9 +88,7 @@ class Supervisor:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=delay)
                 continue
-            if not stop.is_set():
-                self.health.stopped(part, now=loop.time())
-            return
+            break
         self.health.stopped(part, now=loop.time())
 
 

@@ -15,8 +15,7 @@ from hub.db import CitizenContact, Ticket
 from hub.open311 import contacts
 from hub.open311.format import REQUEST_FIELDS, SERVICE_FIELDS, UPDATE_FIELDS
 from hub.open311.services import SERVICES
-from hub.tickets import INTERNAL_KINDS
-from hub.tickets import TITLES
+from hub.tickets import INTERNAL_KINDS, TITLES
 from tests.api.conftest import Hub, add_lamp, open_ticket
 
 V2 = "/open311/v2"
