@@ -205,6 +205,21 @@ def fleet_health() -> Dashboard:
             ),
             unit="short",
         ),
+        Panel(
+            "Hub degraded",
+            "timeseries",
+            (
+                Query(
+                    f'SELECT max("{hub.field("degraded")}") FROM "{hub.name}" '
+                    f"WHERE $timeFilter GROUP BY time($__interval) fill(previous)",
+                    alias="degraded",
+                ),
+            ),
+            unit="short",
+            steps=_RED_IF_ANY,
+            description="1 while a hub worker or dependency has failed for longer than "
+            "degraded_grace_s (a hubDegraded ticket is open; /ready says what).",
+        ),
         latest_table(
             "Device events",
             s.EVENT,

@@ -131,7 +131,7 @@ ASSET_STATE: Final = Measurement(
 HUB_INGEST: Final = Measurement(
     "hub_ingest",
     "hub (hub/metrics.py, every minute)",
-    ("messages", "readings", "dead_letters", "gaps", "duplicates", "queue_depth"),
+    ("messages", "readings", "dead_letters", "gaps", "duplicates", "queue_depth", "degraded"),
     (),
 )
 

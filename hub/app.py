@@ -140,6 +140,7 @@ class Hub:
             clock=self.clock,
             grace_s=self.settings.degraded_grace_s,
             registry=self.ingest.registry,
+            mirror=lambda degraded: setattr(self.ingest.gauges, "degraded", degraded),
         )
         every_s = self.settings.health_check_s
         spawn("health", lambda: checks.run(stop, every_s=every_s))

@@ -68,6 +68,7 @@ class IngestGauges:
     connected: bool = False
     storage_problem: bool = False  # InfluxDB does not store writes (see Ingest.storage_problem)
     stalled_s: float = 0.0  # wall seconds the hub did not run (hub.attention_monitor)
+    degraded: bool = False  # the hub's self-alarm is up (hub.self_alarm)
 
 
 _COUNTER_HELP = {
@@ -160,6 +161,7 @@ def influx_line(counters: IngestCounters, gauges: IngestGauges, t_ms: int) -> st
             "spool_bytes": gauges.spool_bytes,
             "batch_s": float(gauges.last_batch_s),
             "write_retries": counters.write_retries,
+            "degraded": int(gauges.degraded),
         },
         t_ms,
     )

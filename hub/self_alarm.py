@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Final
 
@@ -37,11 +38,13 @@ class SelfAlarm:
         clock: Clock,
         grace_s: float,
         registry: CollectorRegistry,
+        mirror: Callable[[bool], None] | None = None,
     ) -> None:
         self.health = health
         self.sessions = sessions
         self.clock = clock
         self.grace_s = grace_s
+        self.mirror = mirror  # also told the judgement (the InfluxDB self-metrics)
         self.gauge = Gauge(
             "trygg_hub_degraded",
             "1 while a hub worker or dependency has been failing for degraded_grace_s",
@@ -54,6 +57,8 @@ class SelfAlarm:
         """What is failing past the grace, and the alarm's details; sets the gauge."""
         degraded = self.health.degraded(now=now, grace_s=self.grace_s)
         self.gauge.set(1 if degraded else 0)
+        if self.mirror is not None:
+            self.mirror(bool(degraded))
         return tuple(p.name for p in degraded), {"failing": [p.as_json(now) for p in degraded]}
 
     def due(self, names: tuple[str, ...]) -> bool:

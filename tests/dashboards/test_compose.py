@@ -167,7 +167,7 @@ def test_hub_settings_agree_with_the_services(resolved: dict[str, Any], tmp_path
     proxy_env = _env(services["proxy"])
     assert proxy_env["TRYGG_PROXY_API_UPSTREAM"] == f"hub:{settings.api_port}"
     assert settings.api_host == "0.0.0.0"
-    assert f":{settings.api_port}/healthz" in " ".join(services["hub"]["healthcheck"]["test"])
+    assert f":{settings.api_port}/health" in " ".join(services["hub"]["healthcheck"]["test"])
 
 
 def test_grafana_reads_the_provisioning_and_the_hubs_influxdb(resolved: dict[str, Any]) -> None:
