@@ -170,6 +170,10 @@ class PostgresServer:
             raise
         log.info("PostgreSQL ready on 127.0.0.1:%d (%s)", self.port, self.data_dir)
 
+    def relaunch(self, *, timeout: float = 30.0) -> None:
+        """Start the server again on its data folder (after it was killed)."""
+        self._launch(self.bindir or find_bindir(), _server_account(), timeout)
+
     def _launch(self, bindir: Path, account: pwd.struct_passwd | None, timeout: float) -> None:
         argv = [
             str(bindir / "postgres"),

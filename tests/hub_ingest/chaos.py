@@ -124,11 +124,13 @@ class Round:
     readings: int = 5
     spool_max_bytes: int = 64 * 1024 * 1024
     influx_auth: tuple[str, str] | None = None  # for reading InfluxDB back
+    db_url: str = ""  # the hub's SQL database; a SQLite file of the round's own if empty
+    env: dict[str, str] = field(default_factory=dict)  # more TRYGG_* settings for the hub
     hub: HubProcess = field(init=False)
     agents: list[Agent] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.db_url = f"sqlite:///{self.tmp}/hub-{self.name}.sqlite"
+        self.db_url = self.db_url or f"sqlite:///{self.tmp}/hub-{self.name}.sqlite"
         self.influx_db = f"chaos_{self.name}"
         self.device_ids = [f"chaos-{self.name}-{i}" for i in range(self.devices)]
         sessions = open_database(self.db_url)
@@ -147,6 +149,7 @@ class Round:
             "TRYGG_SPOOL_MAX_BYTES": str(self.spool_max_bytes),
             "TRYGG_DEDUP": "1" if self.dedup else "0",
             "TRYGG_BATCH_MAX_DELAY_S": "0.05",
+            **self.env,
         }
         self.hub = HubProcess(env, api_port, self.tmp / f"hub-{self.name}.log")
 
