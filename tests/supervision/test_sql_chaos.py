@@ -115,6 +115,30 @@ async def _outage(server: PostgresServer, rng: random.Random, how: str) -> None:
     await asyncio.to_thread(server.relaunch)
 
 
+async def _recovered(rnd: Round, url: str, within: float = 40.0) -> None:
+    """/ready is 200 again and the hubDegraded ticket is written and resolved."""
+    sessions = open_database(url, migrate=False)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    base = f"http://127.0.0.1:{rnd.hub.api_port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=CLIENT_TIMEOUT_S) as client:
+            while loop.time() < deadline:
+                ready = (await client.get("/ready")).status_code == 200
+
+                def statuses() -> set[str]:
+                    with sessions() as s:
+                        q = select(Ticket.status).where(Ticket.kind == self_alarm.KIND)
+                        return set(s.scalars(q))
+
+                if ready and await asyncio.to_thread(statuses) == {"resolved"}:
+                    return
+                await asyncio.sleep(0.3)
+    finally:
+        sessions.kw["bind"].dispose()
+    raise AssertionError(f"not recovered within {within}s:\n{rnd.hub.tail()}")
+
+
 async def _round(
     stack: LocalStack, tmp: Path, server: PostgresServer, name: str, seed: int, how: str
 ) -> None:
@@ -128,7 +152,7 @@ async def _round(
         clients = asyncio.create_task(_clients(rnd, stop_clients, problems_seen))
         try:
             await _outage(server, rng, how)
-            await asyncio.sleep(3.0)
+            await _recovered(rnd, url)
         finally:
             stop_clients.set()
             await clients
