@@ -36,6 +36,8 @@ from trygg.clock import Clock
 
 log = logging.getLogger(__name__)
 
+Spawn = Callable[[str, Callable[[], Awaitable[None]]], None]  # start a supervised worker
+
 
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handlers: the hub's stop event owns shutdown."""
@@ -122,9 +124,7 @@ class Hub:
             await self.influx.aclose()
             self.sessions.kw["bind"].dispose()
 
-    def _watch_health(
-        self, spawn: Callable[[str, Callable[[], Awaitable[None]]], None], stop: asyncio.Event
-    ) -> None:
+    def _watch_health(self, spawn: Spawn, stop: asyncio.Event) -> None:
         """The dependency checks and the self-alarm they feed."""
         checks = DependencyChecks(
             health=self.health,
@@ -150,7 +150,7 @@ class Hub:
         self,
         stop: asyncio.Event,
         tg: asyncio.TaskGroup,
-        spawn: Callable[[str, Callable[[], Awaitable[None]]], None],
+        spawn: Spawn,
         *,
         serve_api: bool,
     ) -> None:

@@ -95,17 +95,9 @@ class DependencyChecks:
                 if self.health.ok(part, now=loop.time()):
                     log.info("%s ok again", name)
 
-    async def run(
-        self,
-        stop: asyncio.Event,
-        *,
-        every_s: float,
-        after: Callable[[], Awaitable[None]] | None = None,
-    ) -> None:
-        """Check every ``every_s`` until ``stop``; then ``after()`` (the self-alarm)."""
+    async def run(self, stop: asyncio.Event, *, every_s: float) -> None:
+        """Check every ``every_s`` until ``stop``."""
         while not stop.is_set():
             await self.check_all()
-            if after is not None:
-                await after()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=every_s)
