@@ -29,10 +29,10 @@ from sqlalchemy import select
 
 from hub import self_alarm
 from hub.db import Ticket, open_database
-from tests.conftest import started_postgres
 from tests.hub_ingest.chaos import Round, problems
+from tests.needs import unavailable
 from trygg.pgserver import PostgresServer, ScratchDatabases
-from trygg.stack import LocalStack, Service
+from trygg.stack import LocalStack, Service, StackError
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -53,6 +53,16 @@ HUB_ENV = {
     "TRYGG_API_ANON_PER_MINUTE": "1000000",
     "TRYGG_API_ANON_BURST": "1000000",
 }
+
+
+def _own_postgres() -> PostgresServer:
+    """A PostgreSQL of the test's own: it is the one killed and stopped."""
+    server = PostgresServer()
+    try:
+        server.start()
+    except StackError as exc:
+        unavailable(f"PostgreSQL could not start: {exc}")
+    return server
 
 
 def _pids(server: PostgresServer) -> list[int]:
@@ -285,7 +295,7 @@ async def _round(
 async def test_dependency_outage_mid_stream(
     private_stack: LocalStack, tmp_path: Path, dependency: str, how: str
 ) -> None:
-    postgres = started_postgres() if dependency == "postgres" else None
+    postgres = _own_postgres() if dependency == "postgres" else None
     try:
         for seed in SEEDS:
             name = f"{dependency[:2]}{how}{seed}"
