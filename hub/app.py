@@ -45,7 +45,7 @@ class Hub:
     influx: Influx
     ingest: Ingest
     rules: RuleEngine
-    gauges: Gauges | None = None  # issue 6: ticket events + gauges to InfluxDB
+    gauges: Gauges | None = None  # ticket events + gauges to InfluxDB
     attention: AttentionMonitor | None = None  # when the hub could not hear devices
 
     @classmethod
@@ -96,7 +96,7 @@ class Hub:
     async def _serve(self, stop: asyncio.Event, tg: asyncio.TaskGroup, *, serve_api: bool) -> None:
         """The hub's other workers (and the HTTP API), in the hub's task group."""
         server = None
-        api_config = api_config_from_env()  # issue 7: TRYGG_API_* limits and retention
+        api_config = api_config_from_env()  # TRYGG_API_* limits and retention
         if serve_api:
             app = create_app(
                 sessions=self.sessions, clock=self.clock, ingest=self.ingest, api_config=api_config
@@ -111,7 +111,7 @@ class Hub:
                     proxy_headers=False,  # the API's trusted_proxies decide (hub.api.client_ip)
                 )
             )
-        # issue 7: webhook deliveries from the outbox, and the citizen-contact purge
+        # webhook deliveries from the outbox, and the citizen-contact purge
         webhooks = WebhookWorker(
             sessions=self.sessions,
             clock=self.clock,
