@@ -131,8 +131,9 @@ _EVENTS: Final = msgspec.json.Decoder(Events)
 
 
 # The name checks are plain loops over the fields annotated with a pattern above, because
-# loops are cheaper per message than composed attrgetters and set operations. tests/unit/test_contract_mirror.py puts a bad name into every such field, as read
-# from the annotations, so a patterned field added without its check here fails there.
+# loops are cheaper per message than composed attrgetters and set operations.
+# tests/unit/test_contract_mirror.py puts a bad name into every such field, as read from the
+# annotations, so a patterned field added without its check here fails there.
 def _header_ok(message: Data | Events) -> bool:
     return (message.device in _DEVICE_IDS.known or _DEVICE_IDS.match(message.device)) and (
         message.site in _NAMES.known or _NAMES.match(message.site)
