@@ -69,7 +69,8 @@ _WRITERS = 2
 _WRITE_BATCHES = 4
 # Written batches committed in one SQL transaction at most: all that the write stage has
 # handed on. A commit's cost is mostly its device rows (in a thread that shares the
-# interpreter lock with the event loop), nearly the same for one batch as for eight, so a replay commits as few times as the pipeline allows.
+# interpreter lock with the event loop), nearly the same for one batch as for eight, so a
+# replay commits as few times as the pipeline allows.
 _COMMIT_BATCHES = _WRITERS * _WRITE_BATCHES
 # Messages taken from paho per step; a batch is several steps, up to batch_max_lines lines.
 _STEP_MESSAGES = 250
