@@ -1,7 +1,7 @@
 """The README and docs/ stay navigable: every relative link resolves, and the README stays short.
 
-A link to a moved or renamed page fails here instead of in a reader's browser; the README
-is a newcomer's first page, so its length is bounded and the rest lives in docs/.
+A link to a moved or renamed page or heading fails here instead of in a reader's browser;
+the README is a newcomer's first page, so its length is bounded and the rest lives in docs/.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ INLINE_LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\
 REFERENCE_LINK = re.compile(r"^\s*\[[^\]]+\]:\s*(\S+)", re.MULTILINE)
 FENCE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
 CODE_SPAN = re.compile(r"`[^`\n]*`")
+HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 
 def markdown_files() -> list[Path]:
@@ -35,14 +36,33 @@ def link_targets(text: str) -> Iterator[str]:
             yield match.group(1)
 
 
+def anchors(text: str) -> set[str]:
+    """The anchors GitHub makes for the headings in ``text``: lower case, punctuation dropped,
+    spaces as hyphens."""
+    return {
+        re.sub(r"[^\w\- ]", "", heading.replace("`", "").lower()).replace(" ", "-")
+        for heading in HEADING.findall(FENCE.sub("", text))
+    }
+
+
 def broken_links(page: Path, text: str) -> list[str]:
-    """Relative targets in ``text`` that name no existing file or folder from ``page``."""
+    """Relative targets in ``text`` that name no existing file, or no heading in a Markdown
+    file, from ``page``."""
     broken = []
     for target in link_targets(text):
-        if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.IGNORECASE) or target.startswith("#"):
-            continue  # a URL with a scheme (https:, mailto:) or an anchor on the same page
-        path = target.split("#", 1)[0].split("?", 1)[0]
-        if not (page.parent / path).exists():
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.IGNORECASE):
+            continue  # a URL with a scheme: https:, mailto:
+        path, _, anchor = target.split("?", 1)[0].partition("#")
+        linked = text
+        if path:
+            file = page.parent / path
+            if not file.exists():
+                broken.append(target)
+                continue
+            if not anchor or file.suffix != ".md":
+                continue
+            linked = file.read_text(encoding="utf-8")
+        if anchor not in anchors(linked):
             broken.append(target)
     return broken
 
@@ -65,12 +85,19 @@ def test_every_docs_page_is_in_the_index() -> None:
 
 
 def test_the_check_finds_broken_links(tmp_path: Path) -> None:
-    (tmp_path / "there.md").write_text("x", encoding="utf-8")
+    (tmp_path / "there.md").write_text("# Top\n## The hub's `ingest`, 2.x\n", encoding="utf-8")
     page = tmp_path / "page.md"
     text = (
-        "[ok](there.md) [ok](there.md#part) [web](https://example.org/x) [anchor](#top)\n"
-        "[gone](missing.md) ![img](pics/a.png)\n"
+        "# Here\n[ok](there.md) [ok](there.md#the-hubs-ingest-2x) [web](https://example.org/x)\n"
+        "[ok](#here) [gone](missing.md) ![img](pics/a.png) [no heading](there.md#part)\n"
+        "[no heading here](#nowhere)\n"
         "[ref]: other.md\n"
         "`[code](not-a-link.md)`\n```\n[fenced](nor-this.md)\n```\n"
     )
-    assert broken_links(page, text) == ["missing.md", "pics/a.png", "other.md"]
+    assert broken_links(page, text) == [
+        "missing.md",
+        "pics/a.png",
+        "there.md#part",
+        "#nowhere",
+        "other.md",
+    ]
