@@ -204,7 +204,7 @@ async def hub_drain(
     total = len(items) * readings
     tail_t, tail_expected = tail(items)
     hub = Hub.build(settings, clock)
-    # The ingest pipeline alone: the rules (issue 6) run behind it through a bounded queue,
+    # The ingest pipeline alone: the rules run behind it through a bounded queue,
     # and on SQLite they share one writer lock with the ingest's commits.
     hub.ingest.sink = None
     stop = asyncio.Event()
@@ -212,8 +212,8 @@ async def hub_drain(
     task = asyncio.create_task(hub.run(stop, serve_api=False))
     # The clock stops once the last message of every device is queryable (a count over the
     # backlog's tail: the hub counts a reading only after InfluxDB's 204 for its write, so
-    # by then every earlier one is queryable too). A count of the whole backlog, ~50 ms of
-    # InfluxDB's time and not part of the hub's work, is then checked and timed separately.
+    # by then every earlier one is queryable too). A count of the whole backlog, InfluxDB's
+    # time and not part of the hub's work, is then checked and timed separately.
     base = 'SELECT count("cpuLoad") FROM "raw"."device"'
     async with httpx.AsyncClient(base_url=stack.influx_url, timeout=30) as client:
 
@@ -291,8 +291,8 @@ def run_round(
 def run_workload(
     stack: LocalStack, tmp: Path, name: str, messages: int, readings: int, *, rounds: int
 ) -> dict[str, Any]:
-    """``rounds`` measurements; the round with the median ratio is the result (this
-    2-core machine's figures, InfluxDB's ceiling most of all, move by 20 % between runs)."""
+    """``rounds`` measurements; the round with the median ratio is the result (on a
+    shared machine the figures, InfluxDB's ceiling most of all, move between runs)."""
     items = backlog(messages, readings)
     runs = []
     for i in range(rounds):

@@ -11,8 +11,8 @@ Sources of data, and who writes them:
   field (``hub/lineproto.py``);
 - edge events: measurement ``event``, tags device/site/asset/kind/type, fields active and
   severity (``hub/ingest.py``);
-- hub self-metrics, ticket events and minute gauges (issues 5 and 6): the names below are
-  read from ``hub/metrics.py`` and ``hub/gauges.py``.
+- hub self-metrics, ticket events and minute gauges: the names below are read from
+  ``hub/metrics.py`` and ``hub/gauges.py``.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ EVENT: Final = Measurement(
     (TAG_DEVICE, TAG_SITE, TAG_ASSET, "kind", "type"),
 )
 
-# ---- written by the hub itself (hub/gauges.py, issue 6) ---------------------------------
+# ---- written by the hub itself (hub/gauges.py) -----------------------------------------
 # One point per ticket change (annotations). No site tag: tickets are filed by crew area.
 TICKET_EVENT: Final = Measurement(
     "ticket_event",

@@ -25,7 +25,7 @@ for name in "$@"; do
     esac
 done
 if [ "$bad" -ne 0 ]; then
-    echo "preflight: refusing to start; fix .env (see README, Production stack)" >&2
+    echo "preflight: refusing to start; fix .env (see docs/install.md)" >&2
     exit 1
 fi
 echo "preflight: $# secrets present and not defaults"

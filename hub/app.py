@@ -55,7 +55,7 @@ class Hub:
     influx: Influx
     ingest: Ingest
     rules: RuleEngine
-    gauges: Gauges | None = None  # issue 6: ticket events + gauges to InfluxDB
+    gauges: Gauges | None = None  # ticket events + gauges to InfluxDB
     attention: AttentionMonitor | None = None  # when the hub could not hear devices
     health: Health = field(default_factory=Health)  # every worker's and dependency's state
 
@@ -156,7 +156,7 @@ class Hub:
     ) -> None:
         """The hub's other workers (and the HTTP API), in the hub's task group."""
         server = None
-        api_config = api_config_from_env()  # issue 7: TRYGG_API_* limits and retention
+        api_config = api_config_from_env()  # TRYGG_API_* limits and retention
         if serve_api:
             app = create_app(
                 sessions=self.sessions,
@@ -176,7 +176,7 @@ class Hub:
                     proxy_headers=False,  # the API's trusted_proxies decide (hub.api.client_ip)
                 )
             )
-        # issue 7: webhook deliveries from the outbox, and the citizen-contact purge
+        # webhook deliveries from the outbox, and the citizen-contact purge
         webhooks = WebhookWorker(
             sessions=self.sessions,
             clock=self.clock,

@@ -82,7 +82,7 @@ class Device(Base):
     above: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     gaps: Mapped[int] = mapped_column(BigInteger, default=0)
     lost: Mapped[int] = mapped_column(BigInteger, default=0)
-    # Fused online/offline state (hub/device_state.py, issue 5): why it last changed.
+    # Fused online/offline state (hub/device_state.py): why it last changed.
     state_reason: Mapped[str] = mapped_column(String(16), default="unknown")
     last_gap_at: Mapped[datetime | None]
 
@@ -113,7 +113,7 @@ class Alarm(Base):
     cleared_at: Mapped[datetime | None]
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # issue 6: root-cause suppression and acknowledgement of the condition itself
+    # root-cause suppression and acknowledgement of the condition itself
     suppressed_by: Mapped[str | None] = mapped_column(String(200), index=True)
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(64))
@@ -141,7 +141,7 @@ class Ticket(Base):
     closed_at: Mapped[datetime | None]
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # issue 6: severity of the alarm behind it, repeats, crew area, resolve hold, duplicates
+    # severity of the alarm behind it, repeats, crew area, resolve hold, duplicates
     severity: Mapped[str] = mapped_column(String(16), default="indeterminate")
     alarm_count: Mapped[int] = mapped_column(Integer, default=1)
     area: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -266,7 +266,7 @@ def upsert(s: Session, model: type[Base], rows: list[dict[str, Any]], *, key: st
     )
 
 
-# --- issue 7: users and API tokens, citizen contacts, webhook outbox, crew photos ---------
+# --- users and API tokens, citizen contacts, webhook outbox, crew photos -----------------
 
 
 class User(Base):
@@ -355,7 +355,7 @@ class WebhookDelivery(Base):
     last_error: Mapped[str] = mapped_column(String(300), default="")
 
 
-# --- issue 6: ticket comments and crews with their area polygons -------------------------
+# --- ticket comments and crews with their area polygons ---------------------------------
 
 
 class TicketComment(Base):

@@ -2,8 +2,8 @@
 requests after sequence gaps.
 
 A device is sent at most one Ack per interval (the newest watermark; a trailing Ack follows
-when more was stored meanwhile). Acking each device after every batch cost a publish per
-message when replaying (~20 % of the drain time). The interval is 0.25 s, stretched so
+when more was stored meanwhile). Acking each device after every batch would cost a publish per
+message when replaying, a large share of the drain. The interval is 0.25 s, stretched so
 that the whole fleet costs at most ``_ACK_RATE`` Acks/s (500 devices: 1 s), and never past
 ``_ACK_INTERVAL_MAX_S``: far inside the devices' re-send timeout (60 s in the fleet config)
 and outbox window (500 messages), because during a replay each device gets only its share

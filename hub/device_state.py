@@ -29,7 +29,7 @@ Consumers. Every change is returned as a :class:`Transition` (``kind`` "online" 
 (``status`` is a :class:`DeviceStatus` snapshot with ``.device``, ``.online``, ``.boot``,
 ``.reason`` — the shape hub/rules/engine.py consumes), next to the raw
 ``("state", contract.State)`` and ``("birth", contract.Birth)`` items, so the device-offline
-rule (issue 6) consumes the fused state, heartbeat-tick transitions included, without
+rule consumes the fused state, heartbeat-tick transitions included, without
 re-implementing it.
 """
 
@@ -69,8 +69,9 @@ _values = attrgetter(*_FIELDS)
 
 
 def _replace(old: DeviceStatus, **changes: Any) -> DeviceStatus:
-    """``dataclasses.replace`` for :class:`DeviceStatus`, ~3x faster (it runs for every
-    device of every ingest batch): the fields read in one call, the changes put in place."""
+    """``dataclasses.replace`` for :class:`DeviceStatus` without its generic overhead, since
+    it runs for every device of every ingest batch: the fields read in one call, the changes
+    put in place."""
     values = list(_values(old))
     for name, value in changes.items():
         values[_INDEX[name]] = value

@@ -1,11 +1,11 @@
 """A small asyncio HTTP/1.1 POST client for InfluxDB's ``/write``.
 
 Why not httpx (which :mod:`hub.influx` keeps for queries): a replayed backlog sends a
-5000-line body every few milliseconds, and httpx's stack (httpcore, h11, anyio) cost
-~3 ms of the event loop per request (profiled under ``python -m bench.ingest``), about a
-tenth of the drain. Why not ``http.client`` in a worker thread: its response parsing needs
-the GIL a dozen times, each wait up to the 5 ms switch interval while the event loop
-classifies, so a write took ~50 ms instead of ~10. Here a request is one ``write`` of
+5000-line body every few milliseconds, and httpx's stack (httpcore, h11, anyio) costs the
+event loop a noticeable share of the drain per request (profile ``python -m bench.ingest``).
+Why not ``http.client`` in a worker thread: its response parsing needs the GIL a dozen
+times, each wait up to the 5 ms switch interval while the event loop classifies, which
+stretches every write several-fold. Here a request is one ``write`` of
 head and body and a response is one ``readuntil`` of the head (plus the body, if any), on
 kept-alive connections, so several writes can be in flight at once.
 

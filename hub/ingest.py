@@ -63,14 +63,14 @@ Sink = Callable[[list[tuple[str, Any]]], Awaitable[None]]
 Items = list[tuple[str, Any]]
 _PIPELINE_DEPTH = 4
 # InfluxDB writes in flight at once: a 5000-line write spends most of its time waiting on
-# InfluxDB (~30 ms while the hub keeps one core busy), so two overlap that wait.
+# InfluxDB, so two overlap that wait.
 _WRITERS = 2
 # Queued batches written together at most (5000 lines each by default).
 _WRITE_BATCHES = 4
 # Written batches committed in one SQL transaction at most: all that the write stage has
-# handed on. A commit's cost is mostly its device rows (~7 ms for 500 devices, in a thread
-# that shares the interpreter lock with the event loop), nearly the same for one batch as
-# for eight, so a replay commits as few times as the pipeline allows.
+# handed on. A commit's cost is mostly its device rows (in a thread that shares the
+# interpreter lock with the event loop), nearly the same for one batch as for eight, so a
+# replay commits as few times as the pipeline allows.
 _COMMIT_BATCHES = _WRITERS * _WRITE_BATCHES
 # Messages taken from paho per step; a batch is several steps, up to batch_max_lines lines.
 _STEP_MESSAGES = 250

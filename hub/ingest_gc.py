@@ -4,11 +4,11 @@ Why: the ingest allocates several objects per reading (the validated message, it
 readings, their lines) and keeps a few batches of them alive in the pipeline. With
 CPython's default threshold (a young collection every 700 net allocations) and the hub's
 large long-lived heap (SQLAlchemy, FastAPI, pydantic schemas), a replayed backlog spent
-a third of its time in the cyclic collector (measured with ``python -m bench.ingest``; pure
-classify + encode went from ~14 us to ~8 us per one-reading message). So while the ingest
+a large share of its time in the cyclic collector (profile ``python -m bench.ingest`` to
+see it). So while the ingest
 runs: everything that exists at start-up is frozen out of the collector's scans, and young
 collections run every ``_GEN0`` allocations (older generations at the default ratios, so a
-full collection still comes every ~5 million allocations, a few seconds of draining).
+full collection still comes every few million allocations, a few seconds of draining).
 Reference counting still frees nearly all of the hot path's objects at once; only cycles
 wait a little longer, so memory stays bounded.
 

@@ -87,7 +87,7 @@ def status_of(dev: Device) -> DeviceStatus:
 
 _REASONS = frozenset({"birth", "state", "will", "data", "heartbeat", "unknown"})
 # Device rows are updated with one Core executemany by primary key: the ORM's bulk update
-# by primary key cost ~3x as much per row, and this runs for every batch.
+# by primary key costs several times as much per row, and this runs for every batch.
 _DEVICES = cast(Table, Device.__table__)
 _UPDATE_DEVICE = update(_DEVICES).where(_DEVICES.c.id == bindparam("b_id"))
 _ROW_COLUMNS = (

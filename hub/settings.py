@@ -62,7 +62,7 @@ class HubSettings:
     gauges_s: float = 60.0
     dedup: bool = True  # switched off only by the control run of the chaos test
     spool_dir: Path = field(default_factory=lambda: Path("state/spool"))
-    # ---- ingest (issue 5) ----
+    # ---- ingest ----
     spool_max_bytes: int = 512 * 1024 * 1024  # full spool => stop acknowledging, never drop
     dead_letter_max: int = 20_000  # rows kept; counts per reason are kept forever
     heartbeat_timeouts: str = ""  # per device class, "pole=600,camera=120"; else 2.5 x birth's

@@ -9,7 +9,7 @@ failure, schedules the next attempt with capped exponential backoff and jitter. 
 that is down for hours gets every event when it returns (until ``max_attempts``).
 Delivery itself (one lane per receiver) is in :mod:`hub.webhook_worker`.
 
-Signature recipe (also in the README): header ``Trygg-Signature: t=<unix>,v1=<hex>`` where
+Signature recipe (also in docs/webhooks.md): header ``Trygg-Signature: t=<unix>,v1=<hex>`` where
 ``hex = HMAC-SHA256(secret, "<t>." + raw body)``; reject if ``|now - t| > 300`` s. ``t`` is
 the wall-clock time of sending (never a simulated clock), since receivers compare it with
 their own clock. The reference implementation is :func:`verify`.

@@ -33,9 +33,8 @@ log = logging.getLogger(__name__)
 
 PROJECT = Path(__file__).resolve().parent.parent
 DEFAULT_SCENARIO = PROJECT / "scenarios" / "default.yaml"
-# Measured (bench/fleet.py): 1,000 agents run in one process since trygg.mqtt drives paho
-# from the event loop (a network thread per connection stalled beyond ~100). Descriptors:
-# ~4 per agent (MQTT socket, outbox database, WAL and shared-memory files).
+# Agents per worker process, bounded by the file-descriptor limit: about 4 per agent (MQTT
+# socket, outbox database, WAL and shared-memory files); bench/fleet.py measures the load.
 AGENTS_PER_PROCESS = 1000
 
 

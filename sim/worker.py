@@ -65,9 +65,8 @@ async def main(args: dict[str, Any]) -> None:
     loop = asyncio.get_running_loop()
     # Not loop.add_signal_handler: that relies on the loop's self-pipe, which thread
     # wake-ups (call_soon_threadsafe) can fill under load, and a SIGTERM written to a full
-    # pipe is lost (measured at 10,000 agents when outbox calls still went through threads:
-    # workers that never stopped). A Python-level handler runs anyway; the callback it
-    # queues runs on the loop's next iteration.
+    # pipe is lost and the worker never stops. A Python-level handler runs anyway; the
+    # callback it queues runs on the loop's next iteration.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda _sig, _frame: loop.call_soon_threadsafe(stop.set))
 
@@ -79,8 +78,8 @@ async def main(args: dict[str, Any]) -> None:
     async def settle_gc() -> None:
         # Once every agent has booted, its long-lived objects (configs, sessions, outboxes,
         # drivers) are frozen out of the collector's scans: a full collection otherwise
-        # walks all of them (measured with perf: ~3 % of a 1,000-agent worker's CPU in
-        # gc_collect_main). Cycles frozen here are kept, once (a bounded amount).
+        # walks all of them, a steady cost with thousands of agents. Cycles frozen here are
+        # kept, once (a bounded amount).
         if not await wait_event(stop, len(fleet.poles) * STAGGER_S + 5.0):
             gc.freeze()
 

@@ -42,13 +42,10 @@ Ownership. A device speaks only for its own assets: the first device whose birth
 an asset owns it, and the hub refuses readings, events and births from any other device
 that name it, and births that declare more assets than the hub allows per device.
 
-Encoding, chosen by measurement (``python -m bench.encoding``; a data message of 20 readings,
-single thread, on the 2-core development machine while other work ran): JSON through
-pydantic's Rust core is 2,827 bytes, encodes in 17.9 us and decodes with full validation in
-29.3 us; MessagePack is 2,074 bytes (-27 %) but 23.5 us / 42.7 us, CBOR 2,072 bytes and
-29.5 us / 52.8 us, because a binary payload still has to be validated in Python. JSON is
-faster on both ends, readable with ``mosquitto_sub``, and any vendor's device can produce it;
-the bytes saved do not pay for that on a 4G link. So: compact JSON, UTF-8.
+Encoding: compact JSON, UTF-8, chosen by measurement (``python -m bench.encoding``
+compares it with MessagePack and CBOR): a binary payload is smaller but still has to be
+validated in Python, so JSON through pydantic's Rust core is faster on both ends, readable
+with ``mosquitto_sub``, and any vendor's device can produce it.
 """
 
 from __future__ import annotations
@@ -318,8 +315,8 @@ MODELS: Final[dict[Kind, type[_Model]]] = {
     Kind.CMD_RESULT: CommandResult,
     Kind.ACK: Ack,
 }
-# The models' own compiled validators, called directly (a TypeAdapter around each model
-# validated the same schema, but its Python wrapper cost ~1 us per message on the hub).
+# The models' own compiled validators, called directly: a TypeAdapter around each model
+# adds a Python wrapper call per message on the hub's hot path.
 _VALIDATORS: Final = {kind: model.__pydantic_validator__ for kind, model in MODELS.items()}
 
 

@@ -69,9 +69,9 @@ def mosquitto_conf(
     """Mosquitto 2.0 config suited to a fleet.
 
     The hub's persistent session may queue without a message-count limit but with a byte
-    bound; no inflight cap; persistence saved periodically (per-change autosave costs ~70x
-    throughput, and the end-to-end acknowledgement is what protects data, not the broker's
-    disk).
+    bound; no inflight cap; persistence saved periodically (per-change autosave would make
+    every message a disk write, and the end-to-end acknowledgement is what protects data, not
+    the broker's disk).
     """
     auth = auth or BrokerAuth()
     lines = [

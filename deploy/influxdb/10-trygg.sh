@@ -6,7 +6,7 @@
 # - a roll-up bucket next to the raw one, and DBRP mappings that make database "trygg"
 #   with retention policies "raw" (default) and "rollup" point at the two buckets;
 # - v1 users with passwords from .env: the hub (read/write) and Grafana (read only).
-# Roll-ups: InfluxDB 2.x has no continuous queries; see README "Production stack".
+# Roll-ups: InfluxDB 2.x has no continuous queries; see docs/install.md.
 set -euo pipefail
 
 : "${DOCKER_INFLUXDB_INIT_ORG:?}" "${DOCKER_INFLUXDB_INIT_BUCKET:?}"

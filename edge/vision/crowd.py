@@ -9,11 +9,10 @@ Pipeline per frame (:func:`detect_people`): one full-frame pass plus, when tilin
 one pass per overlapping tile of the full-resolution frame; boxes cut by an interior tile
 border are dropped and the rest merged by NMS (see :mod:`edge.vision.crowd_tiling`).
 
-Frame-rate budget (single thread, 2-vCPU x86 here, ``python -m bench.crowd``): YOLOX-Nano
-on 1080p costs ~20 ms single-pass and ~0.35 s tiled (18 tiles + full frame); a Pi 4 core
-is roughly 4-5x slower, so the tiled pipeline runs at about 0.5 fps there. Crowd readings
-are interval averages (10 s by default), so one analysed frame every 2 s is the budget;
-camera health runs on its own cadence. The 192 px person detector is ~4x cheaper.
+Frame-rate budget: crowd readings are interval averages (10 s by default), so one analysed
+frame every 2 s on a Pi 4 core is enough, which the tiled pipeline (18 tiles + full frame
+on 1080p) must fit, as ``python -m bench.crowd`` measures; the 192 px person detector is
+cheaper still. Camera health runs on its own cadence.
 """
 
 from __future__ import annotations

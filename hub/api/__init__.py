@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.api import deadletters as ingest_deadletters  # issue 5
-from hub.api import devices as ingest_devices  # issue 5
-from hub.api import metrics as ingest_metrics  # issue 5
+from hub.api import deadletters as ingest_deadletters
+from hub.api import devices as ingest_devices
+from hub.api import metrics as ingest_metrics
 from hub.api import tickets, users, webhooks
 from hub.api.client_ip import ClientAddress, parse_networks
 from hub.api.config import ApiConfig
@@ -47,9 +47,9 @@ def create_app(*, sessions: sessionmaker[Session], clock: Clock, **extra: Any) -
     app.include_router(tickets.router, prefix="/api/v1")
     app.include_router(users.router, prefix="/api/v1")
     app.include_router(webhooks.router, prefix="/api/v1")
-    app.include_router(ingest_devices.router, prefix="/api/v1")  # issue 5
-    app.include_router(ingest_deadletters.router, prefix="/api/v1")  # issue 5
-    app.include_router(ingest_metrics.router)  # issue 5: /metrics
+    app.include_router(ingest_devices.router, prefix="/api/v1")
+    app.include_router(ingest_deadletters.router, prefix="/api/v1")
+    app.include_router(ingest_metrics.router)  # /metrics, outside /api/v1 where scrapers expect it
     app.include_router(health_router)
     app.include_router(open311_router)
     install_open311(app)

@@ -1,4 +1,4 @@
-"""Ticket queries the API needs beyond ``hub.tickets`` (issue 6's service module).
+"""Ticket queries the API needs beyond ``hub.tickets`` (the ticket service module).
 
 Filters by bounding box and ordering by distance from a point, counting for pagination,
 and crew photos. Crew actions (acknowledge, assign, comment, create...) go through

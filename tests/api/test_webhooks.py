@@ -162,7 +162,7 @@ def test_signature_recipe_and_backoff() -> None:
     import hashlib
     import hmac
 
-    # The README's recipe, written out by hand.
+    # The recipe in docs/api.md, written out by hand.
     assert v1 == "v1=" + hmac.new(b"k" * 16, b"1800000000." + body, hashlib.sha256).hexdigest()
     verify("k" * 16, header, body, now=1_800_000_100)
     with pytest.raises(SignatureError, match="malformed"):

@@ -1,4 +1,4 @@
-"""issue 7: users, API tokens, citizen contacts, crew photos, webhook outbox
+"""Users, API tokens, citizen contacts, crew photos, webhook outbox
 
 Revision ID: 0002_api
 Revises: 0001

@@ -1,4 +1,4 @@
-"""issue 5: fused device state (why it last changed, last sequence gap)
+"""Fused device state (why it last changed, last sequence gap)
 
 Revision ID: 0002_ingest
 Revises: 0001

@@ -1,4 +1,4 @@
-"""issue 6: alarm suppression/acknowledgement, ticket lifecycle columns, comments, crews
+"""Alarm suppression/acknowledgement, ticket lifecycle columns, comments, crews
 
 Revision ID: 0002_rules
 Revises: 0001
