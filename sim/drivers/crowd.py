@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from edge.drivers.base import Sample
-from sim.world import World, stable_key
+from edge.drivers.sim_model import stable_key
+from sim.world import World
 from trygg.contract import AssetKind
 from trygg.fruin import CONGESTED_DENSITY, queue_los, walkway_los
 
