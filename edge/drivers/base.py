@@ -19,7 +19,7 @@ lamp ``degraded``         lamp on at 60 % of its rated power
 lamp ``cabinet_outage``   lamp off, like ``out``; set it on every lamp of one cabinet
 bin ``full``              fill level at least 0.97; clearing it means a crew emptied it
 bin ``fire``              temperature climbs 10 degC a minute from 30 degC above normal
-bin ``dropped``           tilt switch closed (``tilted`` true), distance reads garbage
+bin ``dropped``           tilt switch closed (``tilted`` true)
 bin ``sensor_dead``       every read of that bin's sensors raises DriverError
 device ``offline``        keyed by the *device id*: the agent stops sampling and drops its
                           link without a DISCONNECT, so the broker publishes the death

@@ -93,10 +93,7 @@ class SimUltrasonic(_SimBinPart):
         if full:
             fill = max(fill, FULL)
         distance = self._empty - fill * (self._empty - self._full)
-        distance += spread(self._key, ms(now), 0.01)
-        if self._faults.has(self.asset, "dropped"):
-            distance = 0.02  # lying on its side the sensor sees the opposite wall
-        distance = max(distance, 0.02)
+        distance = max(distance + spread(self._key, ms(now), 0.01), 0.02)
         return Sample(
             {
                 "distance": round(distance, 3),
