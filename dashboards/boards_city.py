@@ -108,7 +108,7 @@ def city_overview() -> Dashboard:
         s.CROWD,
         ("levelOfService", "peopleDensity", "peopleCount"),
         mappings=FRUIN_MAPPINGS,
-        description="Fruin walkway level of service (A < 0.31 ... F > 2.15 persons/m²).",
+        description="Fruin walkway level of service (A < 0.31 ... F from 2.17 persons/m²).",
     )
     activity = (
         _readings_per(

@@ -10,6 +10,7 @@ from typing import Final
 
 from dashboards import schema as s
 from dashboards.model import Annotation, Query, Step, Variable
+from trygg.fruin import WALKWAY_BOUNDS
 
 SITE_FILTER: Final = f'"{s.TAG_SITE}" =~ /^$site$/'
 DEVICE_FILTER: Final = f'"{s.TAG_DEVICE}" =~ /^$device$/'
@@ -78,7 +79,7 @@ GOOD_BAD: Final = (Step(None, "green"), Step(1, "red"))
 FRUIN_COLOURS: Final = ("green", "#73BF69", "yellow", "orange", "red", "dark-red")
 FRUIN_STEPS: Final = (
     Step(None, FRUIN_COLOURS[0]),
-    *(Step(b, c) for b, c in zip(s.FRUIN_WALKWAY_BOUNDS, FRUIN_COLOURS[1:], strict=True)),
+    *(Step(b, c) for b, c in zip(WALKWAY_BOUNDS, FRUIN_COLOURS[1:], strict=True)),
 )
 FRUIN_MAPPINGS: Final = tuple(
     (los, f"LOS {los}", colour) for los, colour in zip("ABCDEF", FRUIN_COLOURS, strict=True)

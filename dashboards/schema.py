@@ -35,10 +35,6 @@ TAG_SENSOR: Final = "sensor"
 
 READING_KINDS: Final = tuple(k.value for k in AssetKind)
 
-# Fruin walkway level of service, persons/m² (A < 0.31 ... F > 2.15); the same bounds as
-# edge/vision/zones.py WALKWAY_BOUNDS (a test keeps them equal without importing numpy here).
-FRUIN_WALKWAY_BOUNDS: Final = (0.31, 0.43, 0.72, 1.08, 2.15)
-
 
 @dataclass(frozen=True, slots=True)
 class Measurement:

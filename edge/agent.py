@@ -15,19 +15,19 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Final, ParamSpec, Protocol, TypeVar, runtime_checkable
+from typing import Any, Final, ParamSpec, TypeVar
 
 from edge import messages
-from edge.commands import CommandError, Commands
+from edge.commands import CommandError, Commands, TamperLatch
 from edge.config import DeviceConfig, load_device_config
 from edge.drivers.base import Driver, DriverError, Sample, SimFaults
-from edge.link import Link, LinkState
+from edge.link import Link
 from edge.outbox import Outbox
 from edge.safety import FireLimits, SafetyWatch
 from edge.sampler import Policy, Sampler
+from edge.stats import AgentStats
 from edge.vision.camera import CameraLoop
 from trygg import contract as c
 from trygg.aio import wait_event
@@ -41,28 +41,6 @@ MAX_SLEEP_S: Final = 5.0
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 READ_TIMEOUT_S: Final = 10.0  # a blocking read longer than this is a stuck bus or sensor
-
-
-@runtime_checkable
-class TamperLatch(Protocol):
-    """A camera whose tamper alarms (covered, displaced, blurred) latch until acknowledged."""
-
-    @property
-    def asset(self) -> str: ...
-
-    def acknowledge(self, event_type: str | None, *, now: datetime) -> list[c.EventItem]: ...
-
-
-@dataclass
-class AgentStats:
-    readings: int = 0
-    messages: int = 0
-    published: int = 0
-    acked: int = 0
-    refused: int = 0
-    driver_errors: int = 0
-    connects: int = 0
-    events: int = 0
 
 
 class Agent:
@@ -100,8 +78,10 @@ class Agent:
         self.boot = 0
         self.stats = AgentStats()
         self.faults = faults
-        self.commands = Commands(self)
-        self.link = Link(self, password)
+        self.commands = Commands(self, device_id=config.id, clock=clock, outbox=self.outbox)
+        self.link = Link(
+            self, outbox=self.outbox, commands=self.commands, stats=self.stats, password=password
+        )
         self._clock_synced = clock_synced or (lambda: True)
         self._watchdog = watchdog or (lambda: None)
         self._config_path = config_path
@@ -121,10 +101,6 @@ class Agent:
         # Cameras are built in run() from config.cameras (OpenCV and ONNX load only then);
         # a test or the simulator may append its own CameraLoop before run().
         self.cameras: list[CameraLoop] = []
-
-    @property
-    def _link(self) -> LinkState:  # the simulator's live view reads ``_link.conn``
-        return self.link.state
 
     @property
     def offline(self) -> bool:
@@ -163,7 +139,7 @@ class Agent:
 
     @property
     def _historical(self) -> bool:
-        return not (self.link.connected and self.link.state.hub_online)
+        return not self.link.live
 
     def tamper_latches(self) -> list[TamperLatch]:
         """Cameras whose tamper alarms latch until the hub's ``ack_tamper``: the agent's
@@ -206,7 +182,7 @@ class Agent:
             counts=[len(chunk) for chunk in chunks],
         )
         self.stats.messages += len(items)
-        self.link.state.wake.set()
+        self.link.wake()
 
     async def add_readings(self, readings: list[c.Reading]) -> None:
         """Readings from outside the sampling loop (cameras) join the next batch."""
@@ -236,7 +212,7 @@ class Agent:
         )
         self.stats.messages += 1
         self.stats.events += len(events)
-        self.link.state.wake.set()
+        self.link.wake()
 
     async def device_event(self, what: str, *, severity: Any = "warning", **values: float) -> None:
         """An event about the device itself (publish refused, outbox overflow)."""
@@ -275,7 +251,7 @@ class Agent:
                         self._due[id(driver)] = now + timedelta(seconds=driver.interval_s)
                 await self._release_lamps(now)
             elif self.link.connected:
-                self.link.state.cut.set()
+                self.link.cut()
             if (now - last_flush).total_seconds() >= self.config.outbox.flush_s or len(
                 self._buffer
             ) >= self.config.outbox.batch_readings:

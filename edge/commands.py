@@ -10,14 +10,14 @@ alarms). Anything else, or a malformed command, gets ``ok=false`` with a reason.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
 
+from edge.drivers.base import Driver
+from edge.outbox import Outbox
 from trygg import contract as c
-from trygg.clock import to_ms
-
-if TYPE_CHECKING:
-    from edge.agent import Agent
+from trygg.clock import Clock, to_ms
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +28,39 @@ class CommandError(ValueError):
     """A well-formed command that can't be carried out; its text goes into the result."""
 
 
+@runtime_checkable
+class TamperLatch(Protocol):
+    """A camera whose tamper alarms (covered, displaced, blurred) latch until acknowledged."""
+
+    @property
+    def asset(self) -> str: ...
+
+    def acknowledge(self, event_type: str | None, *, now: datetime) -> list[c.EventItem]: ...
+
+
+class Device(Protocol):
+    """What the commands act on: the device's sensors, cameras and configuration."""
+
+    @property
+    def drivers(self) -> Sequence[Driver]: ...
+
+    def tamper_latches(self) -> list[TamperLatch]: ...
+
+    async def emit_events(self, events: list[c.EventItem]) -> None: ...
+
+    def reschedule(self) -> None: ...
+
+    async def lamp_test(self, switches: list[Any], seconds: float) -> list[str]: ...
+
+    async def reload_config(self) -> str: ...
+
+
 class Commands:
-    def __init__(self, agent: Agent) -> None:
-        self.agent = agent
+    def __init__(self, device: Device, *, device_id: str, clock: Clock, outbox: Outbox) -> None:
+        self._device = device
+        self._device_id = device_id
+        self._clock = clock
+        self._outbox = outbox
         self._handlers: dict[str, Handler] = {
             "rebirth": self._rebirth,
             "set_interval": self._set_interval,
@@ -42,8 +72,8 @@ class Commands:
 
     async def handle(self, payload: bytes) -> tuple[c.CommandResult, bool]:
         """The result to publish, and whether a birth must follow (rebirth, reload)."""
-        now = to_ms(self.agent.clock.now())
-        device = self.agent.config.id
+        now = to_ms(self._clock.now())
+        device = self._device_id
         try:
             cmd: c.Command = c.decode(c.Kind.CMD, payload)
         except c.ContractError as exc:
@@ -69,14 +99,16 @@ class Commands:
         if kind is not None and not isinstance(kind, str):
             raise CommandError("args.type must be an event type")
         cameras = [
-            cam for cam in self.agent.tamper_latches() if cmd.args.get("asset") in (None, cam.asset)
+            cam
+            for cam in self._device.tamper_latches()
+            if cmd.args.get("asset") in (None, cam.asset)
         ]
         if not cameras:
             raise CommandError("no such camera on this device")
         cleared = []
         for cam in cameras:
-            cleared += cam.acknowledge(kind, now=self.agent.clock.now())
-        await self.agent.emit_events(cleared)
+            cleared += cam.acknowledge(kind, now=self._clock.now())
+        await self._device.emit_events(cleared)
         return f"acknowledged on {len(cameras)} camera(s), {len(cleared)} event(s) cleared"
 
     async def _rebirth(self, _cmd: c.Command) -> str:
@@ -92,13 +124,13 @@ class Commands:
         sensor = cmd.args.get("sensor")
         asset = cmd.args.get("asset")
         changed = 0
-        for driver in self.agent.drivers:
+        for driver in self._device.drivers:
             if sensor in (None, driver.sensor) and asset in (None, driver.asset):
                 driver.interval_s = seconds
                 changed += 1
         if not changed:
             raise CommandError(f"no sensor {sensor!r} on asset {asset!r}")
-        self.agent.reschedule()
+        self._device.reschedule()
         return f"interval {seconds}s on {changed} sensor(s)"
 
     async def _lamp_test(self, cmd: c.Command) -> str:
@@ -108,19 +140,19 @@ class Commands:
             raise CommandError("args.seconds must be a number within 1..3600")
         switches = [
             d
-            for d in self.agent.drivers
+            for d in self._device.drivers
             if callable(getattr(d, "switch", None)) and asset in (None, d.asset)
         ]
         if not switches:
             raise CommandError(f"no switchable lamp {asset!r} on this device")
-        seen = await self.agent.lamp_test(switches, float(raw))
+        seen = await self._device.lamp_test(switches, float(raw))
         return f"lamp test for {float(raw):.0f}s: " + ", ".join(seen)
 
     async def _reload_config(self, _cmd: c.Command) -> str:
-        return await self.agent.reload_config()
+        return await self._device.reload_config()
 
     async def _outbox_status(self, _cmd: c.Command) -> str:
-        s = self.agent.outbox.stats()
+        s = self._outbox.stats()
         return (
             f"depth={s.depth} readings={s.readings} low={s.low} next={s.next_seq} "
             f"dropped={s.dropped}"

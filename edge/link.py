@@ -14,18 +14,47 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, ParamSpec, Protocol, TypeVar
 
+from edge.config import DeviceConfig
+from edge.outbox import Outbox
+from edge.stats import AgentStats
 from trygg import contract as c
 from trygg.aio import wait_event
 from trygg.mqtt import Connection, MqttError, MqttSettings, PublishRefusedError, Will, backoff
 
-if TYPE_CHECKING:
-    from edge.agent import Agent
-
 log = logging.getLogger(__name__)
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+class Device(Protocol):
+    """What the link needs from the device it serves."""
+
+    @property
+    def config(self) -> DeviceConfig: ...
+
+    @property
+    def offline(self) -> bool: ...
+
+    @property
+    def flushed(self) -> asyncio.Event: ...
+
+    async def io(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> _T: ...
+
+    def birth_message(self) -> bytes: ...
+
+    def state_message(self, *, online: bool) -> bytes: ...
+
+    async def device_event(self, what: str, *, severity: Any = ..., **values: float) -> None: ...
+
+
+class CommandHandler(Protocol):
+    """Answers the hub's commands: the result to publish, and whether a birth must follow."""
+
+    async def handle(self, payload: bytes) -> tuple[c.CommandResult, bool]: ...
 
 
 def _abort(conn: Connection) -> None:
@@ -57,9 +86,20 @@ class LinkState:
 
 
 class Link:
-    def __init__(self, agent: Agent, password: str | None) -> None:
-        self.agent = agent
+    def __init__(
+        self,
+        device: Device,
+        *,
+        outbox: Outbox,
+        commands: CommandHandler,
+        stats: AgentStats,
+        password: str | None,
+    ) -> None:
+        self._device = device
         self.state = LinkState()
+        self._outbox = outbox
+        self._commands = commands
+        self._stats = stats
         self._password = password
         self._refusal_reported = False
         self._topics: dict[str, str] = {}
@@ -70,13 +110,26 @@ class Link:
         conn = self.state.conn
         return conn is not None and conn.is_connected
 
+    @property
+    def live(self) -> bool:
+        """Connected, and the hub is online: what is sent now is not historical."""
+        return self.connected and self.state.hub_online
+
+    def wake(self) -> None:
+        """New messages are in the outbox: let the pump send them."""
+        self.state.wake.set()
+
+    def cut(self) -> None:
+        """Drop the link now, without a DISCONNECT (the device went offline)."""
+        self.state.cut.set()
+
     def settings(self) -> MqttSettings:
-        b = self.agent.config.broker
+        b = self._device.config.broker
         return MqttSettings(
             host=b.host,
             port=b.port,
-            client_id=self.agent.config.id,
-            username=b.username or (self.agent.config.id if self._password else None),
+            client_id=self._device.config.id,
+            username=b.username or (self._device.config.id if self._password else None),
             password=self._password,
             ca_file=b.ca_file,
             cert_file=b.cert_file,
@@ -87,7 +140,7 @@ class Link:
     def _topic(self, kind: str) -> str:
         """The device's topic for ``kind`` (a Kind or its value); built once per device id
         (a reload keeps the id), not for every message."""
-        device = self.agent.config.id
+        device = self._device.config.id
         if self._topics_of != device:
             self._topics = {k.value: c.topic_for(device, k) for k in c.Kind}
             self._topics_of = device
@@ -95,25 +148,25 @@ class Link:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, serve, reconnect with jittered exponential back-off until ``stop``."""
-        broker = self.agent.config.broker
+        broker = self._device.config.broker
         delays = backoff(broker.reconnect_min_s, broker.reconnect_max_s)
         while not stop.is_set():
-            if self.agent.offline:
+            if self._device.offline:
                 await self._idle(stop, 0.2)
                 continue
             try:
                 await _unwrap(self._session(stop))
                 delays = backoff(broker.reconnect_min_s, broker.reconnect_max_s)
             except PublishRefusedError as exc:
-                log.warning("%s: %s", self.agent.config.id, exc)
-                self.agent.stats.refused += 1
+                log.warning("%s: %s", self._device.config.id, exc)
+                self._stats.refused += 1
                 if not self._refusal_reported:  # one event per episode, not one per retry
                     self._refusal_reported = True
-                    await self.agent.device_event(
+                    await self._device.device_event(
                         "publishRefused", severity="major", reason=float(exc.reason)
                     )
             except MqttError as exc:
-                log.info("%s: link down: %s", self.agent.config.id, exc)
+                log.info("%s: link down: %s", self._device.config.id, exc)
             self.state.conn = None
             if not stop.is_set():
                 await self._idle(stop, next(delays))
@@ -123,21 +176,21 @@ class Link:
         await wait_event(stop, seconds)
 
     async def _session(self, stop: asyncio.Event) -> None:
-        agent, link = self.agent, self.state
-        will = Will(self._topic(c.Kind.STATE), agent.state_message(online=False))
+        device, link = self._device, self.state
+        will = Will(self._topic(c.Kind.STATE), device.state_message(online=False))
         async with Connection(self.settings(), will=will) as conn:
-            agent.stats.connects += 1
+            self._stats.connects += 1
             link.conn = conn
             link.cut.clear()
-            link.sent_upto = link.acked = max(link.acked, agent.outbox.low - 1)
+            link.sent_upto = link.acked = max(link.acked, self._outbox.low - 1)
             await conn.subscribe(
                 self._topic(c.Kind.ACK), self._topic(c.Kind.CMD), c.HUB_STATE_TOPIC
             )
             await conn.publish(
-                self._topic(c.Kind.STATE), agent.state_message(online=True), retain=True
+                self._topic(c.Kind.STATE), device.state_message(online=True), retain=True
             )
             await self.publish_birth(conn)
-            log.info("%s: connected (boot %d)", agent.config.id, agent.boot)
+            log.info("%s: connected", device.config.id)
             async with asyncio.TaskGroup() as tg:
                 pump = tg.create_task(self._pump(conn, stop), name="pump")
                 recv = tg.create_task(self._receive(conn), name="receive")
@@ -147,7 +200,7 @@ class Link:
                 if stop.is_set() and not link.cut.is_set():
                     await self._drain(conn)
                     await conn.publish(
-                        self._topic(c.Kind.STATE), agent.state_message(online=False), retain=True
+                        self._topic(c.Kind.STATE), device.state_message(online=False), retain=True
                     )
                 for task in (pump, recv, stopping, cut):
                     task.cancel()
@@ -162,7 +215,7 @@ class Link:
                 )
 
     async def publish_birth(self, conn: Connection) -> None:
-        birth = await self.agent.io(self.agent.birth_message)
+        birth = await self._device.io(self._device.birth_message)
         await conn.publish(self._topic(c.Kind.BIRTH), birth, retain=True)
 
     async def _drain(self, conn: Connection, timeout_s: float = 5.0) -> None:
@@ -170,20 +223,20 @@ class Link:
         the sampler's last flush)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        await wait_event(self.agent.flushed, timeout_s)
+        await wait_event(self._device.flushed, timeout_s)
         while loop.time() < deadline and conn.is_connected:
-            if (await self.agent.io(self.agent.outbox.stats)).depth == 0:
+            if (await self._device.io(self._outbox.stats)).depth == 0:
                 return
             await self._send_window(conn)
             self.state.wake.clear()
             await wait_event(self.state.wake, 0.1)
 
     async def _send_window(self, conn: Connection) -> int:
-        agent, link = self.agent, self.state
-        room = agent.config.outbox.window - (link.sent_upto - link.acked)
-        if room <= 0 or link.sent_upto >= agent.outbox.last_seq:
+        device, link = self._device, self.state
+        room = device.config.outbox.window - (link.sent_upto - link.acked)
+        if room <= 0 or link.sent_upto >= self._outbox.last_seq:
             return 0
-        pending = await agent.io(agent.outbox.pending, after=link.sent_upto, limit=room)
+        pending = await device.io(self._outbox.pending, after=link.sent_upto, limit=room)
         if not pending:
             return 0
         futures = [conn.publish_nowait(self._topic(p.kind), p.payload) for p in pending]
@@ -192,7 +245,7 @@ class Link:
             if code >= 0x80:  # kept in the outbox; run() reports it and backs off
                 raise PublishRefusedError(self._topic(p.kind), code)
             link.sent_upto = p.seq
-            agent.stats.published += 1
+            self._stats.published += 1
             self._refusal_reported = False
         return len(pending)
 
@@ -202,7 +255,7 @@ class Link:
         waking the pump must not postpone that, or a lost message would wait forever)."""
         link = self.state
         loop = asyncio.get_running_loop()
-        timeout = self.agent.config.outbox.ack_timeout_s
+        timeout = self._device.config.outbox.ack_timeout_s
         acked_seen, progress_at = link.acked, loop.time()
         while not stop.is_set():
             link.wake.clear()
@@ -214,7 +267,7 @@ class Link:
             elif now - progress_at >= timeout:
                 log.info(
                     "%s: no ack for %.0fs, re-sending from %d",
-                    self.agent.config.id,
+                    self._device.config.id,
                     timeout,
                     link.acked + 1,
                 )
@@ -231,28 +284,28 @@ class Link:
                 try:
                     await self._handle(conn, msg.topic, msg.payload)
                 except c.ContractError as exc:
-                    log.warning("%s: bad message on %s: %s", self.agent.config.id, msg.topic, exc)
+                    log.warning("%s: bad message on %s: %s", self._device.config.id, msg.topic, exc)
 
     async def _handle(self, conn: Connection, topic: str, payload: bytes) -> None:
-        agent, link = self.agent, self.state
+        device, link = self._device, self.state
         if topic == c.HUB_STATE_TOPIC:
             link.hub_online = bool(c.decode_hub_state(payload).online)
         elif topic == self._topic(c.Kind.ACK):
             ack = c.decode(c.Kind.ACK, payload)
             if ack.seq > link.acked:
-                deleted = await agent.io(agent.outbox.ack, ack.seq)
-                agent.stats.acked += deleted
+                deleted = await device.io(self._outbox.ack, ack.seq)
+                self._stats.acked += deleted
                 link.acked = ack.seq
                 link.sent_upto = max(link.sent_upto, link.acked)
-            if ack.seq < agent.outbox.low - 1:
+            if ack.seq < self._outbox.low - 1:
                 # we dropped messages the hub never saw: tell it our floor
                 await self.publish_birth(conn)
-            if link.sent_upto < agent.outbox.last_seq:
+            if link.sent_upto < self._outbox.last_seq:
                 # the window moved and more is waiting; with nothing to send the pump sleeps
                 # on (it sees the progress when it next wakes, before any re-send)
                 link.wake.set()
         elif topic == self._topic(c.Kind.CMD):
-            result, rebirth = await agent.commands.handle(payload)
+            result, rebirth = await self._commands.handle(payload)
             if rebirth:
                 # The hub asks after a sequence gap: with the birth (and its ``low``), send
                 # again everything it has not acknowledged, instead of waiting for the ack

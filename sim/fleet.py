@@ -2,8 +2,8 @@
 
 Each simulated pole is the very :class:`edge.agent.Agent` a Raspberry Pi runs, with its own
 device identity, SQLite outbox and MQTT session; only the drivers are simulated. Lamps use
-the edge's own twin (``sim_lamp``); bins, cameras and crowds use the simulator's
-world-driven drivers (sim/drivers). A process runs the slice of the city it is given and
+the edge's own twin (``sim_lamp``), bins the edge's bin twins filled by the world model;
+cameras and crowds use the simulator's world-driven drivers (sim/drivers). A process runs the slice of the city it is given and
 applies the scenario's faults to its own poles; infra faults (broker, InfluxDB) belong to
 whoever owns the stack (see sim/infra.py).
 """
@@ -23,7 +23,7 @@ from edge.config import AssetConfig, BrokerConfig, DeviceConfig, OutboxConfig, S
 from edge.drivers.base import Driver, SimFaults
 from edge.drivers.registry import build_drivers
 from sim.city import SimDevice
-from sim.drivers.bin import SimBin
+from sim.drivers.bin import bin_drivers
 from sim.drivers.camera import SimCamera
 from sim.drivers.crowd import SimCrowd
 from sim.scenario import Injection, Scenario
@@ -153,21 +153,19 @@ def week_of_readings(device: SimDevice, rates: Rates) -> int:
 def world_drivers(
     device: SimDevice, scenario: Scenario, faults: SimFaults, rates: Rates
 ) -> list[Driver]:
-    """The simulator's own drivers for this pole's bins, cameras and crowd zones."""
+    """The world-driven drivers of this pole's bins, cameras and crowd zones."""
     out: list[Driver] = []
     world = scenario.world
     for a in device.assets:
         if a.kind == AssetKind.BIN:
-            out.append(
-                SimBin(
-                    asset=a.id,
-                    place=a.place,
-                    volume_m3=float(a.properties["volume"]),
-                    depth_m=float(a.properties["depth"]),
-                    world=world,
-                    faults=faults,
-                    interval_s=rates.bin_s,
-                )
+            out += bin_drivers(
+                asset=a.id,
+                place=a.place,
+                volume_m3=float(a.properties["volume"]),
+                depth_m=float(a.properties["depth"]),
+                world=world,
+                faults=faults,
+                interval_s=rates.bin_s,
             )
         elif a.kind == AssetKind.CAMERA:
             out.append(

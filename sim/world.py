@@ -1,7 +1,7 @@
 """How the simulated city behaves over time: litter, collection rounds, crowds, daylight.
 
-Pure functions of (seed, asset, time): no state, no I/O. Noise comes from a counter-based
-hash of (asset key, time) rather than a shared random generator, so a reading at a given
+Pure functions of (seed, asset, time): no state, no I/O. Noise is the twins' counter-based
+hash of (asset key, time) (:mod:`edge.drivers.sim_model`), so a reading at a given
 simulated instant is the same whatever order or process asks for it; that is what makes
 two runs of a scenario comparable reading by reading.
 
@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import functools
 import math
-import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from edge.drivers.sim_model import gauss, noise
 from trygg.sun import sun_elevation
 
 STOCKHOLM: Final = ZoneInfo("Europe/Stockholm")
-_MASK: Final = (1 << 64) - 1
 BASE_LITTER_PER_H: Final = 0.02  # share of a 0.2 m3 bin per hour at an ordinary place
 REFERENCE_VOLUME_M3: Final = 0.2
 # local hour -> litter multiplier
@@ -51,29 +50,6 @@ class ArenaEvent:
     def window(self) -> tuple[datetime, datetime]:
         """When the event touches the city around it: arrivals to dispersal."""
         return self.start - timedelta(hours=2), self.end + timedelta(hours=1)
-
-
-def stable_key(seed: int, text: str) -> int:
-    """A per-run, per-name integer that is the same in every process (unlike ``hash``)."""
-    return (zlib.crc32(text.encode()) | (seed << 32)) & _MASK
-
-
-def noise(key: int, t_ms: int, salt: int = 0) -> float:
-    """Uniform [0, 1) from (key, time, salt): splitmix64, no shared generator state."""
-    x = (key * 0x9E3779B97F4A7C15 + t_ms * 0xD1B54A32D192ED03 + salt * 0x8CB92BA72F3D8DD7) & _MASK
-    x ^= x >> 30
-    x = (x * 0xBF58476D1CE4E5B9) & _MASK
-    x ^= x >> 27
-    x = (x * 0x94D049BB133111EB) & _MASK
-    x ^= x >> 31
-    return x / float(1 << 64)
-
-
-def gauss(key: int, t_ms: int, salt: int = 0) -> float:
-    """Standard normal from two :func:`noise` draws (Box-Muller)."""
-    u1 = max(noise(key, t_ms, salt), 1e-12)
-    u2 = noise(key, t_ms, salt + 7919)
-    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2 * math.pi * u2)
 
 
 @dataclass(frozen=True, slots=True)

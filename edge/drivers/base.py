@@ -13,13 +13,13 @@ Injectable faults for the simulated twins (:class:`SimFaults`), by asset id:
 fault                     effect on the twins of that asset
 ========================  ================================================================
 lamp ``out``              lamp off although it should be on (relay off, no current)
-lamp ``flicker``          the lamp toggles on/off on every read
+lamp ``flicker``          the lamp toggles on/off at every sampling instant
 lamp ``dayburn``          lamp on although the sun is up
 lamp ``degraded``         lamp on at 60 % of its rated power
 lamp ``cabinet_outage``   lamp off, like ``out``; set it on every lamp of one cabinet
-bin ``full``              fill level 0.97
+bin ``full``              fill level at least 0.97; clearing it means a crew emptied it
 bin ``fire``              temperature climbs 10 degC a minute from 30 degC above normal
-bin ``dropped``           tilt switch closed (``tilted`` true), distance reads garbage
+bin ``dropped``           tilt switch closed (``tilted`` true)
 bin ``sensor_dead``       every read of that bin's sensors raises DriverError
 device ``offline``        keyed by the *device id*: the agent stops sampling and drops its
                           link without a DISCONNECT, so the broker publishes the death
@@ -63,6 +63,18 @@ class SimFaults:
 
     by_asset: dict[str, set[str]] = field(default_factory=dict)
     forced: dict[str, bool] = field(default_factory=dict)
+    _flicker: dict[str, tuple[datetime, bool]] = field(default_factory=dict)
+
+    def flicker(self, asset: str, now: datetime) -> bool:
+        """A flickering lamp's state at ``now``: it toggles once per new instant, so twins
+        of one asset read at the same instant agree, and every read sees a change (the
+        clearest flicker signature at any sampling interval)."""
+        last = self._flicker.get(asset)
+        if last is not None and last[0] == now:
+            return last[1]
+        on = not last[1] if last is not None else True
+        self._flicker[asset] = (now, on)
+        return on
 
     def has(self, asset: str, fault: str) -> bool:
         return fault in self.by_asset.get(asset, ())

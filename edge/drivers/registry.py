@@ -22,7 +22,7 @@ def _common(asset: AssetConfig, sensor: SensorConfig) -> dict[str, Any]:
 
 
 def _sim_lamp(a: AssetConfig, s: sc.SimLampSensor, f: SimFaults, _d: Path) -> Driver:
-    from edge.drivers.sim_lamp import SimLamp
+    from edge.drivers.sim_streetlight import SimLamp
 
     return SimLamp(**_common(a, s), lat=a.lat, lon=a.lon, rated_power_kw=s.rated_power_kw, faults=f)
 
@@ -87,15 +87,14 @@ def _ultrasonic(a: AssetConfig, s: sc.UltrasonicSensor, _f: SimFaults, _d: Path)
 
 
 def _sim_ultrasonic(a: AssetConfig, s: sc.SimUltrasonicSensor, f: SimFaults, _d: Path) -> Driver:
-    from edge.drivers.sim_bin import SimUltrasonic
+    from edge.drivers.sim_bin import SimUltrasonic, SteadyFill
 
     return SimUltrasonic(
         **_common(a, s),
         faults=f,
+        fill=SteadyFill(start=s.start_fill, per_hour=s.fill_per_hour),
         depth_empty_m=s.depth_empty_m,
         depth_full_m=s.depth_full_m,
-        fill_per_hour=s.fill_per_hour,
-        start_fill=s.start_fill,
     )
 
 

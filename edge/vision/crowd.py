@@ -29,8 +29,9 @@ from edge.vision.crowd_config import CrowdConfig, TilingConfig
 from edge.vision.crowd_tiling import drop_cut, merge, plan_tiles
 from edge.vision.detector import PersonDetector
 from edge.vision.yolox import Detections
-from edge.vision.zones import Points, Zone, feet, queue_los, walkway_los
+from edge.vision.zones import Points, Zone, feet
 from trygg.contract import AssetKind, Reading, Value
+from trygg.fruin import queue_los, walkway_los
 
 log = logging.getLogger(__name__)
 

@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edge.vision.detector import DetectorConfig, YoloxOnnxConfig
+from trygg.fruin import CONGESTED_DENSITY
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 Point = tuple[float, float]
@@ -66,7 +67,9 @@ class CrowdConfig(_Config):
         default=0.5, gt=0, le=5, description="feet match across frames, in box heights"
     )
     occlusion_density: float = Field(default=2.0, gt=0, description="persons/m2")
-    congested_density: float = Field(default=1.08, gt=0, description="walkway LOS E starts")
+    congested_density: float = Field(
+        default=CONGESTED_DENSITY, gt=0, description="persons/m2; default: walkway LOS E starts"
+    )
     detector: DetectorConfig = Field(
         default_factory=lambda: YoloxOnnxConfig(model="yolox_nano_coco_416")
     )

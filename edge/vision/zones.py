@@ -1,52 +1,21 @@
-"""Zones, the ground plane and level of service (pure numpy).
+"""Zones and the ground plane (pure numpy).
 
 A person is in a zone when the bottom centre of their box (the feet) lies inside the
 zone's image polygon. A ground-plane homography (image pixels -> metres, from
 :mod:`edge.vision.zones_calibration`) maps the polygon onto the ground, where its area in
-m² turns a count into persons/m². Straight lines stay straight under a homography, so
+m² turns a count into persons/m² (rated by :mod:`trygg.fruin`). Straight lines stay straight under a homography, so
 mapping the vertices gives the exact ground polygon as long as the zone lies below the
 horizon (checked).
-
-Fruin's levels of service, persons/m² (boundaries from his ft²/person tables; a value on
-a boundary takes the better level):
-
-- walkway:          A < 0.31, B < 0.43, C < 0.72, D < 1.08, E <= 2.15, F above
-- standing/queuing: A < 0.83, B < 1.08, C < 1.54, D < 3.59, E <= 5.38, F above
-  (13, 10, 7, 3 and 2 ft²/person; the HCM pedestrian queuing table gives the same levels)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-Los = Literal["A", "B", "C", "D", "E", "F"]
-_LEVELS: Final[tuple[Los, ...]] = ("A", "B", "C", "D", "E", "F")
-WALKWAY_BOUNDS: Final = (0.31, 0.43, 0.72, 1.08, 2.15)
-QUEUE_BOUNDS: Final = (0.83, 1.08, 1.54, 3.59, 5.38)
 Points = NDArray[np.float64]
-
-
-def _level(density: float, bounds: tuple[float, ...]) -> Los:
-    if density < 0:
-        raise ValueError(f"negative density {density}")
-    for level, bound in zip(_LEVELS[:-2], bounds[:-1], strict=True):
-        if density < bound:
-            return level
-    return "E" if density <= bounds[-1] else "F"
-
-
-def walkway_los(density: float) -> Los:
-    """Fruin walkway level of service for ``density`` persons/m²."""
-    return _level(density, WALKWAY_BOUNDS)
-
-
-def queue_los(density: float) -> Los:
-    """Fruin standing/queuing level of service for ``density`` persons/m²."""
-    return _level(density, QUEUE_BOUNDS)
 
 
 def as_points(points: object) -> Points:

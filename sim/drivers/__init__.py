@@ -1,2 +1,3 @@
-"""The simulator's own drivers: world-driven twins (bins, cameras, crowds) that implement
-edge/drivers/base.py's Driver protocol and read their behaviour from :class:`sim.world.World`."""
+"""The simulator's world-driven drivers: cameras and crowds of their own, and bins built
+from the edge's twins; all implement edge/drivers/base.py's Driver protocol and read their
+behaviour from :class:`sim.world.World`."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from edge.drivers.base import Sample, SimFaults
+from edge.drivers.sim_model import gauss, noise, stable_key
 from edge.vision.health_config import (
     EVENT_BLURRED,
     EVENT_COVERED,
@@ -26,7 +27,7 @@ from edge.vision.health_config import (
     Duration,
 )
 from edge.vision.health_state import HealthScores, HealthStateMachine, Transition
-from sim.world import World, daylight, gauss, noise, stable_key
+from sim.world import World, daylight
 from trygg.contract import AssetKind, EventItem
 
 FAULT_EVENTS = {

@@ -9,19 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from edge.drivers.base import Sample
-from sim.world import World, stable_key
+from edge.drivers.sim_model import stable_key
+from sim.world import World
 from trygg.contract import AssetKind
+from trygg.fruin import CONGESTED_DENSITY, queue_los, walkway_los
 
-FRUIN_WALKWAY = ((0.31, "A"), (0.43, "B"), (0.72, "C"), (1.08, "D"), (2.15, "E"))
-FRUIN_QUEUE = ((0.83, "A"), (1.08, "B"), (1.54, "C"), (3.59, "D"), (5.38, "E"))
 OCCLUSION_LIMIT = 2.0
-
-
-def level_of_service(density: float, table: tuple[tuple[float, str], ...]) -> str:
-    for limit, letter in table:
-        if density < limit:
-            return letter
-    return "F"
 
 
 class SimCrowd:
@@ -54,9 +47,9 @@ class SimCrowd:
             {
                 "peopleCount": count,
                 "peopleDensity": round(density, 4),
-                "levelOfService": level_of_service(density, FRUIN_WALKWAY),
-                "levelOfServiceQueue": level_of_service(density, FRUIN_QUEUE),
+                "levelOfService": walkway_los(density),
+                "levelOfServiceQueue": queue_los(density),
                 "occlusionLimited": density > OCCLUSION_LIMIT,
-                "congested": density >= FRUIN_WALKWAY[3][0],
+                "congested": density >= CONGESTED_DENSITY,
             }
         )

@@ -13,7 +13,7 @@ import pytest
 from dashboards.catalogue import dashboards
 from dashboards.generate import GENERATED, ROOT, outputs, stale, write
 from dashboards.model import SCHEMA_VERSION
-from dashboards.schema import DATASOURCE_UID, FRUIN_WALKWAY_BOUNDS
+from dashboards.schema import DATASOURCE_UID
 
 FILES = sorted((ROOT / GENERATED).glob("*.json"))
 
@@ -97,12 +97,6 @@ def test_file_is_grafana_dashboard_json(path: Any) -> None:
             assert "$timeFilter" in t["query"], f"{p['title']}: no time filter"
     for a, b in combinations(panels, 2):
         assert not _overlap(a["gridPos"], b["gridPos"]), (a["title"], b["title"])
-
-
-def test_fruin_bounds_match_the_pole() -> None:
-    from edge.vision.zones import WALKWAY_BOUNDS
-
-    assert FRUIN_WALKWAY_BOUNDS == WALKWAY_BOUNDS
 
 
 def test_dashboard_building_is_pure() -> None:

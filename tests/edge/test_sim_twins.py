@@ -161,3 +161,29 @@ def test_unknown_fault_names_are_refused() -> None:
     } == FAULTS
     with pytest.raises(ValueError, match="unknown fault"):
         SimFaults().set("lamp-1", "exploded", active=True)
+
+
+def test_a_flickering_lamps_twins_agree_at_each_instant_and_toggle_between() -> None:
+    faults = SimFaults()
+    faults.set("lamp-1", "flicker", active=True)
+    drivers = {f"{d.asset}/{d.sensor}": d for d in build_drivers(_assets(), faults)}
+    seen = []
+    for i in range(4):
+        when = NIGHT + timedelta(seconds=60 * i)
+        relay = drivers["lamp-1/relay"].read(when).values["powerState"]
+        lamp = drivers["lamp-1/lamp"].read(when).values["powerState"]
+        power = drivers["lamp-1/power"].read(when).values["activePower"]
+        assert relay == lamp
+        assert (power != 0.0) == (relay == "on")
+        seen.append(relay)
+    assert seen == ["on", "off", "on", "off"]
+
+
+def test_clearing_full_means_a_crew_emptied_the_bin() -> None:
+    faults = SimFaults()
+    level = next(d for d in build_drivers(_assets(), faults) if d.sensor == "level")
+    faults.set("bin-1", "full", active=True)
+    assert float(level.read(NIGHT).values["fillingLevel"]) > 0.9
+    faults.set("bin-1", "full", active=False)
+    emptied = float(level.read(NIGHT + timedelta(minutes=1)).values["fillingLevel"])
+    assert emptied < 0.05

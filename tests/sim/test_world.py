@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.world import ArenaEvent, World, noise, stable_key
+from edge.drivers.sim_model import noise, stable_key
+from sim.world import ArenaEvent, World
 
 MATCH = ArenaEvent(
     "match",

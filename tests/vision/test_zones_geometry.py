@@ -1,4 +1,4 @@
-"""Zones, ground homography, Fruin levels of service, calibration into the device config."""
+"""Zones, ground homography, calibration into the device config."""
 
 from __future__ import annotations
 
@@ -15,40 +15,10 @@ from edge.vision.zones import (
     feet,
     in_polygon,
     polygon_area,
-    queue_los,
-    walkway_los,
 )
 from edge.vision.zones_calibration import CalibrationError, calibrate, save_to_device_config
 
 SQUARE = np.array([[0, 0], [10, 0], [10, 10], [0, 10]], np.float64)
-
-
-@pytest.mark.parametrize(
-    ("density", "walk", "queue"),
-    [
-        (0.0, "A", "A"),
-        (0.30, "A", "A"),
-        (0.31, "B", "A"),
-        (0.43, "C", "A"),
-        (0.72, "D", "A"),
-        (0.83, "D", "B"),
-        (1.08, "E", "C"),
-        (1.54, "E", "D"),
-        (2.15, "E", "D"),
-        (2.16, "F", "D"),
-        (3.59, "F", "E"),
-        (5.38, "F", "E"),
-        (5.39, "F", "F"),
-    ],
-)
-def test_fruin_levels(density: float, walk: str, queue: str) -> None:
-    assert walkway_los(density) == walk
-    assert queue_los(density) == queue
-
-
-def test_negative_density_is_an_error() -> None:
-    with pytest.raises(ValueError, match="negative"):
-        walkway_los(-0.1)
 
 
 @pytest.mark.parametrize(
