@@ -12,7 +12,6 @@ import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.api import create_app
-from hub.api.config import from_env as api_config_from_env
 from hub.attention_monitor import AttentionMonitor
 from hub.cert_watch import CertWatch
 from hub.command_sender import CommandSender
@@ -96,7 +95,7 @@ class Hub:
     async def _serve(self, stop: asyncio.Event, tg: asyncio.TaskGroup, *, serve_api: bool) -> None:
         """The hub's other workers (and the HTTP API), in the hub's task group."""
         server = None
-        api_config = api_config_from_env()  # issue 7: TRYGG_API_* limits and retention
+        api_config = self.settings.api
         if serve_api:
             app = create_app(
                 sessions=self.sessions, clock=self.clock, ingest=self.ingest, api_config=api_config
@@ -111,7 +110,7 @@ class Hub:
                     proxy_headers=False,  # the API's trusted_proxies decide (hub.api.client_ip)
                 )
             )
-        # issue 7: webhook deliveries from the outbox, and the citizen-contact purge
+        # webhook deliveries from the outbox, and the citizen-contact purge
         webhooks = WebhookWorker(
             sessions=self.sessions,
             clock=self.clock,

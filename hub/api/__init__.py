@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import Depends, FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.api import deadletters as ingest_deadletters  # issue 5
-from hub.api import devices as ingest_devices  # issue 5
-from hub.api import metrics as ingest_metrics  # issue 5
-from hub.api import tickets, users, webhooks
+from hub.api import deadletters, devices, metrics, tickets, users, webhooks
 from hub.api.client_ip import ClientAddress, parse_networks
 from hub.api.config import ApiConfig
-from hub.api.deps import HubContext
+from hub.api.deps import HubContext, RunningIngest
 from hub.api.exposure import docs_urls, install_docs
 from hub.api.headers import SecurityHeadersMiddleware
 from hub.api.limits import LimitsMiddleware, RateLimiter
@@ -25,12 +20,20 @@ from hub.web.router import router as crew_router
 from trygg.clock import Clock
 
 
-def create_app(*, sessions: sessionmaker[Session], clock: Clock, **extra: Any) -> FastAPI:
+def create_app(
+    *,
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    api_config: ApiConfig | None = None,
+    ingest: RunningIngest | None = None,
+) -> FastAPI:
     """The hub's FastAPI application bound to a database and a clock.
 
-    ``api_config`` (an :class:`ApiConfig`) sets body, photo, rate and retention limits.
+    ``api_config`` sets body, photo, rate and retention limits (defaults when None);
+    ``ingest`` is the running ingest whose live device states and metrics the API shows.
     """
-    config: ApiConfig = extra.setdefault("api_config", ApiConfig())
+    config = api_config or ApiConfig()
+    anon = RateLimiter(per_minute=config.anon_per_minute, burst=config.anon_burst)
     app = FastAPI(
         title="Trygg hub",
         version="1.0.0",
@@ -39,20 +42,18 @@ def create_app(*, sessions: sessionmaker[Session], clock: Clock, **extra: Any) -
         dependencies=[Depends(refuse_control_text)],  # every route's query and path
     )
     install_docs(app, config)
-    app.state.hub = HubContext(sessions=sessions, clock=clock, extra=extra)
+    app.state.hub = HubContext(
+        sessions=sessions, clock=clock, config=config, anon_limiter=anon, ingest=ingest
+    )
     app.include_router(tickets.router, prefix="/api/v1")
     app.include_router(users.router, prefix="/api/v1")
     app.include_router(webhooks.router, prefix="/api/v1")
-    app.include_router(ingest_devices.router, prefix="/api/v1")  # issue 5
-    app.include_router(ingest_deadletters.router, prefix="/api/v1")  # issue 5
-    app.include_router(ingest_metrics.router)  # issue 5: /metrics
+    app.include_router(devices.router, prefix="/api/v1")
+    app.include_router(deadletters.router, prefix="/api/v1")
+    app.include_router(metrics.router)
     app.include_router(open311_router)
     install_open311(app)
     app.include_router(crew_router)
-    # Failed token checks draw from the anonymous bucket too (see hub.api.security).
-    anon = extra.setdefault(
-        "anon_limiter", RateLimiter(per_minute=config.anon_per_minute, burst=config.anon_burst)
-    )
     app.add_middleware(
         LimitsMiddleware,
         max_body=config.max_body_bytes,
