@@ -83,15 +83,14 @@ def _installed(name: str) -> bool:
     return True
 
 
-def _has_extras(extras: Iterable[str]) -> bool:
+def area_commands(installed: Callable[[str], bool] = _installed) -> list[metadata.EntryPoint]:
+    """The areas' ``register(sub)`` entry points whose extras are ``installed``, by name."""
     requires = metadata.requires(DISTRIBUTION) or []
-    return all(_installed(n) for e in extras for n in extra_requirements(requires, e))
 
+    def usable(ep: metadata.EntryPoint) -> bool:
+        return all(installed(n) for e in ep.extras for n in extra_requirements(requires, e))
 
-def area_commands() -> list[metadata.EntryPoint]:
-    """The areas' ``register(sub)`` entry points whose extras are installed, by name."""
-    found = metadata.entry_points(group=GROUP)
-    return sorted((ep for ep in found if _has_extras(ep.extras)), key=lambda ep: ep.name)
+    return sorted(filter(usable, metadata.entry_points(group=GROUP)), key=lambda ep: ep.name)
 
 
 def build_parser() -> argparse.ArgumentParser:
