@@ -163,8 +163,10 @@ def test_every_trygg_name_in_the_repository_has_an_owner() -> None:
     files = subprocess.run(
         ["git", "ls-files"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
     ).stdout.split()
+    # These two hold misspelt names on purpose, to see them refused.
+    own = {"tests/unit/test_settings.py", "tests/trygg/test_cli.py"}
     names = set()
-    for name in files:
+    for name in set(files) - own:
         path = PROJECT_ROOT / name
         if path.is_file() and path.suffix not in {".png", ".jpg", ".onnx", ".sqlite"}:
             names |= set(re.findall(r"TRYGG_[A-Z0-9_]+", path.read_text(errors="replace")))
