@@ -1,7 +1,9 @@
-"""``trygg`` subcommands of the edge area (registered by trygg.cli).
+"""``trygg`` subcommands of the edge area (found by trygg.cli through the entry points).
 
-``trygg provision device|revoke|renew|retire ID``, ``trygg provision broker|renew-broker|crl``
-(see docs/certificates.md) and ``trygg edge-check FILE...`` (validate device files without running anything).
+``trygg edge --config FILE`` (the Pi's process), ``trygg vision health|crowd`` (on-pole
+vision tools, numbers only), ``trygg provision device|revoke|renew|retire ID``,
+``trygg provision broker|renew-broker|crl`` (see docs/certificates.md) and
+``trygg edge-check FILE...`` (validate device files without running anything).
 """
 
 from __future__ import annotations
@@ -94,6 +96,13 @@ def _reload(pid_file: str | None) -> str:
     return f"sent SIGHUP to the broker (pid {pid})\n"
 
 
+def _run(args: argparse.Namespace) -> int:
+    # The Pi's process (sd_notify, clock-sync probe, reload) lives in edge.main.
+    from edge.main import run
+
+    return run(Path(args.config))
+
+
 def _check(args: argparse.Namespace) -> int:
     from edge.config import ConfigError, load_device_config
 
@@ -117,6 +126,17 @@ _NEEDS_ID = ("device", "revoke", "renew", "retire")
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this area's subcommands to ``sub``; each sets ``func=<callable(args) -> int>``."""
+    from edge.vision import crowd_cli, health_cli
+
+    p = sub.add_parser("edge", help="run the edge agent of one device")
+    p.add_argument("--config", required=True, help="the device's YAML file")
+    p.set_defaults(func=_run)
+
+    vision = sub.add_parser("vision", help="on-pole vision tools (numbers only, no images out)")
+    vsub = vision.add_subparsers(dest="vision_command", required=True)
+    health_cli.add_parser(vsub)
+    crowd_cli.add_parser(vsub)
+
     p = sub.add_parser("provision", help="device identity, broker credentials and ACL")
     p.add_argument("action", choices=[*_NEEDS_ID, "broker", "renew-broker", "crl"])
     p.add_argument("id", nargs="?", help="device id (for " + ", ".join(_NEEDS_ID) + ")")

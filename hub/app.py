@@ -16,7 +16,6 @@ import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.api import create_app
-from hub.api.config import from_env as api_config_from_env
 from hub.attention_monitor import AttentionMonitor
 from hub.cert_watch import CertWatch
 from hub.command_sender import CommandSender
@@ -156,7 +155,7 @@ class Hub:
     ) -> None:
         """The hub's other workers (and the HTTP API), in the hub's task group."""
         server = None
-        api_config = api_config_from_env()  # TRYGG_API_* limits and retention
+        api_config = self.settings.api
         if serve_api:
             app = create_app(
                 sessions=self.sessions,

@@ -1,90 +1,172 @@
-"""Hub settings: one frozen object, built from arguments or TRYGG_* environment variables.
+"""Hub settings: one frozen, typed model of every ``TRYGG_*`` variable the hub reads.
 
-Nothing reads the environment at import time; :func:`from_env` is called by ``__main__``.
-
-Supervision and timeouts (docs/supervision.md):
-
-- ``influx_timeout_s``: longest wait for one InfluxDB request (write, query, ping).
-- ``mqtt_keepalive_s``: MQTT keep-alive; a broker that stops answering is noticed after
-  about 1.5 times this.
-- ``sql_connect_timeout_s``, ``sql_statement_timeout_s``, ``sql_pool_timeout_s``: the SQL
-  database's connect timeout, statement timeout (SQLite: how long to wait for a lock) and
-  the wait for a free pooled connection.
-- ``api_deadline_s``: every API request answers within this, else 503 with Retry-After.
-- ``health_check_s``: how often the dependencies are checked (SQL, InfluxDB, broker);
-  each check gives up after ``health_timeout_s``.
-- ``degraded_grace_s``: a trouble lasting this long raises the ``hubDegraded`` self-alarm.
-- ``restart_first_s``, ``restart_cap_s``: a failed worker's first and longest back-off.
+Built from keyword arguments (tests, the simulator) or, by the ``trygg hub`` command only,
+from the environment through :func:`hub.settings_env.load`; nothing else reads variables.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
 
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from hub.api.config import ApiConfig
 from hub.asset_owners import DEFAULT_MAX_PER_DEVICE
+from hub.settings_base import FrozenSettings
 from trygg.mqtt import MqttSettings
 
 
-@dataclass(frozen=True, slots=True)
-class HubSettings:
-    mqtt_host: str = "127.0.0.1"
-    mqtt_port: int = 1883
-    mqtt_username: str | None = None
-    mqtt_password: str | None = None
-    mqtt_ca_file: Path | None = None
-    mqtt_cert_file: Path | None = None
-    mqtt_key_file: Path | None = None
-    client_id: str = "trygg-hub-1"
-    share_group: str = "trygg-hub"
-    session_expiry_s: int = 7 * 24 * 3600
-    influx_url: str = "http://127.0.0.1:8086"
-    influx_db: str = "trygg"
-    influx_username: str | None = None
-    influx_password: str | None = None
-    influx_token: str | None = None  # InfluxDB 2.x/3.x v1-compatibility API
-    influx_raw_rp: str = "raw"
-    influx_raw_retention: str = "90d"
-    # InfluxDB 1.x: the hub creates the database, retention policies and roll-up queries.
-    # 2.x/3.x refuse that DDL over the v1 API: buckets, DBRP mappings and downsampling
-    # tasks are made at install time instead (deploy/), so set this to false there.
-    influx_manage_schema: bool = True
-    database_url: str = "sqlite:///state/hub.sqlite"
-    api_host: str = "127.0.0.1"
-    api_port: int = 8080
-    batch_max_lines: int = 5000
-    batch_max_delay_s: float = 0.2
-    registry_open: bool = False  # accept devices not yet registered (demo only)
-    offline_grace_s: float = 120.0
-    tick_s: float = 5.0
-    gauges_s: float = 60.0
-    dedup: bool = True  # switched off only by the control run of the chaos test
-    spool_dir: Path = field(default_factory=lambda: Path("state/spool"))
-    # ---- ingest ----
-    spool_max_bytes: int = 512 * 1024 * 1024  # full spool => stop acknowledging, never drop
-    dead_letter_max: int = 20_000  # rows kept; counts per reason are kept forever
-    heartbeat_timeouts: str = ""  # per device class, "pole=600,camera=120"; else 2.5 x birth's
-    rebirth_interval_s: float = 60.0  # at most one rebirth request per device per interval
-    receive_maximum: int = 20_000  # un-acknowledged messages the broker may send us
-    command_retry_s: float = 300.0  # re-send a device command unanswered this long
-    max_assets_per_device: int = DEFAULT_MAX_PER_DEVICE  # more: too_many_assets
-    # certificates and CRLs to warn about before they expire (docs/certificates.md)
-    cert_watch: str = ""  # ":"-separated files/folders, e.g. the provisioning's public/
-    cert_check_s: float = 3600.0
-    # ---- supervision and timeouts (see the module docstring) ----
-    influx_timeout_s: float = 30.0
-    mqtt_keepalive_s: int = 60
-    sql_connect_timeout_s: float = 10.0
-    sql_statement_timeout_s: float = 30.0
-    sql_pool_timeout_s: float = 10.0
-    api_deadline_s: float = 15.0
-    health_check_s: float = 5.0
-    health_timeout_s: float = 3.0
-    degraded_grace_s: float = 120.0
-    restart_first_s: float = 0.5
-    restart_cap_s: float = 30.0
+class HubSettings(FrozenSettings):
+    model_config = SettingsConfigDict(env_prefix="TRYGG_")
+
+    mqtt_host: str = Field(default="127.0.0.1", description="MQTT broker host.")
+    mqtt_port: int = Field(default=1883, gt=0, lt=65536, description="MQTT broker port.")
+    mqtt_username: str | None = Field(default=None, description="MQTT user name.")
+    mqtt_password: str | None = Field(
+        default=None, description="MQTT password (secret).", repr=False
+    )
+    mqtt_ca_file: Path | None = Field(
+        default=None, description="CA certificate that signed the broker's; set for TLS."
+    )
+    mqtt_cert_file: Path | None = Field(
+        default=None, description="Client certificate for MQTT TLS."
+    )
+    mqtt_key_file: Path | None = Field(default=None, description="Client key for MQTT TLS.")
+    client_id: str = Field(default="trygg-hub-1", description="The hub's MQTT client id.")
+    share_group: str = Field(
+        default="trygg-hub", description="MQTT shared-subscription group the hubs share."
+    )
+    session_expiry_s: int = Field(
+        default=7 * 24 * 3600,
+        ge=0,
+        description="How long the broker keeps queuing for the hub while it is away.",
+    )
+    influx_url: str = Field(default="http://127.0.0.1:8086", description="InfluxDB HTTP address.")
+    influx_db: str = Field(default="trygg", description="InfluxDB database (1.x) or DBRP name.")
+    influx_username: str | None = Field(default=None, description="InfluxDB user name.")
+    influx_password: str | None = Field(
+        default=None, description="InfluxDB password (secret).", repr=False
+    )
+    influx_token: str | None = Field(
+        default=None,
+        description="InfluxDB 2.x/3.x token for the v1-compatibility API (secret).",
+        repr=False,
+    )
+    influx_raw_rp: str = Field(default="raw", description="Retention policy of raw readings.")
+    influx_raw_retention: str = Field(default="90d", description="How long raw readings are kept.")
+    # InfluxDB 2.x/3.x refuse DDL over the v1 API: buckets, DBRP mappings and downsampling
+    # tasks are made at install time instead (deploy/).
+    influx_manage_schema: bool = Field(
+        default=True,
+        description="Create the database, retention policies and roll-ups (InfluxDB 1.x); "
+        "false for 2.x/3.x.",
+    )
+    database_url: str = Field(
+        default="sqlite:///state/hub.sqlite",
+        description="SQLAlchemy URL of the tickets database (may hold a password).",
+        repr=False,
+    )
+    api_host: str = Field(default="127.0.0.1", description="Address the HTTP API listens on.")
+    api_port: int = Field(default=8080, gt=0, lt=65536, description="Port the HTTP API listens on.")
+    batch_max_lines: int = Field(
+        default=5000, gt=0, description="Most lines in one InfluxDB write."
+    )
+    batch_max_delay_s: float = Field(
+        default=0.2, gt=0, description="Longest a reading waits for its InfluxDB write."
+    )
+    registry_open: bool = Field(
+        default=False, description="Accept devices not yet registered (demo only)."
+    )
+    offline_grace_s: float = Field(
+        default=120.0, ge=0, description="Silence before an offline device raises a ticket."
+    )
+    tick_s: float = Field(default=5.0, gt=0, description="Period of the rules' clock tick.")
+    gauges_s: float = Field(
+        default=60.0, gt=0, description="Period of the gauges written to InfluxDB."
+    )
+    dedup: bool = Field(
+        default=True,
+        description="Drop repeated readings; false only for the chaos test's control run.",
+    )
+    spool_dir: Path = Field(
+        default=Path("state/spool"), description="Where writes wait while InfluxDB is unreachable."
+    )
+    spool_max_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        gt=0,
+        description="Spool size at which the hub stops acknowledging (it never drops).",
+    )
+    dead_letter_max: int = Field(
+        default=20_000, gt=0, description="Dead letters kept; counts per reason are kept forever."
+    )
+    heartbeat_timeouts: str = Field(
+        default="",
+        description="Heartbeat timeout per device class, e.g. pole=600,camera=120; "
+        "else 2.5 x the birth's heartbeat.",
+    )
+    rebirth_interval_s: float = Field(
+        default=60.0, gt=0, description="At most one rebirth request per device per interval."
+    )
+    receive_maximum: int = Field(
+        default=20_000, gt=0, lt=65536, description="Un-acknowledged messages the broker may send."
+    )
+    command_retry_s: float = Field(
+        default=300.0, gt=0, description="Re-send a device command unanswered this long."
+    )
+    max_assets_per_device: int = Field(
+        default=DEFAULT_MAX_PER_DEVICE, gt=0, description="More assets in a birth: too_many_assets."
+    )
+    cert_watch: str = Field(
+        default="",
+        description="Certificates and CRLs to warn about before they expire: "
+        "':'-separated files or folders (docs/certificates.md).",
+    )
+    cert_check_s: float = Field(
+        default=3600.0, gt=0, description="Period of the certificate check."
+    )
+    # Supervision and timeouts (docs/supervision.md).
+    influx_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest wait for one InfluxDB request (write, query, ping).",
+    )
+    mqtt_keepalive_s: int = Field(
+        default=60,
+        gt=0,
+        lt=65536,
+        description="MQTT keep-alive; a silent broker is noticed after about 1.5 times this.",
+    )
+    sql_connect_timeout_s: float = Field(
+        default=10.0, gt=0, description="The SQL database's connect timeout."
+    )
+    sql_statement_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="The SQL statement timeout (SQLite: how long to wait for a lock).",
+    )
+    sql_pool_timeout_s: float = Field(
+        default=10.0, gt=0, description="The wait for a free pooled SQL connection."
+    )
+    api_deadline_s: float = Field(
+        default=15.0, gt=0, description="Every API request answers within this, else 503."
+    )
+    health_check_s: float = Field(
+        default=5.0, gt=0, description="How often SQL, InfluxDB and the broker are checked."
+    )
+    health_timeout_s: float = Field(
+        default=3.0, gt=0, description="A dependency check gives up after this."
+    )
+    degraded_grace_s: float = Field(
+        default=120.0, ge=0, description="A trouble lasting this long raises hubDegraded."
+    )
+    restart_first_s: float = Field(
+        default=0.5, gt=0, description="A failed worker's first back-off."
+    )
+    restart_cap_s: float = Field(
+        default=30.0, gt=0, description="A failed worker's longest back-off."
+    )
+    api: ApiConfig = Field(default_factory=ApiConfig, description="The HTTP API (TRYGG_API_*)")
 
     def broker(self) -> MqttSettings:
         """The hub's MQTT session: persistent, so the broker queues for it while it is away."""
@@ -102,31 +184,3 @@ class HubSettings:
             receive_maximum=self.receive_maximum,
             keepalive_s=self.mqtt_keepalive_s,
         )
-
-
-def from_env(environ: dict[str, str] | None = None, **overrides: Any) -> HubSettings:
-    """Settings from ``TRYGG_<FIELD>`` variables (e.g. TRYGG_INFLUX_URL), then overrides.
-
-    Secrets may be given as ``TRYGG_<FIELD>_FILE`` pointing at a file.
-    """
-    env = dict(os.environ if environ is None else environ)
-    values: dict[str, Any] = {}
-    for f in fields(HubSettings):
-        key = f"TRYGG_{f.name.upper()}"
-        raw = env.get(key)
-        if raw is None and f"{key}_FILE" in env:
-            raw = Path(env[f"{key}_FILE"]).read_text().strip()
-        if raw is None:
-            continue
-        kind = str(f.type)
-        if "int" in kind and "Path" not in kind:
-            values[f.name] = int(raw)
-        elif "float" in kind:
-            values[f.name] = float(raw)
-        elif "bool" in kind:
-            values[f.name] = raw.lower() in {"1", "true", "yes"}
-        elif "Path" in kind:
-            values[f.name] = Path(raw)
-        else:
-            values[f.name] = raw
-    return replace(HubSettings(**values), **overrides)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 import shutil
@@ -99,8 +98,7 @@ def hub_settings(cfg: RunConfig, stack: LocalStack) -> HubSettings:
         # rule ticks are real seconds: tick often enough that a simulated minute is seen
         "tick_s": max(0.2, min(5.0, 30.0 / speed)),
     }
-    names = {f.name for f in dataclasses.fields(HubSettings)}
-    return HubSettings(**{k: v for k, v in wanted.items() if k in names})
+    return HubSettings(**{k: v for k, v in wanted.items() if k in HubSettings.model_fields})
 
 
 async def run_city(

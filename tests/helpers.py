@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from edge.agent import Agent
 from edge.config import AssetConfig, BrokerConfig, DeviceConfig, OutboxConfig, SimLampSensor
@@ -15,6 +18,7 @@ from edge.drivers.registry import build_drivers
 from hub.app import Hub
 from hub.devices import register
 from hub.settings import HubSettings
+from hub.settings_env import load
 from trygg.clock import Clock
 from trygg.contract import AssetKind
 from trygg.stack import LocalStack, free_port
@@ -33,6 +37,16 @@ def hub_settings(stack: LocalStack, tmp: Path, unique: str, **over: object) -> H
     }
     values.update(over)
     return HubSettings(**values)  # type: ignore[arg-type]
+
+
+def settings_from(monkeypatch: pytest.MonkeyPatch, env: Mapping[str, str]) -> HubSettings:
+    """What ``trygg hub`` makes of exactly ``env`` (the shell's own TRYGG_* set aside)."""
+    for name in list(os.environ):
+        if name.upper().startswith("TRYGG_"):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return load()
 
 
 def lamp_device(

@@ -1,25 +1,26 @@
-"""``trygg``: one command with subcommands for every role (stack, hub, edge, sim, demo, ...)."""
+"""``trygg``: one command with subcommands for every role (stack, hub, edge, sim, demo, ...).
+
+The core here owns ``contract`` and ``stack``; each area (edge, hub, dashboards, sim) adds
+its own subcommands through a ``trygg.commands`` entry point, so this module imports none of
+them and an installation without an area's extra offers none of its commands.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
-import signal
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from importlib import metadata
 from pathlib import Path
 
 from trygg import contract
 
 Handler = Callable[[argparse.Namespace], int]
-
-
-def _stop_on_signals(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+GROUP = "trygg.commands"
+DISTRIBUTION = "trygg"
 
 
 def cmd_contract(args: argparse.Namespace) -> int:
@@ -59,58 +60,37 @@ def cmd_stack(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_hub(args: argparse.Namespace) -> int:
-    from hub.app import Hub
-    from hub.settings import from_env
-    from trygg.clock import SystemClock
-
-    settings = from_env(
-        **{
-            k: v
-            for k, v in {
-                "mqtt_port": args.mqtt_port,
-                "influx_url": args.influx_url,
-                "database_url": args.database_url,
-                "api_port": args.api_port,
-            }.items()
-            if v is not None
-        }
-    )
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        _stop_on_signals(stop)
-        await Hub.build(settings, SystemClock()).run(stop)
-
-    asyncio.run(main())
-    return 0
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_EXTRA = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
 
 
-def cmd_edge(args: argparse.Namespace) -> int:
-    # The Pi's process (sd_notify, clock-sync probe, reload) lives with the edge area.
-    from edge.main import run
-
-    return run(Path(args.config))
-
-
-def cmd_vision_group(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from edge.vision import crowd_cli, health_cli
-
-    vision = sub.add_parser("vision", help="on-pole vision tools (numbers only, no images out)")
-    vsub = vision.add_subparsers(dest="vision_command", required=True)
-    health_cli.add_parser(vsub)
-    crowd_cli.add_parser(vsub)
+def extra_requirements(requires: Iterable[str], extra: str) -> list[str]:
+    """The distribution names ``extra`` adds, from requirement lines such as
+    ``'fastapi>=0.110; extra == "hub"'``."""
+    names = []
+    for line in requires:
+        spec, _, marker = line.partition(";")
+        if extra in _EXTRA.findall(marker) and (name := _NAME.match(spec.strip())):
+            names.append(name.group())
+    return names
 
 
-# Each area adds its own subcommands from its own module (``register(sub)``).
-PLUGINS: tuple[str, ...] = ("edge.cli", "hub.cli", "dashboards.cli", "sim.cli")
+def _installed(name: str) -> bool:
+    try:
+        metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
 
 
-def _register_plugins(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    import importlib
+def area_commands(installed: Callable[[str], bool] = _installed) -> list[metadata.EntryPoint]:
+    """The areas' ``register(sub)`` entry points whose extras are ``installed``, by name."""
+    requires = metadata.requires(DISTRIBUTION) or []
 
-    for name in PLUGINS:
-        importlib.import_module(name).register(sub)
+    def usable(ep: metadata.EntryPoint) -> bool:
+        return all(installed(n) for e in ep.extras for n in extra_requirements(requires, e))
+
+    return sorted(filter(usable, metadata.entry_points(group=GROUP)), key=lambda ep: ep.name)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,19 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--influx-rpc-port", type=int, default=8089)
     p.set_defaults(func=cmd_stack)
 
-    p = sub.add_parser("hub", help="run the hub (settings from TRYGG_* variables)")
-    p.add_argument("--mqtt-port", type=int)
-    p.add_argument("--influx-url")
-    p.add_argument("--database-url")
-    p.add_argument("--api-port", type=int)
-    p.set_defaults(func=cmd_hub)
-
-    p = sub.add_parser("edge", help="run the edge agent of one device")
-    p.add_argument("--config", required=True, help="the device's YAML file")
-    p.set_defaults(func=cmd_edge)
-
-    cmd_vision_group(sub)
-    _register_plugins(sub)
+    for entry in area_commands():
+        entry.load()(sub)
     return parser
 
 

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import Depends, FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.api import deadletters as ingest_deadletters
-from hub.api import devices as ingest_devices
-from hub.api import metrics as ingest_metrics
-from hub.api import tickets, users, webhooks
+from hub.api import deadletters, devices, metrics, tickets, users, webhooks
 from hub.api.client_ip import ClientAddress, parse_networks
 from hub.api.config import ApiConfig
-from hub.api.deps import HubContext
+from hub.api.deps import HubContext, RunningIngest
 from hub.api.exposure import docs_urls, install_docs
 from hub.api.headers import SecurityHeadersMiddleware
 from hub.api.health import router as health_router
@@ -21,20 +16,31 @@ from hub.api.limits import LimitsMiddleware, RateLimiter
 from hub.api.text import refuse_control_text
 from hub.api.token_check import TokenCheck
 from hub.api.unavailable import UnavailableMiddleware
+from hub.health import Health
 from hub.open311.common import install as install_open311
 from hub.open311.router import router as open311_router
 from hub.web.router import router as crew_router
 from trygg.clock import Clock
 
 
-def create_app(*, sessions: sessionmaker[Session], clock: Clock, **extra: Any) -> FastAPI:
+def create_app(
+    *,
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    api_config: ApiConfig | None = None,
+    ingest: RunningIngest | None = None,
+    health: Health | None = None,
+    api_deadline_s: float = 15.0,
+) -> FastAPI:
     """The hub's FastAPI application bound to a database and a clock.
 
-    ``api_config`` (an :class:`ApiConfig`) sets body, photo, rate and retention limits;
-    ``api_deadline_s`` the time every request answers within (else 503); ``health`` (a
-    :class:`hub.health.Health`) and ``ingest`` feed ``/ready``.
+    ``api_config`` sets body, photo, rate and retention limits (defaults when None);
+    ``ingest`` is the running ingest whose live device states and metrics the API shows;
+    ``health`` (a :class:`hub.health.Health`) feeds ``/ready``; every request answers within
+    ``api_deadline_s``, else 503.
     """
-    config: ApiConfig = extra.setdefault("api_config", ApiConfig())
+    config = api_config or ApiConfig()
+    anon = RateLimiter(per_minute=config.anon_per_minute, burst=config.anon_burst)
     app = FastAPI(
         title="Trygg hub",
         version="1.0.0",
@@ -43,21 +49,24 @@ def create_app(*, sessions: sessionmaker[Session], clock: Clock, **extra: Any) -
         dependencies=[Depends(refuse_control_text)],  # every route's query and path
     )
     install_docs(app, config)
-    app.state.hub = HubContext(sessions=sessions, clock=clock, extra=extra)
+    app.state.hub = HubContext(
+        sessions=sessions,
+        clock=clock,
+        config=config,
+        anon_limiter=anon,
+        ingest=ingest,
+        health=health,
+    )
     app.include_router(tickets.router, prefix="/api/v1")
     app.include_router(users.router, prefix="/api/v1")
     app.include_router(webhooks.router, prefix="/api/v1")
-    app.include_router(ingest_devices.router, prefix="/api/v1")
-    app.include_router(ingest_deadletters.router, prefix="/api/v1")
-    app.include_router(ingest_metrics.router)  # /metrics, outside /api/v1 where scrapers expect it
+    app.include_router(devices.router, prefix="/api/v1")
+    app.include_router(deadletters.router, prefix="/api/v1")
+    app.include_router(metrics.router)
     app.include_router(health_router)
     app.include_router(open311_router)
     install_open311(app)
     app.include_router(crew_router)
-    # Failed token checks draw from the anonymous bucket too (see hub.api.security).
-    anon = extra.setdefault(
-        "anon_limiter", RateLimiter(per_minute=config.anon_per_minute, burst=config.anon_burst)
-    )
     app.add_middleware(
         LimitsMiddleware,
         max_body=config.max_body_bytes,
@@ -68,6 +77,6 @@ def create_app(*, sessions: sessionmaker[Session], clock: Clock, **extra: Any) -
         clients=ClientAddress(parse_networks(config.trusted_proxies)),
     )
     # Inside the security headers (a 503 carries them too), outside everything that may wait.
-    app.add_middleware(UnavailableMiddleware, deadline_s=float(extra.get("api_deadline_s", 15.0)))
+    app.add_middleware(UnavailableMiddleware, deadline_s=api_deadline_s)
     app.add_middleware(SecurityHeadersMiddleware)
     return app

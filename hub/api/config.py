@@ -1,59 +1,102 @@
 """Settings of the hub's HTTP face: limits, retention and rate limits, validated once.
 
-Passed to ``create_app(api_config=...)``; :func:`from_env` reads ``TRYGG_API_*`` variables
-for the hub process (never at import time).
+One part of :class:`hub.settings.HubSettings` (its ``api`` field, ``TRYGG_API_*`` variables);
+passed to ``create_app(api_config=...)``.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, fields, replace
 from datetime import timedelta
-from typing import Any, Final
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from hub.api.client_ip import parse_networks
+from hub.settings_base import FrozenSettings, comma_list
 from hub.webhook_targets import TargetPolicy
 
 # Who may read the OpenAPI document (/openapi.json, /docs) and the Prometheus /metrics:
 # anyone, callers with an operator's (or admin's) API token, or nobody.
-ACCESS: Final = ("public", "operator", "off")
+Access = Literal["public", "operator", "off"]
+
+# Given in the environment as comma-separated text, not JSON.
+CommaList = Annotated[tuple[str, ...], NoDecode]
 
 
-@dataclass(frozen=True, slots=True)
-class ApiConfig:
-    max_body_bytes: int = 64 * 1024  # JSON and form bodies
-    photo_max_bytes: int = 5 * 1024 * 1024
-    photo_types: tuple[str, ...] = ("image/jpeg", "image/png", "image/webp")
-    # GDPR: a citizen's name, e-mail and phone are deleted this long after the ticket closes.
-    contact_retention_days: float = 30.0
-    login_ttl_hours: float = 12.0
-    # Token buckets per client address: (requests per minute, burst).
-    anon_per_minute: float = 120.0
-    anon_burst: int = 60
-    post_per_minute: float = 60.0
-    post_burst: int = 30
-    jurisdiction_id: str = "solna.se"
-    agency: str = "Solna stad"
-    open311_window_days: int = 90
-    # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR networks).
-    trusted_proxies: tuple[str, ...] = ()
-    docs_access: str = "public"
-    metrics_access: str = "public"
-    # Webhook receivers allowed although private, loopback or link-local: CIDRs, addresses
-    # or host names (see hub.webhook_targets); and posts in flight per receiver.
-    webhook_allow: tuple[str, ...] = ()
-    webhook_in_flight: int = 1
+class ApiConfig(FrozenSettings):
+    model_config = SettingsConfigDict(env_prefix="TRYGG_API_")
 
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, int | float) and value <= 0:
-                raise ValueError(f"api config {f.name} must be positive, got {value}")
-        TargetPolicy.parse(self.webhook_allow)  # a bad allow-list entry fails at start-up
-        for name in ("docs_access", "metrics_access"):
-            if getattr(self, name) not in ACCESS:
-                raise ValueError(f"api config {name} must be one of {', '.join(ACCESS)}")
-        parse_networks(self.trusted_proxies)
+    max_body_bytes: int = Field(default=64 * 1024, gt=0, description="Largest JSON or form body.")
+    photo_max_bytes: int = Field(
+        default=5 * 1024 * 1024, gt=0, description="Largest crew photo upload."
+    )
+    photo_types: CommaList = Field(
+        default=("image/jpeg", "image/png", "image/webp"),
+        description="Image types a crew photo may have (comma-separated).",
+    )
+    contact_retention_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="GDPR: a citizen's name, e-mail and phone are deleted this long after "
+        "the ticket closes.",
+    )
+    login_ttl_hours: float = Field(default=12.0, gt=0, description="Lifetime of a login token.")
+    anon_per_minute: float = Field(
+        default=120.0, gt=0, description="Anonymous requests per minute per client address."
+    )
+    anon_burst: int = Field(
+        default=60, gt=0, description="Anonymous requests allowed in one burst."
+    )
+    post_per_minute: float = Field(
+        default=60.0, gt=0, description="Writing requests per minute per client address."
+    )
+    post_burst: int = Field(default=30, gt=0, description="Writing requests allowed in one burst.")
+    jurisdiction_id: str = Field(default="solna.se", description="Open311 jurisdiction id.")
+    agency: str = Field(
+        default="Solna stad", description="Open311 agency name on service requests."
+    )
+    open311_window_days: int = Field(
+        default=90, gt=0, description="How far back Open311 lists service requests."
+    )
+    trusted_proxies: CommaList = Field(
+        default=(),
+        description="Reverse proxies whose X-Forwarded-For is believed: addresses or CIDR "
+        "networks (comma-separated). Empty: the direct peer is the client.",
+    )
+    docs_access: Access = Field(
+        default="public",
+        description="Who may read /openapi.json and /docs: public, operator or off.",
+    )
+    metrics_access: Access = Field(
+        default="public",
+        description="Who may read the Prometheus /metrics: public, operator or off.",
+    )
+    webhook_allow: CommaList = Field(
+        default=(),
+        description="Webhook receivers allowed although private, loopback or link-local: "
+        "CIDRs, addresses or host names (comma-separated).",
+    )
+    webhook_in_flight: int = Field(
+        default=1, gt=0, description="Webhook posts in flight per receiver."
+    )
+
+    @field_validator("photo_types", "trusted_proxies", "webhook_allow", mode="before")
+    @classmethod
+    def split_commas(cls, value: object) -> object:
+        return comma_list(value)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        parse_networks(value)
+        return value
+
+    @field_validator("webhook_allow")
+    @classmethod
+    def _targets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        TargetPolicy.parse(value)
+        return value
 
     @property
     def webhook_policy(self) -> TargetPolicy:
@@ -62,19 +105,3 @@ class ApiConfig:
     @property
     def contact_retention(self) -> timedelta:
         return timedelta(days=self.contact_retention_days)
-
-
-def from_env(environ: dict[str, str] | None = None, **overrides: Any) -> ApiConfig:
-    """ApiConfig from ``TRYGG_API_<FIELD>`` variables, then ``overrides``."""
-    env = dict(os.environ if environ is None else environ)
-    values: dict[str, Any] = {}
-    for f in fields(ApiConfig):
-        raw = env.get(f"TRYGG_API_{f.name.upper()}")
-        if raw is None:
-            continue
-        default = getattr(ApiConfig(), f.name)
-        if isinstance(default, tuple):
-            values[f.name] = tuple(x.strip() for x in raw.split(",") if x.strip())
-        else:
-            values[f.name] = type(default)(raw)
-    return replace(ApiConfig(**values), **overrides)

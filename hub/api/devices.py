@@ -1,20 +1,20 @@
 """``/api/v1/devices``: each device's fused state, last seen, firmware, outbox and gaps.
 
-The live figures come from the running ingest (``extra["ingest"]``) when there is one;
+The live figures come from the running ingest (``create_app(ingest=...)``) when there is one;
 otherwise from what it last persisted in SQL, so the API also works beside a stopped hub.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from hub.api import errors
-from hub.api.deps import Context, DbSession
+from hub.api.deps import Context, DbSession, LiveIngest
 from hub.api.security import Operator
 from hub.db import Device
 from hub.device_state import DeviceStates, DeviceStatus
@@ -78,16 +78,11 @@ def _out(
     )
 
 
-def _live(ctx: Any) -> DeviceStates | None:
-    ingest = ctx.extra.get("ingest")
-    states = getattr(ingest, "states", None)
-    return states if isinstance(states, DeviceStates) else None
-
-
 @router.get("/devices", response_model=list[DeviceOut])
 def list_devices(
     *,
     ctx: Context,
+    ingest: LiveIngest,
     db: DbSession,
     _who: Operator,
     state: Annotated[Literal["online", "offline", "unknown"] | None, Query()] = None,
@@ -96,7 +91,7 @@ def list_devices(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[DeviceOut]:
     """Every registered device with its fused online/offline state."""
-    states = _live(ctx)
+    states = ingest.states if ingest is not None else None
     now_ms = to_ms(ctx.clock.now())
     q = select(Device).order_by(Device.id)
     if site is not None:
@@ -111,10 +106,12 @@ def list_devices(
 
 
 @router.get("/devices/{device_id}", response_model=DeviceOut, responses=errors.NOT_FOUND)
-def get_device(*, ctx: Context, db: DbSession, _who: Operator, device_id: DeviceId) -> DeviceOut:
+def get_device(
+    *, ctx: Context, ingest: LiveIngest, db: DbSession, _who: Operator, device_id: DeviceId
+) -> DeviceOut:
     """One device; 404 if it is not registered."""
     dev = db.get(Device, device_id)
     if dev is None:
         raise HTTPException(404, detail=f"no device {device_id!r}")
-    states = _live(ctx)
+    states = ingest.states if ingest is not None else None
     return _out(dev, states.devices.get(dev.id) if states else None, states, to_ms(ctx.clock.now()))

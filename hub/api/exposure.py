@@ -32,8 +32,7 @@ def check(access: str, request: Request, ctx: Context, db: DbSession, creds: Cre
 
 
 def metrics_guard(request: Request, ctx: Context, db: DbSession, creds: Creds) -> None:
-    cfg: ApiConfig = ctx.extra["api_config"]
-    check(cfg.metrics_access, request, ctx, db, creds)
+    check(ctx.config.metrics_access, request, ctx, db, creds)
 
 
 def docs_urls(config: ApiConfig) -> dict[str, Any]:

@@ -49,10 +49,7 @@ def ready_document(health: Health | None, *, now: float, storage: str | None) ->
 async def ready(ctx: Context) -> JSONResponse:
     """200 when the broker link, SQL and InfluxDB answer, InfluxDB stores, and no worker is
     failing; else 503. Either way the body lists every check and worker."""
-    ingest = ctx.extra.get("ingest")
-    storage = ingest.storage_problem() if ingest is not None else None
-    doc = ready_document(
-        ctx.extra.get("health"), now=asyncio.get_running_loop().time(), storage=storage
-    )
+    storage = ctx.ingest.storage_problem() if ctx.ingest is not None else None
+    doc = ready_document(ctx.health, now=asyncio.get_running_loop().time(), storage=storage)
     status = 200 if doc["status"] == "ready" else 503
     return JSONResponse(doc, status_code=status, headers={"Cache-Control": "no-store"})

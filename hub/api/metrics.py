@@ -7,10 +7,10 @@ It exposes counts only, no payloads; ``ApiConfig.metrics_access`` decides who ma
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from hub.api import errors
-from hub.api.deps import Context
+from hub.api.deps import LiveIngest
 from hub.api.exposure import metrics_guard
 from hub.metrics import exposition
 
@@ -23,9 +23,8 @@ router = APIRouter(tags=["health"])
     dependencies=[Depends(metrics_guard)],
     responses={**errors.AUTHED, **errors.NOT_FOUND},
 )
-def metrics(ctx: Context) -> Response:
+def metrics(ingest: LiveIngest) -> Response:
     """Counters (messages, readings, duplicates, gaps, dead letters per reason) and gauges
     (queue depth, oldest unsent age, spool, batch latency, devices online)."""
-    registry = getattr(ctx.extra.get("ingest"), "registry", None)
-    body = exposition(registry) if isinstance(registry, CollectorRegistry) else b""
+    body = exposition(ingest.registry) if ingest is not None else b""
     return Response(content=body, media_type=CONTENT_TYPE_LATEST)

@@ -9,7 +9,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from hub import auth
 from hub.api.deps import Context, DbSession
-from hub.api.limits import RateLimiter
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -45,9 +44,8 @@ def current_principal(
     except auth.AuthError as exc:
         # A made-up token must not buy unlimited guesses: failures count as anonymous calls.
         # The middleware already charged a token it did not know; this one it took as valid.
-        limiter: RateLimiter | None = ctx.extra.get("anon_limiter")
         charged = getattr(request.state, "anon_charged", False)
-        if limiter is not None and not charged and (wait := limiter.take(client_ip(request))) > 0:
+        if not charged and (wait := ctx.anon_limiter.take(client_ip(request))) > 0:
             raise HTTPException(
                 status.HTTP_429_TOO_MANY_REQUESTS,
                 detail="rate limit exceeded; retry later",

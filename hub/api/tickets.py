@@ -303,7 +303,7 @@ def add_comment(
 
 async def _read_photo(ctx: Context, photo: UploadFile) -> tuple[bytes, str]:
     check_filename("photo", photo.filename)
-    cfg = ctx.extra["api_config"]
+    cfg = ctx.config
     data = await photo.read(cfg.photo_max_bytes + 1)
     if len(data) > cfg.photo_max_bytes:
         raise HTTPException(413, detail=f"photo larger than {cfg.photo_max_bytes} bytes")

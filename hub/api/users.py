@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from hub import auth
 from hub.api import errors
-from hub.api.deps import Context, DbSession
+from hub.api.deps import Config, Context, DbSession
 from hub.api.security import Admin, CurrentUser
 from hub.api.text import Line
 from hub.db import ApiToken, User
@@ -80,16 +80,15 @@ Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @router.post("/session", response_model=TokenOut, responses=errors.PUBLIC)
-def log_in(db: DbSession, ctx: Context, body: LoginIn) -> TokenOut:
+def log_in(db: DbSession, ctx: Context, config: Config, body: LoginIn) -> TokenOut:
     """Exchange a user name and password for a personal token valid for a working day."""
-    cfg = ctx.extra["api_config"]
     try:
         token = auth.login(
             db,
             name=body.username,
             password=body.password,
             now=ctx.clock.now(),
-            ttl=timedelta(hours=cfg.login_ttl_hours),
+            ttl=timedelta(hours=config.login_ttl_hours),
         )
     except auth.AuthError as exc:
         raise HTTPException(401, detail=str(exc)) from exc

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from hub import webhooks
 from hub.api import errors
 from hub.api.config import ApiConfig
-from hub.api.deps import Context, DbSession
+from hub.api.deps import Config, Context, DbSession
 from hub.api.security import Admin
 from hub.api.text import Line
 from hub.db import WebhookDelivery, WebhookSubscription
@@ -89,9 +89,15 @@ def _check_target(url: str, config: ApiConfig, resolve: Resolver) -> None:
 
 @router.post("/webhooks", response_model=NewSubscription, status_code=201)
 def add(
-    db: DbSession, ctx: Context, who: Admin, body: SubscriptionIn, resolve: TargetResolver
+    *,
+    db: DbSession,
+    ctx: Context,
+    config: Config,
+    who: Admin,
+    body: SubscriptionIn,
+    resolve: TargetResolver,
 ) -> NewSubscription:
-    _check_target(str(body.url), ctx.extra["api_config"], resolve)
+    _check_target(str(body.url), config, resolve)
     secret = body.secret or secrets.token_urlsafe(32)
     sub = webhooks.subscribe(
         db, url=str(body.url), secret=secret, events=list(body.events), now=ctx.clock.now()

@@ -10,7 +10,6 @@ from fastapi import FastAPI, Path, Query, Request, Response
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.responses import JSONResponse
 
-from hub.api.config import ApiConfig
 from hub.api.deps import Context
 from hub.api.errors import ErrorOut
 from hub.api.text import ControlTextError
@@ -88,13 +87,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ControlTextError, control_text)
 
 
-def config(ctx: Context) -> ApiConfig:
-    cfg: ApiConfig = ctx.extra["api_config"]
-    return cfg
-
-
 def check_jurisdiction(ctx: Context, jurisdiction_id: str | None) -> None:
-    if jurisdiction_id is not None and jurisdiction_id != config(ctx).jurisdiction_id:
+    if jurisdiction_id is not None and jurisdiction_id != ctx.config.jurisdiction_id:
         raise Open311Error(404, f"unknown jurisdiction_id {jurisdiction_id!r}")
 
 
@@ -112,7 +106,7 @@ def parse_date(label: str, text: str | None) -> datetime | None:
 
 def window(ctx: Context, start: str | None, end: str | None) -> tuple[datetime, datetime]:
     """The query window: at most the configured span (90 days), the latest by default."""
-    span = timedelta(days=config(ctx).open311_window_days)
+    span = timedelta(days=ctx.config.open311_window_days)
     a, b = parse_date("start_date", start), parse_date("end_date", end)
     if a is None and b is None:
         b = ctx.clock.now()

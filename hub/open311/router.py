@@ -31,7 +31,6 @@ from hub.open311.common import (
     Open311Error,
     OptionalText,
     check_jurisdiction,
-    config,
     reply,
     window,
 )
@@ -102,7 +101,7 @@ def _request_doc(ctx: Context, t: Ticket, note: str | None, *, public: bool) -> 
         "service_name": name(t.kind),
         "service_code": t.kind,
         "description": name(t.kind) if hidden else (t.description or t.title),
-        "agency_responsible": config(ctx).agency,
+        "agency_responsible": ctx.config.agency,
         "service_notice": None,
         "requested_datetime": fmt.when(t.created_at),
         "updated_datetime": fmt.when(t.updated_at),

@@ -14,10 +14,11 @@ from sqlalchemy import event, select
 from hub import auth
 from hub.api import create_app
 from hub.api.client_ip import ClientAddress, parse_networks
-from hub.api.config import ApiConfig, from_env
+from hub.api.config import ApiConfig
 from hub.api.token_check import TokenCheck
 from hub.db import ApiToken, User, open_database
 from tests.api.conftest import T0, serve
+from tests.helpers import settings_from
 from trygg.clock import FakeClock
 
 SERVICES = "/open311/v2/services.json"
@@ -102,12 +103,14 @@ def test_client_address(trusted: tuple[str, ...], peer: str, xff: str | None, cl
     assert ClientAddress(parse_networks(trusted)).of(peer, xff) == client
 
 
-def test_trusted_proxies_come_from_the_environment_and_are_checked() -> None:
-    cfg = from_env({"TRYGG_API_TRUSTED_PROXIES": "10.0.0.0/8, 172.18.0.1"})
+def test_trusted_proxies_come_from_the_environment_and_are_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cfg = settings_from(monkeypatch, {"TRYGG_API_TRUSTED_PROXIES": "10.0.0.0/8, 172.18.0.1"}).api
     assert cfg.trusted_proxies == ("10.0.0.0/8", "172.18.0.1")
-    assert from_env({}).trusted_proxies == ()
+    assert settings_from(monkeypatch, {}).api.trusted_proxies == ()
     with pytest.raises(ValueError, match="not an IP"):
-        from_env({"TRYGG_API_TRUSTED_PROXIES": "proxy.example"})
+        settings_from(monkeypatch, {"TRYGG_API_TRUSTED_PROXIES": "proxy.example"})
 
 
 async def test_token_check_honours_only_live_tokens_and_caches_its_answers(

@@ -21,10 +21,11 @@ from sqlalchemy import func, select
 
 from hub import auth, photos
 from hub.api import create_app
-from hub.api.config import ApiConfig, from_env
+from hub.api.config import Access, ApiConfig
 from hub.db import TicketPhoto, open_database
 from hub.open311 import contacts
 from tests.api.conftest import T0, Hub, add_lamp, open_ticket, serve
+from tests.helpers import settings_from
 from tests.shared_data import PROJECT_ROOT
 from trygg.clock import FakeClock
 
@@ -200,7 +201,9 @@ def test_login_runs_one_scrypt_whether_the_name_exists_or_not(
     assert 1 / 3 < known / unknown < 3, (known, unknown)
 
 
-def test_docs_and_metrics_follow_their_access_setting(tmp_path: Path) -> None:
+def test_docs_and_metrics_follow_their_access_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sessions = open_database(f"sqlite:///{tmp_path}/p.sqlite")
     clock = FakeClock(T0)
     op = auth.bootstrap_token(sessions, name="olle", role="operator", now=T0)
@@ -209,7 +212,8 @@ def test_docs_and_metrics_follow_their_access_setting(tmp_path: Path) -> None:
     def h(token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
 
-    for docs, metrics in (("off", "operator"), ("operator", "off")):
+    settings: tuple[tuple[Access, Access], ...] = (("off", "operator"), ("operator", "off"))
+    for docs, metrics in settings:
         cfg = ApiConfig(docs_access=docs, metrics_access=metrics)
         app = create_app(sessions=sessions, clock=clock, api_config=cfg)
         with serve(app) as url, httpx.Client(base_url=url) as c:
@@ -220,8 +224,10 @@ def test_docs_and_metrics_follow_their_access_setting(tmp_path: Path) -> None:
             want = {"off": [404, 404, 404], "operator": [401, 403, 200]}
             assert (spec, met) == (want[docs], want[metrics])
     with pytest.raises(ValueError, match="docs_access"):
-        ApiConfig(docs_access="maybe")
-    env = from_env({"TRYGG_API_DOCS_ACCESS": "off", "TRYGG_API_METRICS_ACCESS": "operator"})
+        ApiConfig(docs_access="maybe")  # type: ignore[arg-type]
+    env = settings_from(
+        monkeypatch, {"TRYGG_API_DOCS_ACCESS": "off", "TRYGG_API_METRICS_ACCESS": "operator"}
+    ).api
     assert (env.docs_access, env.metrics_access) == ("off", "operator")
     sessions.kw["bind"].dispose()
 

@@ -13,7 +13,6 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,7 +41,7 @@ Got = list[tuple[dict[str, str], bytes]]
 @pytest.fixture
 def api_config() -> ApiConfig:
     """The shared ``hub`` app allows loopback receivers; refusals use an app without it."""
-    return replace(ROOMY, webhook_allow=("127.0.0.1",))
+    return ROOMY.model_copy(update={"webhook_allow": ("127.0.0.1",)})
 
 
 def _receiver(got: Got) -> FastAPI:

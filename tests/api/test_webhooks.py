@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -27,7 +26,7 @@ LOOPBACK = TargetPolicy.parse(["127.0.0.1"])
 
 @pytest.fixture
 def api_config() -> ApiConfig:
-    return replace(ROOMY, webhook_allow=("127.0.0.1",))
+    return ROOMY.model_copy(update={"webhook_allow": ("127.0.0.1",)})
 
 
 def _receiver(got: list[tuple[dict[str, str], bytes]]) -> FastAPI:

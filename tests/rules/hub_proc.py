@@ -40,4 +40,4 @@ async def main(settings: HubSettings, offset_s: float, ready: Path) -> None:
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     raw = json.loads(sys.argv[1])
-    asyncio.run(main(HubSettings(**raw), float(sys.argv[2]), Path(sys.argv[3])))
+    asyncio.run(main(HubSettings.model_validate(raw), float(sys.argv[2]), Path(sys.argv[3])))

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -104,7 +103,7 @@ def run_scenario(
     pole.properties = {
         a: dict(FAST) for a in [pole.lamp(i) for i in range(4)] + [pole.bin, pole.camera]
     }
-    raw = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()}
+    raw = settings.model_dump(mode="json")
     pub = DevicePublisher(port=stack.ports.mqtt, client_id=f"dev-{tag}")
     cam = (pole.camera, c.AssetKind.CAMERA, "cameraCovered")
 

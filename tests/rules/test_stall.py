@@ -18,7 +18,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -113,7 +112,7 @@ def run(
     sessions = open_database(url)
     register(sessions, [(talker.device, "solna-centrum"), (quiet.device, "solna-centrum")])
     sessions.kw["bind"].dispose()
-    raw = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()}
+    raw = settings.model_dump(mode="json")
     clock = SystemClock()
     pub = DevicePublisher(port=stack.ports.mqtt, client_id=f"dev-{tag}")
 

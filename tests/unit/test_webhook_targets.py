@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from hub.api.config import ApiConfig, from_env
+from hub.api.config import ApiConfig
 from hub.webhook_targets import TargetPolicy, is_public
+from tests.helpers import settings_from
 from tests.purity import io_imported_by
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,20 +83,23 @@ def test_allow_list_names_networks_and_hosts() -> None:
 @pytest.mark.parametrize(
     "entry", ["10.0.0.0/33", "not a host", "http://x/", "-bad.example", "a..b"]
 )
-def test_bad_allow_list_entries_are_refused_at_start(entry: str) -> None:
+def test_bad_allow_list_entries_are_refused_at_start(
+    entry: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with pytest.raises(ValueError, match="allow-list entry"):
         TargetPolicy.parse([entry])
     with pytest.raises(ValueError, match="allow-list entry"):
-        from_env({"TRYGG_API_WEBHOOK_ALLOW": f"127.0.0.1,{entry}"})
+        settings_from(monkeypatch, {"TRYGG_API_WEBHOOK_ALLOW": f"127.0.0.1,{entry}"})
 
 
-def test_allow_list_from_the_environment() -> None:
-    config = from_env({"TRYGG_API_WEBHOOK_ALLOW": "10.0.5.0/24, cases.intra"})
+def test_allow_list_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {"TRYGG_API_WEBHOOK_ALLOW": "10.0.5.0/24, cases.intra"}
+    config = settings_from(monkeypatch, env).api
     assert config.webhook_allow == ("10.0.5.0/24", "cases.intra")
     assert config.webhook_policy.allows("cases.intra", ipaddress.ip_address("10.9.9.9"))
     assert ApiConfig().webhook_policy == TargetPolicy()
-    with pytest.raises(ValueError, match="webhook_in_flight"):
-        from_env({"TRYGG_API_WEBHOOK_IN_FLIGHT": "0"})
+    with pytest.raises(ValueError, match="TRYGG_API_WEBHOOK_IN_FLIGHT"):
+        settings_from(monkeypatch, {"TRYGG_API_WEBHOOK_IN_FLIGHT": "0"})
 
 
 def test_policy_module_imports_no_io_library() -> None:
