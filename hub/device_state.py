@@ -26,7 +26,7 @@ late; a heartbeat timeout is robust but slow; a sequence gap says data went miss
 
 This is the one owner of liveness: the ingest persists what it decides (the only writer of
 ``devices.online``), ``/devices`` shows it, and the device-offline rule
-(:mod:`hub.rules.device`) consumes its :class:`Transition` s, heartbeat-tick ones included,
+(:mod:`hub.rules.device`) consumes its transitions (:class:`Transition`), the tick's included,
 rather than deciding again.
 """
 
