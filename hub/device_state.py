@@ -35,10 +35,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from operator import attrgetter
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from hub.attention import Attention
-from trygg import contract as c
+
+if TYPE_CHECKING:  # for annotations only: the contract's pydantic pulls in socket
+    from trygg import contract as c
 
 # A device may miss one heartbeat and be late with the next before it counts as silent.
 HEARTBEAT_FACTOR = 2.5
