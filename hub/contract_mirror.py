@@ -87,14 +87,6 @@ class Events(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=Tr
     events: Annotated[list[EventItem], Meta(min_length=1, max_length=c.MAX_EVENTS_PER_MESSAGE)]
 
 
-# What the hub's consumers of stored messages receive, whichever decoder produced it.
-AnyReading = c.Reading | Reading
-AnyData = c.Data | Data
-AnyEvents = c.Events | Events
-DATA_TYPES: Final = (c.Data, Data)
-EVENTS_TYPES: Final = (c.Events, Events)
-
-
 class KnownNames:
     """Strings already seen to match one contract pattern.
 
@@ -193,21 +185,30 @@ def mirror_events(payload: bytes) -> Events | None:
     return message if _events_names_ok(message) else None
 
 
-def decode_data(payload: bytes) -> AnyData:
+def as_data(message: c.Data) -> Data:
+    """The mirror's :class:`Data` holding what a validated contract ``Data`` holds."""
+    return msgspec.convert(message, Data, from_attributes=True)
+
+
+def as_events(message: c.Events) -> Events:
+    """The mirror's :class:`Events` holding what a validated contract ``Events`` holds."""
+    return msgspec.convert(message, Events, from_attributes=True)
+
+
+def decode_data(payload: bytes) -> Data:
     """A ``data`` payload, validated completely: the mirror's :class:`Data` when it accepts,
-    else whatever :func:`trygg.contract.decode` makes of it (a ``c.Data``, or the
-    :class:`~trygg.contract.ContractError` with its reason)."""
+    else what :func:`trygg.contract.decode` makes of it, as a :class:`Data` too (so the
+    hub's consumers see one type), or the :class:`~trygg.contract.ContractError` with its
+    reason."""
     message = mirror_data(payload)
     if message is not None:
         return message
-    fallback: c.Data = c.decode(c.Kind.DATA, payload)
-    return fallback
+    return as_data(c.decode(c.Kind.DATA, payload))
 
 
-def decode_events(payload: bytes) -> AnyEvents:
+def decode_events(payload: bytes) -> Events:
     """An ``event`` payload, like :func:`decode_data`."""
     message = mirror_events(payload)
     if message is not None:
         return message
-    fallback: c.Events = c.decode(c.Kind.EVENT, payload)
-    return fallback
+    return as_events(c.decode(c.Kind.EVENT, payload))

@@ -20,17 +20,14 @@ late; a heartbeat timeout is robust but slow; a sequence gap says data went miss
   again, giving every device its reconnect back-off before its deadline counts. Time the
   hub itself was deaf (stalled, or behind a backlog: :mod:`hub.attention`) does not count
   either. When most of the fleet falls due in one tick anyway, the cause is still on the
-  hub's side: the clock restarts instead (the rules' mass-silence principle);
+  hub's side: the clock restarts instead (:func:`fleet_silent`);
 * a gap in the sequence is recorded (count and time) and shown as ``suspect`` for one
   timeout period; it does not by itself flip the state.
 
-Consumers. Every change is returned as a :class:`Transition` (``kind`` "online" or
-"offline"); the hub's ingest hands it to the rules sink as the item ``("device", status)``
-(``status`` is a :class:`DeviceStatus` snapshot with ``.device``, ``.online``, ``.boot``,
-``.reason`` — the shape hub/rules/engine.py consumes), next to the raw
-``("state", contract.State)`` and ``("birth", contract.Birth)`` items, so the device-offline
-rule consumes the fused state, heartbeat-tick transitions included, without
-re-implementing it.
+This is the one owner of liveness: the ingest persists what it decides (the only writer of
+``devices.online``), ``/devices`` shows it, and the device-offline rule
+(:mod:`hub.rules.device`) consumes its transitions (:class:`Transition`), the tick's included,
+rather than deciding again.
 """
 
 from __future__ import annotations
@@ -38,10 +35,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from operator import attrgetter
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from hub.attention import Attention
-from hub.rules.device import fleet_silent
+
+if TYPE_CHECKING:  # for annotations only: the contract's pydantic pulls in socket
+    from trygg import contract as c
+
+# A device may miss one heartbeat and be late with the next before it counts as silent.
+HEARTBEAT_FACTOR = 2.5
+# Most of a fleet silent at once is the hub's, broker's or network's fault, not the devices'.
+MASS_SILENCE_SHARE = 0.5
+MASS_SILENCE_MIN = 5
 
 Reason = Literal["birth", "state", "will", "data", "heartbeat", "unknown"]
 
@@ -93,14 +98,12 @@ class DeviceStates:
         started_ms: int,
         grace_s: float,
         class_timeouts_s: Mapping[str, float] | None = None,
-        heartbeat_factor: float = 2.5,
         attention: Attention | None = None,
     ) -> None:
         self.started_ms = started_ms
         self.attention = attention or Attention()
         self.grace_ms = int(grace_s * 1000)
         self.class_timeouts_s = dict(class_timeouts_s or {})
-        self.heartbeat_factor = heartbeat_factor
         self.devices: dict[str, DeviceStatus] = {}
         self.link_up = True
         self.mass_silences = 0  # ticks that found most of the fleet silent at once
@@ -119,10 +122,10 @@ class DeviceStates:
         return self.devices.get(device) or DeviceStatus(device=device)
 
     def timeout_s(self, status: DeviceStatus) -> float:
-        """The class's configured timeout, else ``heartbeat_factor`` x the device's own
+        """The class's configured timeout, else :data:`HEARTBEAT_FACTOR` x the device's own
         announced heartbeat."""
         configured = self.class_timeouts_s.get(status.device_class)
-        return configured if configured is not None else status.heartbeat_s * self.heartbeat_factor
+        return configured if configured is not None else status.heartbeat_s * HEARTBEAT_FACTOR
 
     def _set(self, old: DeviceStatus, new: DeviceStatus) -> Transition | None:
         self.devices[new.device] = new
@@ -183,6 +186,38 @@ class DeviceStates:
             new = _replace(new, online=True, reason="data", changed_ms=now_ms)
         return self._set(old, new)
 
+    def observe(
+        self,
+        *,
+        births: Iterable[c.Birth],
+        states: Iterable[c.State],
+        seen: Mapping[str, int],
+        now_ms: int,
+    ) -> list[Transition]:
+        """What one stored batch says about liveness: its births, then its states, then the
+        devices it heard from (device -> boot of its last message)."""
+        out: list[Transition] = []
+        for b in births:
+            t = self.on_birth(
+                device=b.device,
+                boot=b.boot,
+                device_class=b.device_class,
+                heartbeat_s=b.heartbeat_s,
+                firmware=b.firmware,
+                now_ms=now_ms,
+            )
+            if t is not None:
+                out.append(t)
+        for st in states:
+            t = self.on_state(device=st.device, boot=st.boot, online=st.online, now_ms=now_ms)
+            if t is not None:
+                out.append(t)
+        for device, boot in seen.items():
+            t = self.on_seen(device=device, now_ms=now_ms, boot=boot)
+            if t is not None:
+                out.append(t)
+        return out
+
     def on_gap(self, *, device: str, now_ms: int, count: int = 1) -> None:
         old = self.get(device)
         self.devices[device] = _replace(old, gaps=old.gaps + count, last_gap_ms=now_ms)
@@ -220,7 +255,7 @@ class DeviceStates:
     def tick(self, now_ms: int) -> list[Transition]:
         """Offline every online device whose heartbeat deadline has passed. None while the
         hub's own link is down; and when most of the fleet is due at once
-        (:func:`~hub.rules.device.fleet_silent`) the cause is on the hub's side (it
+        (:func:`fleet_silent`) the cause is on the hub's side (it
         stalled, or is still working through a backlog), so the silence clock restarts
         instead, as after a hub start."""
         if not self.link_up:
@@ -238,6 +273,11 @@ class DeviceStates:
             if t is not None:
                 out.append(t)
         return out
+
+
+def fleet_silent(silent: int, fleet: int) -> bool:
+    """Too many devices silent at once to be device faults: a hub, broker or network cause."""
+    return silent >= MASS_SILENCE_MIN and silent >= MASS_SILENCE_SHARE * fleet
 
 
 def parse_class_timeouts(text: str) -> dict[str, float]:

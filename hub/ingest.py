@@ -18,10 +18,9 @@ committing batch N overlap while memory stays bounded (the broker sends at most
    request a rebirth from devices with new sequence gaps (:mod:`hub.device_replies`), and
    hand the stored items to the sink.
 
-The sink (the rules engine) receives a list of ``(tag, item)``: ``("birth", Birth)``,
-``("state", State)``, ``(device, Data | Events)`` for stored messages, and
-``("device", DeviceStatus)`` for fused online/offline transitions (see
-:mod:`hub.device_state`), including those from the heartbeat tick. The sink runs behind
+The sink (the rules engine) receives :data:`hub.rules.inputs.RuleInput` records, made once
+here: stored births and streams, the liveness owner's (:mod:`hub.device_state`) transitions,
+the heartbeat tick's included, and the hub's own link changes. The sink runs behind
 the commit stage through a bounded queue, so the rules never set the drain rate of a
 replayed backlog unless they fall more than ``_SINK_DEPTH`` batches behind.
 """
@@ -34,7 +33,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -50,6 +48,7 @@ from hub.ingest_backlog import Backlog
 from hub.ingest_batch import Batch, Classifier, Rejected
 from hub.ingest_store import BatchWrite, IngestStore, load
 from hub.metrics import IngestCounters, IngestGauges, influx_line, make_registry
+from hub.rules.inputs import Born, FleetSilent, LinkChanged, Liveness, RuleInput
 from hub.settings import HubSettings
 from hub.spool import Spool
 from hub.storage_health import StorageHealth
@@ -59,8 +58,8 @@ from trygg.mqtt import Connection, Incoming, MqttError, Will, backoff
 
 log = logging.getLogger(__name__)
 
-Sink = Callable[[list[tuple[str, Any]]], Awaitable[None]]
-Items = list[tuple[str, Any]]
+Items = list[RuleInput]
+Sink = Callable[[Items], Awaitable[None]]
 _PIPELINE_DEPTH = 4
 # InfluxDB writes in flight at once: a 5000-line write spends most of its time waiting on
 # InfluxDB, so two overlap that wait.
@@ -256,7 +255,7 @@ class Ingest:
             return
         self.states.link(up=up, now_ms=to_ms(self.clock.now()))
         if self.sink is not None:
-            await self._sink_queue.put(([("link", up)], None))
+            await self._sink_queue.put(([LinkChanged(up=up)], None))
 
     async def _mqtt_loop(
         self, stop: asyncio.Event, schema: asyncio.Future[None], starting: asyncio.Future[None]
@@ -523,22 +522,9 @@ class Ingest:
         changed: set[str] = set()
         for batch in batches:
             committed = self.classifier.commit(batch)
-            for birth in batch.births:
-                t = states.on_birth(
-                    device=birth.device,
-                    boot=birth.boot,
-                    device_class=birth.device_class,
-                    heartbeat_s=birth.heartbeat_s,
-                    firmware=birth.firmware,
-                    now_ms=now_ms,
-                )
-                transitions += [t] if t else []
-            for st in batch.states:
-                t = states.on_state(device=st.device, boot=st.boot, online=st.online, now_ms=now_ms)
-                transitions += [t] if t else []
-            for device, boot in batch.seen.items():
-                t = states.on_seen(device=device, now_ms=now_ms, boot=boot)
-                transitions += [t] if t else []
+            transitions += states.observe(
+                births=batch.births, states=batch.states, seen=batch.seen, now_ms=now_ms
+            )
             for device, n in committed.gaps.items():
                 states.on_gap(device=device, now_ms=now_ms, count=n)
                 gaps[device] = gaps.get(device, 0) + n
@@ -574,10 +560,9 @@ class Ingest:
             self.backlog.leave(token)
             return
         items: Items = [
-            *(("birth", b) for b in batch.births),
-            *(("state", s) for s in batch.states),
+            *(Born(b) for b in batch.births),
             *batch.stored,
-            *(("device", t.status) for t in transitions),
+            *(Liveness(t.status) for t in transitions),
         ]
         if items:
             await self._sink_queue.put((items, token))
@@ -657,7 +642,17 @@ class Ingest:
     async def tick(self) -> list[Transition]:
         """Declare silent devices offline (heartbeat timeout); persist and feed the sink."""
         self.attention.observe()  # a stall just ended is on record before silence is judged
-        transitions = self.states.tick(to_ms(self.clock.now()))
+        now_ms = to_ms(self.clock.now())
+        silences = self.states.mass_silences
+        transitions = self.states.tick(now_ms)
+        items: Items = [Liveness(t.status) for t in transitions]
+        if self.states.mass_silences != silences:
+            log.warning(
+                "most of %d devices silent at once: a hub, broker or network cause, "
+                "not device faults; restarting the silence clock",
+                len(self.states.devices),
+            )
+            items.append(FleetSilent(at_ms=now_ms))
         self.gauges.stalled_s = self.attention.stalled_s
         online = sum(1 for s in self.states.devices.values() if s.online)
         self.gauges.devices_online = online
@@ -667,14 +662,13 @@ class Ingest:
         oldest = [*self._oldest_unstored]
         if self.spool is not None and (spooled := self.spool.oldest_ms()) is not None:
             oldest.append(spooled)
-        now_ms = to_ms(self.clock.now())
         self.gauges.oldest_unsent_s = (now_ms - min(oldest)) / 1000 if oldest else 0.0
+        for t in transitions:
+            log.info("%s: %s (%s)", t.status.device, t.kind, t.status.reason)
         if transitions:
-            for t in transitions:
-                log.info("%s: %s (%s)", t.status.device, t.kind, t.status.reason)
             await asyncio.to_thread(self.store.states, [t.status for t in transitions])
-            if self.sink is not None:
-                await self._sink_queue.put(([("device", t.status) for t in transitions], None))
+        if items and self.sink is not None:
+            await self._sink_queue.put((items, None))
         return transitions
 
     async def _gauge_loop(self, stop: asyncio.Event) -> None:

@@ -53,7 +53,7 @@ class Batch:
     lines: list[str] = field(default_factory=list)
     marks: list[tuple[str, int]] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
-    stored: list[tuple[str, Any]] = field(default_factory=list)
+    stored: list[mirror.Data | mirror.Events] = field(default_factory=list)
     births: list[c.Birth] = field(default_factory=list)
     states: list[c.State] = field(default_factory=list)
     touched: set[str] = field(default_factory=set)
@@ -151,12 +151,10 @@ class Classifier:
             return mirror.decode_events(payload)
         return c.decode(kind, payload)
 
-    def _stream(
-        self, batch: Batch, device: str, message: mirror.AnyData | mirror.AnyEvents
-    ) -> None:
+    def _stream(self, batch: Batch, device: str, message: mirror.Data | mirror.Events) -> None:
         self.owners.check_items(
             device,
-            message.readings if isinstance(message, mirror.DATA_TYPES) else message.events,
+            message.readings if isinstance(message, mirror.Data) else message.events,
         )
         state = self.seq.get(device)
         if state is None:
@@ -166,10 +164,10 @@ class Classifier:
         key = (device, message.seq)
         if self.dedup and (state.is_stored(message.seq) or key in self.pending):
             batch.delta.duplicates += 1
-            if isinstance(message, mirror.DATA_TYPES):
+            if isinstance(message, mirror.Data):
                 batch.delta.duplicate_readings += len(message.readings)
             return
-        if isinstance(message, mirror.DATA_TYPES):
+        if isinstance(message, mirror.Data):
             # Encoding may still refuse a value (unknown field, wrong type): then the
             # whole message is rejected and nothing of it is stored.
             lines = reading_lines(device=device, site=message.site, readings=message.readings)
@@ -195,10 +193,10 @@ class Classifier:
         batch.lines += lines
         self.pending.add(key)
         batch.marks.append(key)
-        batch.stored.append((device, message))
+        batch.stored.append(message)
 
     @staticmethod
-    def _outbox_figures(batch: Batch, device: str, message: mirror.AnyData) -> None:
+    def _outbox_figures(batch: Batch, device: str, message: mirror.Data) -> None:
         for r in message.readings:
             if r.field in _OUTBOX_FIELDS and r.kind is c.AssetKind.DEVICE:
                 depth, dropped = batch.outbox.get(device, (None, None))

@@ -15,8 +15,8 @@ from typing import Final
 
 import msgspec
 
-from hub.contract_mirror import AnyReading
-from trygg.contract import FIELDS, ContractError, Value
+from hub import contract_mirror as mirror
+from trygg.contract import FIELDS, ContractError, Reading, Value
 
 _TAG_ESCAPE: Final = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
 _MEAS_ESCAPE: Final = str.maketrans({",": r"\,", " ": r"\ "})
@@ -92,6 +92,10 @@ _ENCODE: Final = msgspec.json.Encoder().encode
 _VALUE: Final = attrgetter("v")
 _TIME: Final = attrgetter("t")
 _TEXTS_MIN: Final = 4
+
+
+# Either decoder's reading: the ingest's mirror, or the contract's model elsewhere.
+AnyReading = Reading | mirror.Reading
 
 
 def _number_texts(readings: Sequence[AnyReading]) -> tuple[list[str], list[str]] | None:

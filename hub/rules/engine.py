@@ -2,12 +2,15 @@
 pure rules, applies their actions to alarms and tickets, and persists the rule state.
 
 Rule state that matters (debounce timers, active flags, learned baselines, fill history,
-device silence) lives in ``rule_state``, written in the same transaction as the alarms and
-tickets it caused, so a hub killed at any moment restarts consistent and carries on. Silence
-("no data", heartbeat timeouts) counts from the hub's start, or from its last reconnect to
-the broker (the item ``("link", up)``), plus ``offline_grace_s`` at the earliest, and time
-the hub could not hear (:mod:`hub.attention`, measured by the ``monitor``) is not silence.
-Readings are judged at their own measurement time; ticks at the clock's time.
+device offline holds) lives in ``rule_state``, written in the same transaction as the alarms
+and tickets it caused, so a hub killed at any moment restarts consistent and carries on.
+What the engine receives is :data:`hub.rules.inputs.RuleInput`. Device liveness is not
+decided here: the ingest's liveness owner sends its transitions. A sensor's silence ("no
+data") counts from the hub's start, its last reconnect to the broker (:class:`LinkChanged`)
+or the owner's last mass silence (:class:`FleetSilent`), plus ``offline_grace_s`` at the
+earliest, and time the hub could not hear (:mod:`hub.attention`, measured by the
+``monitor``) is not silence. Readings are judged at their own measurement time; ticks at
+the clock's time.
 """
 
 from __future__ import annotations
@@ -24,11 +27,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub import contract_mirror as mirror
 from hub import retry
 from hub.attention import Attention
 from hub.attention_monitor import AttentionMonitor
-from hub.db import Asset, Device, RuleState, upsert
+from hub.contract_mirror import Data, Events
+from hub.db import Asset, RuleState, upsert
+from hub.device_state import DeviceStatus
 from hub.rules import alarms, codec
 from hub.rules.actions import Action, Raise
 from hub.rules.bin import BinState, bin_step
@@ -40,18 +44,12 @@ from hub.rules.cabinet import (
     cabinet_step,
 )
 from hub.rules.camera import camera_event
-from hub.rules.device import (
-    DEVICE_OFFLINE,
-    DeviceParams,
-    DeviceState,
-    device_step,
-    fleet_silent,
-    timed_out,
-)
+from hub.rules.device import DEVICE_OFFLINE, DeviceParams, DeviceState, device_step
 from hub.rules.fleet import Fleet
+from hub.rules.inputs import Born, FleetSilent, LinkChanged, Liveness, RuleInput
 from hub.rules.lamp import LAMP_OUT, LampParams, LampState, lamp_step, sun_at
 from trygg import contract as c
-from trygg.clock import Clock, from_ms, to_ms
+from trygg.clock import Clock, to_ms
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +82,7 @@ class RuleEngine:
         self.cabinets: dict[str, CabinetState] = {}
         self.devices: dict[str, DeviceState] = {}
         self.floor_ms = 0
-        self.link_up = True  # the hub's own broker link (ingest feeds ("link", bool))
-        self.mass_silences = 0  # ticks that found most of the fleet silent at once
+        self.link_up = True  # the hub's own broker link (ingest feeds LinkChanged)
         self.tickets_opened = 0
         self.evaluations = 0
         self.items_fed = 0  # messages whose effects are committed (tests wait on it)
@@ -99,8 +96,6 @@ class RuleEngine:
         with self.sessions() as s:
             for asset in s.scalars(select(Asset)):
                 self.fleet.from_row(asset)
-            for dev in s.scalars(select(Device)):
-                self.fleet.heartbeats[dev.id] = dev.heartbeat_s
         self.reload_state()
         log.info(
             "rules loaded: %d assets, %d lamp, %d bin, %d device states",
@@ -133,13 +128,12 @@ class RuleEngine:
         }
 
     # ---- entry points ----------------------------------------------------------------
-    async def feed(self, items: list[tuple[str, Any]]) -> None:
-        """Stored messages from ingest: ("birth", Birth), ("state", State), (device, Data
-        or Events), and ("device", obj with .device/.online) transitions."""
+    async def feed(self, items: list[RuleInput]) -> None:
+        """What the ingest stored or decided, in order (:mod:`hub.rules.inputs`)."""
         await asyncio.to_thread(self.feed_sync, items)
 
     async def tick(self) -> None:
-        """Time passing: timers, "no data", heartbeat timeouts and resolve holds."""
+        """Time passing: timers, "no data", offline holds and resolve holds."""
         if self.monitor is not None:
             self.monitor.observe()  # a stall just ended is on record before silence is judged
         await asyncio.to_thread(self.tick_sync)
@@ -155,52 +149,39 @@ class RuleEngine:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=every_s)
 
-    def feed_sync(self, items: list[tuple[str, Any]]) -> None:
+    def feed_sync(self, items: list[RuleInput]) -> None:
         """A transient database error (a deadlock with ingest, a lock timeout) rolled the
         transaction back and the state is reloaded, so the feed is run again (hub.retry)."""
         with self._lock:
             retry.transient(lambda: self._feed_once(items), what="rules feed")
 
-    def _feed_once(self, items: list[tuple[str, Any]]) -> None:
+    def _feed_once(self, items: list[RuleInput]) -> None:
         try:
             self._feed(items)
         except BaseException:
             self.reload_state()
             raise
 
-    def _feed(self, items: list[tuple[str, Any]]) -> None:
+    def _feed(self, items: list[RuleInput]) -> None:
         with self.sessions.begin() as s:
             now_ms = to_ms(self.clock.now())
             dev_actions: list[Action] = []
             asset_actions: list[Action] = []
             touched_cabinets: dict[str, int] = {}
-            states: list[c.State] = []
-            for tag, message in items:
-                if tag == "link":
-                    self._link(bool(message), now_ms)
-                elif tag == "birth":
-                    self.fleet.from_birth(message)
-                    dev_actions += self._device(
-                        message.device, now_ms, online=True, boot=message.boot
-                    )
-                elif tag == "state" or (tag == "device" and hasattr(message, "online")):
-                    if isinstance(message, c.State):
-                        states.append(message)
-                    dev_actions += self._device(
-                        message.device,
-                        now_ms,
-                        online=bool(message.online),
-                        boot=getattr(message, "boot", None),
-                    )
-                elif isinstance(message, mirror.DATA_TYPES):
-                    dev_actions += self._device(message.device, now_ms, seen=True)
-                    asset_actions += self._on_data(s, message, touched_cabinets)
-                elif isinstance(message, mirror.EVENTS_TYPES):
-                    dev_actions += self._device(message.device, now_ms, seen=True)
-                    asset_actions += self._on_events(s, message)
-            # devices rows in id order, as ingest writes them: no lock-order deadlock
-            for state in sorted(states, key=lambda st: st.device):
-                self._device_row(s, state)
+            for item in items:
+                match item:
+                    case Data():
+                        asset_actions += self._on_data(s, item, touched_cabinets)
+                    case Events():
+                        asset_actions += self._on_events(s, item)
+                    case Liveness(status=status):
+                        dev_actions += self._device(status.device, now_ms, status)
+                    case Born(birth=birth):
+                        self.fleet.from_birth(birth)
+                    case LinkChanged(up=up):
+                        self._link(up, now_ms)
+                    case FleetSilent(at_ms=at_ms):
+                        self._restart_silence(at_ms)
             cab_actions = [a for cab, t in touched_cabinets.items() for a in self._cabinet(cab, t)]
             self._apply(s, [*dev_actions, *cab_actions, *asset_actions])
             self._persist(s)
@@ -220,19 +201,7 @@ class RuleEngine:
             actions: list[Action] = []
             if not self.link_up:  # the hub hears nobody: silence is no evidence
                 self.floor_ms = max(self.floor_ms, now_ms + int(self.offline_grace_s * 1000))
-            devices = sorted(set(self.fleet.heartbeats) | set(self.devices))
-            silent = sum(1 for d in devices if self._silent(d, now_ms))
-            if fleet_silent(silent, len(devices)):
-                log.warning(
-                    "%d of %d devices silent at once: a hub, broker or network cause, "
-                    "not device faults; restarting the silence clock",
-                    silent,
-                    len(devices),
-                )
-                # Reconnecting devices trickle back: give them the same grace as a hub start.
-                self.floor_ms = now_ms + int(self.offline_grace_s * 1000)
-                self.mass_silences += 1
-            for device in devices:
+            for device in sorted(self.devices):
                 actions += self._device(device, now_ms)
             for cab in list(self.cabinets):
                 actions += self._cabinet(cab, now_ms, tick=True)
@@ -253,7 +222,7 @@ class RuleEngine:
             self._persist(s)
 
     # ---- evaluation ------------------------------------------------------------------
-    def _on_data(self, s: Session, data: mirror.AnyData, cabinets: dict[str, int]) -> list[Action]:
+    def _on_data(self, s: Session, data: Data, cabinets: dict[str, int]) -> list[Action]:
         groups: dict[tuple[str, int], dict[str, Any]] = {}
         quality: dict[tuple[str, int], str] = {}
         for r in data.readings:
@@ -274,7 +243,7 @@ class RuleEngine:
                 actions += self._bin(asset_id, obs, t, quality=quality.get((asset_id, t), "good"))
         return actions
 
-    def _on_events(self, s: Session, events: mirror.AnyEvents) -> list[Action]:
+    def _on_events(self, s: Session, events: Events) -> list[Action]:
         actions: list[Action] = []
         for e in events.events:
             info = self.fleet.known(s, e.asset)
@@ -354,54 +323,22 @@ class RuleEngine:
         self.link_up = up
         self.floor_ms = max(self.floor_ms, now_ms + int(self.offline_grace_s * 1000))
 
-    def _device_params(self, device: str) -> DeviceParams:
-        return DeviceParams(
-            heartbeat_s=self.fleet.heartbeats.get(device, 300.0), min_off_s=self.offline_grace_s
-        )
+    def _restart_silence(self, at_ms: int) -> None:
+        """Most of the fleet fell silent at once (a hub, broker or network cause): sensors
+        get the same grace as after a hub start, while their devices reconnect."""
+        self.floor_ms = max(self.floor_ms, at_ms + int(self.offline_grace_s * 1000))
 
-    def _silent(self, device: str, t_ms: int) -> bool:
-        state = self.devices.get(device, DeviceState())
-        return state.online and timed_out(
-            state,
-            t_ms=t_ms,
-            p=self._device_params(device),
-            floor_ms=self.floor_ms,
-            heard=self.attention,
-        )
-
-    def _device(
-        self,
-        device: str,
-        t: int,
-        *,
-        online: bool | None = None,
-        boot: int | None = None,
-        seen: bool = False,
-    ) -> list[Action]:
+    def _device(self, device: str, t: int, status: DeviceStatus | None = None) -> list[Action]:
         old = self.devices.get(device, DeviceState())
-        params = self._device_params(device)
         new, actions = device_step(
             old,
             device=device,
             t_ms=t,
-            p=params,
-            online=online,
-            boot=boot,
-            seen=seen,
-            floor_ms=self.floor_ms,
-            heard=self.attention,
+            p=DeviceParams(min_off_s=self.offline_grace_s),
+            status=status,
         )
         self._store(f"device:{device}", self.devices, device, old, new)
         return actions
-
-    @staticmethod
-    def _device_row(s: Session, state: c.State) -> None:
-        """Keep the devices table's online flag current (a stale death from an earlier
-        boot, arriving after the new birth, is ignored)."""
-        dev = s.get(Device, state.device)
-        if dev is None or state.boot < dev.boot:
-            return
-        dev.online, dev.boot, dev.state_changed = state.online, state.boot, from_ms(state.ts)
 
     def _store(self, key: str, store: dict[str, Any], ident: str, old: Any, new: Any) -> None:
         self.evaluations += 1

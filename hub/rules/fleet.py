@@ -1,5 +1,5 @@
 """What the rules know about the fleet: assets (position, cabinet, device, per-asset
-thresholds), each cabinet's lamps and each device's heartbeat, and where a ticket for an
+thresholds) and each cabinet's lamps, and where a ticket for an
 asset, a cabinet or a device is (its position and address).
 
 Filled from the ``assets`` table at start and from births as they arrive; thresholds are
@@ -49,7 +49,6 @@ class Fleet:
         self.resolve_hold_s = resolve_hold_s
         self.assets: dict[str, AssetInfo] = {}
         self.cabinet_lamps: dict[str, set[str]] = defaultdict(set)
-        self.heartbeats: dict[str, float] = {}
 
     def remember(
         self,
@@ -103,7 +102,6 @@ class Fleet:
         )
 
     def from_birth(self, birth: c.Birth) -> None:
-        self.heartbeats[birth.device] = birth.heartbeat_s
         for a in birth.assets:
             self.remember(
                 asset_id=a.id,

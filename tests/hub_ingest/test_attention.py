@@ -16,8 +16,9 @@ from hub.attention import Attention
 from hub.attention_monitor import AttentionMonitor
 from hub.device_state import DeviceStates
 from hub.ingest_backlog import Backlog
+from hub.rules.actions import Action
 from hub.rules.bin import BinParams, BinState, bin_step
-from hub.rules.device import DeviceParams, DeviceState, device_step, timed_out
+from hub.rules.device import DeviceParams, DeviceState, device_step
 from tests.purity import io_imported_by
 
 S = 1000  # ms per second
@@ -235,21 +236,24 @@ def test_device_states_subtract_the_hubs_deaf_time(
 @pytest.mark.parametrize(
     ("stall", "t_s", "silent"),
     [
-        (None, 121, True),  # 2 x 60 s heartbeat = 120 s
-        ((10, 70), 121, False),
-        ((10, 70), 181, True),
+        (None, 151, True),  # 2.5 x 60 s heartbeat = 150 s
+        ((10, 70), 151, False),
+        ((10, 70), 211, True),
     ],
 )
-def test_the_offline_rule_subtracts_the_same_deaf_time(
+def test_the_offline_rule_raises_on_the_owners_transitions_only(
     stall: tuple[int, int] | None, t_s: int, silent: bool
 ) -> None:
     heard = Attention()
     if stall is not None:
         heard.stalled(stall[0] * S, stall[1] * S)
-    p = DeviceParams(heartbeat_s=60, heartbeat_factor=2, min_off_s=0)
-    st = DeviceState(last_seen_ms=1)
-    assert timed_out(st, t_ms=t_s * S, p=p, floor_ms=0, heard=heard) is silent
-    _, actions = device_step(st, device="d", t_ms=t_s * S, p=p, heard=heard)
+    states = _fleet(heard, n=1)
+    actions: list[Action] = []
+    rule = DeviceState()
+    for t in states.tick(t_s * S):
+        rule, actions = device_step(
+            rule, device=t.status.device, t_ms=t_s * S, p=DeviceParams(min_off_s=0), status=t.status
+        )
     assert [a.alarm for a in actions] == (["deviceOffline"] if silent else [])
 
 

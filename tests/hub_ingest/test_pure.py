@@ -23,6 +23,7 @@ from tests.purity import io_imported_by
 from trygg import contract as c
 
 S = 1000  # ms per second
+T = 1_790_000_000_000  # a contract-valid message time
 
 
 def _states(**kw: object) -> DeviceStates:
@@ -99,6 +100,26 @@ def test_a_backlog_after_a_will_does_not_revive_the_device() -> None:
     t = states.on_seen(device="d1", now_ms=3 * S, boot=3)  # a new boot is a new life
     assert t is not None
     assert t.kind == "online"
+
+
+def test_a_batch_is_observed_births_then_states_then_what_was_heard() -> None:
+    states = DeviceStates(started_ms=0, grace_s=0)
+    birth = c.Birth(
+        device="d1", site="s", boot=2, heartbeat_s=60, firmware="f", low=1, ts=T, assets=[]
+    )
+    stale = c.State(device="d1", boot=1, online=False, ts=T)  # a will of the earlier boot
+    died = c.State(device="d2", boot=1, online=False, ts=T)
+    states.devices["d2"] = DeviceStatus(device="d2", boot=1, online=True, reason="birth")
+    states.devices["d3"] = DeviceStatus(device="d3", boot=1, online=False, reason="heartbeat")
+    got = states.observe(
+        births=[birth], states=[stale, died], seen={"d1": 2, "d3": 1}, now_ms=5 * S
+    )
+    assert [(t.status.device, t.kind, t.status.reason) for t in got] == [
+        ("d1", "online", "birth"),
+        ("d2", "offline", "will"),
+        ("d3", "online", "data"),
+    ]
+    assert states.get("d1").last_seen_ms == 5 * S
 
 
 def _on_seen_reference(

@@ -3,36 +3,56 @@ root-cause suppression, hold-time resolve, reopen, restarts and the offline stor
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub import contract_mirror as mirror
 from hub import tickets
 from hub.db import Alarm, Device, Ticket
+from hub.device_state import DeviceStates, DeviceStatus
 from hub.rules.engine import RuleEngine
+from hub.rules.inputs import Born, LinkChanged, Liveness, RuleInput
 from tests.rules.scenario import Pole
 from trygg import contract as c
-from trygg.clock import FakeClock
+from trygg.clock import FakeClock, to_ms
 
 NIGHT = datetime(2026, 12, 15, 18, 0, tzinfo=UTC)  # dark in Solna
 
 
+GRACE_S = 120.0
+
+
 class Rig:
-    """An engine with a fake clock over a real database; ``restart`` is a new hub process."""
+    """An engine with a fake clock over a real database, fed as the ingest feeds it: device
+    liveness from its one owner; ``restart`` is a new hub process."""
 
     def __init__(self, sessions: sessionmaker[Session], *, start: datetime = NIGHT) -> None:
         self.sessions = sessions
         self.clock = FakeClock(start)
+        self.liveness = self._liveness([])
         self.engine = self._engine()
 
+    def _liveness(self, persisted: Iterable[DeviceStatus]) -> DeviceStates:
+        states = DeviceStates(started_ms=self._now(), grace_s=GRACE_S)
+        states.load(persisted)
+        return states
+
     def _engine(self) -> RuleEngine:
-        e = RuleEngine(sessions=self.sessions, clock=self.clock, resolve_hold_s=300)
+        e = RuleEngine(
+            sessions=self.sessions, clock=self.clock, resolve_hold_s=300, offline_grace_s=GRACE_S
+        )
         e.load()
         return e
 
+    def _now(self) -> int:
+        return to_ms(self.clock.now())
+
     def restart(self) -> None:
+        self.liveness = self._liveness(list(self.liveness.devices.values()))
         self.engine = self._engine()
 
     def register(self, pole: Pole) -> None:
@@ -47,7 +67,7 @@ class Rig:
                     )
                 )
         self._ingest_birth(pole)
-        self.engine.feed_sync([("birth", pole.birth(self.clock.now()))])
+        self.send(pole.birth(self.clock.now()))
 
     def _ingest_birth(self, pole: Pole) -> None:
         # What ingest stores before the rules see the birth.
@@ -68,14 +88,37 @@ class Rig:
                     )
                 )
 
-    def send(self, item: tuple[str, Any]) -> None:
-        self.engine.feed_sync([item])
+    def send(self, message: c.Birth | c.State | c.Data | c.Events | LinkChanged) -> None:
+        """One stored message (or link change), with the liveness transitions it causes."""
+        now, owner = self._now(), self.liveness
+        inputs: list[RuleInput] = []
+        births, states, seen = [], [], {}
+        match message:
+            case c.Birth():
+                births, inputs = [message], [Born(message)]
+            case c.State():
+                states = [message]
+            case c.Data():
+                seen, inputs = {message.device: message.boot}, [mirror.as_data(message)]
+            case c.Events():
+                seen, inputs = {message.device: message.boot}, [mirror.as_events(message)]
+            case LinkChanged():
+                owner.link(up=message.up, now_ms=now)
+                inputs = [message]
+        transitions = owner.observe(births=births, states=states, seen=seen, now_ms=now)
+        self.engine.feed_sync([*inputs, *(Liveness(t.status) for t in transitions)])
+
+    def tick(self) -> None:
+        transitions = self.liveness.tick(self._now())
+        if transitions:
+            self.engine.feed_sync([Liveness(t.status) for t in transitions])
+        self.engine.tick_sync()
 
     def every_minute(self, minutes: int, make: Any) -> None:
         for _ in range(minutes):
             self.send(make())
             self.clock.advance(60)
-            self.engine.tick_sync()
+            self.tick()
 
     def tickets(self) -> list[tuple[str, str | None, str]]:
         with self.sessions() as s:
@@ -87,7 +130,7 @@ def test_cabinet_outage_is_one_ticket_and_hides_the_lamp_alarms(
 ) -> None:
     rig, pole = Rig(sessions), Pole("pole-a")
     rig.register(pole)
-    rig.every_minute(10, lambda: (pole.device, pole.lamps_data(rig.clock.now(), [False] * 4)))
+    rig.every_minute(10, lambda: pole.lamps_data(rig.clock.now(), [False] * 4))
     assert rig.tickets() == [("cabinetOut", pole.cabinet, "new")]
     with sessions() as s:
         lamp_alarms = s.scalars(select(Alarm).where(Alarm.type == "lampOut")).all()
@@ -98,11 +141,9 @@ def test_cabinet_outage_is_one_ticket_and_hides_the_lamp_alarms(
         assert cab.lat is not None
         assert cab.device_id == pole.device
     # Power back on three lamps; lamp 3 stays dark: it is a lamp fault of its own.
-    rig.every_minute(
-        5, lambda: (pole.device, pole.lamps_data(rig.clock.now(), [True] * 3 + [False]))
-    )
+    rig.every_minute(5, lambda: pole.lamps_data(rig.clock.now(), [True] * 3 + [False]))
     rig.clock.advance(400)
-    rig.engine.tick_sync()
+    rig.tick()
     assert rig.tickets() == [
         ("cabinetOut", pole.cabinet, "resolved"),
         ("lampOut", pole.lamp(3), "new"),
@@ -115,19 +156,19 @@ def test_offline_device_suppresses_its_assets_and_resolves_after_the_hold(
     rig, pole = Rig(sessions), Pole("pole-b", lamps=1)
     pole.properties = {pole.bin: {"sensorTimeoutS": 600}}
     rig.register(pole)
-    rig.every_minute(3, lambda: (pole.device, pole.bin_data(rig.clock.now(), level=0.3)))
-    rig.send(("state", pole.state(rig.clock.now(), online=False)))  # the Last Will
+    rig.every_minute(3, lambda: pole.bin_data(rig.clock.now(), level=0.3))
+    rig.send(pole.state(rig.clock.now(), online=False))  # the Last Will
     for _ in range(20):  # 20 silent minutes
         rig.clock.advance(60)
-        rig.engine.tick_sync()
+        rig.tick()
     assert rig.tickets() == [("deviceOffline", pole.device, "new")]
     with sessions() as s:
         dead = s.scalars(select(Alarm).where(Alarm.type == "binSensorDead")).one()
         assert dead.suppressed_by == f"deviceOffline:{pole.device}"
     # Back online: the offline ticket resolves after the hold; the bin reports again.
     pole.boot += 1
-    rig.send(("birth", pole.birth(rig.clock.now())))
-    rig.every_minute(10, lambda: (pole.device, pole.bin_data(rig.clock.now(), level=0.3)))
+    rig.send(pole.birth(rig.clock.now()))
+    rig.every_minute(10, lambda: pole.bin_data(rig.clock.now(), level=0.3))
     assert rig.tickets() == [("deviceOffline", pole.device, "resolved")]
 
 
@@ -137,8 +178,8 @@ def test_a_repeat_bumps_a_return_in_the_hold_continues_a_later_one_reopens(
     rig, pole = Rig(sessions), Pole("pole-c", lamps=1)
     rig.register(pole)
 
-    def covered(active: bool) -> tuple[str, c.Events]:
-        return pole.device, pole.event(
+    def covered(active: bool) -> c.Events:
+        return pole.event(
             rig.clock.now(), pole.camera, c.AssetKind.CAMERA, "cameraCovered", active=active
         )
 
@@ -151,7 +192,7 @@ def test_a_repeat_bumps_a_return_in_the_hold_continues_a_later_one_reopens(
     rig.clock.advance(60)
     rig.send(covered(False))
     rig.clock.advance(301)
-    rig.engine.tick_sync()
+    rig.tick()
     assert rig.tickets() == [("cameraCovered", pole.camera, "resolved")]
     rig.clock.advance(3600)
     rig.send(covered(True))  # an hour later: the same ticket reopens
@@ -167,11 +208,11 @@ def test_timers_and_baselines_survive_a_restart(sessions: sessionmaker[Session])
     rig, pole = Rig(sessions), Pole("pole-d", lamps=1)
     rig.register(pole)
 
-    def lit() -> tuple[str, c.Data]:
-        return pole.device, pole.lamps_data(rig.clock.now(), [True])
+    def lit() -> c.Data:
+        return pole.lamps_data(rig.clock.now(), [True])
 
-    def dark() -> tuple[str, c.Data]:
-        return pole.device, pole.lamps_data(rig.clock.now(), [False])
+    def dark() -> c.Data:
+        return pole.lamps_data(rig.clock.now(), [False])
 
     rig.every_minute(12, lit)  # learns its baseline
     baseline = rig.engine.lamps[pole.lamp(0)].baseline_kw
@@ -181,7 +222,7 @@ def test_timers_and_baselines_survive_a_restart(sessions: sessionmaker[Session])
     assert rig.engine.lamps[pole.lamp(0)].baseline_kw == baseline
     assert rig.tickets() == []
     rig.clock.advance(61)
-    rig.engine.tick_sync()  # the persisted timer completes without another reading
+    rig.tick()  # the persisted timer completes without another reading
     assert rig.tickets() == [("lampOut", pole.lamp(0), "new")]
 
 
@@ -190,21 +231,21 @@ def test_no_offline_storm_after_the_hub_was_down(sessions: sessionmaker[Session]
     poles = [Pole(f"pole-s{i}", lamps=1) for i in range(5)]
     for p in poles:
         rig.register(p)
-    rig.engine.tick_sync()
+    rig.tick()
     rig.clock.advance(2 * 3600)  # the hub was down for two hours
     rig.restart()
-    rig.engine.tick_sync()
+    rig.tick()
     rig.clock.advance(60)
-    rig.engine.tick_sync()
+    rig.tick()
     assert rig.tickets() == []  # silence only counts from the restart + grace
     for p in poles[:4]:  # four devices come back, one does not
-        rig.send((p.device, p.bin_data(rig.clock.now(), level=0.2)))
-    # grace 120 s + heartbeat timeout 2 x 60 s + offline hold 120 s = 6 min
+        rig.send(p.bin_data(rig.clock.now(), level=0.2))
+    # grace 120 s + heartbeat timeout 2.5 x 60 s + offline hold 120 s = 6.5 min
     for _ in range(7):
         rig.clock.advance(60)
         for p in poles[:4]:
-            rig.send((p.device, p.bin_data(rig.clock.now(), level=0.2)))
-        rig.engine.tick_sync()
+            rig.send(p.bin_data(rig.clock.now(), level=0.2))
+        rig.tick()
     assert rig.tickets() == [("deviceOffline", poles[4].device, "new")]
 
 
@@ -213,19 +254,19 @@ def test_no_offline_ticket_while_the_hubs_broker_link_is_down(
 ) -> None:
     rig, pole = Rig(sessions), Pole("pole-l", lamps=1)  # one device: no mass-silence rule
     rig.register(pole)
-    rig.send((pole.device, pole.bin_data(rig.clock.now(), level=0.2)))
-    rig.send(("link", False))
+    rig.send(pole.bin_data(rig.clock.now(), level=0.2))
+    rig.send(LinkChanged(up=False))
     for _ in range(30):  # half an hour without a broker: the hub hears nobody
         rig.clock.advance(60)
-        rig.engine.tick_sync()
-    rig.send(("link", True))
+        rig.tick()
+    rig.send(LinkChanged(up=True))
     rig.clock.advance(60)  # the device is still in its reconnect back-off
-    rig.engine.tick_sync()
+    rig.tick()
     assert rig.tickets() == []
-    # It never comes back: grace 120 s + heartbeat timeout 2 x 60 s + offline hold 120 s.
+    # It never comes back: grace 120 s + heartbeat timeout 2.5 x 60 s + offline hold 120 s.
     for _ in range(7):
         rig.clock.advance(60)
-        rig.engine.tick_sync()
+        rig.tick()
     assert rig.tickets() == [("deviceOffline", pole.device, "new")]
 
 
@@ -233,8 +274,8 @@ def test_bin_threshold_from_the_birth_and_fire_priority(sessions: sessionmaker[S
     rig, pole = Rig(sessions), Pole("pole-e", lamps=1)
     pole.properties = {pole.bin: {"fullnessThreshold": 0.6, "fullMinS": 120}}
     rig.register(pole)
-    rig.every_minute(4, lambda: (pole.device, pole.bin_data(rig.clock.now(), level=0.65)))
-    rig.send((pole.device, pole.bin_data(rig.clock.now(), level=0.65, temperature=85.0)))
+    rig.every_minute(4, lambda: pole.bin_data(rig.clock.now(), level=0.65))
+    rig.send(pole.bin_data(rig.clock.now(), level=0.65, temperature=85.0))
     with sessions() as s:
         got = {t.kind: t.priority for t in tickets.list_tickets(s)}
     assert got == {"binFull": 3, "binFire": 1}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from hub.device_state import DeviceStatus, Reason, fleet_silent
 from hub.rules.actions import Clear, Raise
 from hub.rules.cabinet import CabinetParams, CabinetState, cabinet_step
 from hub.rules.camera import CameraParams, camera_event
@@ -119,10 +120,14 @@ def test_graffiti_from_the_edge(area: float, active: bool, expected: str | None)
         assert acts[0].details["graffitiArea"] == area  # type: ignore[union-attr]
 
 
+def _status(online: bool, reason: Reason, last_seen_ms: int | None = None) -> DeviceStatus:
+    return DeviceStatus(device="d", online=online, reason=reason, last_seen_ms=last_seen_ms)
+
+
 def test_device_offline_by_last_will_held_then_back() -> None:
-    p = DeviceParams(heartbeat_s=60, min_off_s=120)
-    st, a = device_step(DeviceState(), device="d", t_ms=0, p=p, online=True, boot=1)
-    st, a = device_step(st, device="d", t_ms=10_000, p=p, online=False, boot=1)
+    p = DeviceParams(min_off_s=120)
+    st, a = device_step(DeviceState(), device="d", t_ms=0, p=p, status=_status(True, "birth", 0))
+    st, a = device_step(st, device="d", t_ms=10_000, p=p, status=_status(False, "will", 0))
     assert a == []
     st, a = device_step(st, device="d", t_ms=60_000, p=p)
     assert a == []  # a quick restart is not a ticket
@@ -130,29 +135,27 @@ def test_device_offline_by_last_will_held_then_back() -> None:
     assert [x.alarm for x in a] == ["deviceOffline"]
     assert isinstance(a[0], Raise)
     assert a[0].details["reason"] == "lastWill"
-    st, a = device_step(st, device="d", t_ms=140_000, p=p, online=True, boot=2)
+    st, a = device_step(st, device="d", t_ms=140_000, p=p, status=_status(True, "birth", 140_000))
     assert a == [Clear("d", "deviceOffline")]
 
 
-def test_stale_death_from_an_old_boot_is_ignored() -> None:
-    p = DeviceParams(heartbeat_s=60, min_off_s=0)
-    st, _ = device_step(DeviceState(), device="d", t_ms=0, p=p, online=True, boot=3)
-    st, a = device_step(st, device="d", t_ms=1000, p=p, online=False, boot=2)
+def test_a_quick_return_within_the_hold_is_no_ticket() -> None:
+    p = DeviceParams(min_off_s=120)
+    st, _ = device_step(DeviceState(), device="d", t_ms=0, p=p, status=_status(False, "will"))
+    st, a = device_step(st, device="d", t_ms=60_000, p=p, status=_status(True, "state", 60_000))
     assert a == []
-    assert st.online
+    _, a = device_step(st, device="d", t_ms=600_000, p=p)
+    assert a == []
 
 
-def test_heartbeat_timeout_counts_from_the_hub_start_floor() -> None:
-    p = DeviceParams(heartbeat_s=60, heartbeat_factor=2, min_off_s=0)
-    st, _ = device_step(DeviceState(), device="d", t_ms=0, p=p, seen=True)
-    floor = 3_600_000  # the hub was down for an hour and just came back
-    st, a = device_step(st, device="d", t_ms=floor + 60_000, p=p, floor_ms=floor)
-    assert a == []  # no storm of false "offline" right after the restart
-    st, a = device_step(st, device="d", t_ms=floor + 121_000, p=p, floor_ms=floor)
+def test_a_heartbeat_timeout_raises_with_the_silence() -> None:
+    p = DeviceParams(min_off_s=0)
+    offline = _status(False, "heartbeat", last_seen_ms=1_000)
+    st, a = device_step(DeviceState(), device="d", t_ms=151_000, p=p, status=offline)
     assert [x.alarm for x in a] == ["deviceOffline"]
     assert isinstance(a[0], Raise)
-    assert a[0].details["reason"] == "heartbeatTimeout"
-    _, a = device_step(st, device="d", t_ms=floor + 130_000, p=p, seen=True)
+    assert a[0].details == {"reason": "heartbeatTimeout", "silentS": 150.0}
+    _, a = device_step(st, device="d", t_ms=160_000, p=p, status=_status(True, "data", 160_000))
     assert [type(x).__name__ for x in a] == ["Clear"]
 
 
@@ -177,8 +180,6 @@ def test_rule_state_round_trips_through_json() -> None:
 def test_fleet_wide_silence_is_a_root_cause_not_device_faults(
     silent: int, fleet: int, expected: bool
 ) -> None:
-    from hub.rules.device import fleet_silent
-
     assert fleet_silent(silent, fleet) is expected
 
 

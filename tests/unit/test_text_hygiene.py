@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub import contract_mirror as mirror
 from hub.db import Asset, DeadLetter, open_database
 from hub.devices import register
 from hub.ingest_batch import Batch, Classifier
@@ -175,7 +176,8 @@ def test_any_text_in_any_field_is_refused_by_name_or_kept_unchanged(
             assert row is not None
             assert (row.address, row.properties) == (asset.address, dict(asset.properties))
     elif kind is c.Kind.DATA:
-        ((_, message),) = batch.stored
+        (message,) = batch.stored
+        assert isinstance(message, mirror.Data)
         assert message.readings[0].v == value
         assert len(batch.lines) == len(message.readings)
     else:
