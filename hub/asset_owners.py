@@ -17,7 +17,7 @@ runs per reading on the ingest's hot path.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Final, Protocol
 
 from trygg import contract as c
@@ -32,17 +32,17 @@ class _Named(Protocol):
 
 
 class AssetOwners:
-    """``devices`` is the ingest's live set of known device ids (read, never written)."""
+    """``is_known`` tells whether a device id is registered (the ingest's bookkeeping)."""
 
-    __slots__ = ("_by_device", "devices", "max_per_device", "owner")
+    __slots__ = ("_by_device", "is_known", "max_per_device", "owner")
 
     def __init__(
         self,
         *,
-        devices: set[str],
+        is_known: Callable[[str], bool],
         max_per_device: int,
     ) -> None:
-        self.devices = devices
+        self.is_known = is_known
         self.max_per_device = max_per_device
         self.owner: dict[str, str] = {}
         self._by_device: dict[str, set[str]] = {}
@@ -62,7 +62,7 @@ class AssetOwners:
     def owner_of(self, asset: str) -> str | None:
         """The device ``asset`` belongs to, or None if nobody declared it."""
         owner = self.owner.get(asset)
-        if owner is None and asset in self.devices:
+        if owner is None and self.is_known(asset):
             return asset
         return owner
 
@@ -72,7 +72,7 @@ class AssetOwners:
     def check_items(self, device: str, items: Iterable[_Named]) -> None:
         """Raise ContractError('foreign_asset') if any reading or event of ``device`` names
         another device's asset. Readings come in runs of one asset: a run is checked once."""
-        owner, devices = self.owner, self.devices
+        owner, is_known = self.owner, self.is_known
         last = None
         for item in items:
             asset = item.asset
@@ -81,7 +81,7 @@ class AssetOwners:
             last = asset
             holder = owner.get(asset)
             if (holder is not None and holder != device) or (
-                holder is None and asset != device and asset in devices
+                holder is None and asset != device and is_known(asset)
             ):
                 raise c.ContractError("foreign_asset", f"asset {asset!r} belongs to another device")
 

@@ -22,7 +22,6 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable
 
-from hub.dedup import SeqState
 from trygg import contract as c
 from trygg.clock import Clock, to_ms
 from trygg.mqtt import Connection, MqttError
@@ -36,17 +35,17 @@ _ACK_RATE = 500.0
 
 class DeviceReplies:
     """``connection`` gives the ingest's current broker connection (None between sessions);
-    ``seq`` is the ingest's live watermarks, read when an Ack goes out."""
+    ``watermark`` gives a device's stored watermark, read when its Ack goes out."""
 
     def __init__(
         self,
         *,
-        seq: dict[str, SeqState],
+        watermark: Callable[[str], int],
         clock: Clock,
         rebirth_interval_s: float,
         connection: Callable[[], Connection | None],
     ) -> None:
-        self._seq = seq
+        self._watermark = watermark
         self._clock = clock
         self._rebirth_interval_s = rebirth_interval_s
         self._connection = connection
@@ -118,7 +117,7 @@ class DeviceReplies:
         acks = []
         for device in devices:
             self._acked_at[device] = now
-            ack = c.encode_ack(device=device, seq=self._seq[device].watermark, ts=ts)
+            ack = c.encode_ack(device=device, seq=self._watermark(device), ts=ts)
             acks.append((c.topic_for(device, c.Kind.ACK), ack, True))
         _publish(conn, acks)
 

@@ -39,16 +39,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from hub import ingest_gc, ingest_poison
 from hub.asset_owners import AssetOwners
 from hub.attention_monitor import AttentionMonitor
-from hub.dedup import SeqState
 from hub.device_replies import DeviceReplies
 from hub.device_state import DeviceStates, Transition, parse_class_timeouts
 from hub.influx import Influx, InfluxError, InfluxWriteError
 from hub.influx_batch import DEAD_LETTER_REASON, RefusedLine, dead_letters, write_lines
 from hub.ingest_backlog import Backlog
-from hub.ingest_batch import Batch, Classifier, Rejected
+from hub.ingest_batch import Batch, Classifier, Draft, Rejected
 from hub.ingest_store import BatchWrite, IngestStore, load
 from hub.metrics import IngestCounters, IngestGauges, influx_line, make_registry
 from hub.rules.inputs import Born, FleetSilent, LinkChanged, Liveness, RuleInput
+from hub.sequences import Sequences
 from hub.settings import HubSettings
 from hub.spool import Spool
 from hub.storage_health import StorageHealth
@@ -83,13 +83,34 @@ _SINK_DEPTH = 16
 _SCHEMA_AGAIN_S = 1.0
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class _Work:
+    """A classified batch on its way from the consume stage to the write stage."""
+
     messages: list[Incoming]
     batch: Batch
-    started: float = 0.0
-    stored: asyncio.Task[bool] | None = None  # the write: True once InfluxDB or spool has it
     token: int | None = None  # in the backlog until handled
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What one write of one or more batches came to."""
+
+    stored: bool  # InfluxDB or the spool has the lines
+    refused: list[Rejected]  # dead letters of points InfluxDB refused for their content
+    retries: int = 0
+    spooled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Writing:
+    """A batch whose write has started, on its way to the commit stage."""
+
+    work: _Work
+    started: float
+    write: asyncio.Future[Written]
+    # The write's outcome is counted with the first batch of those written together.
+    counts_write: bool
 
 
 class Ingest:
@@ -110,16 +131,16 @@ class Ingest:
         self.sink = sink
         self.counters = IngestCounters()
         self.gauges = IngestGauges()
-        self.seq: dict[str, SeqState] = {}
-        self.known: set[str] = set()
-        self.owners = AssetOwners(devices=self.known, max_per_device=settings.max_assets_per_device)
+        self.sequences = Sequences()
+        self.owners = AssetOwners(
+            is_known=self.sequences.is_known, max_per_device=settings.max_assets_per_device
+        )
         # What the hub received but has not handled is not heard yet (hub.attention).
         self.attention = attention or AttentionMonitor(clock=clock)
         self.backlog = Backlog()
         self.attention.watch(self._oldest_unheard)
         self.classifier = Classifier(
-            known=self.known,
-            seq=self.seq,
+            sequences=self.sequences,
             dedup=settings.dedup,
             registry_open=settings.registry_open,
             owners=self.owners,
@@ -144,7 +165,7 @@ class Ingest:
         # Items for the rules, with the backlog token of the batch they come from.
         self._sink_queue: asyncio.Queue[tuple[Items, int | None]] = asyncio.Queue(_SINK_DEPTH)
         self.replies = DeviceReplies(
-            seq=self.seq,
+            watermark=self.sequences.watermark,
             clock=clock,
             rebirth_interval_s=settings.rebirth_interval_s,
             connection=lambda: self._conn,
@@ -154,9 +175,8 @@ class Ingest:
     def load(self) -> None:
         """Known devices, their watermarks, state and the counters, from SQL; the spool."""
         loaded = load(self.sessions)
-        self.known |= loaded.known
+        self.sequences.load(loaded.known, loaded.seq)
         self.owners.load(loaded.owned)
-        self.seq.update(loaded.seq)
         self.states.load(loaded.statuses)
         self.counters = loaded.counters
         name = f"{self.settings.influx_db}-{self.settings.client_id}"
@@ -290,14 +310,14 @@ class Ingest:
             await asyncio.shield(starting)
             self._conn = conn
             # Whatever was classified but not stored is re-delivered by the broker.
-            self.classifier.pending.clear()
+            self.sequences.forget_pending()
             self._unacked = 0
             self._oldest_unstored.clear()
             self.backlog.clear()
             await self._link(up=True)
             queue: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=_PIPELINE_DEPTH)
             error: MqttError | None = None
-            written: asyncio.Queue[_Work | None] = asyncio.Queue(_COMMIT_BATCHES)
+            written: asyncio.Queue[_Writing | None] = asyncio.Queue(_COMMIT_BATCHES)
             async with asyncio.TaskGroup() as tg:
                 # A persistent session's backlog streams in right after the CONNACK, ahead
                 # of the SUBACK: it is classified while the subscriptions are confirmed.
@@ -357,10 +377,10 @@ class Ingest:
                     return
                 messages = getter.result()
                 token = self.backlog.enter(loop.time() if waiting is None else waiting)
-                batch = Batch(received_ms=to_ms(self.clock.now()))
-                self._classify(batch, messages)
+                draft = Draft(received_ms=to_ms(self.clock.now()))
+                self._classify(draft, messages)
                 deadline = loop.time() + self.settings.batch_max_delay_s
-                while len(batch.lines) < self.settings.batch_max_lines and not stop.is_set():
+                while len(draft.lines) < self.settings.batch_max_lines and not stop.is_set():
                     remaining = deadline - loop.time()
                     if remaining <= 0:
                         break
@@ -368,23 +388,23 @@ class Ingest:
                         more = await asyncio.wait_for(conn.messages(), timeout=remaining)
                     except TimeoutError:
                         break
-                    self._classify(batch, more)
+                    self._classify(draft, more)
                     messages += more
                 self._unacked += len(messages)
-                self._oldest_unstored.append(batch.received_ms)
+                self._oldest_unstored.append(draft.received_ms)
                 self.gauges.queue_depth = self._unacked
-                await queue.put(_Work(messages, batch, token=token))
+                await queue.put(_Work(messages, draft.seal(), token=token))
         finally:
             stopping.cancel()
 
-    def _classify(self, batch: Batch, messages: list[Incoming]) -> None:
+    def _classify(self, batch: Draft, messages: list[Incoming]) -> None:
         self.classifier.classify(batch, ((m.topic, m.payload, m.retain) for m in messages))
 
     # ---- stage 2: store, commit, acknowledge -----------------------------------------
     async def _write_stage(
         self,
         queue: asyncio.Queue[_Work | None],
-        written: asyncio.Queue[_Work | None],
+        written: asyncio.Queue[_Writing | None],
         stop: asyncio.Event,
     ) -> None:
         """Write batches to InfluxDB (or the spool), up to ``_WRITERS`` writes at once; the
@@ -393,7 +413,7 @@ class Ingest:
         gets fewer, larger writes instead of a longer queue."""
         loop = asyncio.get_running_loop()
         slots = asyncio.Semaphore(_WRITERS)
-        inflight: set[asyncio.Task[bool]] = set()
+        inflight: set[asyncio.Task[Written]] = set()
         end = False
         try:
             while not end:
@@ -412,9 +432,8 @@ class Ingest:
                 task = asyncio.create_task(self._write_slot([w.batch for w in works], stop, slots))
                 inflight.add(task)
                 task.add_done_callback(inflight.discard)
-                for w in works:
-                    w.started, w.stored = started, task
-                    await written.put(w)
+                for i, w in enumerate(works):
+                    await written.put(_Writing(w, started, task, counts_write=i == 0))
         except asyncio.CancelledError:
             for task in inflight:
                 task.cancel()
@@ -424,59 +443,68 @@ class Ingest:
 
     async def _write_slot(
         self, batches: list[Batch], stop: asyncio.Event, slots: asyncio.Semaphore
-    ) -> bool:
+    ) -> Written:
         try:
             lines = [line for batch in batches for line in batch.lines]
-            return not lines or await self._write(lines, batches[0], stop)
+            if not lines:
+                return Written(stored=True, refused=[])
+            return await self._write(lines, batches[0].received_ms, stop)
         finally:
             slots.release()
 
-    async def _commit_stage(self, conn: Connection, written: asyncio.Queue[_Work | None]) -> None:
+    async def _commit_stage(
+        self, conn: Connection, written: asyncio.Queue[_Writing | None]
+    ) -> None:
         """Commit, acknowledge (broker, then devices) and feed the rules, in order."""
         loop = asyncio.get_running_loop()
         abandoned = False
         end = False
         while not end:
-            work = await written.get()
-            if work is None:
+            first = await written.get()
+            if first is None:
                 break
             # Batches already written while the previous commit ran share one transaction.
-            works = [work]
-            while len(works) < _COMMIT_BATCHES and not written.empty():
+            writings = [first]
+            while len(writings) < _COMMIT_BATCHES and not written.empty():
                 more = written.get_nowait()
                 if more is None:
                     end = True
                     break
-                works.append(more)
-            stored = [await w.stored if w.stored is not None else True for w in works]
+                writings.append(more)
+            results = [await w.write for w in writings]
+            stored = [r.stored for r in results]
             if abandoned or not all(stored):
                 # Stopping while neither InfluxDB nor the spool took a batch: leave it and
                 # all after it un-acknowledged, for the broker to re-deliver.
-                works = [] if abandoned else works[: stored.index(False)]
+                kept = 0 if abandoned else stored.index(False)
+                writings, results = writings[:kept], results[:kept]
                 abandoned = True
-                if not works:
+                if not writings:
                     continue
-            batches = [w.batch for w in works]
-            transitions = await self._commit(batches)
+            works = [w.work for w in writings]
+            outcomes = [
+                r if w.counts_write else None for w, r in zip(writings, results, strict=True)
+            ]
+            transitions = await self._commit([w.batch for w in works], outcomes)
             for w in works:
                 conn.ack_many(w.messages)
                 self._unacked -= len(w.messages)
                 if self._oldest_unstored:
                     self._oldest_unstored.pop(0)
-            for batch in batches:
-                self.replies.acknowledge(conn, batch.touched)
+            for w in works:
+                self.replies.acknowledge(conn, w.batch.touched)
             self.gauges.queue_depth = self._unacked
-            self.gauges.last_batch_s = loop.time() - works[-1].started
+            self.gauges.last_batch_s = loop.time() - writings[-1].started
             for i, w in enumerate(works):
                 await self._feed(w.batch, transitions if i == len(works) - 1 else [], w.token)
 
-    async def _write(self, lines: list[str], batch: Batch, stop: asyncio.Event) -> bool:
-        """InfluxDB, else the spool, else retry; False only when stopping unstored.
-        ``batch`` (the oldest of those written together) gets the write's counters and the
-        dead letters of points InfluxDB refused for their content."""
+    async def _write(self, lines: list[str], received_ms: int, stop: asyncio.Event) -> Written:
+        """InfluxDB, else the spool, else retry; not stored only when stopping meanwhile.
+        ``received_ms`` (of the oldest batch of the lines) dates the spooled copy."""
         delays = backoff(0.2, 5.0)
         assert self.spool is not None
         schema_tried = False
+        retries = 0
         while True:
             try:
                 refused = await write_lines(self._write_raw, lines)
@@ -485,21 +513,18 @@ class Ingest:
                 if exc.answer.schema_missing and not schema_tried and await self._schema_again():
                     schema_tried = True
                     continue
-                batch.delta.write_retries += 1
+                retries += 1
                 body = "\n".join(lines).encode()
-                if await asyncio.to_thread(self.spool.put, body, created_ms=batch.received_ms):
-                    batch.delta.spooled_batches += 1
+                if await asyncio.to_thread(self.spool.put, body, created_ms=received_ms):
                     log.info("InfluxDB did not store a batch (%s): spooled", exc)
-                    return True
+                    return Written(stored=True, refused=[], retries=retries, spooled=True)
                 log.warning("InfluxDB did not store a batch and spool full: not acknowledging")
             else:
                 self._stored()
-                if refused:
-                    batch.rejected += self._refused(refused)
-                    batch.delta.dead[DEAD_LETTER_REASON] += len(refused)
-                return True
+                dead = self._refused(refused) if refused else []
+                return Written(stored=True, refused=dead, retries=retries)
             if stop.is_set():
-                return False
+                return Written(stored=False, refused=[], retries=retries)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=next(delays))
             schema_tried = False
@@ -512,45 +537,52 @@ class Ingest:
         )
         return dead_letters(refused, at_ms=to_ms(self.clock.now()))
 
-    async def _commit(self, batches: list[Batch]) -> list[Transition]:
+    async def _commit(self, batches: list[Batch], writes: list[Written | None]) -> list[Transition]:
         """Advance watermarks and device state for stored batches; persist them (and the
-        counters, dead letters and births) in one SQL transaction."""
+        counters, dead letters and births) in one SQL transaction. ``writes[i]`` is the
+        outcome of the write counted with ``batches[i]`` (None: counted with another)."""
         now_ms = to_ms(self.clock.now())
         transitions: list[Transition] = []
-        states = self.states
+        states, sequences, counters = self.states, self.sequences, self.counters
         gaps: dict[str, int] = {}
         changed: set[str] = set()
-        for batch in batches:
-            committed = self.classifier.commit(batch)
+        rejected: list[Rejected] = []
+        for batch, written in zip(batches, writes, strict=True):
+            new_gaps = sequences.advance(batch.marks)
             transitions += states.observe(
                 births=batch.births, states=batch.states, seen=batch.seen, now_ms=now_ms
             )
-            for device, n in committed.gaps.items():
+            for device, n in new_gaps.items():
                 states.on_gap(device=device, now_ms=now_ms, count=n)
                 gaps[device] = gaps.get(device, 0) + n
             for device, (depth, dropped) in batch.outbox.items():
                 states.on_outbox(device=device, depth=depth, dropped=dropped)
-            self.counters.add(batch.delta)
+            counters.add(batch.delta)
+            counters.gaps += sum(new_gaps.values())
             changed |= batch.touched
             changed.update(batch.seen)
             changed.update(st.device for st in batch.states)
+            rejected += batch.rejected
+            if written is not None:
+                counters.write_retries += written.retries
+                counters.spooled_batches += written.spooled
+                counters.dead[DEAD_LETTER_REASON] += len(written.refused)
+                rejected += written.refused
         write = BatchWrite(
             births=[b for batch in batches for b in batch.births],
             devices={
-                d: (self.seq.get(d) or SeqState(), states.get(d))
-                for d in changed
-                if d in self.known
+                d: (sequences.row(d), states.get(d)) for d in changed if sequences.is_known(d)
             },
-            rejected=[r for batch in batches for r in batch.rejected],
-            counters=self.counters.as_rows(),
+            rejected=rejected,
+            counters=counters.as_rows(),
         )
         async with self._store_lock:
             poison = await asyncio.to_thread(ingest_poison.write, self.store, write, at_ms=now_ms)
         if poison:
-            self.counters.dead[ingest_poison.REASON] += len(poison)
+            counters.dead[ingest_poison.REASON] += len(poison)
         # New gaps, and gaps still open: the request or the re-send it causes may be lost.
-        open_gaps = {d for d in changed if (seq := self.seq.get(d)) is not None and seq.above}
-        self.counters.rebirths_requested += self.replies.request_rebirths(
+        open_gaps = {d for d in changed if sequences.has_hole(d)}
+        counters.rebirths_requested += self.replies.request_rebirths(
             open_gaps | gaps.keys(), now_ms
         )
         return transitions

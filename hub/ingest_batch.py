@@ -9,23 +9,23 @@ against the topic and the registry, check that every asset it names is the devic
 (device, seq) — seq is never reused by a device, and a re-flashed device's new, lower boot
 restarts its stream — and encode the readings as line protocol. A message the contract refuses is rejected with its reason.
 
-Stored-ness has two stages: a (device, seq) classified into a batch is *pending* until the
-batch is durably stored, then :meth:`Classifier.commit` moves it into the device's
-:class:`~hub.dedup.SeqState` (whose watermark is what the device is told). Pending keys are
-checked too, so a duplicate arriving while its twin is still in flight is also dropped.
+Which (device, seq) is stored or in flight, and which devices are known, is asked of the
+ingest's one bookkeeping object (:mod:`hub.sequences`); the classifier only holds keys it
+took. A batch is gathered in a :class:`Draft` and handed on sealed, as a frozen
+:class:`Batch` that no stage changes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from hub import contract_mirror as mirror
 from hub.asset_owners import DEFAULT_MAX_PER_DEVICE, AssetOwners
-from hub.dedup import SeqState
 from hub.lineproto import point, reading_lines
 from hub.metrics import IngestCounters
+from hub.sequences import Admission
 from trygg import contract as c
 from trygg import text
 
@@ -47,8 +47,27 @@ class Rejected:
     at_ms: int
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Batch:
+    """A classified batch, sealed: what to store, what to reject, what to tell."""
+
+    received_ms: int
+    lines: Sequence[str]
+    marks: Sequence[tuple[str, int]]  # (device, seq) of the stored streams, now pending
+    rejected: Sequence[Rejected]
+    stored: Sequence[mirror.Data | mirror.Events]
+    births: Sequence[c.Birth]
+    states: Sequence[c.State]
+    touched: Set[str]  # devices whose watermark may move: their Ack is due
+    seen: Mapping[str, int]  # device -> boot of its last message
+    outbox: Mapping[str, tuple[int | None, int | None]]  # device -> (depth, dropped)
+    delta: IngestCounters
+
+
+@dataclass(slots=True)
+class Draft:
+    """A batch being classified; only the consume stage holds it, until :meth:`seal`."""
+
     received_ms: int
     lines: list[str] = field(default_factory=list)
     marks: list[tuple[str, int]] = field(default_factory=list)
@@ -57,47 +76,54 @@ class Batch:
     births: list[c.Birth] = field(default_factory=list)
     states: list[c.State] = field(default_factory=list)
     touched: set[str] = field(default_factory=set)
-    seen: dict[str, int] = field(default_factory=dict)  # device -> boot of its last message
+    seen: dict[str, int] = field(default_factory=dict)
     outbox: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
     delta: IngestCounters = field(default_factory=IngestCounters)
-    lost: dict[str, int] = field(default_factory=dict)
 
-    @property
-    def empty(self) -> bool:
-        return not (self.lines or self.marks or self.rejected or self.births or self.states)
-
-
-@dataclass(frozen=True, slots=True)
-class Committed:
-    """What committing a batch changed: devices with new sequence gaps."""
-
-    gaps: dict[str, int]
+    def seal(self) -> Batch:
+        """The batch as classified; the draft starts empty again, sharing nothing with it."""
+        batch = Batch(
+            received_ms=self.received_ms,
+            lines=self.lines,
+            marks=self.marks,
+            rejected=self.rejected,
+            stored=self.stored,
+            births=self.births,
+            states=self.states,
+            touched=self.touched,
+            seen=self.seen,
+            outbox=self.outbox,
+            delta=self.delta,
+        )
+        self.lines, self.marks, self.rejected, self.stored = [], [], [], []
+        self.births, self.states, self.touched, self.seen = [], [], set(), {}
+        self.outbox, self.delta = {}, IngestCounters()
+        return batch
 
 
 class Classifier:
     def __init__(
         self,
         *,
-        known: set[str],
-        seq: dict[str, SeqState],
+        sequences: Admission,
         dedup: bool = True,
         registry_open: bool = False,
         owners: AssetOwners | None = None,
     ) -> None:
-        self.known = known
-        self.owners = owners or AssetOwners(devices=known, max_per_device=DEFAULT_MAX_PER_DEVICE)
-        self.seq = seq
+        self.sequences = sequences
+        self.owners = owners or AssetOwners(
+            is_known=sequences.is_known, max_per_device=DEFAULT_MAX_PER_DEVICE
+        )
         self.dedup = dedup
         self.registry_open = registry_open
-        self.pending: set[tuple[str, int]] = set()
         self._topics: dict[str, tuple[str, c.Kind]] = {}  # parsed topics, a fleet's worth
 
-    def classify(self, batch: Batch, messages: Iterable[tuple[str, bytes, bool]]) -> None:
+    def classify(self, batch: Draft, messages: Iterable[tuple[str, bytes, bool]]) -> None:
         """Classify (topic, payload, retained) triples into ``batch``."""
         for topic, payload, retained in messages:
             self.one(batch, topic, payload, retained=retained)
 
-    def one(self, batch: Batch, topic: str, payload: bytes, *, retained: bool = False) -> None:
+    def one(self, batch: Draft, topic: str, payload: bytes, *, retained: bool = False) -> None:
         device: str | None = None
         try:
             parsed = self._topics.get(topic)
@@ -109,7 +135,9 @@ class Classifier:
             device, kind = parsed
             if kind not in c.DEVICE_TO_HUB:
                 raise c.ContractError("topic", f"{kind.value} is not sent by devices")  # noqa: TRY301
-            if device not in self.known and not (self.registry_open and kind == c.Kind.BIRTH):
+            if not self.sequences.is_known(device) and not (
+                self.registry_open and kind == c.Kind.BIRTH
+            ):
                 if retained:
                     # The broker replays retained births/states of unregistered devices on
                     # every (re)subscribe: counted, but not news worth a dead letter each time.
@@ -133,7 +161,7 @@ class Classifier:
             batch.rejected.append(
                 Rejected(
                     topic=text.escape(topic)[:300],
-                    device=device if device in self.known else None,
+                    device=device if device and self.sequences.is_known(device) else None,
                     reason=exc.reason,
                     # Details quote what the device sent (an unknown key, say): escaped.
                     detail=text.escape(exc.detail)[:400],
@@ -151,18 +179,15 @@ class Classifier:
             return mirror.decode_events(payload)
         return c.decode(kind, payload)
 
-    def _stream(self, batch: Batch, device: str, message: mirror.Data | mirror.Events) -> None:
+    def _stream(self, batch: Draft, device: str, message: mirror.Data | mirror.Events) -> None:
         self.owners.check_items(
             device,
             message.readings if isinstance(message, mirror.Data) else message.events,
         )
-        state = self.seq.get(device)
-        if state is None:
-            state = self.seq[device] = SeqState()
+        taken = self.sequences.taken(device, message.seq)
         batch.touched.add(device)
         batch.seen[device] = message.boot
-        key = (device, message.seq)
-        if self.dedup and (state.is_stored(message.seq) or key in self.pending):
+        if self.dedup and taken:
             batch.delta.duplicates += 1
             if isinstance(message, mirror.Data):
                 batch.delta.duplicate_readings += len(message.readings)
@@ -191,12 +216,12 @@ class Classifier:
             ]
             batch.delta.events += len(message.events)
         batch.lines += lines
-        self.pending.add(key)
-        batch.marks.append(key)
+        self.sequences.hold(device, message.seq)
+        batch.marks.append((device, message.seq))
         batch.stored.append(message)
 
     @staticmethod
-    def _outbox_figures(batch: Batch, device: str, message: mirror.Data) -> None:
+    def _outbox_figures(batch: Draft, device: str, message: mirror.Data) -> None:
         for r in message.readings:
             if r.field in _OUTBOX_FIELDS and r.kind is c.AssetKind.DEVICE:
                 depth, dropped = batch.outbox.get(device, (None, None))
@@ -206,33 +231,10 @@ class Classifier:
                     dropped = r.v
                 batch.outbox[device] = (depth, dropped)
 
-    def _birth(self, batch: Batch, birth: c.Birth) -> None:
+    def _birth(self, batch: Draft, birth: c.Birth) -> None:
         self.owners.claim(birth)  # raises ContractError before anything changes
-        self.known.add(birth.device)
-        state = self.seq.setdefault(birth.device, SeqState())
-        if birth.boot < state.boot:
-            # Re-flashed: its seq starts again. Pending keys of the old stream are moot.
-            state.restart(boot=birth.boot, low=birth.low)
-            self.pending = {k for k in self.pending if k[0] != birth.device}
-        else:
-            lost = state.floor(birth.low)
-            if lost:
-                batch.delta.lost += lost
-                batch.lost[birth.device] = lost
-        state.boot = max(state.boot, birth.boot)
+        lost = self.sequences.born(birth)
+        batch.delta.lost += lost
         batch.births.append(birth)
         batch.touched.add(birth.device)
         batch.seen[birth.device] = birth.boot
-
-    def commit(self, batch: Batch) -> Committed:
-        """The batch is durably stored: advance the watermarks; count new gaps."""
-        gaps: dict[str, int] = {}
-        for device, seq in batch.marks:
-            state = self.seq[device]
-            before = state.gaps
-            state.mark_stored(seq)
-            self.pending.discard((device, seq))
-            if state.gaps != before:
-                gaps[device] = gaps.get(device, 0) + state.gaps - before
-        batch.delta.gaps += sum(gaps.values())
-        return Committed(gaps=gaps)

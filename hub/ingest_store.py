@@ -10,7 +10,7 @@ runs for every batch on the hot path. Blocking: called through ``asyncio.to_thre
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -24,6 +24,7 @@ from hub.dedup import SeqState
 from hub.device_state import DeviceStatus
 from hub.ingest_batch import Rejected
 from hub.metrics import IngestCounters
+from hub.sequences import SeqRow
 from trygg import contract as c
 from trygg.clock import from_ms, to_ms
 
@@ -106,11 +107,11 @@ _ROW_COLUMNS = (
 )
 
 
-def _row_values(st: SeqState, status: DeviceStatus) -> dict[str, Any]:
+def _row_values(st: SeqRow, status: DeviceStatus) -> dict[str, Any]:
     """A device row's ingest columns, times still in epoch ms (cheap to compare)."""
     return {
         "watermark": st.watermark,
-        "above": tuple(sorted(st.above)),
+        "above": st.above,
         "gaps": st.gaps,
         "lost": st.lost,
         "online": bool(status.online),
@@ -145,10 +146,10 @@ def _status_values(status: DeviceStatus) -> dict[str, Any]:
     }
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class BatchWrite:
     births: Sequence[c.Birth]
-    devices: dict[str, tuple[SeqState, DeviceStatus]]
+    devices: Mapping[str, tuple[SeqRow, DeviceStatus]]
     rejected: Sequence[Rejected]
     counters: dict[str, int]
 
@@ -201,7 +202,7 @@ class IngestStore:
             s.rollback()
 
     def _device_rows(
-        self, devices: dict[str, tuple[SeqState, DeviceStatus]]
+        self, devices: Mapping[str, tuple[SeqRow, DeviceStatus]]
     ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
         """The UPDATE rows for ``devices``, in id order, setting only the columns that
         changed since the last commit for any of them (a replay moves a device's watermark

@@ -35,7 +35,7 @@ async def assert_exactly_once(hub: Hub, device: str, state_dir: Path) -> dict[st
     """Every reading the outbox ever held is in the hub exactly once; returns the figures."""
     readings_in, messages, held = outbox_totals(state_dir)
     counters = hub.ingest.counters
-    seq = hub.ingest.seq[device]
+    seq = hub.ingest.sequences.row(device)
     in_influx = await influx_readings(hub, device)
     figures = {
         "readings_produced": readings_in,

@@ -13,8 +13,8 @@ from typing import Any
 from hub import ingest as ingest_module
 from hub.db import open_database
 from hub.influx import Influx
-from hub.ingest import Ingest, _Work
-from hub.ingest_batch import Batch
+from hub.ingest import Ingest, Written, _Work, _Writing
+from hub.ingest_batch import Batch, Draft
 from hub.ingest_store import BatchWrite
 from hub.settings import HubSettings
 from trygg.clock import FakeClock
@@ -49,8 +49,8 @@ class _Conn:
         self.log.events.append(("ack", [m.mid for m in messages]))
 
 
-async def _stored(ok: bool) -> bool:
-    return ok
+async def _stored(ok: bool) -> Written:
+    return Written(stored=ok, refused=[])
 
 
 async def test_written_batches_are_committed_together_before_any_puback(
@@ -69,18 +69,19 @@ async def test_written_batches_are_committed_together_before_any_puback(
     store = _Store(log)
     commit = ingest._commit
 
-    async def recording_commit(batches: list[Batch]) -> Any:
+    async def recording_commit(batches: list[Batch], writes: list[Written | None]) -> Any:
         store.pending = batches
-        return await commit(batches)
+        return await commit(batches, writes)
 
     ingest.store = store  # type: ignore[assignment]
     ingest._commit = recording_commit  # type: ignore[method-assign]
     n = ingest_module._COMMIT_BATCHES + 3
-    written: asyncio.Queue[_Work | None] = asyncio.Queue()
+    written: asyncio.Queue[_Writing | None] = asyncio.Queue()
     for i in range(n):
         stored = asyncio.ensure_future(_stored(i != n - 1))  # the last one was not stored
         messages = [Incoming("t", b"", 1, 10 * i + k, False) for k in range(2)]
-        written.put_nowait(_Work(messages, Batch(received_ms=i), stored=stored))
+        work = _Work(messages, Draft(received_ms=i).seal())
+        written.put_nowait(_Writing(work, 0.0, stored, counts_write=True))
     written.put_nowait(None)
     await ingest._commit_stage(_Conn(log), written)  # type: ignore[arg-type]
 

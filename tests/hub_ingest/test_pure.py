@@ -14,16 +14,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub import contract_mirror as mirror
-from hub.dedup import SeqState
 from hub.device_state import DeviceStates, DeviceStatus, Reason, parse_class_timeouts
-from hub.ingest_batch import Batch, Classifier
+from hub.ingest_batch import Classifier, Draft
 from hub.lineproto import escape_measurement, escape_tag, field_value, reading_lines
+from hub.sequences import Sequences
 from hub.spool import Spool
 from tests.purity import io_imported_by
 from trygg import contract as c
 
 S = 1000  # ms per second
 T = 1_790_000_000_000  # a contract-valid message time
+
+
+def _sequences(*known: str) -> Sequences:
+    sequences = Sequences()
+    sequences.load(known, {})
+    return sequences
 
 
 def _states(**kw: object) -> DeviceStates:
@@ -219,8 +225,8 @@ TOPIC = c.topic_for("d1", c.Kind.DATA)
 def test_bad_messages_are_rejected_with_their_reason(
     topic: str, payload: bytes, reason: str
 ) -> None:
-    classifier = Classifier(known={"d1", "d2"}, seq={})
-    batch = Batch(received_ms=0)
+    classifier = Classifier(sequences=_sequences("d1", "d2"))
+    batch = Draft(received_ms=0)
     classifier.one(batch, topic, payload)
     assert [r.reason for r in batch.rejected] == [reason]
     assert batch.lines == []
@@ -229,27 +235,27 @@ def test_bad_messages_are_rejected_with_their_reason(
 
 @pytest.mark.parametrize("dedup", [True, False])
 def test_duplicates_in_flight_and_stored_are_dropped_only_with_dedup(dedup: bool) -> None:
-    seq: dict[str, SeqState] = {}
-    classifier = Classifier(known={"d1"}, seq=seq, dedup=dedup)
-    first = Batch(received_ms=0)
+    sequences = _sequences("d1")
+    classifier = Classifier(sequences=sequences, dedup=dedup)
+    first = Draft(received_ms=0)
     classifier.classify(first, [(TOPIC, _data("d1", 1), False), (TOPIC, _data("d1", 1), False)])
-    classifier.commit(first)
-    second = Batch(received_ms=0)
+    sequences.advance(first.marks)
+    second = Draft(received_ms=0)
     classifier.classify(second, [(TOPIC, _data("d1", 1), False), (TOPIC, _data("d1", 3), False)])
-    gaps = classifier.commit(second).gaps
+    gaps = sequences.advance(second.marks)
     if dedup:
         assert (first.delta.readings, first.delta.duplicates) == (1, 1)
         assert (second.delta.readings, second.delta.duplicates) == (1, 1)
     else:
         assert (first.delta.readings + second.delta.readings) == 4
-    assert seq["d1"].watermark == 1
-    assert seq["d1"].above == {3}
+    assert sequences.row("d1").watermark == 1
+    assert sequences.row("d1").above == (3,)
     assert gaps == {"d1": 1}
 
 
 def test_retained_births_of_unregistered_devices_are_counted_not_dead_lettered() -> None:
-    classifier = Classifier(known=set(), seq={})
-    batch = Batch(received_ms=0)
+    classifier = Classifier(sequences=Sequences())
+    batch = Draft(received_ms=0)
     classifier.one(batch, c.topic_for("zz9", c.Kind.STATE), b"{}", retained=True)
     assert batch.rejected == []
     assert batch.delta.ignored_retained == 1
@@ -412,5 +418,5 @@ def test_spool_is_bounded_and_survives_a_reopen(tmp_path: Path) -> None:
 def test_pure_modules_import_no_io() -> None:
     # The ingest's decoding pulls in the standard library's socket; no client library.
     io = ("asyncio", "paho", "sqlalchemy", "httpx")
-    pure = ("hub.device_state", "hub.ingest_batch", "hub.dedup", "hub.lineproto")
+    pure = ("hub.device_state", "hub.ingest_batch", "hub.dedup", "hub.sequences", "hub.lineproto")
     assert io_imported_by(*pure, io=io) == []

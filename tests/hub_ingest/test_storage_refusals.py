@@ -348,8 +348,7 @@ async def test_points_of_a_conflicting_type_are_dead_letters_and_the_rest_is_sto
     register(ingest.sessions, [(device, "s")])
 
     async def acknowledged() -> bool:
-        seq = ingest.seq.get(device)
-        return seq is not None and seq.watermark == messages
+        return ingest.sequences.watermark(device) == messages
 
     async with (
         running(ingest.run),
@@ -416,8 +415,7 @@ async def test_a_batch_too_large_for_influxdb_is_written_in_pieces(
     register(ingest.sessions, [(device, "s")])
 
     async def acknowledged() -> bool:
-        seq = ingest.seq.get(device)
-        return seq is not None and seq.watermark == messages
+        return ingest.sequences.watermark(device) == messages
 
     async with running(ingest.run):
         await asyncio.wait_for(ingest.connected.wait(), timeout=20)

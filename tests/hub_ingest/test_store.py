@@ -12,20 +12,20 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.db import Device, open_database
-from hub.dedup import SeqState
 from hub.device_state import DeviceStatus
 from hub.devices import register
 from hub.ingest_store import BatchWrite, IngestStore, load
+from hub.sequences import SeqRow
 from trygg.clock import to_ms
 
 T0 = 1_790_000_000_000
 DEVICES = [f"dev-{i}" for i in range(6)]
 
 
-def _random_state(rnd: random.Random, device: str) -> tuple[SeqState, DeviceStatus]:
-    st = SeqState(
+def _random_state(rnd: random.Random, device: str) -> tuple[SeqRow, DeviceStatus]:
+    st = SeqRow(
         watermark=rnd.randint(0, 3),
-        above=set(rnd.sample(range(5, 9), rnd.randint(0, 2))),
+        above=tuple(sorted(rnd.sample(range(5, 9), rnd.randint(0, 2)))),
         gaps=rnd.randint(0, 1),
         lost=rnd.randint(0, 1),
         boot=rnd.randint(0, 2),
@@ -64,7 +64,7 @@ def _row(s: Session, device: str) -> dict[str, Any]:
     }
 
 
-def _expected(st: SeqState, status: DeviceStatus) -> dict[str, Any]:
+def _expected(st: SeqRow, status: DeviceStatus) -> dict[str, Any]:
     return {
         "watermark": st.watermark,
         "above": sorted(st.above),
@@ -86,7 +86,7 @@ def _check(sessions: sessionmaker[Session], seed: int) -> None:
     store = IngestStore(sessions, dead_letter_max=10)
     rnd = random.Random(seed)
     expected: dict[str, dict[str, Any]] = {}
-    last: dict[str, tuple[SeqState, DeviceStatus]] = {}
+    last: dict[str, tuple[SeqRow, DeviceStatus]] = {}
     for step in range(60):
         if expected and rnd.random() < 0.15:  # a heartbeat tick persists statuses its own way
             statuses = [_random_state(rnd, d)[1] for d in rnd.sample(sorted(expected), 1)]
@@ -95,7 +95,7 @@ def _check(sessions: sessionmaker[Session], seed: int) -> None:
                 expected[status.device].update(
                     {
                         k: v
-                        for k, v in _expected(SeqState(), status).items()
+                        for k, v in _expected(SeqRow(), status).items()
                         if k not in ("watermark", "above", "gaps", "lost")
                     }
                 )

@@ -9,12 +9,14 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hub.db import open_database
+from sqlalchemy import func, select
+
+from hub.db import DeadLetter, open_database
 from hub.influx import InfluxWriteError
 from hub.influx_answer import classify
 from hub.influx_batch import DEAD_LETTER_REASON
 from hub.ingest import Ingest
-from hub.ingest_batch import Batch
+from hub.ingest_batch import Draft
 from hub.settings import HubSettings
 from hub.spool import Spool
 from hub.storage_health import StorageHealth
@@ -71,11 +73,11 @@ async def test_not_the_datas_fault_is_retried_until_stored_and_reported_meanwhil
     influx = ScriptedInflux([UNAUTHORIZED, UNAUTHORIZED, OK])
     ingest = _ingest(tmp_path, influx)
     lines = [f"m v={i} {i}" for i in range(10)]
-    write = asyncio.ensure_future(ingest._write(lines, Batch(received_ms=1), asyncio.Event()))
+    write = asyncio.ensure_future(ingest._write(lines, 1, asyncio.Event()))
     await asyncio.sleep(0.1)
     assert not write.done()  # not stored: not reported stored
     assert ingest.storage_problem() == "InfluxDB refuses writes: 401 authorization failed"
-    assert await asyncio.wait_for(write, timeout=5)
+    assert (await asyncio.wait_for(write, timeout=5)).stored
     assert influx.stored == lines
     assert ingest.storage_problem() is None
 
@@ -83,16 +85,16 @@ async def test_not_the_datas_fault_is_retried_until_stored_and_reported_meanwhil
 async def test_stopping_while_refused_reports_not_stored(tmp_path: Path) -> None:
     ingest = _ingest(tmp_path, ScriptedInflux([UNAUTHORIZED]))
     stop = asyncio.Event()
-    write = asyncio.ensure_future(ingest._write(["m v=1 1"], Batch(received_ms=1), stop))
+    write = asyncio.ensure_future(ingest._write(["m v=1 1"], 1, stop))
     await asyncio.sleep(0.1)
     stop.set()
-    assert await asyncio.wait_for(write, timeout=5) is False
+    assert (await asyncio.wait_for(write, timeout=5)).stored is False
 
 
 async def test_a_missing_database_is_recreated_and_written_again(tmp_path: Path) -> None:
     influx = ScriptedInflux([NOT_FOUND, OK])
     ingest = _ingest(tmp_path, influx)
-    assert await ingest._write(["m v=1 1"], Batch(received_ms=1), asyncio.Event())
+    assert (await ingest._write(["m v=1 1"], 1, asyncio.Event())).stored
     assert influx.schemas == 1
     assert influx.stored == ["m v=1 1"]
 
@@ -101,13 +103,16 @@ async def test_refused_points_become_the_batchs_dead_letters(tmp_path: Path) -> 
     conflict = (400, b'{"error":"partial write: field type conflict: x dropped=1"}')
     influx = ScriptedInflux([conflict])
     ingest = _ingest(tmp_path, influx)
-    batch = Batch(received_ms=1)
     lines = ["m,device=a v=1 1", "m,device=b bad=1 2", "m,device=c v=3 3"]
-    assert await ingest._write(lines, batch, asyncio.Event())
-    assert [(r.device, r.payload, r.detail) for r in batch.rejected] == [
+    written = await ingest._write(lines, 1, asyncio.Event())
+    assert written.stored
+    assert [(r.device, r.payload, r.detail) for r in written.refused] == [
         ("b", b"m,device=b bad=1 2", "partial write: field type conflict: x dropped=1")
     ]
-    assert batch.delta.dead[DEAD_LETTER_REASON] == 1
+    await ingest._commit([Draft(received_ms=1).seal()], [written])
+    assert ingest.counters.dead[DEAD_LETTER_REASON] == 1
+    with ingest.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(DeadLetter)) == 1
     assert set(influx.stored) == {lines[0], lines[2]}
     assert ingest.storage_problem() is None
 

@@ -12,8 +12,9 @@ import pytest
 from hub.asset_owners import AssetOwners
 from hub.db import Asset, open_database
 from hub.devices import register
-from hub.ingest_batch import Batch, Classifier
+from hub.ingest_batch import Classifier, Draft
 from hub.ingest_store import BatchWrite, IngestStore
+from hub.sequences import Sequences
 from tests.rules.scenario import Pole
 from trygg import contract as c
 from trygg.clock import to_ms
@@ -21,21 +22,22 @@ from trygg.clock import to_ms
 NOW = datetime(2026, 12, 15, 17, 0, tzinfo=UTC)
 
 
-def _hub(max_per_device: int = 64) -> tuple[Classifier, Pole, Pole]:
+def _hub(max_per_device: int = 64) -> tuple[Classifier, Sequences, Pole, Pole]:
     victim, attacker = Pole("victim", lamps=2), Pole("attacker", lamps=1)
-    known = {victim.device, attacker.device}
-    owners = AssetOwners(devices=known, max_per_device=max_per_device)
+    sequences = Sequences()
+    sequences.load([victim.device, attacker.device], {})
+    owners = AssetOwners(is_known=sequences.is_known, max_per_device=max_per_device)
     owners.load([(victim.bin, victim.device)])  # as the assets table has it at start
-    classifier = Classifier(known=known, seq={}, owners=owners)
+    classifier = Classifier(sequences=sequences, owners=owners)
     for pole in (victim, attacker):
-        batch = Batch(received_ms=0)
+        batch = Draft(received_ms=0)
         classifier.one(batch, c.topic_for(pole.device, c.Kind.BIRTH), c.encode(pole.birth(NOW)))
         assert batch.rejected == []
-    return classifier, victim, attacker
+    return classifier, sequences, victim, attacker
 
 
-def _one(classifier: Classifier, device: str, kind: c.Kind, payload: bytes) -> Batch:
-    batch = Batch(received_ms=0)
+def _one(classifier: Classifier, device: str, kind: c.Kind, payload: bytes) -> Draft:
+    batch = Draft(received_ms=0)
     classifier.one(batch, c.topic_for(device, kind), payload)
     return batch
 
@@ -46,7 +48,7 @@ def _item(asset: str, kind: c.AssetKind) -> c.Reading:
 
 @pytest.mark.parametrize("which", ["bin", "camera", "lamp", "device"])
 def test_readings_and_events_for_another_devices_asset_are_refused(which: str) -> None:
-    classifier, victim, attacker = _hub()
+    classifier, sequences, victim, attacker = _hub()
     asset = {
         "bin": victim.bin,
         "camera": victim.camera,
@@ -68,11 +70,11 @@ def test_readings_and_events_for_another_devices_asset_are_refused(which: str) -
         assert [r.reason for r in batch.rejected] == ["foreign_asset"]
         assert asset in batch.rejected[0].detail
         assert (batch.lines, batch.stored, batch.marks) == ([], [], [])
-    assert classifier.pending == set()
+    assert sequences.in_flight() == 0
 
 
 def test_own_and_undeclared_assets_pass() -> None:
-    classifier, _victim, attacker = _hub()
+    classifier, _, _victim, attacker = _hub()
     data = c.Data(
         device=attacker.device,
         site="s",
@@ -90,7 +92,7 @@ def test_own_and_undeclared_assets_pass() -> None:
 
 
 def test_a_birth_cannot_take_another_devices_asset() -> None:
-    classifier, victim, attacker = _hub()
+    classifier, sequences, victim, attacker = _hub()
     birth = attacker.birth(NOW)
     stolen = c.AssetInfo(id=victim.camera, kind=c.AssetKind.CAMERA, lat=1.0, lon=1.0)
     hostile = birth.model_copy(update={"assets": [*birth.assets, stolen], "boot": 2})
@@ -98,7 +100,7 @@ def test_a_birth_cannot_take_another_devices_asset() -> None:
     assert [r.reason for r in batch.rejected] == ["foreign_asset"]
     assert batch.births == []
     assert classifier.owners.owner_of(victim.camera) == victim.device
-    assert classifier.seq[attacker.device].boot == 1  # nothing of the birth was taken
+    assert sequences.row(attacker.device).boot == 1  # nothing of the birth was taken
     # The victim's own rebirth still works.
     batch = _one(classifier, victim.device, c.Kind.BIRTH, c.encode(victim.birth(NOW)))
     assert batch.rejected == []
@@ -106,7 +108,7 @@ def test_a_birth_cannot_take_another_devices_asset() -> None:
 
 
 def test_a_device_may_declare_a_bounded_number_of_assets() -> None:
-    classifier, _, attacker = _hub(max_per_device=5)
+    classifier, _, _, attacker = _hub(max_per_device=5)
     birth = attacker.birth(NOW)  # lamp, bin, camera: 3
     assert classifier.owners.count(attacker.device) == 3
 

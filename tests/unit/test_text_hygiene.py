@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from hub import contract_mirror as mirror
 from hub.db import Asset, DeadLetter, open_database
 from hub.devices import register
-from hub.ingest_batch import Batch, Classifier
+from hub.ingest_batch import Classifier, Draft
 from hub.ingest_store import BatchWrite, IngestStore
+from hub.sequences import Sequences
 from tests.rules.scenario import Pole
 from trygg import contract as c
 from trygg import text
@@ -124,15 +125,17 @@ def sessions(sql_url: str) -> Iterator[sessionmaker[Session]]:
     made.kw["bind"].dispose()
 
 
-def _classify(kind: c.Kind, doc: dict[str, Any], ensure_ascii: bool) -> Batch:
-    classifier = Classifier(known={POLE.device}, seq={})
-    batch = Batch(received_ms=to_ms(NOW))
+def _classify(kind: c.Kind, doc: dict[str, Any], ensure_ascii: bool) -> Draft:
+    sequences = Sequences()
+    sequences.load([POLE.device], {})
+    classifier = Classifier(sequences=sequences)
+    batch = Draft(received_ms=to_ms(NOW))
     raw = json.dumps(doc, ensure_ascii=ensure_ascii).encode("utf-8", "surrogatepass")
     classifier.one(batch, c.topic_for(POLE.device, kind), raw)
     return batch
 
 
-def _store(sessions: sessionmaker[Session], batch: Batch) -> None:
+def _store(sessions: sessionmaker[Session], batch: Draft) -> None:
     store = IngestStore(sessions, dead_letter_max=1000)
     store.write(BatchWrite(births=batch.births, devices={}, rejected=batch.rejected, counters={}))
 
