@@ -206,7 +206,7 @@ async def hub_drain(
     hub = Hub.build(settings, clock)
     # The ingest pipeline alone: the rules run behind it through a bounded queue,
     # and on SQLite they share one writer lock with the ingest's commits.
-    hub.ingest.sink = None
+    hub.ingest.feed.sink = None
     stop = asyncio.Event()
     started = time.perf_counter()
     task = asyncio.create_task(hub.run(stop, serve_api=False))

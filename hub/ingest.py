@@ -7,22 +7,22 @@ committing batch N overlap while memory stays bounded (the broker sends at most
 1. *consume*: take what paho received (up to ``batch_max_lines`` lines or
    ``batch_max_delay_s``), validate and de-duplicate it (:mod:`hub.ingest_batch`);
    rejects become dead letters;
-2. *write*: write the batch's lines to InfluxDB; points it refuses for their content become
-   dead letters (:mod:`hub.influx_batch`); if it does not store the batch for any other
-   reason (down, database missing, credentials refused; :mod:`hub.influx_answer`), to the
-   bounded local spool (:mod:`hub.spool`); if the spool is full too, retry with back-off and
-   acknowledge nothing meanwhile, so back-pressure reaches the broker and the devices' outboxes;
-3. *commit*: commit watermarks, device state, dead letters and counters to SQL in one
-   transaction,
-   PUBACK the batch, send each device its end-to-end :class:`~trygg.contract.Ack` and
-   request a rebirth from devices with new sequence gaps (:mod:`hub.device_replies`), and
-   hand the stored items to the sink.
+2. *write*: write the batch's lines to InfluxDB, else to the local spool, else retry and
+   acknowledge nothing meanwhile, so back-pressure reaches the broker and the devices'
+   outboxes (:mod:`hub.ingest_write`);
+3. *commit*: advance the sequence watermarks (:mod:`hub.sequences`), commit them, device
+   state, dead letters and counters to SQL in one transaction, PUBACK the batch, send each
+   device its end-to-end :class:`~trygg.contract.Ack` and request a rebirth from devices
+   with new sequence gaps (:mod:`hub.device_replies`), and hand the stored items to the sink.
+
+The stages hand each other frozen records (a sealed :class:`~hub.ingest_batch.Batch`, the
+:class:`~hub.ingest_write.Written` outcome of its write); what changes lives in the object
+that owns it.
 
 The sink (the rules engine) receives :data:`hub.rules.inputs.RuleInput` records, made once
 here: stored births and streams, the liveness owner's (:mod:`hub.device_state`) transitions,
-the heartbeat tick's included, and the hub's own link changes. The sink runs behind
-the commit stage through a bounded queue, so the rules never set the drain rate of a
-replayed backlog unless they fall more than ``_SINK_DEPTH`` batches behind.
+the heartbeat tick's included, and the hub's own link changes; it runs behind the commit
+stage (:mod:`hub.ingest_feed`).
 """
 
 from __future__ import annotations
@@ -30,9 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,25 +39,23 @@ from hub.asset_owners import AssetOwners
 from hub.attention_monitor import AttentionMonitor
 from hub.device_replies import DeviceReplies
 from hub.device_state import DeviceStates, Transition, parse_class_timeouts
-from hub.influx import Influx, InfluxError, InfluxWriteError
-from hub.influx_batch import DEAD_LETTER_REASON, RefusedLine, dead_letters, write_lines
+from hub.influx import Influx
+from hub.influx_batch import DEAD_LETTER_REASON
 from hub.ingest_backlog import Backlog
 from hub.ingest_batch import Batch, Classifier, Draft, Rejected
+from hub.ingest_feed import Items, RulesFeed, Sink
 from hub.ingest_store import BatchWrite, IngestStore, load
+from hub.ingest_write import Writer, Written
 from hub.metrics import IngestCounters, IngestGauges, influx_line, make_registry
-from hub.rules.inputs import Born, FleetSilent, LinkChanged, Liveness, RuleInput
+from hub.rules.inputs import Born, FleetSilent, LinkChanged, Liveness
 from hub.sequences import Sequences
 from hub.settings import HubSettings
-from hub.spool import Spool
-from hub.storage_health import StorageHealth
 from trygg import contract as c
 from trygg.clock import Clock, to_ms
 from trygg.mqtt import Connection, Incoming, MqttError, Will, backoff
 
 log = logging.getLogger(__name__)
 
-Items = list[RuleInput]
-Sink = Callable[[Items], Awaitable[None]]
 _PIPELINE_DEPTH = 4
 # InfluxDB writes in flight at once: a 5000-line write spends most of its time waiting on
 # InfluxDB, so two overlap that wait.
@@ -76,11 +72,6 @@ _STEP_MESSAGES = 250
 # Messages read from the socket ahead of the consumer at most (see Connection): a replayed
 # session's backlog is read as it is classified, not all at once ahead of everything else.
 _READ_AHEAD = 2000
-# Batches waiting for the rules. Rules run behind ingest (a replayed backlog must not be
-# throttled to the rules' pace) but boundedly: a full queue holds the store stage back.
-_SINK_DEPTH = 16
-# Re-creating the schema after InfluxDB said it is missing: at most this often.
-_SCHEMA_AGAIN_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,16 +81,6 @@ class _Work:
     messages: list[Incoming]
     batch: Batch
     token: int | None = None  # in the backlog until handled
-
-
-@dataclass(frozen=True, slots=True)
-class Written:
-    """What one write of one or more batches came to."""
-
-    stored: bool  # InfluxDB or the spool has the lines
-    refused: list[Rejected]  # dead letters of points InfluxDB refused for their content
-    retries: int = 0
-    spooled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +109,6 @@ class Ingest:
         self.sessions = sessions
         self.influx = influx
         self.clock = clock
-        self.sink = sink
         self.counters = IngestCounters()
         self.gauges = IngestGauges()
         self.sequences = Sequences()
@@ -154,16 +134,12 @@ class Ingest:
         self.store = IngestStore(sessions, dead_letter_max=settings.dead_letter_max)
         self.registry = make_registry(lambda: self.counters, lambda: self.gauges)
         self.connected = asyncio.Event()
-        self.spool: Spool | None = None
-        self.health = StorageHealth()
-        self._schema_lock = asyncio.Lock()
-        self._schema_at = float("-inf")
+        self.writer = Writer(influx=influx, settings=settings, clock=clock, gauges=self.gauges)
         self._store_lock = asyncio.Lock()
         self._conn: Connection | None = None
         self._unacked = 0
         self._oldest_unstored: list[int] = []
-        # Items for the rules, with the backlog token of the batch they come from.
-        self._sink_queue: asyncio.Queue[tuple[Items, int | None]] = asyncio.Queue(_SINK_DEPTH)
+        self.feed = RulesFeed(sink, self.backlog)
         self.replies = DeviceReplies(
             watermark=self.sequences.watermark,
             clock=clock,
@@ -179,12 +155,7 @@ class Ingest:
         self.owners.load(loaded.owned)
         self.states.load(loaded.statuses)
         self.counters = loaded.counters
-        name = f"{self.settings.influx_db}-{self.settings.client_id}"
-        self.spool = Spool(
-            Path(self.settings.spool_dir) / name, max_bytes=self.settings.spool_max_bytes
-        )
-        if len(self.spool):
-            log.info("spool holds %d batch(es) from before; replaying", len(self.spool))
+        self.writer.open_spool()
 
     # ---- MQTT ------------------------------------------------------------------------
     def _hub_state(self, online: bool) -> bytes:
@@ -195,7 +166,7 @@ class Ingest:
         InfluxDB schema is made sure of and then the broker connection opened, so a
         persistent session's backlog streams in meanwhile; nothing is classified before
         the state is loaded and, given ``ready``, the caller's own start-up is done."""
-        schema = asyncio.ensure_future(self._ensure_schema())
+        schema = asyncio.ensure_future(self.writer.ensure_schema())
         starting = asyncio.ensure_future(self._start(schema, ready))
         try:
             with contextlib.ExitStack() as tuning:
@@ -204,58 +175,24 @@ class Ingest:
                     await starting
                     # What start-up loaded is long-lived: frozen out of the collector's scans.
                     tuning.enter_context(ingest_gc.tuned())
-                    tg.create_task(self._spool_loop(stop), name="ingest-spool")
+                    tg.create_task(
+                        self.writer.replay(stop, self._spool_dead_letters), name="ingest-spool"
+                    )
                     tg.create_task(self._tick_loop(stop), name="ingest-tick")
                     tg.create_task(self._gauge_loop(stop), name="ingest-gauges")
-                    tg.create_task(self._sink_loop(stop), name="ingest-sink")
+                    tg.create_task(self.feed.run(stop), name="ingest-sink")
         finally:
             schema.cancel()
             starting.cancel()
             self.replies.close()
 
-    async def _ensure_schema(self) -> None:
-        if self.settings.influx_manage_schema:
-            await self.influx.ensure_schema(
-                raw_rp=self.settings.influx_raw_rp,
-                raw_retention=self.settings.influx_raw_retention,
-            )
-
     def storage_problem(self) -> str | None:
         """None while InfluxDB stores what the hub writes; else why not, in words (the
         hub then keeps the data: spool, then no acknowledgements)."""
-        return self.health.problem()
-
-    async def _write_raw(self, body: bytes) -> None:
-        await self.influx.write(body, rp=self.settings.influx_raw_rp)
-
-    def _stored(self) -> None:
-        self.health.stored()
-        self.gauges.storage_problem = False
-
-    def _not_stored(self, exc: InfluxWriteError) -> None:
-        self.health.not_stored(exc.answer, now_ms=to_ms(self.clock.now()))
-        self.gauges.storage_problem = self.health.problem() is not None
-
-    async def _schema_again(self) -> bool:
-        """Re-create the database and retention policies InfluxDB said are missing (one
-        attempt at a time, at most one a second); True when they may exist now."""
-        if not self.settings.influx_manage_schema:
-            return False
-        loop = asyncio.get_running_loop()
-        async with self._schema_lock:
-            if loop.time() - self._schema_at < _SCHEMA_AGAIN_S:
-                return True
-            self._schema_at = loop.time()
-            try:
-                await self._ensure_schema()
-            except InfluxError as exc:
-                log.warning("InfluxDB schema could not be re-created: %s", exc)
-                return False
-            log.info("InfluxDB database/retention policies were missing: re-created")
-            return True
+        return self.writer.problem()
 
     async def _start(self, schema: asyncio.Future[None], ready: asyncio.Event | None) -> None:
-        if self.spool is None:
+        if self.writer.spool is None:
             await asyncio.to_thread(self.load)
         await asyncio.shield(schema)
         if ready is not None:
@@ -274,8 +211,7 @@ class Ingest:
         if up == self.states.link_up:
             return
         self.states.link(up=up, now_ms=to_ms(self.clock.now()))
-        if self.sink is not None:
-            await self._sink_queue.put(([LinkChanged(up=up)], None))
+        await self.feed.put([LinkChanged(up=up)])
 
     async def _mqtt_loop(
         self, stop: asyncio.Event, schema: asyncio.Future[None], starting: asyncio.Future[None]
@@ -448,7 +384,7 @@ class Ingest:
             lines = [line for batch in batches for line in batch.lines]
             if not lines:
                 return Written(stored=True, refused=[])
-            return await self._write(lines, batches[0].received_ms, stop)
+            return await self.writer.write(lines, batches[0].received_ms, stop)
         finally:
             slots.release()
 
@@ -498,45 +434,6 @@ class Ingest:
             for i, w in enumerate(works):
                 await self._feed(w.batch, transitions if i == len(works) - 1 else [], w.token)
 
-    async def _write(self, lines: list[str], received_ms: int, stop: asyncio.Event) -> Written:
-        """InfluxDB, else the spool, else retry; not stored only when stopping meanwhile.
-        ``received_ms`` (of the oldest batch of the lines) dates the spooled copy."""
-        delays = backoff(0.2, 5.0)
-        assert self.spool is not None
-        schema_tried = False
-        retries = 0
-        while True:
-            try:
-                refused = await write_lines(self._write_raw, lines)
-            except InfluxWriteError as exc:
-                self._not_stored(exc)
-                if exc.answer.schema_missing and not schema_tried and await self._schema_again():
-                    schema_tried = True
-                    continue
-                retries += 1
-                body = "\n".join(lines).encode()
-                if await asyncio.to_thread(self.spool.put, body, created_ms=received_ms):
-                    log.info("InfluxDB did not store a batch (%s): spooled", exc)
-                    return Written(stored=True, refused=[], retries=retries, spooled=True)
-                log.warning("InfluxDB did not store a batch and spool full: not acknowledging")
-            else:
-                self._stored()
-                dead = self._refused(refused) if refused else []
-                return Written(stored=True, refused=dead, retries=retries)
-            if stop.is_set():
-                return Written(stored=False, refused=[], retries=retries)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=next(delays))
-            schema_tried = False
-
-    def _refused(self, refused: list[RefusedLine]) -> list[Rejected]:
-        log.warning(
-            "InfluxDB refused %d point(s) for their content, dead-lettered: %s",
-            len(refused),
-            refused[0].message,
-        )
-        return dead_letters(refused, at_ms=to_ms(self.clock.now()))
-
     async def _commit(self, batches: list[Batch], writes: list[Written | None]) -> list[Transition]:
         """Advance watermarks and device state for stored batches; persist them (and the
         counters, dead letters and births) in one SQL transaction. ``writes[i]`` is the
@@ -566,8 +463,9 @@ class Ingest:
             if written is not None:
                 counters.write_retries += written.retries
                 counters.spooled_batches += written.spooled
-                counters.dead[DEAD_LETTER_REASON] += len(written.refused)
-                rejected += written.refused
+                if written.refused:
+                    counters.dead[DEAD_LETTER_REASON] += len(written.refused)
+                    rejected += written.refused
         write = BatchWrite(
             births=[b for batch in batches for b in batch.births],
             devices={
@@ -588,83 +486,29 @@ class Ingest:
         return transitions
 
     async def _feed(self, batch: Batch, transitions: list[Transition], token: int | None) -> None:
-        if self.sink is None:
-            self.backlog.leave(token)
-            return
-        items: Items = [
-            *(Born(b) for b in batch.births),
-            *batch.stored,
-            *(Liveness(t.status) for t in transitions),
-        ]
-        if items:
-            await self._sink_queue.put((items, token))
-        else:
-            self.backlog.leave(token)
+        # Without rules to feed, a replay's readings are not gathered for nobody.
+        items: Items = (
+            [
+                *(Born(b) for b in batch.births),
+                *batch.stored,
+                *(Liveness(t.status) for t in transitions),
+            ]
+            if self.feed.sink is not None
+            else []
+        )
+        await self.feed.put(items, token)
 
-    async def _sink_loop(self, stop: asyncio.Event) -> None:
-        """Feed the rules in order; on stop, drain what is queued (it is stored already)."""
-        while True:
-            getter = asyncio.ensure_future(self._sink_queue.get())
-            stopping = asyncio.ensure_future(stop.wait())
-            await asyncio.wait([getter, stopping], return_when=asyncio.FIRST_COMPLETED)
-            stopping.cancel()
-            if not getter.done():
-                getter.cancel()
-                break
-            await self._sink(*getter.result())
-        while not self._sink_queue.empty():
-            await self._sink(*self._sink_queue.get_nowait())
-
-    async def _sink(self, items: Items, token: int | None) -> None:
-        assert self.sink is not None
-        try:
-            await self.sink(items)
-        except Exception:  # a rules bug must not stop ingest; logged with its traceback
-            log.exception("rules sink failed on %d item(s)", len(items))
-        finally:
-            self.backlog.leave(token)
-
-    # ---- background: spool replay, heartbeat tick, self-metrics ------------------------
-    async def _spool_loop(self, stop: asyncio.Event) -> None:
-        delays = backoff(0.5, 10.0)
-        while not stop.is_set():
-            spool = self.spool
-            head = await asyncio.to_thread(spool.peek) if spool is not None else None
-            if spool is not None:
-                self.gauges.spool_bytes, self.gauges.spool_batches = spool.size_bytes, len(spool)
-            if head is None or spool is None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=1.0)
-                continue
-            segment, body = head
-            # A damaged file must not stop the loop: what InfluxDB cannot parse is dead-lettered.
-            lines = body.decode(errors="replace").split("\n")
-            try:
-                refused = await write_lines(self._write_raw, lines)
-            except InfluxWriteError as exc:
-                # Kept, whatever InfluxDB's reason: only a write that stored it removes it.
-                self._not_stored(exc)
-                if exc.answer.schema_missing:
-                    await self._schema_again()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=next(delays))
-                continue
-            self._stored()
-            if refused:
-                await self._spool_dead_letters(refused)
-            await asyncio.to_thread(spool.remove, segment)
-            delays = backoff(0.5, 10.0)
-
-    async def _spool_dead_letters(self, refused: list[RefusedLine]) -> None:
+    async def _spool_dead_letters(self, rejected: list[Rejected]) -> None:
         """Persist the dead letters of a spooled batch's refused points before the batch
         leaves the spool."""
-        self.counters.dead[DEAD_LETTER_REASON] += len(refused)
+        self.counters.dead[DEAD_LETTER_REASON] += len(rejected)
         write = BatchWrite(
-            births=[], devices={}, rejected=self._refused(refused), counters=self.counters.as_rows()
+            births=[], devices={}, rejected=rejected, counters=self.counters.as_rows()
         )
         async with self._store_lock:
             await asyncio.to_thread(self.store.write, write)
 
+    # ---- background: heartbeat tick, self-metrics ------------------------------------
     async def _tick_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
@@ -692,15 +536,15 @@ class Ingest:
             1 for s in self.states.devices.values() if s.online is False
         )
         oldest = [*self._oldest_unstored]
-        if self.spool is not None and (spooled := self.spool.oldest_ms()) is not None:
+        spool = self.writer.spool
+        if spool is not None and (spooled := spool.oldest_ms()) is not None:
             oldest.append(spooled)
         self.gauges.oldest_unsent_s = (now_ms - min(oldest)) / 1000 if oldest else 0.0
         for t in transitions:
             log.info("%s: %s (%s)", t.status.device, t.kind, t.status.reason)
         if transitions:
             await asyncio.to_thread(self.store.states, [t.status for t in transitions])
-        if items and self.sink is not None:
-            await self._sink_queue.put((items, None))
+        await self.feed.put(items)
         return transitions
 
     async def _gauge_loop(self, stop: asyncio.Event) -> None:
@@ -708,12 +552,4 @@ class Ingest:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.settings.gauges_s)
             line = influx_line(self.counters, self.gauges, to_ms(self.clock.now()))
-            try:
-                await self._write_raw(line.encode())
-            except InfluxWriteError as exc:
-                log.debug("self-metrics not written: %s", exc)
-                self._not_stored(exc)
-                if exc.answer.schema_missing:
-                    await self._schema_again()
-            else:
-                self._stored()
+            await self.writer.write_metrics(line)

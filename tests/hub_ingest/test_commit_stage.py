@@ -13,9 +13,10 @@ from typing import Any
 from hub import ingest as ingest_module
 from hub.db import open_database
 from hub.influx import Influx
-from hub.ingest import Ingest, Written, _Work, _Writing
+from hub.ingest import Ingest, _Work, _Writing
 from hub.ingest_batch import Batch, Draft
 from hub.ingest_store import BatchWrite
+from hub.ingest_write import Written
 from hub.settings import HubSettings
 from trygg.clock import FakeClock
 from trygg.mqtt import Incoming

@@ -286,13 +286,13 @@ async def test_the_spool_keeps_what_influxdb_refuses_and_dead_letters_only_refus
         return "401" in (ingest.storage_problem() or "")
 
     async def spool_empty() -> bool:
-        return ingest.spool is not None and len(ingest.spool) == 0
+        return ingest.writer.spool is not None and len(ingest.writer.spool) == 0
 
     async with running(ingest.run):
         await wait_for(refused_401, interval=0.05)
         await asyncio.sleep(2.0)  # several attempts
-        assert ingest.spool is not None
-        assert len(ingest.spool) == 1
+        assert ingest.writer.spool is not None
+        assert len(ingest.writer.spool) == 1
         assert await _count(stack, db, "load") == 0
         await _influxql(stack, f"SET PASSWORD FOR {HUB_USER} = '{HUB_PASSWORD}'")
         await wait_for(spool_empty, interval=0.05)

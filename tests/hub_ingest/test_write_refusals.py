@@ -63,7 +63,7 @@ def _ingest(tmp_path: Path, influx: ScriptedInflux) -> Ingest:
         influx=influx,  # type: ignore[arg-type]
         clock=FakeClock(datetime(2026, 12, 4, tzinfo=UTC)),
     )
-    ingest.spool = Spool(tmp_path / "spool", max_bytes=1)  # takes nothing
+    ingest.writer.spool = Spool(tmp_path / "spool", max_bytes=1)  # takes nothing
     return ingest
 
 
@@ -73,7 +73,7 @@ async def test_not_the_datas_fault_is_retried_until_stored_and_reported_meanwhil
     influx = ScriptedInflux([UNAUTHORIZED, UNAUTHORIZED, OK])
     ingest = _ingest(tmp_path, influx)
     lines = [f"m v={i} {i}" for i in range(10)]
-    write = asyncio.ensure_future(ingest._write(lines, 1, asyncio.Event()))
+    write = asyncio.ensure_future(ingest.writer.write(lines, 1, asyncio.Event()))
     await asyncio.sleep(0.1)
     assert not write.done()  # not stored: not reported stored
     assert ingest.storage_problem() == "InfluxDB refuses writes: 401 authorization failed"
@@ -85,7 +85,7 @@ async def test_not_the_datas_fault_is_retried_until_stored_and_reported_meanwhil
 async def test_stopping_while_refused_reports_not_stored(tmp_path: Path) -> None:
     ingest = _ingest(tmp_path, ScriptedInflux([UNAUTHORIZED]))
     stop = asyncio.Event()
-    write = asyncio.ensure_future(ingest._write(["m v=1 1"], 1, stop))
+    write = asyncio.ensure_future(ingest.writer.write(["m v=1 1"], 1, stop))
     await asyncio.sleep(0.1)
     stop.set()
     assert (await asyncio.wait_for(write, timeout=5)).stored is False
@@ -94,7 +94,7 @@ async def test_stopping_while_refused_reports_not_stored(tmp_path: Path) -> None
 async def test_a_missing_database_is_recreated_and_written_again(tmp_path: Path) -> None:
     influx = ScriptedInflux([NOT_FOUND, OK])
     ingest = _ingest(tmp_path, influx)
-    assert (await ingest._write(["m v=1 1"], 1, asyncio.Event())).stored
+    assert (await ingest.writer.write(["m v=1 1"], 1, asyncio.Event())).stored
     assert influx.schemas == 1
     assert influx.stored == ["m v=1 1"]
 
@@ -104,7 +104,7 @@ async def test_refused_points_become_the_batchs_dead_letters(tmp_path: Path) -> 
     influx = ScriptedInflux([conflict])
     ingest = _ingest(tmp_path, influx)
     lines = ["m,device=a v=1 1", "m,device=b bad=1 2", "m,device=c v=3 3"]
-    written = await ingest._write(lines, 1, asyncio.Event())
+    written = await ingest.writer.write(lines, 1, asyncio.Event())
     assert written.stored
     assert [(r.device, r.payload, r.detail) for r in written.refused] == [
         ("b", b"m,device=b bad=1 2", "partial write: field type conflict: x dropped=1")
