@@ -184,7 +184,8 @@ class Classifier:
             device,
             message.readings if isinstance(message, mirror.Data) else message.events,
         )
-        taken = self.sequences.taken(device, message.seq)
+        key = (device, message.seq)
+        taken = self.sequences.taken(key)
         batch.touched.add(device)
         batch.seen[device] = message.boot
         if self.dedup and taken:
@@ -216,8 +217,8 @@ class Classifier:
             ]
             batch.delta.events += len(message.events)
         batch.lines += lines
-        self.sequences.hold(device, message.seq)
-        batch.marks.append((device, message.seq))
+        self.sequences.hold(key)
+        batch.marks.append(key)
         batch.stored.append(message)
 
     @staticmethod

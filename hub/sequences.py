@@ -44,9 +44,9 @@ class Admission(Protocol):
 
     def is_known(self, device: str) -> bool: ...
 
-    def taken(self, device: str, seq: int) -> bool: ...
+    def taken(self, key: tuple[str, int]) -> bool: ...
 
-    def hold(self, device: str, seq: int) -> None: ...
+    def hold(self, key: tuple[str, int]) -> None: ...
 
     def born(self, birth: c.Birth) -> int: ...
 
@@ -68,16 +68,17 @@ class Sequences:
     def is_known(self, device: str) -> bool:
         return device in self._known
 
-    def taken(self, device: str, seq: int) -> bool:
+    def taken(self, key: tuple[str, int]) -> bool:
         """True when (device, seq) is stored or in flight; the device's stream starts here."""
+        device, seq = key
         state = self._seq.get(device)
         if state is None:
             state = self._seq[device] = SeqState()
-        return state.is_stored(seq) or (device, seq) in self._pending
+        return state.is_stored(seq) or key in self._pending
 
-    def hold(self, device: str, seq: int) -> None:
+    def hold(self, key: tuple[str, int]) -> None:
         """(device, seq) is in a batch on its way to storage."""
-        self._pending.add((device, seq))
+        self._pending.add(key)
 
     def born(self, birth: c.Birth) -> int:
         """Register the device of a birth the classifier accepted and align its stream with

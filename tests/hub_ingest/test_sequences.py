@@ -26,14 +26,14 @@ def _birth(pole: Pole, *, boot: int, low: int) -> c.Birth:
 def test_keys_in_flight_are_taken_until_stored_and_forgotten_with_the_session() -> None:
     seqs = Sequences()
     seqs.load(["d1"], {"d1": SeqState(watermark=2, max_seen=2)})
-    assert seqs.taken("d1", 2)  # stored
-    assert not seqs.taken("d1", 3)
-    seqs.hold("d1", 3)
-    assert seqs.taken("d1", 3)  # in flight
+    assert seqs.taken(("d1", 2))  # stored
+    assert not seqs.taken(("d1", 3))
+    seqs.hold(("d1", 3))
+    assert seqs.taken(("d1", 3))  # in flight
     seqs.forget_pending()  # a new session: the broker re-delivers it
-    assert not seqs.taken("d1", 3)
-    seqs.hold("d1", 3)
-    seqs.hold("d1", 5)
+    assert not seqs.taken(("d1", 3))
+    seqs.hold(("d1", 3))
+    seqs.hold(("d1", 5))
     assert seqs.advance([("d1", 3), ("d1", 5)]) == {"d1": 1}  # 4 is missing
     assert seqs.in_flight() == 0
     assert seqs.watermark("d1") == 3
@@ -47,7 +47,7 @@ def test_a_birth_registers_its_device_and_gives_up_what_it_no_longer_holds() -> 
     assert not seqs.is_known(pole.device)
     assert seqs.born(_birth(pole, boot=2, low=1)) == 0
     assert seqs.is_known(pole.device)
-    seqs.hold(pole.device, 1)
+    seqs.hold((pole.device, 1))
     seqs.advance([(pole.device, 1)])
     # The device holds nothing below 5 any more: 2, 3 and 4 are lost.
     assert seqs.born(_birth(pole, boot=2, low=5)) == 3
@@ -58,7 +58,7 @@ def test_a_reflashed_device_starts_its_stream_again_and_drops_its_old_keys_in_fl
     pole = Pole("p1", lamps=1)
     seqs = Sequences()
     seqs.born(_birth(pole, boot=5, low=1))
-    seqs.hold(pole.device, 40)
+    seqs.hold((pole.device, 40))
     seqs.born(_birth(pole, boot=1, low=1))  # boot went backwards: re-flashed
     assert seqs.in_flight() == 0
     assert seqs.row(pole.device) == SeqRow(watermark=0, above=(), gaps=0, lost=0, boot=1)
@@ -67,7 +67,7 @@ def test_a_reflashed_device_starts_its_stream_again_and_drops_its_old_keys_in_fl
 def test_a_row_is_a_snapshot_not_a_view() -> None:
     seqs = Sequences()
     seqs.load(["d1"], {})
-    seqs.taken("d1", 1)
+    seqs.taken(("d1", 1))
     seqs.advance([("d1", 2)])
     before = seqs.row("d1")
     seqs.advance([("d1", 1), ("d1", 4)])
