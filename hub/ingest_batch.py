@@ -10,9 +10,9 @@ against the topic and the registry, check that every asset it names is the devic
 restarts its stream — and encode the readings as line protocol. A message the contract refuses is rejected with its reason.
 
 Which (device, seq) is stored or in flight, and which devices are known, is asked of the
-ingest's one bookkeeping object (:mod:`hub.sequences`); the classifier only holds keys it
-took. A batch is gathered in a :class:`Draft` and handed on sealed, as a frozen
-:class:`Batch` that no stage changes.
+ingest's one bookkeeping object (:mod:`hub.sequences`), which the classifier tells of the
+keys it takes and the births it accepts. A batch is gathered in a :class:`Draft` and handed
+on sealed, as a frozen :class:`Batch` that no stage changes.
 """
 
 from __future__ import annotations
