@@ -111,6 +111,12 @@ class Classifier:
         owners: AssetOwners | None = None,
     ) -> None:
         self.sequences = sequences
+        # Bound once: asked for every message.
+        self._is_known, self._taken, self._hold = (
+            sequences.is_known,
+            sequences.taken,
+            sequences.hold,
+        )
         self.owners = owners or AssetOwners(
             is_known=sequences.is_known, max_per_device=DEFAULT_MAX_PER_DEVICE
         )
@@ -135,9 +141,7 @@ class Classifier:
             device, kind = parsed
             if kind not in c.DEVICE_TO_HUB:
                 raise c.ContractError("topic", f"{kind.value} is not sent by devices")  # noqa: TRY301
-            if not self.sequences.is_known(device) and not (
-                self.registry_open and kind == c.Kind.BIRTH
-            ):
+            if not self._is_known(device) and not (self.registry_open and kind == c.Kind.BIRTH):
                 if retained:
                     # The broker replays retained births/states of unregistered devices on
                     # every (re)subscribe: counted, but not news worth a dead letter each time.
@@ -185,7 +189,7 @@ class Classifier:
             message.readings if isinstance(message, mirror.Data) else message.events,
         )
         key = (device, message.seq)
-        taken = self.sequences.taken(key)
+        taken = self._taken(key)
         batch.touched.add(device)
         batch.seen[device] = message.boot
         if self.dedup and taken:
@@ -217,7 +221,7 @@ class Classifier:
             ]
             batch.delta.events += len(message.events)
         batch.lines += lines
-        self.sequences.hold(key)
+        self._hold(key)
         batch.marks.append(key)
         batch.stored.append(message)
 
