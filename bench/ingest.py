@@ -8,7 +8,7 @@ the same run:
 
 1. the hub's drain rate (readings/s and messages/s);
 2. the two ceilings of this machine: a subscriber that only receives and acknowledges the
-   same backlog (through the same paho bridge, batch acks) and InfluxDB's own single-thread
+   same backlog (through the hub's own MQTT connection, batch acks) and InfluxDB's own single-thread
    write rate for the same points pre-encoded in 5000-line batches (the best of 3 passes);
 3. the ratio of 1 to the lower ceiling.
 
@@ -41,7 +41,7 @@ from hub.devices import register
 from hub.settings import HubSettings
 from trygg import contract as c
 from trygg.clock import SystemClock
-from trygg.mqtt import _FastClient
+from trygg.mqtt import Connection, MqttSettings
 from trygg.stack import LocalStack, StackPorts, free_port
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -104,8 +104,8 @@ def preload(port: int, items: list[tuple[str, bytes]]) -> float:
     return elapsed
 
 
-def _session(port: int, client_id: str, cls: type[paho.Client]) -> paho.Client:
-    client = cls(
+def _session(port: int, client_id: str) -> paho.Client:
+    client = paho.Client(
         CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5, manual_ack=True
     )
     props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -125,12 +125,12 @@ def forget_session(port: int, client_id: str) -> None:
     client.loop_stop()
 
 
-def noop_drain(port: int, items: list[tuple[str, bytes]], fast: bool) -> float:
-    """Receive-and-acknowledge ceiling: returns messages/s."""
-    cls = _FastClient if fast else paho.Client
-    cid = f"noop-{'fast' if fast else 'paho'}-{time.monotonic_ns()}"
+def noop_drain(port: int, items: list[tuple[str, bytes]]) -> float:
+    """Receive-and-acknowledge ceiling of plain paho (threaded, one ack per message), the
+    independent reference: returns messages/s."""
+    cid = f"noop-paho-{time.monotonic_ns()}"
     topic = f"$share/{cid}/{c.subscription(c.Kind.DATA)}"
-    sub = _session(port, cid, cls)
+    sub = _session(port, cid)
     sub.loop_start()
     time.sleep(0.2)
     sub.subscribe(topic, 1)
@@ -147,7 +147,7 @@ def noop_drain(port: int, items: list[tuple[str, bytes]], fast: bool) -> float:
         if got[0] >= len(items):
             done.set()
 
-    sub = _session(port, cid, cls)
+    sub = _session(port, cid)
     sub.on_message = on_message
     started = time.perf_counter()
     sub.loop_start()
@@ -155,16 +155,40 @@ def noop_drain(port: int, items: list[tuple[str, bytes]], fast: bool) -> float:
     while not done.wait(0.005) and time.monotonic() < deadline:
         with lock:
             batch, mids[:] = list(mids), []
-        if isinstance(sub, _FastClient):
-            sub.ack_many(batch)
-        else:
-            for mid in batch:
-                sub.ack(mid, 1)
+        for mid in batch:
+            sub.ack(mid, 1)
     elapsed = time.perf_counter() - started
     sub.disconnect()
     sub.loop_stop()
     forget_session(port, cid)
     return got[0] / elapsed
+
+
+async def connection_drain(port: int, items: list[tuple[str, bytes]]) -> float:
+    """Receive-and-acknowledge ceiling of the hub's own MQTT connection (batch acks, the
+    read-ahead the hub uses): returns messages/s."""
+    cid = f"noop-trygg-{time.monotonic_ns()}"
+    settings = MqttSettings(
+        "127.0.0.1",
+        port,
+        cid,
+        clean_start=False,
+        session_expiry_s=3600,
+        receive_maximum=20_000,
+    )
+    async with Connection(settings, manual_ack=True) as conn:
+        await conn.subscribe(f"$share/{cid}/{c.subscription(c.Kind.DATA)}")
+    await asyncio.to_thread(preload, port, items)
+    got = 0
+    async with Connection(settings, manual_ack=True, read_ahead=2000) as conn:  # as hub/ingest.py
+        started = time.perf_counter()
+        while got < len(items):
+            batch = await asyncio.wait_for(conn.messages(), timeout=300)
+            conn.ack_many(batch)
+            got += len(batch)
+        elapsed = time.perf_counter() - started
+    await asyncio.to_thread(forget_session, port, cid)
+    return got / elapsed
 
 
 def influx_ceiling(url: str, items: list[tuple[str, bytes]], passes: int = 3) -> list[float]:
@@ -271,8 +295,8 @@ def run_round(
         gauges_s=3600,
     )
     hub = asyncio.run(hub_drain(settings, stack, items, readings))
-    sub_fast = noop_drain(stack.ports.mqtt, items, fast=True)
-    sub_paho = noop_drain(stack.ports.mqtt, items, fast=False)
+    sub_fast = asyncio.run(connection_drain(stack.ports.mqtt, items))
+    sub_paho = noop_drain(stack.ports.mqtt, items)
     passes = influx_ceiling(stack.influx_url, items)
     influx = max(passes)
     ceilings = {"subscriber_readings_per_s": sub_fast * readings, "influx_readings_per_s": influx}

@@ -23,7 +23,8 @@ from edge.outbox import Outbox
 from edge.stats import AgentStats
 from trygg import contract as c
 from trygg.aio import wait_event
-from trygg.mqtt import Connection, MqttError, MqttSettings, PublishRefusedError, Will, backoff
+from trygg.backoff import Backoff
+from trygg.mqtt import Connection, MqttError, MqttSettings, PublishRefusedError, Will
 
 log = logging.getLogger(__name__)
 _P = ParamSpec("_P")
@@ -149,14 +150,14 @@ class Link:
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, serve, reconnect with jittered exponential back-off until ``stop``."""
         broker = self._device.config.broker
-        delays = backoff(broker.reconnect_min_s, broker.reconnect_max_s)
+        retry = Backoff(broker.reconnect_min_s, broker.reconnect_max_s)
         while not stop.is_set():
             if self._device.offline:
                 await self._idle(stop, 0.2)
                 continue
             try:
                 await _unwrap(self._session(stop))
-                delays = backoff(broker.reconnect_min_s, broker.reconnect_max_s)
+                retry.reset()
             except PublishRefusedError as exc:
                 log.warning("%s: %s", self._device.config.id, exc)
                 self._stats.refused += 1
@@ -169,7 +170,7 @@ class Link:
                 log.info("%s: link down: %s", self._device.config.id, exc)
             self.state.conn = None
             if not stop.is_set():
-                await self._idle(stop, next(delays))
+                await self._idle(stop, retry.next_delay())
 
     @staticmethod
     async def _idle(stop: asyncio.Event, seconds: float) -> None:

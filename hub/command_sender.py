@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from hub import commands
 from trygg import contract as c
 from trygg import text
+from trygg.backoff import Backoff
 from trygg.clock import Clock, to_ms
-from trygg.mqtt import Connection, MqttError, MqttSettings, backoff
+from trygg.mqtt import Connection, MqttError, MqttSettings
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +45,12 @@ class CommandSender:
         self.sent = self.answered = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        delays = backoff(0.5, 30.0)
+        retry = Backoff(0.5, 30.0)
         while not stop.is_set():
             try:
                 async with Connection(self.mqtt) as conn:
                     await conn.subscribe(c.subscription(c.Kind.CMD_RESULT))
-                    delays = backoff(0.5, 30.0)
+                    retry.reset()
                     async with asyncio.TaskGroup() as tg:
                         receiving = tg.create_task(self._receive(conn))
                         await self._send(conn, stop)
@@ -57,7 +58,7 @@ class CommandSender:
             except* MqttError as group:  # from the connection or its receiving task
                 log.warning("command sender: MQTT session ended: %s", group.exceptions[0])
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=next(delays))
+                await asyncio.wait_for(stop.wait(), timeout=retry.next_delay())
 
     async def _send(self, conn: Connection, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -51,8 +51,9 @@ from hub.rules.inputs import Born, FleetSilent, LinkChanged, Liveness
 from hub.sequences import Sequences
 from hub.settings import HubSettings
 from trygg import contract as c
+from trygg.backoff import Backoff
 from trygg.clock import Clock, to_ms
-from trygg.mqtt import Connection, Incoming, MqttError, Will, backoff
+from trygg.mqtt import Connection, Incoming, MqttError, Will
 
 log = logging.getLogger(__name__)
 
@@ -218,11 +219,11 @@ class Ingest:
     ) -> None:
         # The schema first: nothing received could be stored before it.
         await asyncio.shield(schema)
-        delays = backoff(0.5, 30.0)
+        retry = Backoff(0.5, 30.0)
         while not stop.is_set():
             try:
                 await self._session(stop, starting)
-                delays = backoff(0.5, 30.0)
+                retry.reset()
             except MqttError as exc:
                 log.warning("hub MQTT session ended: %s", exc)
             self.connected.clear()
@@ -231,7 +232,7 @@ class Ingest:
             await self._link(up=False)
             if not stop.is_set():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=next(delays))
+                    await asyncio.wait_for(stop.wait(), timeout=retry.next_delay())
 
     async def _session(self, stop: asyncio.Event, starting: asyncio.Future[None]) -> None:
         will = Will(c.HUB_STATE_TOPIC, self._hub_state(False))

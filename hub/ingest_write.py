@@ -26,8 +26,8 @@ from hub.metrics import IngestGauges
 from hub.settings import HubSettings
 from hub.spool import Spool
 from hub.storage_health import StorageHealth
+from trygg.backoff import Backoff
 from trygg.clock import Clock, to_ms
-from trygg.mqtt import backoff
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class Writer:
     async def write(self, lines: list[str], received_ms: int, stop: asyncio.Event) -> Written:
         """InfluxDB, else the spool, else retry; not stored only when stopping meanwhile.
         ``received_ms`` (of the oldest batch of the lines) dates the spooled copy."""
-        delays = backoff(0.2, 5.0)
+        retry = Backoff(0.2, 5.0)
         assert self.spool is not None
         schema_tried = False
         retries = 0
@@ -108,7 +108,7 @@ class Writer:
             if stop.is_set():
                 return Written(stored=False, refused=[], retries=retries)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=next(delays))
+                await asyncio.wait_for(stop.wait(), timeout=retry.next_delay())
             schema_tried = False
 
     async def replay(
@@ -118,7 +118,7 @@ class Writer:
     ) -> None:
         """Write the spool's batches to InfluxDB, oldest first, until ``stop``; ``dead``
         persists the dead letters of a batch's refused points before it leaves the spool."""
-        delays = backoff(0.5, 10.0)
+        retry = Backoff(0.5, 10.0)
         while not stop.is_set():
             spool = self.spool
             head = await asyncio.to_thread(spool.peek) if spool is not None else None
@@ -139,13 +139,13 @@ class Writer:
                 if exc.answer.schema_missing:
                     await self._schema_again()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=next(delays))
+                    await asyncio.wait_for(stop.wait(), timeout=retry.next_delay())
                 continue
             self._stored()
             if refused:
                 await dead(self._refused(refused))
             await asyncio.to_thread(spool.remove, segment)
-            delays = backoff(0.5, 10.0)
+            retry.reset()
 
     async def write_metrics(self, line: str) -> None:
         """The hub's own figures: written once, not spooled (the next ones follow soon)."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter
 
 from hub.health import Health, describe
-from hub.webhooks import backoff
+from trygg import backoff
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +75,8 @@ class Supervisor:
                 exc = cause(raised)
                 state = self.health.failed(part, describe(exc), now=loop.time())
                 self.failures.labels(worker=name, error=type(exc).__name__).inc()
-                delay = backoff(
-                    state.failures,
+                delay = backoff.delay(
+                    state.failures - 1,
                     base_s=self.policy.first_s,
                     cap_s=self.policy.cap_s,
                     rnd=self._rnd(),

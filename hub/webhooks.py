@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from hub import tickets as service
 from hub.db import Counter, Ticket, TicketHistory, WebhookDelivery, WebhookSubscription
+from trygg.backoff import delay
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +69,6 @@ def verify(secret: str, header: str, body: bytes, *, now: int, tolerance_s: int 
     expected = sign(secret, body, timestamp=ts).split("v1=", 1)[1]
     if not hmac.compare_digest(expected, given):
         raise SignatureError("signature mismatch")
-
-
-def backoff(attempts: int, *, base_s: float, cap_s: float, rnd: float) -> float:
-    """Seconds before attempt ``attempts + 1``: base * 2^(n-1), capped, jittered to 50-100 %."""
-    raw = min(cap_s, base_s * 2.0 ** max(0, attempts - 1))
-    return raw * (0.5 + 0.5 * rnd)
 
 
 def _ticket_json(t: Ticket) -> dict[str, Any]:
@@ -281,5 +276,5 @@ def record_attempt(
         d.failed_at = now
         log.warning("webhook delivery %d gave up after %d attempts", d.id, d.attempts)
     else:
-        wait = backoff(d.attempts, base_s=base_s, cap_s=cap_s, rnd=rnd)
+        wait = delay(d.attempts - 1, base_s=base_s, cap_s=cap_s, rnd=rnd)
         d.next_attempt_at = now + timedelta(seconds=wait)

@@ -10,7 +10,6 @@ share of the Pi's CPU away from the rest of the agent. Frames stay in memory onl
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +18,8 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+from trygg.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -208,23 +209,6 @@ class SimulatedSource:
         self._last = None
 
 
-class Backoff:
-    """Jittered exponential delays: 1, 2, 4 ... up to ``cap`` seconds, reset on success."""
-
-    def __init__(self, *, base: float = 1.0, cap: float = 60.0, rng: random.Random | None = None):
-        self._base, self._cap = base, cap
-        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
-        self.attempt = 0
-
-    def next_delay(self) -> float:
-        delay = min(self._cap, self._base * 2**self.attempt)
-        self.attempt += 1
-        return float(delay * (0.5 + self._rng.random() / 2))
-
-    def reset(self) -> None:
-        self.attempt = 0
-
-
 class FrameBudget:
     """Paces analysis: at most ``max_fps``, and at most ``cpu_share`` of one core.
 
@@ -263,7 +247,7 @@ class FramePump:
         self._source = source
         self._budget = budget
         self._stop = stop
-        self._backoff = backoff or Backoff()
+        self._backoff = backoff or Backoff(1.0, 60.0)
         self._monotonic = monotonic
         self.reconnects = 0
         self._was_connected = False

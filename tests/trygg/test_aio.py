@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from trygg.aio import wait_event
-from trygg.mqtt import _Keepalive
+from trygg.mqtt.keepalive import Keepalive
 
 
 async def test_wait_event_times_out_false_and_wakes_true_at_once() -> None:
@@ -41,17 +41,17 @@ async def test_wait_event_creates_no_task_and_passes_cancellation_through() -> N
 
 @dataclass(eq=False)
 class _Client:
-    keepalive: int
+    keepalive_s: float
     calls: list[float] = field(default_factory=list)
 
-    def loop_misc(self) -> None:
-        self.calls.append(asyncio.get_running_loop().time())
+    def keepalive_check(self, now: float) -> None:
+        self.calls.append(now)
 
 
 async def test_keepalive_ticks_at_a_quarter_of_the_shortest_keepalive() -> None:
     loop = asyncio.get_running_loop()
-    ka = _Keepalive(loop)
-    slow, fast = _Client(keepalive=60), _Client(keepalive=1)
+    ka = Keepalive(loop)
+    slow, fast = _Client(keepalive_s=60), _Client(keepalive_s=1)
     ka.add(cast(Any, slow))
     assert ka.period_s == 15.0  # 60 s / 4
     ka.add(cast(Any, fast))
@@ -67,8 +67,8 @@ async def test_keepalive_ticks_at_a_quarter_of_the_shortest_keepalive() -> None:
 
 
 async def test_keepalive_zero_means_no_fast_ticking() -> None:
-    ka = _Keepalive(asyncio.get_running_loop())
-    client = _Client(keepalive=0)
+    ka = Keepalive(asyncio.get_running_loop())
+    client = _Client(keepalive_s=0)
     ka.add(cast(Any, client))
-    assert ka.period_s == _Keepalive.MAX_PERIOD_S
+    assert ka.period_s == Keepalive.MAX_PERIOD_S
     ka.discard(cast(Any, client))

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from edge.vision.sources import (
-    Backoff,
     EndOfStream,
     Frame,
     FrameBudget,
@@ -20,6 +19,7 @@ from edge.vision.sources import (
     SourceError,
 )
 from tests.shared_data import vision_dir
+from trygg.backoff import Backoff
 
 SCENE = np.full((48, 64, 3), 100, dtype=np.uint8)
 
@@ -63,7 +63,7 @@ def test_missing_stream_is_a_source_error_without_credentials_in_it() -> None:
 
 
 def test_backoff_grows_with_jitter_and_caps() -> None:
-    b = Backoff(base=1.0, cap=8.0, rng=random.Random(3))
+    b = Backoff(1.0, 8.0, rng=random.Random(3))
     delays = [b.next_delay() for _ in range(6)]
     assert all(0.5 * min(8, 2**i) <= d <= min(8, 2**i) for i, d in enumerate(delays))
     b.reset()
@@ -124,7 +124,7 @@ def test_pump_reconnects_and_paces() -> None:
         src,
         budget=FrameBudget(max_fps=10, cpu_share=0.5),
         stop=stop,
-        backoff=Backoff(rng=random.Random(0)),
+        backoff=Backoff(1.0, 60.0, rng=random.Random(0)),
         monotonic=lambda: next(clock),
     )
     got = list(pump.frames())
