@@ -32,7 +32,8 @@ def _ours(data: bytes) -> int:
 
 def _mqtt5(data: bytes) -> int:
     mqtt5: Any = importlib.import_module("mqtt5")  # optional: measured only when installed
-    read, view, pos, out = mqtt5.read, memoryview(data), 0, []
+    read, view, pos = mqtt5.read, memoryview(data), 0
+    out: list[Incoming] = []
     append = out.append
     while pos < len(data):
         packet, size = read(view[pos:])

@@ -1,35 +1,21 @@
-"""trygg.mqtt runs paho on the event loop: many connections in one process, no threads."""
+"""trygg.mqtt's Connection against a real Mosquitto: many connections in one process, no
+threads; wills, clean exits, read-ahead, keep-alive, QoS 1 acks, checked against paho as an
+independent client."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import inspect
-import struct
+import os
+import signal
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
-from paho.mqtt import _packet
-from paho.mqtt.enums import CallbackAPIVersion, _ConnectionState
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
+from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.helpers import wait_for
-from trygg import mqtt
-from trygg.mqtt import (
-    Connection,
-    Incoming,
-    MqttError,
-    MqttSettings,
-    Will,
-    _BufferedSocket,
-    _FastClient,
-    plain_puback,
-    plain_publish,
-)
+from trygg.mqtt import Connection, Incoming, MqttError, MqttSettings, Will
 from trygg.stack import LocalStack, free_port
 
 pytestmark = pytest.mark.integration
@@ -92,7 +78,7 @@ async def test_clean_exit_sends_no_will(stack: LocalStack, unique: str) -> None:
             msgs = await watch.messages()
         await asyncio.sleep(0.5)
         assert [m.payload for m in msgs] == [b"alive"]
-        assert not watch._inbox  # nothing after the clean DISCONNECT
+        assert watch.backlog == 0  # nothing after the clean DISCONNECT
 
 
 async def test_connect_refused_is_an_mqtt_error() -> None:
@@ -103,7 +89,7 @@ async def test_connect_refused_is_an_mqtt_error() -> None:
 
 
 async def test_connect_waits_for_a_restarting_broker(private_stack: LocalStack) -> None:
-    """Refused connects are retried within the connect window (as paho's loop did): the
+    """Refused connects are retried within the connect window: the
     broker is reached as soon as it is back, not after the caller's back-off has grown."""
     broker = private_stack.mosquitto
     await asyncio.to_thread(broker.stop)
@@ -142,14 +128,14 @@ async def test_read_ahead_holds_a_backlog_in_the_socket_until_the_consumer_takes
             await asyncio.sleep(0.5)
             assert loop.time() - started < 4  # within the pause's limit (keep-alive / 2)
             per_read = 256 * 1024 // len(payload) + 1
-            assert ahead <= len(sub._inbox) <= ahead + per_read  # the rest is not read yet
+            assert ahead <= sub.backlog <= ahead + per_read  # the rest is not read yet
             taken = await sub.messages()
 
             async def refilled() -> bool:  # taking messages resumed the reading
-                return len(sub._inbox) >= ahead
+                return sub.backlog >= ahead
 
             async def all_read() -> bool:  # a consumer stuck for long: the pause's limit
-                return len(taken) + len(sub._inbox) == total
+                return len(taken) + sub.backlog == total
 
             await wait_for(refilled, within=10, interval=0.01)
             await wait_for(all_read, within=15)
@@ -159,24 +145,6 @@ async def test_read_ahead_holds_a_backlog_in_the_socket_until_the_consumer_takes
                     taken += await sub.messages()
         sub.ack_many(taken)
     assert [m.payload[:4] for m in taken] == [b"%04d" % i for i in range(total)]
-
-
-@pytest.mark.parametrize("size", [0, 1, 100, 127 - 12, 128 - 12, 16383 - 12, 16384 - 12, 70_000])
-@pytest.mark.parametrize("retain", [False, True])
-def test_publish_many_queues_the_packets_paho_would(size: int, retain: bool) -> None:
-    client = _FastClient(CallbackAPIVersion.VERSION2, client_id="t", protocol=paho.MQTTv5)
-    client.on_socket_register_write = lambda *_a: None  # queue only, as on the event loop
-    client._sock = object()  # type: ignore[assignment]
-    topic, payload = "trygg/v1/dev/d-1/ack", bytes(range(256)) * (size // 256) + b"x" * (size % 256)
-    client._send_publish(0, topic.encode(), payload, qos=0, retain=retain)
-    by_paho = bytes(client._out_packet.pop()["packet"])
-    client.publish_many([(topic, payload, retain), ("a/b", b"", False)])
-    queued = client._out_packet.pop()
-    client._sock = None
-    assert queued["packet"] == by_paho + mqtt.plain_publish_packet("a/b", b"", False)
-    info = queued["info"]
-    assert info is not None
-    assert (queued["command"], queued["qos"], info.mid) == (0x30, 0, 0)
 
 
 async def test_publish_many_delivers_in_order_and_retains(stack: LocalStack, unique: str) -> None:
@@ -202,313 +170,122 @@ async def test_publish_many_delivers_in_order_and_retains(stack: LocalStack, uni
         pub.publish_many([(topic, b"", False)])  # closed
 
 
-# ---- the short path for plain PUBLISH packets (_FastClient._handle_publish) ---------------
-# The sha256 (first 16 hex digits) of the paho 2.x source the override was checked against.
-# If paho changes, re-read its _handle_publish and decode_publish against the override (and
-# against plain_publish), then update these.
-_PAHO_SOURCES: dict[str, tuple[Callable[..., Any], str]] = {
-    "Client._handle_publish": (paho.Client._handle_publish, "1bbaa3ef0e3afc6d"),
-    "decode_publish": (_packet.decode_publish, "50c158487fa3d96e"),
-    "Client._handle_pubackcomp": (paho.Client._handle_pubackcomp, "04d39ba283b1f3be"),
-    "Client._do_on_publish": (paho.Client._do_on_publish, "5bbcad6f9447107a"),
-    "Client.loop_read": (paho.Client.loop_read, "4fa11ca2d451dbec"),
-}
+async def test_a_connection_that_only_receives_keeps_itself_alive(
+    stack: LocalStack, unique: str
+) -> None:
+    """A subscriber at QoS 0 sends nothing of its own; its PINGREQs keep the broker from
+    dropping it (after 1.5 keep-alives) and from publishing its Will."""
+    topic, will = f"t/{unique}/feed", Will(f"t/{unique}/will", b"gone", retain=False)
+    quiet = MqttSettings("127.0.0.1", stack.ports.mqtt, f"quiet-{unique}", keepalive_s=1)
+    async with Connection(_settings(stack, f"watch-{unique}")) as watch:
+        await watch.subscribe(will.topic)
+        async with Connection(quiet, will=will) as sub:
+            await sub.subscribe(topic, qos=0)
+            async with Connection(_settings(stack, f"pub-{unique}")) as pub:
+                for i in range(16):
+                    pub.publish_many([(topic, b"%d" % i, False)])
+                    await asyncio.sleep(0.25)
+            await asyncio.sleep(2.0)  # and then nothing at all arrives either
+            assert sub.is_connected
+            got = await sub.messages()
+            assert [m.payload for m in got] == [b"%d" % i for i in range(16)]
+        await asyncio.sleep(0.5)
+        assert watch.backlog == 0  # no Will: the broker never thought it gone
 
 
-def test_paho_publish_and_puback_handling_is_the_version_the_short_paths_mirror() -> None:
-    for name, (func, digest) in _PAHO_SOURCES.items():
-        source = inspect.getsource(func).encode()
-        assert hashlib.sha256(source).hexdigest()[:16] == digest, f"paho's {name} changed"
+async def test_a_silent_broker_is_noticed_within_two_keepalives(
+    private_stack: LocalStack, unique: str
+) -> None:
+    settings = MqttSettings("127.0.0.1", private_stack.ports.mqtt, f"c-{unique}", keepalive_s=1)
+    pid = private_stack.mosquitto.pid
+    assert pid is not None
+    async with Connection(settings) as conn:
+        os.kill(pid, signal.SIGSTOP)  # the TCP connection stays up; nothing answers
+        try:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            reason = await asyncio.wait_for(asyncio.shield(conn.disconnected), timeout=10)
+            assert "keep-alive" in reason
+            assert loop.time() - started < 2.5
+        finally:
+            os.kill(pid, signal.SIGCONT)
 
 
-def _publish_packet(
-    topic: bytes,
-    payload: bytes,
-    *,
-    qos: int,
-    mid: int = 0,
-    retain: bool = False,
-    props: Properties | None = None,
-) -> bytes:
-    var = struct.pack("!H", len(topic)) + topic
-    if qos:
-        var += struct.pack("!H", mid)
-    var += props.pack() if props is not None else b"\x00"  # type: ignore[no-untyped-call]
-    rest = var + payload
-    length, size = b"", len(rest)
-    while True:
-        size, digit = divmod(size, 128)
-        length += bytes([digit | (0x80 if size else 0)])
-        if not size:
-            break
-    return bytes([0x30 | qos << 1 | int(retain)]) + length + rest
+async def test_messages_with_properties_from_paho_arrive_and_are_acked_when_told(
+    stack: LocalStack, unique: str
+) -> None:
+    """paho (an independent implementation) publishes QoS 1 with v5 properties; ours, with
+    ``manual_ack``, gets them once, and again after a reconnect until it acked them."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
 
-
-class _Wire:
-    """The read side of a socket holding fixed bytes (at most ``chunk`` per recv), then
-    'would block'."""
-
-    def __init__(self, data: bytes, chunk: int | None = None) -> None:
-        self._data, self._pos, self._chunk = data, 0, chunk
-
-    def recv(self, size: int) -> bytes:
-        size = min(size, self._chunk or size)
-        chunk = self._data[self._pos : self._pos + size]
-        if not chunk:
-            raise BlockingIOError
-        self._pos += len(chunk)
-        return chunk
-
-    def pending(self) -> int:
-        return 0
-
-    def drained(self) -> bool:
-        return self._pos == len(self._data)
-
-    def close(self) -> None:
-        pass
-
-
-def _receive(
-    data: bytes, *, short: bool, manual_ack: bool, chunk: int | None = None
-) -> tuple[list[Incoming], int, bytes]:
-    """What a client delivers for ``data`` (arriving ``chunk`` bytes at a time): the
-    messages, how many took the short path, and the bytes it queued to send back (PUBACK,
-    PUBREC)."""
-    client = _FastClient(
-        CallbackAPIVersion.VERSION2, client_id="t", protocol=paho.MQTTv5, manual_ack=manual_ack
+    topic = f"t/{unique}/props"
+    settings = MqttSettings(
+        "127.0.0.1",
+        stack.ports.mqtt,
+        f"hub-{unique}",
+        clean_start=False,
+        session_expiry_s=60,
     )
-    got: list[Incoming] = []
-    fast = 0
-
-    def on_message(_c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
-        got.append(Incoming(msg.topic, bytes(msg.payload), msg.qos, msg.mid, msg.retain))
-
-    def on_incoming(topic: str, payload: bytes, qos: int, mid: int, retain: bool) -> None:
-        nonlocal fast
-        fast += 1
-        got.append(Incoming(topic, payload, qos, mid, retain))
-
-    client.on_message = on_message
-    if short:
-        client.on_incoming = on_incoming
-    wire = _Wire(data, chunk)
-    client._sock = _BufferedSocket(wire)
-    reads = 3 + (len(data) // chunk if chunk else 0)
-    for _ in range(reads):  # the last reads find nothing more ('would block')
-        assert client.loop_read() == paho.MQTT_ERR_SUCCESS
-    assert wire.drained()
-    sent = b"".join(bytes(p["packet"]) for p in client._out_packet)
-    client._sock = None
-    return got, fast, sent
-
-
-def test_short_path_delivers_and_acks_exactly_what_paho_does() -> None:
-    expiry = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-    expiry.MessageExpiryInterval = 60
-    user = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-    user.UserProperty = ("k", "v")
-    plain = [
-        _publish_packet(b"a/b", b"qos0", qos=0),
-        _publish_packet(b"a/b", b"qos1", qos=1, mid=7),
-        _publish_packet(b"a/retained", b"r", qos=1, mid=8, retain=True),
-        _publish_packet("å/ü/€".encode(), b"", qos=1, mid=65535),
-        _publish_packet(b"t" * 300, bytes(range(256)) * 600, qos=1, mid=9),  # 2-3 byte lengths
-    ]
-    other = [
-        _publish_packet(b"a/expiring", b"e", qos=1, mid=10, props=expiry),
-        _publish_packet(b"a/user", b"u", qos=0, props=user),
-        _publish_packet(b"a/exactly-once", b"q2", qos=2, mid=11),
-    ]
-    data = b"".join(plain[:2] + other[:1] + plain[2:] + other[1:])
-    for manual_ack in (True, False):
-        by_paho, fast_paho, acks_paho = _receive(data, short=False, manual_ack=manual_ack)
-        by_short, fast_short, acks_short = _receive(data, short=True, manual_ack=manual_ack)
-        assert by_short == by_paho
-        assert acks_short == acks_paho
-        assert (fast_paho, fast_short) == (0, len(plain))
-    # QoS 2 is held by paho until PUBREL, so it is not delivered yet
-    assert [m.payload for m in by_paho] == [
-        b"qos0",
-        b"qos1",
-        b"e",
-        b"r",
-        b"",
-        plain[-1][-153600:],
-        b"u",
-    ]
-    assert by_paho[3].retain
-    assert by_paho[3].topic == "a/retained"
-    assert acks_paho.count(b"\x40\x02") == 5  # PUBACK for each QoS 1 without manual_ack
+    async with Connection(settings, manual_ack=True) as sub:
+        await sub.subscribe(topic)
+    ref = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"ref-{unique}", protocol=paho.MQTTv5)
+    ref.connect("127.0.0.1", stack.ports.mqtt)
+    ref.loop_start()
+    try:
+        props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        props.UserProperty = ("k", "v")
+        props.MessageExpiryInterval = 600
+        props.ContentType = "application/json"
+        for i in range(3):
+            ref.publish(topic, b"%d" % i, qos=1, properties=props).wait_for_publish(5)
+    finally:
+        ref.disconnect()
+        ref.loop_stop()
+    for _ in range(2):  # not acked the first time: the persistent session sends them again
+        async with Connection(settings, manual_ack=True) as sub:
+            assert sub.session_present
+            got: list[Incoming] = []
+            async with asyncio.timeout(10):
+                while len(got) < 3:
+                    got += await sub.messages()
+            assert [(m.payload, m.qos, m.topic) for m in got] == [
+                (b"%d" % i, 1, topic) for i in range(3)
+            ]
+    async with Connection(settings, manual_ack=True) as sub:
+        got = []
+        async with asyncio.timeout(10):
+            while len(got) < 3:
+                got += await sub.messages()
+        sub.ack_many(got)
+    async with Connection(settings, manual_ack=True) as sub:
+        await asyncio.sleep(0.5)
+        assert sub.backlog == 0  # acked: nothing comes again
 
 
-def test_packets_taken_from_the_buffer_match_paho_however_the_bytes_arrive() -> None:
-    # Between paho's packets, loop_read takes whole plain PUBLISH packets straight from the
-    # buffer (_BufferedSocket.take_packets); a packet cut by the end of a read, or any
-    # other packet, is left to paho. Reads of every size cut packets everywhere.
-    user = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-    user.UserProperty = ("k", "v")
-    packets = [
-        _publish_packet(f"trygg/v1/dev/d-{i}/data".encode(), b"x" * (i * 7), qos=i % 2, mid=i)
-        for i in range(1, 60)
-    ]
-    packets[20:20] = [_publish_packet(b"a/user", b"u", qos=0, props=user)]
-    packets[40:40] = [_publish_packet(b"a/exactly-once", b"q2", qos=2, mid=99)]
-    packets.append(
-        _publish_packet(b"t" * 300, bytes(range(256)) * 66, qos=1, mid=5)
-    )  # 3-byte length
-    data = b"".join(packets)
-    for manual_ack in (True, False):
-        by_paho, _, acks_paho = _receive(data, short=False, manual_ack=manual_ack)
-        for chunk in (None, 1, 2, 3, 5, 64, 1000, 4096):
-            got, fast, acks = _receive(data, short=True, manual_ack=manual_ack, chunk=chunk)
-            assert got == by_paho, chunk
-            assert acks == acks_paho, chunk
-            assert fast == len(packets) - 2
-    assert len(by_paho) == len(packets) - 1  # QoS 2 waits for PUBREL
+async def test_paho_receives_what_ours_publishes(stack: LocalStack, unique: str) -> None:
+    topic = f"t/{unique}/out"
+    received: list[Any] = []
+    subscribed = threading.Event()
+    ref = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"ref-{unique}", protocol=paho.MQTTv5)
+    ref.on_message = lambda _c, _u, msg: received.append(msg)
+    ref.on_subscribe = lambda *_a: subscribed.set()
+    ref.connect("127.0.0.1", stack.ports.mqtt)
+    ref.loop_start()
+    try:
+        ref.subscribe(topic, qos=1)
+        assert await asyncio.to_thread(subscribed.wait, 5)
+        async with Connection(_settings(stack, f"pub-{unique}")) as pub:
+            big = bytes(range(256)) * 300  # a remaining length of three bytes
+            assert await pub.publish(topic, b"one") == 0
+            assert await pub.publish(topic, big, retain=True) == 0
+            await pub.publish_nowait(topic, b"zero", qos=0)
 
+        async def all_three() -> bool:
+            return len(received) == 3
 
-def test_direct_reads_take_most_packets_from_the_buffer(monkeypatch: Any) -> None:
-    taken: list[int] = []
-    take = _BufferedSocket.take_packets
-
-    def spy(self: _BufferedSocket, publish: Any, puback: Any) -> int:
-        taken.append(take(self, publish, puback))
-        return taken[-1]
-
-    monkeypatch.setattr(_BufferedSocket, "take_packets", spy)
-    data = b"".join(_publish_packet(b"a/b", b"p" * 100, qos=1, mid=i) for i in range(1, 201))
-    got, fast, _ = _receive(data, short=True, manual_ack=True)
-    assert len(got) == fast == 200
-    assert sum(taken) == 200  # the buffer is filled by one recv; paho reads none of them
-
-
-class _Duplex(_Wire):
-    """A wire that also takes whatever the client sends."""
-
-    def send(self, data: bytes) -> int:
-        return len(data)
-
-
-def _puback_packet(mid: int, code: int | None = None, props: Properties | None = None) -> bytes:
-    body = struct.pack("!H", mid)
-    if code is not None:
-        body += bytes([code])
-    if props is not None:
-        body += props.pack()  # type: ignore[no-untyped-call]
-    return bytes([0x40, len(body)]) + body
-
-
-def _settle(
-    data: bytes, *, short: bool, chunk: int | None
-) -> tuple[list[tuple[int, int]], int, int]:
-    """Publish QoS 1 messages 1..6, receive ``data`` (PUBACKs) ``chunk`` bytes at a time:
-    the (mid, reason) settled, in order, how many publications are still unsettled, and
-    how many PUBACKs took the short path."""
-    client = _FastClient(CallbackAPIVersion.VERSION2, client_id="t", protocol=paho.MQTTv5)
-    client.max_inflight_messages_set(0)
-    client._sock = _BufferedSocket(_Duplex(b""))
-    client._state = _ConnectionState.MQTT_CS_CONNECTED
-    infos = [client.publish("a/b", b"x", qos=1) for _ in range(6)]
-    assert [i.mid for i in infos] == [1, 2, 3, 4, 5, 6]
-    settled: list[tuple[int, int]] = []
-    short_path = 0
-
-    def on_puback(mid: int, code: int) -> None:
-        nonlocal short_path
-        short_path += 1
-        settled.append((mid, code))
-
-    def on_publish(_c: Any, _u: Any, mid: int, reason: Any, _p: Any) -> None:
-        settled.append((mid, int(reason.value)))
-
-    client.on_publish = on_publish
-    client.on_incoming = lambda *_: None
-    if short:
-        client.on_puback = on_puback
-    wire = _Wire(data, chunk)
-    client._sock = _BufferedSocket(wire)
-    for _ in range(3 + (len(data) // chunk if chunk else 0)):
-        assert client.loop_read() == paho.MQTT_ERR_SUCCESS
-    assert wire.drained()
-    settled_mids = {mid for mid, _ in settled}
-    assert [i.is_published() for i in infos] == [i.mid in settled_mids for i in infos]
-    return settled, len(client._out_messages), short_path
-
-
-def test_pubacks_taken_from_the_buffer_settle_exactly_what_paho_does() -> None:
-    reason = Properties(PacketTypes.PUBACK)  # type: ignore[no-untyped-call]
-    reason.ReasonString = "not authorised"
-    data = b"".join(
-        [
-            _puback_packet(1),  # no reason code: success
-            _puback_packet(2, 0x10),  # no matching subscribers
-            _puback_packet(3, 0x87, reason),  # refused, with a reason string: paho's
-            _puback_packet(4, 0x87),  # refused
-            _publish_packet(b"a/b", b"in", qos=1, mid=77),
-            _puback_packet(9),  # not ours: ignored
-            bytes([0x40, 3]) + struct.pack("!HB", 5, 0),  # reason code, no property length
-            bytes([0x40, 4]) + struct.pack("!HBB", 6, 0x80, 0),  # empty properties
-            _puback_packet(1),  # settled already: ignored
-        ]
-    )
-    by_paho, left_paho, _ = _settle(data, short=False, chunk=None)
-    assert by_paho == [(1, 0), (2, 0x10), (3, 0x87), (4, 0x87), (5, 0), (6, 0x80)]
-    assert left_paho == 0
-    for chunk in (None, 1, 2, 3, 5, 7, 64):
-        settled, left, short_path = _settle(data, short=True, chunk=chunk)
-        assert (settled, left) == (by_paho, 0), chunk
-        # whole in one read: all but the one with properties; cut: paho reads the cut ones
-        assert short_path == 5 if chunk is None else 0 <= short_path <= 5, (chunk, short_path)
-
-
-def test_plain_puback_leaves_the_unusual_to_paho() -> None:
-    assert plain_puback(b"\x00\x07", 0, 2) == (7, 0)
-    assert plain_puback(b"\x00\x07\x87", 0, 3) == (7, 0x87)
-    assert plain_puback(b"\x00\x07\x87\x00", 0, 4) == (7, 0x87)
-    assert plain_puback(b"\x00\x07\x87\x03\x1f\x00\x00", 0, 7) is None  # properties
-    assert plain_puback(b"\x00", 0, 1) is None  # too short: malformed, paho says so
-
-
-def test_plain_publish_leaves_the_unusual_to_paho() -> None:
-    assert plain_publish(0x32, b"\x00\x02\xff\xfe\x00\x01\x00x") is None  # not UTF-8
-    assert plain_publish(0x32, b"\x00\x00\x00\x01\x00x") is None  # empty topic (alias)
-    assert plain_publish(0x32, b"\x00\x09ab\x00\x01\x00") is None  # topic runs past the end
-    assert plain_publish(0x30, b"\x00\x01a") is None  # no property length
-    assert plain_publish(0x36, b"\x00\x01a\x00\x01\x00x") is None  # QoS 3
-    assert plain_publish(0x33, bytearray(b"\x00\x01a\x00\x05\x00xy")) == ("a", b"xy", 1, 5, True)
-    assert plain_publish(0x30, b"\x00\x01a\x00") == ("a", b"", 0, 0, False)
-    assert plain_publish(0x33, b"??\x00\x01a\x00\x05\x00xy!", 2, 10) == ("a", b"xy", 1, 5, True)
-
-
-def _backlog_packet(mid: int) -> bytes:
-    # a 20-reading message's size: ~250 packets per 256 KiB read
-    return _publish_packet(b"trygg/v1/dev/d-1/data", b"p" * 1000, qos=1, mid=mid)
-
-
-def test_a_large_backlog_is_read_in_turns_in_order() -> None:
-    """A replayed session's backlog arrives as fast as the broker sends it: one readiness
-    event must not read all of it before the ingest classifies anything. ``loop_read``
-    hands over at most about ``_MAX_PACKETS_PER_READ`` packets per call and says the rest
-    is still buffered (``Connection._readable`` then calls it again)."""
-    total = 5 * mqtt._MAX_PACKETS_PER_READ + 123
-    data = b"".join(_backlog_packet(1 + i % 65535) for i in range(total))
-    client = _FastClient(
-        CallbackAPIVersion.VERSION2, client_id="t", protocol=paho.MQTTv5, manual_ack=True
-    )
-    got: list[int] = []
-    client.on_incoming = lambda _t, _p, _q, mid, _r: got.append(mid)
-    client._sock = _BufferedSocket(_Wire(data))
-    turns = []
-    while True:
-        before = len(got)
-        assert client.loop_read() == paho.MQTT_ERR_SUCCESS
-        turns.append(len(got) - before)
-        if not client.buffered() and turns[-1] == 0:
-            break
-        assert len(turns) < total  # the loop ends
-    client._sock = None
-    assert got == [1 + i % 65535 for i in range(total)]  # every packet once, in order
-    per_read = 256 * 1024 // len(_backlog_packet(1)) + 1
-    assert max(turns) <= mqtt._MAX_PACKETS_PER_READ + per_read  # at most one more read's worth
-    assert len([t for t in turns if t]) >= total // (mqtt._MAX_PACKETS_PER_READ + per_read)
+        await wait_for(all_three, within=10)
+    finally:
+        ref.disconnect()
+        ref.loop_stop()
+    assert [(m.payload, m.qos) for m in received] == [(b"one", 1), (big, 1), (b"zero", 0)]

@@ -305,7 +305,9 @@ class Decoder:
                         except UnicodeDecodeError as exc:
                             raise ProtocolError("topic is not UTF-8") from exc
                         mid = u16(data, end)[0] if qos else 0
-                        append(Incoming(topic, data[body + 1 : stop], qos >> 1, mid, first & 1 == 1))
+                        append(
+                            Incoming(topic, data[body + 1 : stop], qos >> 1, mid, first & 1 == 1)
+                        )
                         pos = stop
                         continue
                 append(_publish(first, data, i, stop))

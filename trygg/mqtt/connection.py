@@ -366,6 +366,11 @@ class Connection(asyncio.Protocol):
         if packet:
             self._send(packet)
 
+    @property
+    def backlog(self) -> int:
+        """Messages received and not yet taken by :meth:`messages`."""
+        return len(self._inbox)
+
     def waiting_since(self) -> float | None:
         """A loop time (monotonic) no later than the arrival of the oldest message not yet
         taken by :meth:`messages`; None when none waits."""
