@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from trygg.cli import Subcommands
+
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from dashboards.generate import ROOT, stale, write
@@ -82,7 +84,7 @@ def cmd_push(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: Subcommands) -> None:
     """Add ``trygg dashboards ...``; each subcommand sets ``func=<callable(args) -> int>``."""
     p = sub.add_parser("dashboards", help="Grafana dashboards: generate JSON, push to Grafana")
     dsub = p.add_subparsers(dest="dashboards_command", required=True)

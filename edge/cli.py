@@ -12,6 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from trygg.cli import Subcommands
+
 
 def _provision(args: argparse.Namespace) -> int:
     from edge.pki import PkiError
@@ -124,7 +126,7 @@ def _check(args: argparse.Namespace) -> int:
 _NEEDS_ID = ("device", "revoke", "renew", "retire")
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: Subcommands) -> None:
     """Add this area's subcommands to ``sub``; each sets ``func=<callable(args) -> int>``."""
     from edge.vision import crowd_cli, health_cli
 

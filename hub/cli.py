@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from trygg.cli import Subcommands
+
 
 def cmd_hub(args: argparse.Namespace) -> int:
     import asyncio
@@ -49,7 +51,7 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: Subcommands) -> None:
     """Add this area's subcommands to ``sub``; each sets ``func=<callable(args) -> int>``."""
     p = sub.add_parser("hub", help="run the hub (settings from TRYGG_* variables)")
     p.add_argument("--mqtt-port", type=int)

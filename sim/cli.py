@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from trygg.cli import Subcommands
+
 
 def _common(p: argparse.ArgumentParser, *, state_dir: str) -> None:
     from sim.demo import DEFAULT_SCENARIO
@@ -56,7 +58,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
     return run_sim(opts, mqtt_port=args.mqtt_port)
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: Subcommands) -> None:
     """Add ``demo`` and ``sim``; each sets ``func=<callable(args) -> int>``."""
     p = sub.add_parser(
         "demo", help="the default scenario on the local stack, live view and score table"

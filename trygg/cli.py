@@ -15,12 +15,20 @@ import sys
 from collections.abc import Callable, Iterable
 from importlib import metadata
 from pathlib import Path
+from typing import Any, Protocol
 
 from trygg import contract
 
 Handler = Callable[[argparse.Namespace], int]
 GROUP = "trygg.commands"
 DISTRIBUTION = "trygg"
+
+
+class Subcommands(Protocol):
+    """What an area's ``register`` is handed: ``add_subparsers()``'s result, whose class
+    argparse keeps private."""
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser: ...
 
 
 def cmd_contract(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from edge.vision.manifest import DEFAULT_MANIFEST, ManifestError, ModelRefusedError, load_manifest
+from trygg.cli import Subcommands
 
 
 def _count(args: argparse.Namespace) -> int:
@@ -90,7 +91,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(sub: Subcommands) -> None:
     """Add ``count`` and ``calibrate`` to the ``trygg vision`` subcommands."""
     count = sub.add_parser("count", help="count people in images with the deployed pipeline")
     count.add_argument("images", nargs="+", metavar="IMAGE")

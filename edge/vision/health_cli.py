@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from edge.vision.health_config import CameraHealthConfig, Duration, ScheduleConfig
+from trygg.cli import Subcommands
 
 
 def assess(
@@ -75,7 +76,7 @@ def _health(args: argparse.Namespace) -> int:
     return 1 if result["faults"] else 0
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(sub: Subcommands) -> None:
     """Add ``health`` to the ``trygg vision`` subcommands."""
     p = sub.add_parser(
         "health",
