@@ -4,7 +4,7 @@ Three stages joined by bounded queues, so classifying batch N+2, writing batch N
 committing batch N overlap while memory stays bounded (the broker sends at most
 ``receive_maximum`` un-acknowledged messages, and a full queue stops us taking more):
 
-1. *consume*: take what paho received (up to ``batch_max_lines`` lines or
+1. *consume*: take what the MQTT connection received (up to ``batch_max_lines`` lines or
    ``batch_max_delay_s``), validate and de-duplicate it (:mod:`hub.ingest_batch`);
    rejects become dead letters;
 2. *write*: write the batch's lines to InfluxDB, else to the local spool, else retry and
@@ -68,7 +68,7 @@ _WRITE_BATCHES = 4
 # interpreter lock with the event loop), nearly the same for one batch as for eight, so a
 # replay commits as few times as the pipeline allows.
 _COMMIT_BATCHES = _WRITERS * _WRITE_BATCHES
-# Messages taken from paho per step; a batch is several steps, up to batch_max_lines lines.
+# Messages taken from the connection per step; a batch is several steps, up to batch_max_lines lines.
 _STEP_MESSAGES = 250
 # Messages read from the socket ahead of the consumer at most (see Connection): a replayed
 # session's backlog is read as it is classified, not all at once ahead of everything else.

@@ -294,9 +294,6 @@ async def test_a_rebirth_request_re_sends_what_the_hub_has_not_acknowledged(
         await conn.__aexit__(None, None, None)
 
 
-# paho's network thread may leave the SSL socket of a refused session to the garbage
-# collector (inside paho.mqtt.client.loop_forever); nothing of ours leaks.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 async def test_refused_publish_keeps_the_message_and_raises_an_event(
     tmp_path: Path, unique: str
 ) -> None:

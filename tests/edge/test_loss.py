@@ -169,9 +169,6 @@ class LinkCutter:
             await self.server.wait_closed()
 
 
-# paho's own network thread leaves the SSL socket of the severed connection to the garbage
-# collector (inside paho.mqtt.client.loop_forever); nothing of ours leaks.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 async def test_one_hour_link_cut_replays_in_order_marked_historical(
     tmp_path: Path, unique: str
 ) -> None:
