@@ -68,6 +68,7 @@ class Connection(asyncio.Protocol):
         self._connected: asyncio.Future[bool] = self._loop.create_future()
         self.disconnected: asyncio.Future[str] = self._loop.create_future()
         self.session_present = False
+        self._accepted = False  # the broker's CONNACK said success
         self._inbox: list[Incoming] = []
         self._inbox_since = 0.0  # loop time the inbox last filled from empty
         self._inbox_event = asyncio.Event()
@@ -149,6 +150,7 @@ class Connection(asyncio.Protocol):
         quota = packet.properties.get(codec.RECEIVE_MAXIMUM)
         if isinstance(quota, int) and quota > 0:
             self._quota = quota
+        self._accepted = True
         self._keepalive.add(self)
         self._connected.set_result(True)
 
@@ -271,9 +273,10 @@ class Connection(asyncio.Protocol):
     def _shutdown(self) -> None:
         """Send DISCONNECT (the broker drops the Will) after what is queued, and close."""
         transport = self._transport
-        if transport is not None and self._connected.done() and not self.disconnected.done():
-            self._out.append(codec.DISCONNECT)
-            self._flush()
+        if transport is not None:
+            if self.is_connected:
+                self._out.append(codec.DISCONNECT)
+                self._flush()
             transport.close()  # writes what is buffered first
         self._close("closed")
 
@@ -314,7 +317,7 @@ class Connection(asyncio.Protocol):
 
     @property
     def is_connected(self) -> bool:
-        return self._connected.done() and not self.disconnected.done()
+        return self._accepted and not self.disconnected.done()
 
     # ---- the session's API ---------------------------------------------------------------
     async def subscribe(self, *topics: str, qos: int = 1) -> None:
