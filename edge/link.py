@@ -24,7 +24,7 @@ from edge.stats import AgentStats
 from trygg import contract as c
 from trygg.aio import wait_event
 from trygg.backoff import Backoff
-from trygg.mqtt import Connection, MqttError, MqttSettings, PublishRefusedError, Will
+from trygg.mqtt import Connection, MqttError, MqttSession, MqttSettings, PublishRefusedError, Will
 
 log = logging.getLogger(__name__)
 _P = ParamSpec("_P")
@@ -58,7 +58,7 @@ class CommandHandler(Protocol):
     async def handle(self, payload: bytes) -> tuple[c.CommandResult, bool]: ...
 
 
-def _abort(conn: Connection) -> None:
+def _abort(conn: MqttSession) -> None:
     """Drop the connection without a DISCONNECT, as a lost link would, so the broker
     publishes the Last Will (simulates a device going offline)."""
     conn.abort()
@@ -77,7 +77,7 @@ async def _unwrap(session: Coroutine[Any, Any, None]) -> None:
 
 @dataclass
 class LinkState:
-    conn: Connection | None = None
+    conn: MqttSession | None = None
     hub_online: bool = False
     acked: int = 0
     sent_upto: int = 0
@@ -215,11 +215,11 @@ class Link:
                     else "session ended"
                 )
 
-    async def publish_birth(self, conn: Connection) -> None:
+    async def publish_birth(self, conn: MqttSession) -> None:
         birth = await self._device.io(self._device.birth_message)
         await conn.publish(self._topic(c.Kind.BIRTH), birth, retain=True)
 
-    async def _drain(self, conn: Connection, timeout_s: float = 5.0) -> None:
+    async def _drain(self, conn: MqttSession, timeout_s: float = 5.0) -> None:
         """On shutdown, give the hub a moment to acknowledge what is in flight (including
         the sampler's last flush)."""
         loop = asyncio.get_running_loop()
@@ -232,7 +232,7 @@ class Link:
             self.state.wake.clear()
             await wait_event(self.state.wake, 0.1)
 
-    async def _send_window(self, conn: Connection) -> int:
+    async def _send_window(self, conn: MqttSession) -> int:
         device, link = self._device, self.state
         room = device.config.outbox.window - (link.sent_upto - link.acked)
         if room <= 0 or link.sent_upto >= self._outbox.last_seq:
@@ -250,7 +250,7 @@ class Link:
             self._refusal_reported = False
         return len(pending)
 
-    async def _pump(self, conn: Connection, stop: asyncio.Event) -> None:
+    async def _pump(self, conn: MqttSession, stop: asyncio.Event) -> None:
         """Publish within the window; re-send from the acknowledged point when the hub has
         made no progress for ``ack_timeout_s`` while messages are outstanding (new readings
         waking the pump must not postpone that, or a lost message would wait forever)."""
@@ -279,7 +279,7 @@ class Link:
             wait = timeout - (loop.time() - progress_at) if link.sent_upto > link.acked else timeout
             await wait_event(link.wake, max(wait, 0.05))
 
-    async def _receive(self, conn: Connection) -> None:
+    async def _receive(self, conn: MqttSession) -> None:
         while True:
             for msg in await conn.messages():
                 try:
@@ -287,7 +287,7 @@ class Link:
                 except c.ContractError as exc:
                     log.warning("%s: bad message on %s: %s", self._device.config.id, msg.topic, exc)
 
-    async def _handle(self, conn: Connection, topic: str, payload: bytes) -> None:
+    async def _handle(self, conn: MqttSession, topic: str, payload: bytes) -> None:
         device, link = self._device, self.state
         if topic == c.HUB_STATE_TOPIC:
             link.hub_online = bool(c.decode_hub_state(payload).online)

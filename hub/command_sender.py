@@ -21,7 +21,7 @@ from trygg import contract as c
 from trygg import text
 from trygg.backoff import Backoff
 from trygg.clock import Clock, to_ms
-from trygg.mqtt import Connection, MqttError, MqttSettings
+from trygg.mqtt import Connection, MqttError, MqttSession, MqttSettings
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class CommandSender:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=retry.next_delay())
 
-    async def _send(self, conn: Connection, stop: asyncio.Event) -> None:
+    async def _send(self, conn: MqttSession, stop: asyncio.Event) -> None:
         while not stop.is_set():
             for topic, payload in await asyncio.to_thread(self._take_due):
                 await conn.publish(topic, payload)
@@ -74,7 +74,7 @@ class CommandSender:
             due = commands.due(s, now=now, retry=self.retry)
             return [commands.message(cmd, now_ms=to_ms(now)) for cmd in due]
 
-    async def _receive(self, conn: Connection) -> None:
+    async def _receive(self, conn: MqttSession) -> None:
         while True:
             for msg in await conn.messages():
                 try:

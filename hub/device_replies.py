@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 
 from trygg import contract as c
 from trygg.clock import Clock, to_ms
-from trygg.mqtt import Connection, MqttError
+from trygg.mqtt import MqttError, MqttSession
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class DeviceReplies:
         watermark: Callable[[str], int],
         clock: Clock,
         rebirth_interval_s: float,
-        connection: Callable[[], Connection | None],
+        connection: Callable[[], MqttSession | None],
     ) -> None:
         self._watermark = watermark
         self._clock = clock
@@ -60,7 +60,7 @@ class DeviceReplies:
             self._timer.cancel()
             self._timer = None
 
-    def acknowledge(self, conn: Connection, devices: Iterable[str]) -> None:
+    def acknowledge(self, conn: MqttSession, devices: Iterable[str]) -> None:
         """Tell each device its stored watermark: at once if it had no Ack in the last
         interval, else with the trailing flush."""
         loop = asyncio.get_running_loop()
@@ -113,7 +113,7 @@ class DeviceReplies:
         due, self._due = self._due, set()
         self._send_acks(conn, due, now, ts)
 
-    def _send_acks(self, conn: Connection, devices: Iterable[str], now: float, ts: int) -> None:
+    def _send_acks(self, conn: MqttSession, devices: Iterable[str], now: float, ts: int) -> None:
         acks = []
         for device in devices:
             self._acked_at[device] = now
@@ -122,7 +122,7 @@ class DeviceReplies:
         _publish(conn, acks)
 
 
-def _publish(conn: Connection, messages: list[tuple[str, bytes, bool]]) -> None:
+def _publish(conn: MqttSession, messages: list[tuple[str, bytes, bool]]) -> None:
     """Publish at QoS 0 (see the module's doc), all in one write."""
     if not messages:
         return

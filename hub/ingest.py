@@ -53,7 +53,7 @@ from hub.settings import HubSettings
 from trygg import contract as c
 from trygg.backoff import Backoff
 from trygg.clock import Clock, to_ms
-from trygg.mqtt import Connection, Incoming, MqttError, Will
+from trygg.mqtt import Connection, Incoming, MqttError, MqttSession, Will
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ class Ingest:
         self.connected = asyncio.Event()
         self.writer = Writer(influx=influx, settings=settings, clock=clock, gauges=self.gauges)
         self._store_lock = asyncio.Lock()
-        self._conn: Connection | None = None
+        self._conn: MqttSession | None = None
         self._unacked = 0
         self._oldest_unstored: list[int] = []
         self.feed = RulesFeed(sink, self.backlog)
@@ -276,7 +276,7 @@ class Ingest:
                     conn.publish(c.HUB_STATE_TOPIC, self._hub_state(False), retain=True), 5
                 )
 
-    async def _announce(self, conn: Connection) -> MqttError | None:
+    async def _announce(self, conn: MqttSession) -> MqttError | None:
         """Subscribe and publish our retained state; then ``connected`` is set. A failure
         drops the connection (so the consumer ends) and is returned."""
         group = self.settings.share_group
@@ -300,7 +300,7 @@ class Ingest:
 
     # ---- stage 1: consume and classify -----------------------------------------------
     async def _consume(
-        self, conn: Connection, queue: asyncio.Queue[_Work | None], stop: asyncio.Event
+        self, conn: MqttSession, queue: asyncio.Queue[_Work | None], stop: asyncio.Event
     ) -> None:
         loop = asyncio.get_running_loop()
         stopping = asyncio.ensure_future(stop.wait())
@@ -390,7 +390,7 @@ class Ingest:
             slots.release()
 
     async def _commit_stage(
-        self, conn: Connection, written: asyncio.Queue[_Writing | None]
+        self, conn: MqttSession, written: asyncio.Queue[_Writing | None]
     ) -> None:
         """Commit, acknowledge (broker, then devices) and feed the rules, in order."""
         loop = asyncio.get_running_loop()

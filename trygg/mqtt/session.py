@@ -13,7 +13,7 @@ from typing import Protocol
 from trygg.mqtt.model import Incoming
 
 
-class Session(Protocol):
+class MqttSession(Protocol):
     """One connected MQTT session (reconnecting makes a new one)."""
 
     disconnected: asyncio.Future[str]
