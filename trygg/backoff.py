@@ -20,8 +20,8 @@ class Backoff:
     success starts again from ``base_s``."""
 
     def __init__(self, base_s: float, cap_s: float, *, rng: random.Random | None = None) -> None:
-        if not 0 < base_s <= cap_s:
-            raise ValueError(f"back-off needs 0 < base_s <= cap_s, got {base_s}, {cap_s}")
+        if not (base_s > 0 and cap_s > 0):
+            raise ValueError(f"back-off needs positive base_s and cap_s, got {base_s}, {cap_s}")
         self.base_s, self.cap_s = base_s, cap_s
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self.attempt = 0

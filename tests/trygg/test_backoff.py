@@ -41,7 +41,12 @@ def test_jitter_spreads_a_fleet_that_retries_together() -> None:
     assert len(firsts) > 40
 
 
-@pytest.mark.parametrize(("base", "cap"), [(0.0, 1.0), (-1.0, 1.0), (2.0, 1.0)])
+@pytest.mark.parametrize(("base", "cap"), [(0.0, 1.0), (-1.0, 1.0), (1.0, 0.0)])
 def test_a_back_off_that_cannot_wait_is_refused(base: float, cap: float) -> None:
     with pytest.raises(ValueError, match="back-off"):
         Backoff(base, cap)
+
+
+def test_a_cap_below_the_base_caps_every_delay() -> None:
+    retry = Backoff(2.0, 1.0, rng=random.Random(0))
+    assert all(0.5 <= retry.next_delay() <= 1.0 for _ in range(5))
