@@ -180,8 +180,8 @@ async def connection_drain(port: int, items: list[tuple[str, bytes]]) -> float:
         await conn.subscribe(f"$share/{cid}/{c.subscription(c.Kind.DATA)}")
     await asyncio.to_thread(preload, port, items)
     got = 0
+    started = time.perf_counter()  # before the connect: the broker sends as soon as it accepts
     async with Connection(settings, manual_ack=True, read_ahead=2000) as conn:  # as hub/ingest.py
-        started = time.perf_counter()
         while got < len(items):
             batch = await asyncio.wait_for(conn.messages(), timeout=300)
             conn.ack_many(batch)
