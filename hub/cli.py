@@ -63,3 +63,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--output", "-o", help="write to this file instead of standard output")
     p.set_defaults(func=cmd_settings)
+
+    from hub import admin_cli
+
+    admin_cli.register(sub)
