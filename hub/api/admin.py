@@ -6,8 +6,8 @@ audited with the caller's user name; registry changes reach a running hub live.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query
