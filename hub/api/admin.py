@@ -158,9 +158,7 @@ def block_device(
     )
 
 
-@router.post(
-    "/admin/devices/{device_id}/unblock", response_model=UnregisteredOut, responses=errors.NOT_FOUND
-)
+@router.post("/admin/devices/{device_id}/unblock", response_model=UnregisteredOut)
 def unblock_device(
     db: DbSession, ctx: Context, who: Admin, device_id: DeviceId
 ) -> UnregisteredDevice:
