@@ -164,10 +164,17 @@ class Ingest:
         self.writer.open_spool()
 
     def apply_registry(self, snap: registry.Snapshot) -> None:
-        """A registry change, live: who is known, who is blocked, who owns which asset."""
+        """A registry change, live: who is known, who is blocked, who owns which asset.
+        Devices known from now on are asked for a birth: the one they sent before was
+        refused, and their assets are learnt from it."""
+        added = {d for d in snap.known if not self.sequences.is_known(d)}
         self.sequences.admit(snap.known, keep=self.settings.registry_open)
         self.owners.load(snap.owned)
         self.classifier.blocked = snap.blocked
+        if added and self._conn is not None:
+            self.counters.rebirths_requested += self.replies.request_rebirths(
+                added, to_ms(self.clock.now())
+            )
 
     # ---- MQTT ------------------------------------------------------------------------
     def _hub_state(self, online: bool) -> bytes:
