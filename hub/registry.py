@@ -203,7 +203,15 @@ def unregistered(s: Session, *, blocked: bool | None = None) -> list[Unregistere
 
 
 def record_strangers(s: Session, strangers: Mapping[str, Stranger], *, now: datetime) -> None:
-    """Count the messages of unknown devices (one row each, created on first sight)."""
+    """Count the messages of unknown devices (one row each, created on first sight).
+    Devices registered meanwhile are skipped: their messages were classified before the
+    hub took the registry change."""
+    registered = set(
+        s.scalars(
+            select(Device.id).where(Device.id.in_(list(strangers)), Device.retired.is_(False))
+        )
+    )
+    strangers = {d: seen for d, seen in strangers.items() if d not in registered}
     if not strangers:
         return
     rows = {

@@ -207,3 +207,23 @@ def test_a_cli_run_leaves_no_connection_open(
     finally:
         engine.dispose()
     assert others == 0
+
+
+def test_strangers_registered_meanwhile_are_not_listed_again(sql_url: str) -> None:
+    from hub.strangers import Stranger
+
+    sessions = open_database(sql_url)
+    now = datetime.now(UTC)
+    try:
+        with sessions.begin() as s:
+            registry.register(s, device_id="pole-r1", site="x", actor="t", now=now)
+        with sessions.begin() as s:
+            registry.record_strangers(
+                s,
+                {"pole-r1": Stranger(2, None, False), "pole-u1": Stranger(3, None, False)},
+                now=now,
+            )
+        with sessions() as s:
+            assert [(u.id, u.count) for u in registry.unregistered(s)] == [("pole-u1", 3)]
+    finally:
+        sessions.kw["bind"].dispose()
