@@ -65,3 +65,7 @@ def register(sub: Subcommands) -> None:
     )
     p.add_argument("--output", "-o", help="write to this file instead of standard output")
     p.set_defaults(func=cmd_settings)
+
+    from hub import admin_cli
+
+    admin_cli.register(sub)

@@ -85,6 +85,8 @@ class Device(Base):
     # Fused online/offline state (hub/device_state.py): why it last changed.
     state_reason: Mapped[str] = mapped_column(String(16), default="unknown")
     last_gap_at: Mapped[datetime | None]
+    # Retired devices keep their history and watermarks but the ingest no longer takes them.
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Asset(Base):
@@ -401,3 +403,40 @@ class DeviceCommand(Base):
     done_at: Mapped[datetime | None] = mapped_column(index=True)
     ok: Mapped[bool | None] = mapped_column(Boolean)
     message: Mapped[str] = mapped_column(String(500), default="")
+
+
+# --- administration: the audit trail, devices the hub does not know, the registry version -
+
+
+class AuditEntry(Base):
+    """One administrative change: who made it, when, to what, and the values before/after."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(String(200), index=True)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class UnregisteredDevice(Base):
+    """A device id the hub heard from but does not know (or an operator blocked), with what
+    its last birth claimed it to be (class, site, assets)."""
+
+    __tablename__ = "unregistered_devices"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    claims: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class RegistryVersion(Base):
+    """One row whose ``version`` every registry change raises; running hubs poll it."""
+
+    __tablename__ = "registry_version"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)

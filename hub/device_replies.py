@@ -93,7 +93,7 @@ class DeviceReplies:
             self._rebirth_at[device] = now
             cmd = c.Command(id=uuid.uuid4().hex[:16], name="rebirth", ts=now_ms)
             requests.append((c.topic_for(device, c.Kind.CMD), c.encode(cmd), False))
-            log.info("%s: sequence gap, rebirth requested", device)
+            log.info("%s: rebirth requested", device)
         _publish(conn, requests)
         return len(requests)
 

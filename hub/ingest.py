@@ -32,9 +32,10 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub import ingest_gc, ingest_poison
+from hub import ingest_gc, ingest_poison, registry, strangers
 from hub.asset_owners import AssetOwners
 from hub.attention_monitor import AttentionMonitor
 from hub.device_replies import DeviceReplies
@@ -47,12 +48,13 @@ from hub.ingest_feed import Items, RulesFeed, Sink
 from hub.ingest_store import BatchWrite, IngestStore, load
 from hub.ingest_write import Writer, Written
 from hub.metrics import IngestCounters, IngestGauges, influx_line, make_registry
+from hub.registry_watch import RegistryWatch
 from hub.rules.inputs import Born, FleetSilent, LinkChanged, Liveness
 from hub.sequences import Sequences
 from hub.settings import HubSettings
 from trygg import contract as c
 from trygg.backoff import Backoff
-from trygg.clock import Clock, to_ms
+from trygg.clock import Clock, from_ms, to_ms
 from trygg.mqtt import Connection, Incoming, MqttError, MqttSession, Will
 
 log = logging.getLogger(__name__)
@@ -147,6 +149,9 @@ class Ingest:
             rebirth_interval_s=settings.rebirth_interval_s,
             connection=lambda: self._conn,
         )
+        self.registry_watch = RegistryWatch(
+            sessions=sessions, apply=self.apply_registry, poll_s=settings.registry_poll_s
+        )
 
     # ---- start-up --------------------------------------------------------------------
     def load(self) -> None:
@@ -154,9 +159,23 @@ class Ingest:
         loaded = load(self.sessions)
         self.sequences.load(loaded.known, loaded.seq)
         self.owners.load(loaded.owned)
+        self.apply_registry(self.registry_watch.load())
         self.states.load(loaded.statuses)
         self.counters = loaded.counters
         self.writer.open_spool()
+
+    def apply_registry(self, snap: registry.Snapshot) -> None:
+        """A registry change, live: who is known, who is blocked, who owns which asset.
+        Devices known from now on are asked for a birth: the one they sent before was
+        refused, and their assets are learnt from it."""
+        added = {d for d in snap.known if not self.sequences.is_known(d)}
+        self.sequences.admit(snap.known, keep=self.settings.registry_open)
+        self.owners.load(snap.owned)
+        self.classifier.blocked = snap.blocked
+        if added and self._conn is not None:
+            self.counters.rebirths_requested += self.replies.request_rebirths(
+                added, to_ms(self.clock.now())
+            )
 
     # ---- MQTT ------------------------------------------------------------------------
     def _hub_state(self, online: bool) -> bytes:
@@ -180,6 +199,7 @@ class Ingest:
                         self.writer.replay(stop, self._spool_dead_letters), name="ingest-spool"
                     )
                     tg.create_task(self._tick_loop(stop), name="ingest-tick")
+                    tg.create_task(self.registry_watch.run(stop), name="ingest-registry")
                     tg.create_task(self._gauge_loop(stop), name="ingest-gauges")
                     tg.create_task(self.feed.run(stop), name="ingest-sink")
         finally:
@@ -475,8 +495,13 @@ class Ingest:
             rejected=rejected,
             counters=counters.as_rows(),
         )
+        heard: dict[str, strangers.Stranger] = {}
+        for batch in batches:
+            strangers.merge(heard, batch.strangers)
         async with self._store_lock:
             poison = await asyncio.to_thread(ingest_poison.write, self.store, write, at_ms=now_ms)
+            if heard:
+                await asyncio.to_thread(self._record_strangers, heard, now_ms)
         if poison:
             counters.dead[ingest_poison.REASON] += len(poison)
         # New gaps, and gaps still open: the request or the re-send it causes may be lost.
@@ -485,6 +510,14 @@ class Ingest:
             open_gaps | gaps.keys(), now_ms
         )
         return transitions
+
+    def _record_strangers(self, heard: dict[str, strangers.Stranger], now_ms: int) -> None:
+        try:
+            with self.sessions.begin() as s:
+                registry.record_strangers(s, heard, now=from_ms(now_ms))
+        except SQLAlchemyError as exc:
+            # A count of knocks is not worth stopping the ingest for: the next ones recount.
+            log.warning("unregistered devices not recorded: %s", exc)
 
     async def _feed(self, batch: Batch, transitions: list[Transition], token: int | None) -> None:
         # Without rules to feed, a replay's readings are not gathered for nobody.

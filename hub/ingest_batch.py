@@ -26,6 +26,7 @@ from hub.asset_owners import DEFAULT_MAX_PER_DEVICE, AssetOwners
 from hub.lineproto import point, reading_lines
 from hub.metrics import IngestCounters
 from hub.sequences import Admission
+from hub.strangers import Stranger, claims_of, seen
 from trygg import contract as c
 from trygg import text
 
@@ -62,6 +63,7 @@ class Batch:
     seen: Mapping[str, int]  # device -> boot of its last message
     outbox: Mapping[str, tuple[int | None, int | None]]  # device -> (depth, dropped)
     delta: IngestCounters
+    strangers: Mapping[str, Stranger]  # unknown or blocked devices heard in this batch
 
 
 @dataclass(slots=True)
@@ -79,6 +81,7 @@ class Draft:
     seen: dict[str, int] = field(default_factory=dict)
     outbox: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
     delta: IngestCounters = field(default_factory=IngestCounters)
+    strangers: dict[str, Stranger] = field(default_factory=dict)
 
     def seal(self) -> Batch:
         """The batch as classified; the draft starts empty again, sharing nothing with it."""
@@ -94,10 +97,11 @@ class Draft:
             seen=self.seen,
             outbox=self.outbox,
             delta=self.delta,
+            strangers=self.strangers,
         )
         self.lines, self.marks, self.rejected, self.stored = [], [], [], []
         self.births, self.states, self.touched, self.seen = [], [], set(), {}
-        self.outbox, self.delta = {}, IngestCounters()
+        self.outbox, self.delta, self.strangers = {}, IngestCounters(), {}
         return batch
 
 
@@ -122,6 +126,8 @@ class Classifier:
         )
         self.dedup = dedup
         self.registry_open = registry_open
+        # Devices whose messages are dropped unread (and counted); replaced on registry change.
+        self.blocked: frozenset[str] = frozenset()
         self._topics: dict[str, tuple[str, c.Kind]] = {}  # parsed topics, a fleet's worth
 
     def classify(self, batch: Draft, messages: Iterable[tuple[str, bytes, bool]]) -> None:
@@ -142,6 +148,12 @@ class Classifier:
             if kind not in c.DEVICE_TO_HUB:
                 raise c.ContractError("topic", f"{kind.value} is not sent by devices")  # noqa: TRY301
             if not self._is_known(device) and not (self.registry_open and kind == c.Kind.BIRTH):
+                blocked = device in self.blocked
+                claims = claims_of(payload) if kind == c.Kind.BIRTH and not blocked else None
+                seen(batch.strangers, device, blocked=blocked, claims=claims)
+                if blocked:
+                    batch.delta.blocked += 1
+                    return
                 if retained:
                     # The broker replays retained births/states of unregistered devices on
                     # every (re)subscribe: counted, but not news worth a dead letter each time.

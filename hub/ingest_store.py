@@ -48,7 +48,8 @@ def load(sessions: sessionmaker[Session]) -> Loaded:
     counters = IngestCounters()
     with sessions() as s:
         for dev in s.scalars(select(Device)):
-            known.add(dev.id)
+            if not dev.retired:
+                known.add(dev.id)
             seq[dev.id] = SeqState(
                 watermark=dev.watermark,
                 above={int(x) for x in (dev.above or {}).get("seqs", [])},

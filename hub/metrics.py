@@ -40,6 +40,7 @@ class IngestCounters:
     spooled_batches: int = 0
     rebirths_requested: int = 0
     ignored_retained: int = 0  # retained births/states of unregistered devices
+    blocked: int = 0  # messages of blocked devices, dropped unread
 
     def as_rows(self) -> dict[str, int]:
         rows = {k: int(v) for k, v in vars(self).items() if isinstance(v, int)}
@@ -84,6 +85,7 @@ _COUNTER_HELP = {
     "spooled_batches": "Batches written to the local spool while InfluxDB was down",
     "rebirths_requested": "Rebirth commands sent after a sequence gap",
     "ignored_retained": "Retained births/states of unregistered devices, ignored",
+    "blocked": "Messages of blocked devices, dropped",
 }
 
 

@@ -64,6 +64,15 @@ class Sequences:
         self._known.update(known)
         self._seq.update(seq)
 
+    def admit(self, known: Iterable[str], *, keep: bool = False) -> None:
+        """The registry now holds ``known`` (a live change): devices it no longer holds are
+        refused from here on, their watermarks kept; ``keep`` adds instead (births of an
+        open registry are known before they are committed)."""
+        if keep:
+            self._known.update(known)
+        else:
+            self._known = set(known)
+
     # ---- admission (the consume stage) ----------------------------------------------
     def is_known(self, device: str) -> bool:
         return device in self._known

@@ -78,6 +78,13 @@ class HubSettings(FrozenSettings):
     registry_open: bool = Field(
         default=False, description="Accept devices not yet registered (demo only)."
     )
+    registry_poll_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=3600,
+        description="How often the hub checks the registry for changes (devices registered, "
+        "retired or blocked take effect without a restart).",
+    )
     offline_grace_s: float = Field(
         default=120.0, ge=0, description="Silence before an offline device raises a ticket."
     )

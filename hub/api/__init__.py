@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.api import deadletters, devices, metrics, tickets, users, webhooks
+from hub.api import admin, deadletters, devices, metrics, tickets, users, webhooks
 from hub.api.client_ip import ClientAddress, parse_networks
 from hub.api.config import ApiConfig
 from hub.api.deps import HubContext, RunningIngest
@@ -60,6 +60,8 @@ def create_app(
     app.include_router(tickets.router, prefix="/api/v1")
     app.include_router(users.router, prefix="/api/v1")
     app.include_router(webhooks.router, prefix="/api/v1")
+    # Before devices: /devices/unregistered is not a device id.
+    app.include_router(admin.router, prefix="/api/v1")
     app.include_router(devices.router, prefix="/api/v1")
     app.include_router(deadletters.router, prefix="/api/v1")
     app.include_router(metrics.router)

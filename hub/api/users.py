@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from hub import auth
+from hub import audit, auth
 from hub.api import errors
 from hub.api.deps import Config, Context, DbSession
 from hub.api.security import Admin, CurrentUser
@@ -128,12 +128,16 @@ def add_user(db: DbSession, ctx: Context, who: Admin, body: UserIn) -> UserOut:
         )
     except auth.AuthError as exc:
         raise HTTPException(409 if "exists" in str(exc) else 400, detail=str(exc)) from exc
+    audit.record(
+        db, actor=who.name, action="user.add", target=f"user:{user.name}", now=ctx.clock.now(),
+        after={"role": user.role, "area": user.area, "active": True},
+    )  # fmt: skip
     db.commit()
     return UserOut.model_validate(user)
 
 
 @router.delete("/users/{user_id}", status_code=204, responses=errors.NOT_FOUND)
-def deactivate_user(db: DbSession, who: Admin, user_id: Id) -> None:
+def deactivate_user(db: DbSession, ctx: Context, who: Admin, user_id: Id) -> None:
     """Switch a user off: every token of theirs stops working at once (history keeps the name)."""
     user = db.get(User, user_id)
     if user is None:
@@ -141,6 +145,10 @@ def deactivate_user(db: DbSession, who: Admin, user_id: Id) -> None:
     if user.id == who.user_id:
         raise HTTPException(400, detail="admins cannot switch themselves off")
     user.active = False
+    audit.record(
+        db, actor=who.name, action="user.disable", target=f"user:{user.name}",
+        now=ctx.clock.now(), before={"active": True}, after={"active": False},
+    )  # fmt: skip
     db.commit()
 
 
@@ -160,6 +168,10 @@ def add_token(
     row, plain = auth.issue_token(
         db, user=user, now=ctx.clock.now(), scope=body.scope, label=body.label, ttl=ttl
     )
+    audit.record(
+        db, actor=who.name, action="user.token", target=f"user:{user.name}",
+        now=ctx.clock.now(), after={"token_id": row.id, "prefix": row.prefix, "scope": row.scope},
+    )  # fmt: skip
     db.commit()
     return IssuedToken(**TokenInfo.model_validate(row).model_dump(), token=plain)
 
