@@ -63,3 +63,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--output", "-o", help="write to this file instead of standard output")
     p.set_defaults(func=cmd_settings)
+
+    from hub.backup.cli import register as register_backup
+
+    register_backup(sub)
