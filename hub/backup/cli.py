@@ -80,7 +80,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         made = run.restore(
             Path(args.from_), sources, secrets.passphrase(args.passphrase_file), force=args.force
         )
-    except run.RestoreFailed as exc:
+    except run.RestoreFailedError as exc:
         sys.stderr.write(f"trygg restore: failed: {exc}\n")
         return 1
     except BackupError as exc:

@@ -18,7 +18,7 @@ from hub.backup.influx import Influx
 SECRETS_FILE = "secrets.bin"
 
 
-class RestoreFailed(BackupError):
+class RestoreFailedError(BackupError):
     """A restore that passed its checks failed part-way: the target is changed."""
 
 
@@ -135,7 +135,7 @@ def restore(src: Path, sources: Sources, passphrase: bytes, *, force: bool) -> m
             with tempfile.TemporaryDirectory(prefix="trygg-restore-") as scratch:
                 files.unpack(checked.secrets, Path(scratch))
     except (BackupError, OSError) as exc:
-        raise RestoreFailed(
+        raise RestoreFailedError(
             f"{exc}; the target is partly restored: run again with --force"
         ) from exc
     return checked.manifest
