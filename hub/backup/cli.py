@@ -35,7 +35,9 @@ def _sources(args: argparse.Namespace) -> Sources:
             token=settings.influx_token,
         )
     return Sources(
-        database_url=settings.database_url, influx=influx, paths=tuple(args.include or ())
+        database_url=settings.database_url,
+        influx=influx,
+        paths=tuple(getattr(args, "include", None) or ()),
     )
 
 
