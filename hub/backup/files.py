@@ -48,8 +48,12 @@ def targets(blob: bytes) -> list[Path]:
 
 
 def occupied(blob: bytes) -> list[Path]:
-    """The targets that already exist (a restore without --force refuses over them)."""
-    return [p for p in targets(blob) if p.exists() and (p.is_file() or any(p.iterdir()))]
+    """The targets that already hold a file (a restore without --force refuses over them)."""
+    return [
+        p
+        for p in targets(blob)
+        if p.is_file() or (p.is_dir() and any(f.is_file() for f in p.rglob("*")))
+    ]
 
 
 def unpack(blob: bytes, scratch: Path) -> None:
