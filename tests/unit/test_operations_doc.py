@@ -37,7 +37,7 @@ def _check_names() -> set[str]:
         if isinstance(node, ast.AsyncFunctionDef) and node.name == "check_all":
             for inner in ast.walk(node):
                 if isinstance(inner, ast.Dict):
-                    return {k.value for k in inner.keys if isinstance(k, ast.Constant)}
+                    return {str(k.value) for k in inner.keys if isinstance(k, ast.Constant)}
     raise AssertionError("HealthChecks.check_all has no table of checks")
 
 
@@ -69,7 +69,8 @@ def test_every_ticket_kind_has_a_section() -> None:
 def test_every_self_alarm_part_has_a_section() -> None:
     workers = _calls(REPO / "hub/app.py", {"spawn", "run"})
     checks = _check_names()
-    assert {"ingest", "rules"} <= workers and {"sql", "broker"} <= checks  # the scan works
+    assert {"ingest", "rules"} <= workers  # the scan finds what is surely there
+    assert {"sql", "broker"} <= checks
     parts = {f"worker:{w}" for w in workers} | {f"check:{c}" for c in checks}
     assert parts - SECTIONS == set()
 
