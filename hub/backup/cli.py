@@ -68,7 +68,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
         return 0
     try:
         job()
-    except BackupError as exc:
+    except (BackupError, OSError) as exc:
         sys.stderr.write(f"trygg backup: {exc}\n")
         return 1
     return 0
@@ -85,7 +85,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     except run.RestoreFailedError as exc:
         sys.stderr.write(f"trygg restore: failed: {exc}\n")
         return 1
-    except BackupError as exc:
+    except (BackupError, OSError) as exc:
         sys.stderr.write(f"trygg restore: refused, nothing changed: {exc}\n")
         return 1
     sys.stdout.write(f"restored the backup of {made.created} (Trygg {made.trygg_version})\n")

@@ -75,7 +75,7 @@ def repeat(
     while runs is None or done < runs:
         try:
             job()
-        except BackupError as exc:
+        except (BackupError, OSError) as exc:
             log.error("backup failed: %s", exc)
         done += 1
         if runs is None or done < runs:

@@ -85,7 +85,10 @@ def check(src: Path, sources: Sources, passphrase: bytes, *, force: bool) -> Che
     if not raw_path.is_file():
         raise BackupError(f"{src} is not a backup (no {manifest.NAME})")
     raw = raw_path.read_bytes()
-    salt = bytes.fromhex(manifest.peek(raw).salt)
+    try:
+        salt = bytes.fromhex(manifest.peek(raw).salt)
+    except ValueError as exc:
+        raise BackupError(f"{manifest.NAME} has no valid salt") from exc
     keys = secrets.derive(passphrase, salt)
     made = manifest.verify(raw, keys.mac)
     manifest.check(src, made)

@@ -62,6 +62,23 @@ def _run(argv: list[str], env: dict[str, str]) -> None:
         raise BackupError(f"{argv[0]} failed: {done.stderr.strip()[-2000:]}")
 
 
+def _sqlite_copy(src_uri: str, dest: str) -> None:
+    """Copy a SQLite database page by page (the online backup API: consistent while the
+    hub writes)."""
+    try:
+        src = sqlite3.connect(src_uri, uri=True)
+        try:
+            dst = sqlite3.connect(dest)
+            try:
+                src.backup(dst)
+            finally:
+                dst.close()
+        finally:
+            src.close()
+    except sqlite3.Error as exc:
+        raise BackupError(f"copying the SQLite database failed: {exc}") from exc
+
+
 def revisions(url: str) -> tuple[str, ...]:
     """The database's Alembic revisions (its heads), empty for an empty database."""
     engine = create_engine(url)
@@ -109,13 +126,7 @@ def backup(url: str, root: Path) -> str:
             raise BackupError(f"the SQLite database {src_path} does not exist")
         dest = root / SQLITE_FILE
         dest.parent.mkdir(parents=True, exist_ok=True)
-        src = sqlite3.connect(f"file:{src_path}?mode=ro", uri=True)
-        dst = sqlite3.connect(dest)
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-            src.close()
+        _sqlite_copy(f"file:{src_path}?mode=ro", str(dest))
         return SQLITE_FILE
     dest = root / PG_FILE
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -130,15 +141,9 @@ def restore(url: str, root: Path, *, force: bool) -> None:
     if dialect(url) == "sqlite":
         target = _sqlite_path(parsed)
         target.parent.mkdir(parents=True, exist_ok=True)
-        src = sqlite3.connect(f"file:{root / SQLITE_FILE}?mode=ro", uri=True)
         # Writing through a connection (not replacing the file) keeps a stale -wal file
         # from being replayed over the restored pages.
-        dst = sqlite3.connect(target)
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-            src.close()
+        _sqlite_copy(f"file:{root / SQLITE_FILE}?mode=ro", str(target))
         return
     if force:
         engine = create_engine(url)

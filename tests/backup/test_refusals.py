@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -197,3 +200,31 @@ def test_a_failed_backup_leaves_no_folder(tmp_path: Path) -> None:
     with pytest.raises(BackupError, match="does not exist"):
         run.take(sources, tmp_path / "b", PHRASE, NOW)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_the_command_says_it_refused(made: tuple[Path, Sources], tmp_path: Path) -> None:
+    dest, sources = made
+    phrase = tmp_path / "phrase"
+    phrase.write_text("not the passphrase at all\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRYGG_")}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trygg.cli",
+            "restore",
+            "--from",
+            str(dest),
+            "--passphrase-file",
+            str(phrase),
+        ],
+        env={**env, "TRYGG_DATABASE_URL": sources.database_url},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("trygg restore: refused, nothing changed: ")
+    assert "wrong passphrase" in done.stderr
+    assert "not the passphrase" not in done.stderr + done.stdout

@@ -127,6 +127,14 @@ async def test_backup_destroy_restore_while_streaming(
                 below = {s: n for s, n in held.get(device, {}).items() if s <= watermark}
                 assert below == dict.fromkeys(range(1, watermark + 1), rnd.readings), device
 
+            again = await asyncio.to_thread(
+                cli, "restore", "--from", str(folder), "--influx-rpc", rpc, env=env
+            )
+            assert again.returncode == 1
+            assert "refused, nothing changed" in again.stderr
+            assert f"InfluxDB database '{rnd.influx_db}' holds data" in again.stderr
+            assert await influx_seqs(stack, rnd.influx_db) == held
+
             rnd.hub.start()
             await rnd.hub.connected()
             await rnd._drained(within=90.0)
