@@ -62,15 +62,17 @@ def _run(argv: list[str], env: dict[str, str]) -> None:
         raise BackupError(f"{argv[0]} failed: {done.stderr.strip()[-2000:]}")
 
 
-def _sqlite_copy(src_uri: str, dest: str) -> None:
+def _sqlite_copy(src_uri: str, dest: str, *, journal: str | None = None) -> None:
     """Copy a SQLite database page by page (the online backup API: consistent while the
-    hub writes)."""
+    hub writes); ``journal`` sets the copy's journal mode."""
     try:
         src = sqlite3.connect(src_uri, uri=True)
         try:
             dst = sqlite3.connect(dest)
             try:
                 src.backup(dst)
+                if journal is not None:
+                    dst.execute(f"PRAGMA journal_mode={journal}")
             finally:
                 dst.close()
         finally:
@@ -126,7 +128,8 @@ def backup(url: str, root: Path) -> str:
             raise BackupError(f"the SQLite database {src_path} does not exist")
         dest = root / SQLITE_FILE
         dest.parent.mkdir(parents=True, exist_ok=True)
-        _sqlite_copy(f"file:{src_path}?mode=ro", str(dest))
+        # One self-contained file: a WAL-mode copy would grow -wal/-shm files when read.
+        _sqlite_copy(f"file:{src_path}?mode=ro", str(dest), journal="DELETE")
         return SQLITE_FILE
     dest = root / PG_FILE
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -143,7 +146,7 @@ def restore(url: str, root: Path, *, force: bool) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         # Writing through a connection (not replacing the file) keeps a stale -wal file
         # from being replayed over the restored pages.
-        _sqlite_copy(f"file:{root / SQLITE_FILE}?mode=ro", str(target))
+        _sqlite_copy(f"file:{root / SQLITE_FILE}?mode=ro&immutable=1", str(target))
         return
     if force:
         engine = create_engine(url)

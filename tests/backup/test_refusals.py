@@ -79,7 +79,9 @@ def test_round_trip_restores_database_pki_and_configuration(
     assert b"secret" not in (dest / run.SECRETS_FILE).read_bytes()
     assert b"hunter2" not in (dest / run.SECRETS_FILE).read_bytes()
     wipe(sources)
+    kept = fingerprint(dest)
     run.restore(dest, sources, PHRASE, force=False)
+    assert fingerprint(dest) == kept  # reading a backup leaves it as it was
     assert devices(sources.database_url) == ["pole-1", "pole-2"]
     assert fingerprint(home / "pki") | {"hub.env": fingerprint(home)["hub.env"]} == before
 
