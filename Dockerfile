@@ -18,6 +18,12 @@ COPY scenarios ./scenarios
 # hub: the server; edge: the agent and simulated drivers the `sim` profile runs.
 # Editable, so the simulator finds scenarios/ next to its package as in a checkout.
 ARG EXTRAS=hub,edge
+# pg_dump must be as new as the server (postgres:16): PostgreSQL's own Debian repository.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends postgresql-common \
+    && /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y \
+    && apt-get install -y --no-install-recommends postgresql-client-16 \
+    && rm -rf /var/lib/apt/lists/*
 RUN pip install -e ".[${EXTRAS}]" \
     && useradd --system --uid 10001 --home-dir /var/lib/trygg --shell /usr/sbin/nologin trygg \
     && install -d -o trygg -g trygg /var/lib/trygg

@@ -67,5 +67,7 @@ def register(sub: Subcommands) -> None:
     p.set_defaults(func=cmd_settings)
 
     from hub import admin_cli
+    from hub.backup.cli import register as register_backup
 
     admin_cli.register(sub)
+    register_backup(sub)

@@ -30,6 +30,7 @@ FOREIGN: Final[Mapping[str, str]] = {
     "TRYGG_GRAFANA_": "Grafana's data source provisioning (dashboards/provisioning)",
     "TRYGG_PKI_USER": "docker-compose's pki-renewer service",
     "TRYGG_SIM_": "the simulator (sim/)",
+    "TRYGG_BACKUP_": "trygg backup and trygg restore (docs/operations.md)",
     "TRYGG_TEST_": "the test suite (docs/testing.md)",
     "TRYGG_SHARED": "the test suite's shared data",
 }
