@@ -232,4 +232,5 @@ def remove_event(s: Session, name: str) -> bool:
     if row is None:
         return False
     s.delete(row)
+    s.flush()
     return True
