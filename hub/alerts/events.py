@@ -22,8 +22,10 @@ Listener = Callable[[Alert], None]
 class Bus:
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
+        self._closers: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         self.published = 0
+        self.closed = False
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` with each changed alert; returns the unsubscribe function."""
@@ -36,6 +38,26 @@ class Bus:
                     self._listeners.remove(listener)
 
         return unsubscribe
+
+    def on_close(self, closer: Callable[[], None]) -> Callable[[], None]:
+        """Call ``closer`` when the bus closes (the hub stops); returns the undo function."""
+        with self._lock:
+            self._closers.append(closer)
+
+        def undo() -> None:
+            with self._lock:
+                if closer in self._closers:
+                    self._closers.remove(closer)
+
+        return undo
+
+    def close(self) -> None:
+        """The hub stops: long-lived readers (the SSE streams) end."""
+        with self._lock:
+            self.closed = True
+            closers = list(self._closers)
+        for closer in closers:
+            closer()
 
     def publish(self, alerts: Iterable[Alert]) -> None:
         for alert in alerts:
@@ -55,19 +77,25 @@ class Inbox:
 
     def __init__(self, bus: Bus, *, limit: int = 1000) -> None:
         self._loop = asyncio.get_running_loop()
-        self.queue: asyncio.Queue[Alert] = asyncio.Queue(maxsize=limit)
+        self.queue: asyncio.Queue[Alert | None] = asyncio.Queue(maxsize=limit)
         self._unsubscribe = bus.subscribe(self._hear)
+        self._undo = bus.on_close(lambda: self._hear(None))
+        if bus.closed:
+            self._put(None)
 
-    def _hear(self, alert: Alert) -> None:
-        self._loop.call_soon_threadsafe(self._put, alert)
+    def _hear(self, alert: Alert | None) -> None:
+        """From any thread; None tells the reader to stop."""
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._put, alert)
 
-    def _put(self, alert: Alert) -> None:
+    def _put(self, alert: Alert | None) -> None:
         if self.queue.full():
             self.queue.get_nowait()
         self.queue.put_nowait(alert)
 
     def close(self) -> None:
         self._unsubscribe()
+        self._undo()
 
 
 default_bus = Bus()

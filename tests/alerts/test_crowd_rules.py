@@ -3,6 +3,7 @@ over capacity, blind zones, phases that tighten, and event times across both DST
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,11 +14,12 @@ from hub.rules.codec import dump, load
 from hub.rules.crowd import CrowdParams, CrowdState, crowd_params, crowd_step
 
 ZONE = "pole-0042-crowd0"
+wall = datetime.fromisoformat  # a time without offset: Stockholm's wall clock
 P = CrowdParams(zone_area=100.0, capacity=200.0, los_min_s=20, los_off_s=60, rise_per_min=100)
 
 
 def run(
-    densities: list[float | None],
+    densities: Sequence[float | None],
     *,
     p: CrowdParams = P,
     step_s: float = 5.0,
@@ -107,7 +109,9 @@ def test_rising_is_severe_during_egress() -> None:
     egress = Phase("egress", datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 6, 2, tzinfo=UTC))
     acts = run([0.1 + 0.1 * i for i in range(8)], p=p, phase=egress)
     rises = [a for _, a in acts if a.kind == "crowdRising"]
-    assert rises and isinstance(rises[0], AlertRaise) and rises[0].severity == "Severe"
+    assert rises
+    assert isinstance(rises[0], AlertRaise)
+    assert rises[0].severity == "Severe"
 
 
 def test_occupancy_over_capacity_raises_and_clears() -> None:
@@ -135,10 +139,10 @@ def test_phase_tightens_thresholds_and_shortens_durations() -> None:
 def test_blind_zone_only_during_an_event() -> None:
     p = CrowdParams(blind_min_s=30)
     event = Phase("event", datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 6, 2, tzinfo=UTC))
-    st, got = CrowdState(), []
+    st, got = CrowdState(), list[tuple[int, AlertAction]]()
     for i in range(8):
         st, acts = crowd_step(st, None, zone=ZONE, t_ms=i * 10_000, p=p, blind=True)
-        got += acts
+        got += [(i * 10, a) for a in acts]
     assert got == []  # blind, but no event: nothing to see
     for i in range(8, 14):
         st, acts = crowd_step(st, None, zone=ZONE, t_ms=i * 10_000, p=p, blind=True, phase=event)
@@ -159,30 +163,31 @@ def test_state_survives_the_rule_state_codec() -> None:
 @pytest.mark.parametrize("bad", [float("nan"), -1.0, float("inf"), True, "many"])
 def test_bad_figures_are_ignored(bad: object) -> None:
     st, acts = crowd_step(CrowdState(), {"peopleDensity": bad}, zone=ZONE, t_ms=0, p=P)  # type: ignore[dict-item]
-    assert acts == [] and "peopleDensity" not in dict(st.figures)
+    assert acts == []
+    assert "peopleDensity" not in dict(st.figures)
 
 
 # ---- event times in Stockholm across daylight-saving changes ------------------------------
 def test_spring_forward_skipped_hour_is_refused_and_durations_count_real_time() -> None:
     with pytest.raises(ValueError, match="does not exist"):
-        local_time(datetime(2026, 3, 29, 2, 30))
-    start = local_time(datetime(2026, 3, 29, 1, 30))  # CET, 00:30 UTC
-    end = local_time(datetime(2026, 3, 29, 3, 30))  # CEST, 01:30 UTC
+        local_time(datetime.fromisoformat("2026-03-29T02:30:00"))
+    start = local_time(datetime.fromisoformat("2026-03-29T01:30:00"))  # CET, 00:30 UTC
+    end = local_time(datetime.fromisoformat("2026-03-29T03:30:00"))  # CEST, 01:30 UTC
     assert end - start == timedelta(hours=1)
     egress = Phase("egress", start, end, Tightening(duration_factor=0.5))
     # readings every 5 s from 01:55 local over the jump: held 10 s of real time, not 1 h
-    t0 = int(local_time(datetime(2026, 3, 29, 1, 59, 55)).timestamp() * 1000)
+    t0 = int(local_time(datetime.fromisoformat("2026-03-29T01:59:55")).timestamp() * 1000)
     assert levels(run([1.2] * 4, phase=egress, t0_ms=t0)) == [(10, "Severe")]
 
 
 def test_fall_back_repeated_hour_needs_an_offset_and_phases_last_real_time() -> None:
     with pytest.raises(ValueError, match="happens twice"):
-        local_time(datetime(2026, 10, 25, 2, 30))
+        local_time(datetime.fromisoformat("2026-10-25T02:30:00"))
     first = local_time(datetime.fromisoformat("2026-10-25T02:30:00+02:00"))
     second = local_time(datetime.fromisoformat("2026-10-25T02:30:00+01:00"))
     assert second - first == timedelta(hours=1)
-    start = local_time(datetime(2026, 10, 25, 1, 30))
-    end = local_time(datetime(2026, 10, 25, 3, 30))
+    start = local_time(datetime.fromisoformat("2026-10-25T01:30:00"))
+    end = local_time(datetime.fromisoformat("2026-10-25T03:30:00"))
     assert end - start == timedelta(hours=3)
     ev = Event("night-run", "arena", (ZONE,), 1000, (Phase("event", start, end),))
     inside = datetime(2026, 10, 25, 1, 45, tzinfo=UTC)  # 02:45 CET, the repeated hour

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.alerts import store
-from hub.alerts.lifecycle import LifecycleError, advance, escalation_due
+from hub.alerts.lifecycle import LifecycleError, Step, advance, escalation_due
 from hub.alerts.model import Alert, AlertClear, AlertRaise
 from hub.alerts.schedule import Event, Phase, Tightening
 from hub.db import open_database
@@ -33,9 +33,10 @@ def test_steps_and_refusals() -> None:
     with pytest.raises(LifecycleError):
         advance(acked, "acknowledge", now=T0, by="olle")
     done, _ = advance(acked, "resolve", now=T0, by="olle")
-    for step in ("acknowledge", "escalate", "resolve"):
+    steps: tuple[Step, ...] = ("acknowledge", "escalate", "resolve")
+    for step in steps:
         with pytest.raises(LifecycleError):
-            advance(done, step, now=T0, by="olle")  # type: ignore[arg-type]
+            advance(done, step, now=T0, by="olle")
     up, _ = advance(ALERT, "escalate", now=T0, by="rule")
     assert (up.status, up.escalation_level) == ("escalated", 1)
     acked_late, _ = advance(up, "acknowledge", now=T0, by="olle")
@@ -74,7 +75,8 @@ def test_store_keeps_one_open_alert_per_zone_and_kind(sessions: sessionmaker[Ses
         worse = store.apply(
             s, [AlertRaise("z1", "crowdLevel", "Extreme", {"peopleDensity": 2.4})], now=T0, where={}
         )
-    assert len(first) == 1 and again == []
+    assert len(first) == 1
+    assert again == []
     assert [(a.id, a.severity, a.place, a.event) for a in worse] == [
         (first[0].id, "Extreme", "Arenan", "Derby")
     ]
