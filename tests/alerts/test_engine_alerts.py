@@ -131,10 +131,10 @@ def test_event_phase_sets_the_crowd_interval_tightens_and_watches_blind_zones(
     rig.clock.advance(30)
     rig.tick()
     with sessions() as s:
-        cmds = [
+        later = [
             (d.name, d.args) for d in s.scalars(select(DeviceCommand).order_by(DeviceCommand.id))
         ]
-    assert cmds[-1] == ("set_crowd_interval", {"seconds": 60.0})
+    assert later[-1] == ("set_crowd_interval", {"seconds": 60.0})
     assert [a.status for a in rig.alerts() if a.kind == "zoneBlind"] == ["resolved"]
 
 
