@@ -27,6 +27,11 @@ class Bus:
         self.published = 0
         self.closed = False
 
+    @property
+    def subscribers(self) -> int:
+        with self._lock:
+            return len(self._listeners)
+
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` with each changed alert; returns the unsubscribe function."""
         with self._lock:
