@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hub.alerts.schedule import Event, Phase, Tightening, local_time
+from trygg.text import LINE_PATTERN
 
 AssetId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
 
@@ -27,8 +28,8 @@ class PhaseSpec(BaseModel):
 
 class EventSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    name: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f/]+$")
-    place: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f/]+$")
+    place: str = Field(min_length=1, max_length=200, pattern=LINE_PATTERN)
     zones: list[AssetId] = Field(min_length=1, max_length=200)
     expectedAttendance: int = Field(ge=0, le=10_000_000)  # noqa: N815
     phases: list[PhaseSpec] = Field(min_length=1, max_length=3)

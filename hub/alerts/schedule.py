@@ -22,8 +22,16 @@ STOCKHOLM: Final = ZoneInfo("Europe/Stockholm")
 def local_time(value: datetime, *, tz: ZoneInfo = STOCKHOLM) -> datetime:
     """``value`` in UTC; a naive ``value`` is a wall time in ``tz``.
 
-    Raises ValueError for a wall time skipped or repeated by a daylight-saving change.
+    Raises ValueError for a wall time skipped or repeated by a daylight-saving change, or
+    one that has no UTC time (at the ends of the calendar).
     """
+    try:
+        return _to_utc(value, tz)
+    except OverflowError as exc:
+        raise ValueError(f"{value.isoformat()} is out of range") from exc
+
+
+def _to_utc(value: datetime, tz: ZoneInfo) -> datetime:
     if value.tzinfo is not None:
         return value.astimezone(UTC)
     early = value.replace(tzinfo=tz, fold=0)

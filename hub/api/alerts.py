@@ -23,6 +23,7 @@ from hub.alerts.event_spec import EventSpec, event_json
 from hub.alerts.events import Inbox
 from hub.alerts.lifecycle import LifecycleError, Step
 from hub.alerts.model import Alert
+from hub.alerts.schedule import local_time
 from hub.api import errors
 from hub.api.deps import Context, DbSession
 from hub.api.security import Operator
@@ -47,8 +48,13 @@ def list_alerts(
     status_: Annotated[Literal["open", "all"], Query(alias="status")] = "open",
     since: Annotated[datetime | None, Query(description="Raised at or after (ISO 8601)")] = None,
 ) -> list[dict[str, Any]]:
-    if since is not None and since.tzinfo is None:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="since needs a time zone")
+    if since is not None:
+        try:
+            since = local_time(since) if since.tzinfo is not None else None
+        except ValueError as exc:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"since: {exc}") from exc
+        if since is None:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="since needs a time zone")
     alerts = store.listing(db, open_only=status_ == "open", since=since)
     return [a.to_json() for a in alerts]
 
