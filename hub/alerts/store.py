@@ -68,7 +68,12 @@ def _write(s: Session, row: AlertRow, alert: Alert, audit: Audit) -> None:
     row.escalation_level = alert.escalation_level
     s.add(
         AlertHistory(
-            alert_id=row.id, step=audit.step, by=audit.by, at=audit.at, old=audit.old, new=audit.new
+            alert_id=row.id,
+            step=audit.step,
+            actor=audit.by,
+            at=audit.at,
+            old=audit.old,
+            new=audit.new,
         )
     )
 
@@ -106,7 +111,7 @@ def apply(
                 AlertHistory(
                     alert_id=row.id,
                     step=f"severity:{severity}",
-                    by=RULE,
+                    actor=RULE,
                     at=now,
                     old=row.status,
                     new=row.status,
@@ -128,7 +133,7 @@ def apply(
         )
         s.add(row)
         s.flush()
-        s.add(AlertHistory(alert_id=row.id, step="raise", by=RULE, at=now, old="", new="raised"))
+        s.add(AlertHistory(alert_id=row.id, step="raise", actor=RULE, at=now, old="", new="raised"))
         changed.append(to_alert(row))
     return changed
 
@@ -170,7 +175,7 @@ def listing(
 
 def history(s: Session, alert_id: int) -> list[Audit]:
     q = select(AlertHistory).where(AlertHistory.alert_id == alert_id).order_by(AlertHistory.id)
-    return [Audit(h.step, h.by, h.at, h.old, h.new) for h in s.scalars(q)]
+    return [Audit(h.step, h.actor, h.at, h.old, h.new) for h in s.scalars(q)]
 
 
 # ---- events ------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ class AlertHistory(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
     step: Mapped[str] = mapped_column(String(32))
-    by: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime]
     old: Mapped[str] = mapped_column(String(16))
     new: Mapped[str] = mapped_column(String(16))

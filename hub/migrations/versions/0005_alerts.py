@@ -43,7 +43,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column("alert_id", sa.Integer(), sa.ForeignKey("alerts.id"), nullable=False),
         sa.Column("step", sa.String(32), nullable=False),
-        sa.Column("by", sa.String(64), nullable=False),
+        sa.Column("actor", sa.String(64), nullable=False),
         _when("at"),
         sa.Column("old", sa.String(16), nullable=False),
         sa.Column("new", sa.String(16), nullable=False),
