@@ -32,7 +32,7 @@ def _clean(figures: Mapping[str, object]) -> bool:
 
 
 def test_crowd_figures_hold_numbers_and_letters_only() -> None:
-    obs = {
+    obs: dict[str, float | int | bool | str] = {
         "peopleDensity": 2.4,
         "peopleCount": 240,
         "occupancy": 1.1,
