@@ -15,13 +15,15 @@ from hub.alerts.schedule import Event, Phase, Tightening, local_time
 from trygg.text import LINE_PATTERN
 
 AssetId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
+# ISO 8601 parsing refuses control characters; the pattern says so in the OpenAPI document.
+When = Annotated[datetime, Field(json_schema_extra={"pattern": LINE_PATTERN})]
 
 
 class PhaseSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: Literal["ingress", "event", "egress"]
-    start: datetime
-    end: datetime
+    start: When
+    end: When
     thresholdFactor: float = Field(default=1.0, ge=0.1, le=1.0)  # noqa: N815
     durationFactor: float = Field(default=1.0, ge=0.1, le=1.0)  # noqa: N815
 
