@@ -80,6 +80,13 @@ async def test_a_surge_raises_one_alert_that_escalates_and_resolves(
 
             await wait_for(api_up)
             reader = asyncio.create_task(listen(client))
+            assert hub.rules.watch is not None
+            bus = hub.rules.watch.bus
+
+            async def subscribed() -> bool:
+                return bus.subscribers > 0
+
+            await wait_for(subscribed)
             await send(pole.birth(clock.now()), pole.state(clock.now(), online=True))
             await crowd(0.5, 60)
             # The surge builds up over six minutes (0.4 persons/m² a minute) to LoS F.
