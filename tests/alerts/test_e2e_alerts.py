@@ -106,8 +106,8 @@ async def test_a_surge_raises_one_alert_that_escalates_and_resolves(
             )
             assert alert["figures"]["levelOfService"] == "F"
             assert alert["status"] == "raised"
-            # Raised at E some 280 s ago; nobody acknowledges within the 600 s timeout.
-            await crowd(2.9, 330)
+            # Raised at E 280 s ago; nobody acknowledges within the 600 s timeout.
+            await crowd(2.9, 350)
             [alert] = await alerts()
             assert (alert["status"], alert["escalationLevel"]) == ("escalated", 1)
             await crowd(0.4, 90)
