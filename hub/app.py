@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub.alerts.events import Bus
+from hub.alerts.watch import CrowdWatch, WatchConfig
 from hub.api import create_app
 from hub.attention_monitor import AttentionMonitor
 from hub.cert_watch import CertWatch
@@ -78,11 +80,21 @@ class Hub:
         )
         # One measure of the hub's own deafness for device liveness and the offline rule.
         attention = AttentionMonitor(clock=clock)
+        watch = CrowdWatch(
+            bus=Bus(),
+            config=WatchConfig(
+                ack_timeout_s=settings.alert_ack_timeout_s,
+                chain=settings.alert_escalation_chain,
+                event_interval_s=settings.crowd_event_interval_s,
+                normal_interval_s=settings.crowd_normal_interval_s,
+            ),
+        )
         rules = RuleEngine(
             sessions=sessions,
             clock=clock,
             offline_grace_s=settings.offline_grace_s,
             monitor=attention,
+            watch=watch,
         )
         ingest = Ingest(
             settings=settings,
@@ -164,6 +176,7 @@ class Hub:
                 api_config=api_config,
                 health=self.health,
                 api_deadline_s=self.settings.api_deadline_s,
+                alerts_bus=self.rules.watch.bus if self.rules.watch else None,
             )
             server = _Server(
                 uvicorn.Config(
@@ -209,4 +222,6 @@ class Hub:
         if server is not None:
             tg.create_task(server.serve(), name="api")
             await stop.wait()
+            if self.rules.watch is not None:
+                self.rules.watch.bus.close()  # its alert streams end, so shutdown need not wait
             server.should_exit = True

@@ -89,6 +89,18 @@ class HubSettings(FrozenSettings):
         default=120.0, ge=0, description="Silence before an offline device raises a ticket."
     )
     tick_s: float = Field(default=5.0, gt=0, description="Period of the rules' clock tick.")
+    alert_ack_timeout_s: float = Field(
+        default=120.0, gt=0, description="An alert nobody acknowledges this long escalates."
+    )
+    alert_escalation_chain: int = Field(
+        default=3, ge=0, le=20, description="How many times an alert escalates at most."
+    )
+    crowd_event_interval_s: float = Field(
+        default=1.0, gt=0, le=60, description="Crowd reporting interval in an event's zones."
+    )
+    crowd_normal_interval_s: float = Field(
+        default=60.0, gt=0, description="Crowd reporting interval restored after an event."
+    )
     gauges_s: float = Field(
         default=60.0, gt=0, description="Period of the gauges written to InfluxDB."
     )

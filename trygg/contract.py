@@ -268,7 +268,13 @@ class Events(_Model):
 
 
 CommandName = Literal[
-    "reload_config", "rebirth", "lamp_test", "set_interval", "ack_tamper", "outbox_status"
+    "reload_config",
+    "rebirth",
+    "lamp_test",
+    "set_interval",
+    "ack_tamper",
+    "outbox_status",
+    "set_crowd_interval",
 ]
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.api import admin, deadletters, devices, metrics, tickets, users, webhooks
+from hub.alerts.events import Bus
+from hub.api import admin, alerts, deadletters, devices, metrics, tickets, users, webhooks
 from hub.api.client_ip import ClientAddress, parse_networks
 from hub.api.config import ApiConfig
 from hub.api.deps import HubContext, RunningIngest
@@ -31,13 +32,15 @@ def create_app(
     ingest: RunningIngest | None = None,
     health: Health | None = None,
     api_deadline_s: float = 15.0,
+    alerts_bus: Bus | None = None,
 ) -> FastAPI:
     """The hub's FastAPI application bound to a database and a clock.
 
     ``api_config`` sets body, photo, rate and retention limits (defaults when None);
     ``ingest`` is the running ingest whose live device states and metrics the API shows;
     ``health`` (a :class:`hub.health.Health`) feeds ``/ready``; every request answers within
-    ``api_deadline_s``, else 503.
+    ``api_deadline_s``, else 503 (the alert stream excepted); ``alerts_bus`` carries alert
+    changes between the rules and the API (a new one when None).
     """
     config = api_config or ApiConfig()
     anon = RateLimiter(per_minute=config.anon_per_minute, burst=config.anon_burst)
@@ -56,8 +59,10 @@ def create_app(
         anon_limiter=anon,
         ingest=ingest,
         health=health,
+        alerts=alerts_bus or Bus(),
     )
     app.include_router(tickets.router, prefix="/api/v1")
+    app.include_router(alerts.router, prefix="/api/v1")
     app.include_router(users.router, prefix="/api/v1")
     app.include_router(webhooks.router, prefix="/api/v1")
     # Before devices: /devices/unregistered is not a device id.
@@ -79,6 +84,8 @@ def create_app(
         clients=ClientAddress(parse_networks(config.trusted_proxies)),
     )
     # Inside the security headers (a 503 carries them too), outside everything that may wait.
-    app.add_middleware(UnavailableMiddleware, deadline_s=api_deadline_s)
+    app.add_middleware(
+        UnavailableMiddleware, deadline_s=api_deadline_s, streams=frozenset({alerts.STREAM_PATH})
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     return app

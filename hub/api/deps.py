@@ -5,7 +5,7 @@ from the one :class:`HubContext` that ``create_app`` puts on ``app.state``."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 
+from hub.alerts.events import Bus
 from hub.api.config import ApiConfig
 from hub.api.limits import RateLimiter
 from hub.device_state import DeviceStates
@@ -41,6 +42,7 @@ class HubContext:
     anon_limiter: RateLimiter
     ingest: RunningIngest | None = None  # None when the API runs without an ingest (tests)
     health: Health | None = None  # what the supervisor and dependency checks recorded
+    alerts: Bus = field(default_factory=Bus)  # alert changes, shared with the rules
 
 
 def hub_context(app: Starlette) -> HubContext:

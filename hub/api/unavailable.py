@@ -28,13 +28,21 @@ def unavailable(exc: BaseException) -> bool:
 
 
 class UnavailableMiddleware:
-    def __init__(self, app: ASGIApp, *, deadline_s: float, retry_after_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        deadline_s: float,
+        retry_after_s: float = 5.0,
+        streams: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
+        self.streams = streams  # paths whose answer is a stream, which ends on its own terms
         self.deadline_s = deadline_s
         self.retry_after = str(max(1, math.ceil(retry_after_s)))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in self.streams:
             await self.app(scope, receive, send)
             return
         started = answered = False

@@ -28,6 +28,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub import retry
+from hub.alerts.model import AlertAction, AlertClear, AlertRaise
+from hub.alerts.watch import CrowdWatch
 from hub.attention import Attention
 from hub.attention_monitor import AttentionMonitor
 from hub.contract_mirror import Data, Events
@@ -35,7 +37,7 @@ from hub.db import Asset, RuleState, upsert
 from hub.device_state import DeviceStatus
 from hub.rules import alarms, codec
 from hub.rules.actions import Action, Raise
-from hub.rules.bin import BinState, bin_step
+from hub.rules.bin import FIRE, BinState, bin_step
 from hub.rules.cabinet import (
     CABINET_OUT,
     DUSK_MARGIN_DEG,
@@ -44,6 +46,7 @@ from hub.rules.cabinet import (
     cabinet_step,
 )
 from hub.rules.camera import camera_event
+from hub.rules.crowd import CrowdState, crowd_step
 from hub.rules.device import DEVICE_OFFLINE, DeviceParams, DeviceState, device_step
 from hub.rules.fleet import Fleet
 from hub.rules.inputs import Born, FleetSilent, LinkChanged, Liveness, RuleInput
@@ -68,8 +71,10 @@ class RuleEngine:
         offline_grace_s: float = 120.0,
         settle_s: float = 300.0,
         monitor: AttentionMonitor | None = None,
+        watch: CrowdWatch | None = None,
     ) -> None:
         self.sessions = sessions
+        self.watch = watch  # crowd rules and alerts (hub.alerts); None: no alerts
         self.monitor = monitor
         self.attention = monitor.attention if monitor is not None else Attention()
         self.settle_s = settle_s
@@ -81,6 +86,7 @@ class RuleEngine:
         self.bins: dict[str, BinState] = {}
         self.cabinets: dict[str, CabinetState] = {}
         self.devices: dict[str, DeviceState] = {}
+        self.crowds: dict[str, CrowdState] = {}
         self.floor_ms = 0
         self.link_up = True  # the hub's own broker link (ingest feeds LinkChanged)
         self.tickets_opened = 0
@@ -97,6 +103,9 @@ class RuleEngine:
             for asset in s.scalars(select(Asset)):
                 self.fleet.from_row(asset)
         self.reload_state()
+        if self.watch is not None:
+            with self.sessions() as s:
+                self.watch.load(s, now=self.clock.now())
         log.info(
             "rules loaded: %d assets, %d lamp, %d bin, %d device states",
             len(self.fleet.assets),
@@ -125,6 +134,7 @@ class RuleEngine:
             "bin": (self.bins, BinState),
             "cabinet": (self.cabinets, CabinetState),
             "device": (self.devices, DeviceState),
+            "crowd": (self.crowds, CrowdState),
         }
 
     # ---- entry points ----------------------------------------------------------------
@@ -160,7 +170,11 @@ class RuleEngine:
             self._feed(items)
         except BaseException:
             self.reload_state()
+            if self.watch is not None:
+                self.watch.discard()
             raise
+        if self.watch is not None:
+            self.watch.publish()
 
     def _feed(self, items: list[RuleInput]) -> None:
         with self.sessions.begin() as s:
@@ -184,6 +198,7 @@ class RuleEngine:
                         self._restart_silence(at_ms)
             cab_actions = [a for cab, t in touched_cabinets.items() for a in self._cabinet(cab, t)]
             self._apply(s, [*dev_actions, *cab_actions, *asset_actions])
+            self._alerts(s, asset_actions)
             self._persist(s)
         self.items_fed += len(items)
 
@@ -193,7 +208,11 @@ class RuleEngine:
                 self._tick()
             except BaseException:
                 self.reload_state()
+                if self.watch is not None:
+                    self.watch.discard()
                 raise
+            if self.watch is not None:
+                self.watch.publish()
 
     def _tick(self) -> None:
         with self.sessions.begin() as s:
@@ -215,6 +234,8 @@ class RuleEngine:
                 if info.kind == c.AssetKind.BIN:
                     actions += self._bin(asset_id, None, now_ms)
             self._apply(s, actions)
+            self._alerts(s, actions)
+            self._crowd_tick(s, now_ms)
             now = self.clock.now()
             alarms.resolve_held(s, now=now)
             places = {a: p for a in self.fleet.assets if (p := self.fleet.place(a)) is not None}
@@ -241,6 +262,8 @@ class RuleEngine:
                     cabinets[info.cabinet] = max(cabinets.get(info.cabinet, 0), t)
             elif info.kind == c.AssetKind.BIN:
                 actions += self._bin(asset_id, obs, t, quality=quality.get((asset_id, t), "good"))
+            elif info.kind == c.AssetKind.CROWD and self.watch is not None:
+                self._crowd(s, asset_id, obs, t)
         return actions
 
     def _on_events(self, s: Session, events: Events) -> list[Action]:
@@ -253,6 +276,8 @@ class RuleEngine:
                 actions += self._bin(e.asset, None, e.t, events={e.type: e.active})
             elif info.kind == c.AssetKind.CAMERA:
                 self.evaluations += 1
+                if self.watch is not None:
+                    self.watch.camera(info.device, e.type, e.active)
                 actions += camera_event(
                     asset=e.asset,
                     event_type=e.type,
@@ -315,6 +340,54 @@ class RuleEngine:
             return True
         dark = LampParams().dark_below_deg - DUSK_MARGIN_DEG
         return st.lux_ms is not None or sun_at(info.lat, info.lon, t) < dark
+
+    def _crowd(self, s: Session, zone: str, obs: dict[str, Any] | None, t: int) -> None:
+        """One crowd zone's reading or tick through the crowd rules into alerts."""
+        assert self.watch is not None
+        info = self.fleet.assets[zone]
+        old = self.crowds.get(zone, CrowdState())
+        run = self.watch.running.get(zone)
+        dev = self.devices.get(info.device)
+        blind = self.watch.blind_camera(info.device) or (dev is not None and not dev.online)
+        new, actions = crowd_step(
+            old,
+            obs,
+            zone=zone,
+            t_ms=t,
+            p=info.crowd,
+            phase=run.phase if run is not None else None,
+            blind=blind,
+        )
+        self._store(f"crowd:{zone}", self.crowds, zone, old, new)
+        self.watch.apply(s, actions, now=self.clock.now(), places={zone: info.address})
+
+    def _crowd_tick(self, s: Session, now_ms: int) -> None:
+        if self.watch is None:
+            return
+        zones = {
+            a: info.device
+            for a, info in self.fleet.assets.items()
+            if info.kind == c.AssetKind.CROWD
+        }
+        self.watch.tick(s, now=self.clock.now(), devices=zones)
+        for zone in sorted(zones):
+            self._crowd(s, zone, None, now_ms)
+
+    def _alerts(self, s: Session, actions: list[Action]) -> None:
+        """A bin fire is an alert too (its ticket stays, opened by :meth:`_apply`)."""
+        if self.watch is None:
+            return
+        fires: list[AlertAction] = []
+        for a in actions:
+            if a.alarm != FIRE:
+                continue
+            if isinstance(a, Raise):
+                figures = {k: v for k, v in a.details.items() if isinstance(v, int | float)}
+                fires.append(AlertRaise(a.asset, "binFire", "Severe", dict(figures)))
+            else:
+                fires.append(AlertClear(a.asset, "binFire"))
+        places = {a.zone: info.address for a in fires if (info := self.fleet.assets.get(a.zone))}
+        self.watch.apply(s, fires, now=self.clock.now(), places=places)
 
     def _link(self, up: bool, now_ms: int) -> None:
         """The hub's broker link went down or came back: like a hub start, silence counts

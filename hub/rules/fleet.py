@@ -20,6 +20,7 @@ from hub.db import Asset
 from hub.rules.alarms import Place
 from hub.rules.bin import BinParams
 from hub.rules.camera import CameraParams
+from hub.rules.crowd import CrowdParams, crowd_params
 from hub.rules.lamp import LampParams
 from hub.rules.params import from_properties
 from trygg import contract as c
@@ -41,6 +42,7 @@ class AssetInfo:
     lamp: LampParams = field(default_factory=LampParams)
     bin: BinParams = field(default_factory=BinParams)
     camera: CameraParams = field(default_factory=CameraParams)
+    crowd: CrowdParams = field(default_factory=CrowdParams)
     hold_s: float = 600.0
 
 
@@ -76,6 +78,8 @@ class Fleet:
             info.bin, errors = from_properties(BinParams, properties)
         elif kind == c.AssetKind.CAMERA:
             info.camera, errors = from_properties(CameraParams, properties)
+        elif kind == c.AssetKind.CROWD:
+            info.crowd, errors = crowd_params(properties)
         hold = properties.get("resolveHoldS")
         ok = isinstance(hold, int | float) and not isinstance(hold, bool)
         if ok and 0 <= float(hold) <= MAX_HOLD_S:  # type: ignore[arg-type]

@@ -1,8 +1,9 @@
-"""Serves the crew page and the one data file it needs that is not in the API.
+"""Serves the crew page (and the one data file it needs that is not in the API) and the
+operator page.
 
-The page is static (HTML, CSS, JS in ``static/``) and talks to ``/api/v1`` with the crew
-member's token; a strict Content-Security-Policy allows only its own files, so it needs
-no map tile server or CDN and works where only the hub is reachable.
+The pages are static (HTML, CSS, JS in ``static/``) and talk to ``/api/v1`` with the user's
+token; a strict Content-Security-Policy allows only their own files, so they need
+no map tile server or CDN and work where only the hub is reachable.
 """
 
 from __future__ import annotations
@@ -52,3 +53,26 @@ def crew_static(name: Annotated[Literal["app.js", "app.css"], PathParam()]) -> F
 @router.get("/crew/kinds.json", summary="Ticket kind names in Swedish and English")
 def kinds() -> JSONResponse:
     return JSONResponse({s.code: {"sv": s.sv, "en": s.en} for s in SERVICES})
+
+
+_OPERATOR_TYPES: Final = {"operator.js": "text/javascript", "operator.css": "text/css"}
+
+
+@router.get("/operator", include_in_schema=False)
+def operator_redirect() -> RedirectResponse:
+    return RedirectResponse("/operator/")
+
+
+@router.get("/operator/", response_class=FileResponse, summary="The operator page (HTML)")
+def operator_page() -> FileResponse:
+    return FileResponse(STATIC / "operator.html", media_type="text/html", headers=_HEADERS)
+
+
+@router.get("/operator/static/{name}", response_class=FileResponse, responses={404: {}})
+def operator_static(
+    name: Annotated[Literal["operator.js", "operator.css"], PathParam()],
+) -> FileResponse:
+    path = STATIC / name
+    if not path.is_file():
+        raise HTTPException(404, detail=f"no file {name}")
+    return FileResponse(path, media_type=_OPERATOR_TYPES[name], headers=_HEADERS)

@@ -25,6 +25,7 @@ class Pole:
     seq: int = 0
     properties: dict[str, dict[str, c.Value]] = field(default_factory=dict)
     heartbeat_s: float = 60.0
+    zone_area_m2: float | None = None  # with an area, the pole also watches a crowd zone
 
     def lamp(self, i: int) -> str:
         return f"{self.device}-lamp{i}"
@@ -40,6 +41,10 @@ class Pole:
     @property
     def camera(self) -> str:
         return f"{self.device}-cam"
+
+    @property
+    def crowd(self) -> str:
+        return f"{self.device}-crowd0"
 
     def birth(self, now: datetime) -> c.Birth:
         assets = [
@@ -74,6 +79,20 @@ class Pole:
                 properties=self.properties.get(self.camera, {}),
             )
         )
+        if self.zone_area_m2 is not None:
+            assets.append(
+                c.AssetInfo(
+                    id=self.crowd,
+                    kind=c.AssetKind.CROWD,
+                    lat=59.3727,
+                    lon=18.0006,
+                    address="Arenans entré",
+                    properties={
+                        "zoneArea": self.zone_area_m2,
+                        **self.properties.get(self.crowd, {}),
+                    },
+                )
+            )
         return c.Birth(
             device=self.device,
             boot=self.boot,
@@ -134,6 +153,22 @@ class Pole:
                 t=t,
                 v=temperature,
             ),
+        ]
+        return c.Data(
+            device=self.device, site=SITE, boot=self.boot, seq=self._next(), readings=readings
+        )
+
+    def crowd_data(self, now: datetime, *, density: float) -> c.Data:
+        """The edge's crowd figures for a zone at ``density`` persons/m²."""
+        area = self.zone_area_m2 or 1.0
+        t = to_ms(now)
+        fields: tuple[tuple[str, c.Value], ...] = (
+            ("peopleCount", round(density * area)),
+            ("peopleDensity", density),
+        )
+        readings = [
+            c.Reading(asset=self.crowd, kind=c.AssetKind.CROWD, sensor="crowd", field=f, t=t, v=v)
+            for f, v in fields
         ]
         return c.Data(
             device=self.device, site=SITE, boot=self.boot, seq=self._next(), readings=readings

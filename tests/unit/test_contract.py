@@ -164,6 +164,10 @@ PURE_MODULES = [
     "hub.asset_owners",
     "hub.rules.lamp",
     "hub.rules.actions",
+    "hub.rules.crowd",
+    "hub.alerts.model",
+    "hub.alerts.lifecycle",
+    "hub.alerts.schedule",
 ]
 IO_MODULES = ["asyncio", "paho", "sqlalchemy", "httpx", "onnxruntime", "cv2", "sqlite3", "fastapi"]
 

@@ -1,0 +1,1 @@
+"""Alerts: situations that endanger people, a stream apart from maintenance tickets."""
