@@ -136,7 +136,7 @@ def test_times_are_stockholm_with_an_offset_across_dst(utc: datetime, local: str
 
 def test_a_naive_time_and_a_bad_sender_are_refused() -> None:
     with pytest.raises(ValueError, match="offset"):
-        cap_time(datetime(2026, 12, 5, 18, 0))
+        cap_time(datetime.fromisoformat("2026-12-05T18:00:00"))
     for sender in ("trygg solna", "a,b", "ops@solna.se", ""):
         with pytest.raises(ValueError, match="CAP sender"):
             CapSource(sender)

@@ -58,14 +58,17 @@ def smtp(tmp_path: Path) -> Iterator[tuple[Inbox, mail.SmtpServer]]:
     controller.start()
     client_tls = ssl.create_default_context(cafile=str(made.ca))
     try:
-        yield inbox, mail.SmtpServer(
-            host="127.0.0.1",
-            port=port,
-            sender="trygg@solna.example",
-            username="hub",
-            password="s3cret",
-            tls=client_tls,
-            timeout_s=5,
+        yield (
+            inbox,
+            mail.SmtpServer(
+                host="127.0.0.1",
+                port=port,
+                sender="trygg@solna.example",
+                username="hub",
+                password="s3cret",
+                tls=client_tls,
+                timeout_s=5,
+            ),
         )
     finally:
         controller.stop()
