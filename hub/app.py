@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub.alert_delivery.dispatch import Dispatcher
+from hub.alert_delivery.setup import build_dispatcher
 from hub.api import create_app
 from hub.attention_monitor import AttentionMonitor
 from hub.cert_watch import CertWatch
@@ -57,6 +59,7 @@ class Hub:
     gauges: Gauges | None = None  # ticket events + gauges to InfluxDB
     attention: AttentionMonitor | None = None  # when the hub could not hear devices
     health: Health = field(default_factory=Health)  # every worker's and dependency's state
+    alert_delivery: Dispatcher | None = None  # the alert lifecycle offers it each state change
 
     @classmethod
     def build(cls, settings: HubSettings, clock: Clock) -> Hub:
@@ -93,7 +96,18 @@ class Hub:
             attention=attention,
         )
         gauges = Gauges(sessions=sessions, influx=influx, clock=clock)
-        return cls(settings, clock, sessions, influx, ingest, rules, gauges, attention)
+        delivery = build_dispatcher(settings.alert_delivery, sessions=sessions, clock=clock)
+        return cls(
+            settings,
+            clock,
+            sessions,
+            influx,
+            ingest,
+            rules,
+            gauges,
+            attention,
+            alert_delivery=delivery,
+        )
 
     async def run(self, stop: asyncio.Event, *, serve_api: bool = True) -> None:
         ready = asyncio.Event()
@@ -183,6 +197,10 @@ class Hub:
             in_flight=api_config.webhook_in_flight,
         )
         spawn("webhooks", lambda: webhooks.run(stop))
+        if self.alert_delivery is not None:
+            delivery = self.alert_delivery
+            delivery.wake_webhooks = webhooks.wake
+            spawn("alert-delivery", lambda: delivery.run(stop))
         retention = api_config.contact_retention
         spawn(
             "privacy",

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from hub import webhooks
 from hub.alert_delivery import mail
 from hub.alert_delivery.cap import CapSource
+from hub.alert_delivery.contacts import parse_contacts
 from hub.alert_delivery.dispatch import Dispatcher
-from hub.alert_delivery.escalation import parse_contacts
 from hub.alert_delivery.notice import AlertNotice
 from hub.db import WebhookDelivery, open_database
 from tests.alert_delivery.samples import RAISED, states

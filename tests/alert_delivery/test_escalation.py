@@ -6,15 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hub.alert_delivery.escalation import (
-    Contact,
-    ContactsError,
-    contact_webhooks,
-    dump_contacts,
-    level_due,
-    parse_contacts,
-    recipients,
-)
+from hub.alert_delivery.contacts import ContactsError, dump_contacts, parse_contacts
+from hub.alert_delivery.escalation import Contact, contact_webhooks, level_due, recipients
 from hub.alert_delivery.notice import AlertNotice
 from tests.alert_delivery.samples import RAISED
 
