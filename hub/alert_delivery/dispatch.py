@@ -58,27 +58,40 @@ class Dispatcher:
     rng: Callable[[], float] = random.random
     counts: Counts = field(default_factory=Counts)
     _queue: asyncio.Queue[AlertNotice] = field(init=False, repr=False)
+    _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._queue = asyncio.Queue(maxsize=self.max_queued)
 
     def offer(self, record: AlertNotice | object) -> bool:
-        """Queue a notice (or the API's JSON object of one); False if it was refused."""
+        """Queue a notice (or the API's JSON object of one); False if it was refused.
+
+        Safe to call from a worker thread too (e.g. rules run with ``asyncio.to_thread``):
+        the notice is then handed to the dispatcher's loop.
+        """
         try:
             notice = record if isinstance(record, AlertNotice) else AlertNotice.from_json(record)
         except NoticeError as exc:
             self.counts.invalid += 1
             log.warning("alert notice refused: %s", exc)
             return False
+        loop = self._loop
+        if loop is not None and not _on(loop):
+            loop.call_soon_threadsafe(self._put, notice)
+        else:
+            self._put(notice)
+        return True
+
+    def _put(self, notice: AlertNotice) -> None:
         if self._queue.full():
             self._queue.get_nowait()
             self.counts.dropped += 1
             log.warning("alert delivery queue full: dropped the oldest notice")
         self._queue.put_nowait(notice)
         self.counts.queued += 1
-        return True
 
     async def run(self, stop: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
         async with asyncio.TaskGroup() as tg:
             while not stop.is_set():
                 getting = asyncio.ensure_future(self._queue.get())
@@ -169,4 +182,12 @@ class Dispatcher:
                 return True
         self.counts.mails_failed += len(messages)
         log.warning("alert %s mail gave up after %d attempts", notice.key, self.retry_attempts)
+        return False
+
+
+def _on(loop: asyncio.AbstractEventLoop) -> bool:
+    """Is the caller running in ``loop``'s thread?"""
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
         return False

@@ -140,3 +140,20 @@ async def test_a_dead_smtp_server_delays_only_mail(sessions: sessionmaker[Sessio
     await _settle(d, lambda: d.counts.mails_failed >= 2)
     assert d.counts.webhook_rows == 2
     assert (d.counts.mails_sent, d.counts.mails_failed) == (0, 2)
+
+
+async def test_a_notice_offered_from_a_thread_is_delivered(
+    sessions: sessionmaker[Session],
+) -> None:
+    d = _dispatcher(sessions, None)
+    stop = asyncio.Event()
+    task = asyncio.create_task(d.run(stop))
+    await asyncio.sleep(0.05)
+    assert await asyncio.to_thread(d.offer, dict(RAISED))
+    for _ in range(250):
+        if d.counts.webhook_rows:
+            break
+        await asyncio.sleep(0.02)
+    stop.set()
+    await asyncio.wait_for(task, timeout=5)
+    assert (d.counts.queued, d.counts.webhook_rows) == (1, 1)
