@@ -34,6 +34,8 @@ levels:
 )
 T0 = datetime(2026, 12, 5, 18, 0, tzinfo=UTC)
 
+pytestmark = pytest.mark.integration  # a real SMTP server (aiosmtpd) and SQLite
+
 
 @pytest.fixture
 def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:

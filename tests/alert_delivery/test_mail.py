@@ -20,6 +20,8 @@ from tests.alert_delivery.samples import RAISED
 from tests.certs import make_server_cert
 from trygg.stack import free_port
 
+pytestmark = pytest.mark.integration  # a real SMTP server (aiosmtpd)
+
 
 class Inbox:
     """An aiosmtpd handler that keeps what it receives."""
