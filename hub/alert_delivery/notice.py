@@ -36,10 +36,11 @@ KEYS: Final = frozenset(
         "escalationLevel",
     }
 )
-# A name of a zone, place or event: letters (any script), digits, spaces and a little
-# punctuation; no "@", "<", "&", quotes or control characters.
-_NAME = re.compile(r"^[^\W_](?:[\w .,()/'+:–-]{0,118}[\w.)])?$")
-_FIGURE_KEY = re.compile(r"^[a-z][A-Za-z0-9]{0,39}$")
+# A name of a zone, place or event as operators write it: no "@" (so no e-mail address),
+# no markup brackets, no control characters; renderers escape the rest.
+_EDGE = r"[^\s@<>\x00-\x1f\x7f-\x9f]"
+_NAME = re.compile(rf"^{_EDGE}(?:[^@<>\x00-\x1f\x7f-\x9f]{{0,118}}{_EDGE})?$")
+_FIGURE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 MAX_FIGURES: Final = 16
 
 
@@ -47,7 +48,7 @@ class NoticeError(ValueError):
     """An alert record that is not a valid AlertNotice; the message names the key."""
 
 
-Figure = float | int | str
+Figure = bool | float | int | str
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +153,8 @@ def _name(data: dict[str, Any], key: str) -> str:
     value = data[key]
     if not isinstance(value, str) or not _NAME.match(value):
         raise NoticeError(
-            f"{key} must be a name of 1-120 letters, digits, spaces and .,()/'+:–- "
-            f"(no @, <, & or quotes), got {value!r}"
+            f"{key} must be a name of 1-120 characters without @, <, >, control "
+            f"characters or surrounding spaces, got {value!r}"
         )
     return value
 
@@ -183,11 +184,11 @@ def _figures(value: object) -> MappingProxyType[str, Figure]:
     out: dict[str, Figure] = {}
     for key, v in value.items():
         if not isinstance(key, str) or not _FIGURE_KEY.match(key):
-            raise NoticeError(f"figure name {key!r} must be a camelCase word")
-        if isinstance(v, bool):
-            raise NoticeError(f"figure {key} must be a number or a letter A-F, got {v!r}")
-        number = isinstance(v, int | float) and math.isfinite(v)
+            raise NoticeError(f"figure name {key!r} must be a word of letters, digits and _")
+        number = isinstance(v, int | float) and (isinstance(v, bool) or math.isfinite(v))
         if not (number or (isinstance(v, str) and v in LEVELS_OF_SERVICE)):
-            raise NoticeError(f"figure {key} must be a number or a letter A-F, got {v!r}")
+            raise NoticeError(
+                f"figure {key} must be a number, true/false or a letter A-F, got {v!r}"
+            )
         out[key] = v
     return MappingProxyType(out)

@@ -40,7 +40,8 @@ _FIGURE: Final[dict[str, tuple[str, str, str]]] = {
     "levelOfService": ("servicenivå", "level of service", ""),
     "levelOfServiceQueue": ("servicenivå kö", "level of service (queue)", ""),
     "capacity": ("kapacitet", "capacity", "pers"),
-    "risePerMinute": ("ökning", "rise", "pers/m² per min"),
+    "risePerMin": ("ökning", "rise", "pers/m² per min"),
+    "congested": ("trängsel", "congested", ""),
 }
 
 
@@ -68,7 +69,9 @@ def area_name(notice: AlertNotice) -> str:
 def figure_line(name: str, value: Figure, language: str) -> str:
     i = _index(language)
     label, unit = (_FIGURE[name][i], _FIGURE[name][2]) if name in _FIGURE else (name, "")
-    if name == "occupancy" and isinstance(value, int | float):
+    if isinstance(value, bool):
+        shown = ("ja" if value else "nej") if i == 0 else ("yes" if value else "no")
+    elif name == "occupancy" and isinstance(value, int | float):
         shown = _number(value * 100, language, digits=0)
     elif isinstance(value, int | float):
         shown = _number(value, language, digits=2)

@@ -35,7 +35,7 @@ def states() -> list[dict[str, Any]]:
             "id": 8,
             "kind": "crowdRising",
             "severity": "Moderate",
-            "figures": {"peopleDensity": 1.1, "risePerMinute": 0.4},
+            "figures": {"peopleDensity": 1.1, "risePerMin": 0.4, "congested": True},
         },
         {
             **RAISED,
@@ -53,7 +53,7 @@ def states() -> list[dict[str, Any]]:
             "severity": "Severe",
             "zone": "Råsunda torg bin 3",
             "place": "Råsunda torg",
-            "event": None,
+            "event": 'Höstmarknad & "Solna dagen"',
             "figures": {"temperature": 71.5},
         },
     ]

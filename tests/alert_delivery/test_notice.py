@@ -37,11 +37,14 @@ def test_times_become_utc_and_the_change_time_follows_the_status() -> None:
         ({"status": "open"}, "status must be one of"),
         ({"zone": "anna@example.se"}, "zone must be a name"),
         ({"place": "<script>"}, "place must be a name"),
+        ({"place": " Arena"}, "place must be a name"),
+        ({"zone": "x" * 121}, "zone must be a name"),
         ({"event": "Match\x00"}, "event must be a name"),
         ({"zone": ""}, "zone must be a name"),
         ({"figures": {"note": "call 070-1234567"}}, "figure note must be a number"),
         ({"figures": {"levelOfService": "G"}}, "figure levelOfService must be"),
-        ({"figures": {"peopleCount": True}}, "figure peopleCount must be"),
+        ({"figures": {"peopleCount": [1]}}, "figure peopleCount must be"),
+        ({"figures": {"peopleCount": None}}, "figure peopleCount must be"),
         ({"figures": {"peopleDensity": float("nan")}}, "figure peopleDensity must be"),
         ({"figures": {"face box": 1}}, "figure name 'face box'"),
         ({"figures": [1, 2]}, "figures must be an object"),
@@ -66,6 +69,6 @@ def test_a_missing_key_or_a_non_object_is_refused() -> None:
         AlertNotice.from_json([RAISED])
 
 
-def test_swedish_and_other_scripts_are_names() -> None:
-    notice = AlertNotice.from_json({**RAISED, "place": "Råsunda torg, Solna (norra)"})
-    assert notice.place == "Råsunda torg, Solna (norra)"
+def test_names_as_operators_write_them_are_accepted() -> None:
+    for name in ("Råsunda torg, Solna (norra)", 'AIK & "Bajen"', "Зона 1", "Gate 3/4 – öst"):
+        assert AlertNotice.from_json({**RAISED, "place": name}).place == name

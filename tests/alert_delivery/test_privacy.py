@@ -27,7 +27,7 @@ City of Tid Time alert CET CEST pers m per min Solna stads operatörer och polis
 and police trygg solna example sv SE en GB Safety Actual Alert Update Cancel Restricted
 Monitor AllClear Immediate Expected Past Unknown Observed kind zone escalationLevel xml
 version encoding utf urn oasis names tc emergency cap delivery id event occurred at raised
-acknowledged escalated resolved
+acknowledged escalated resolved ja nej yes no
 """
 CAP_TAGS = """
 identifier sender sent status msgType scope restriction references incidents info language
@@ -44,7 +44,18 @@ def _allowed(notice: AlertNotice) -> set[str]:
             words |= set(WORD.findall(" ".join(entry)))
     for name in (notice.zone, notice.place, notice.event):
         words |= set(WORD.findall(name or ""))
-    words |= {"A", "B", "C", "D", "E", "F", "T", "None"}  # T: the ISO 8601 time separator
+    words |= {
+        "A",
+        "B",
+        "C",
+        "D",
+        "E",
+        "F",
+        "T",
+        "None",
+        "True",
+        "true",
+    }  # T: the ISO 8601 time separator
     return words
 
 
