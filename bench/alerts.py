@@ -189,9 +189,12 @@ async def _measure(
     zones = [f"{DEVICE}-crowd{i}" for i in range(alerts)]
     with Receiver() as receiver:
         async with httpx.AsyncClient(base_url=base, timeout=10) as api:
-            for _ in range(300):
-                if (await api.get("/health")).status_code < 500:
-                    break
+            for _ in range(300):  # the hub's API starts once SQL and the broker answer
+                try:
+                    if (await api.get("/health")).status_code < 500:
+                        break
+                except httpx.TransportError:
+                    pass
                 await asyncio.sleep(0.1)
             r = await api.post(
                 "/api/v1/webhooks",
