@@ -16,7 +16,10 @@ import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.alerts.events import Bus
+from hub.alerts.model import Alert
 from hub.alerts.watch import CrowdWatch, WatchConfig
+from hub.alert_delivery.dispatch import Dispatcher
+from hub.alert_delivery.setup import build_dispatcher
 from hub.api import create_app
 from hub.attention_monitor import AttentionMonitor
 from hub.cert_watch import CertWatch
@@ -59,6 +62,7 @@ class Hub:
     gauges: Gauges | None = None  # ticket events + gauges to InfluxDB
     attention: AttentionMonitor | None = None  # when the hub could not hear devices
     health: Health = field(default_factory=Health)  # every worker's and dependency's state
+    alert_delivery: Dispatcher | None = None  # the alert lifecycle offers it each state change
 
     @classmethod
     def build(cls, settings: HubSettings, clock: Clock) -> Hub:
@@ -105,7 +109,21 @@ class Hub:
             attention=attention,
         )
         gauges = Gauges(sessions=sessions, influx=influx, clock=clock)
-        return cls(settings, clock, sessions, influx, ingest, rules, gauges, attention)
+        delivery = build_dispatcher(settings.alert_delivery, sessions=sessions, clock=clock)
+        if delivery is not None:
+            dispatcher = delivery
+            watch.bus.subscribe(lambda alert: _offer(dispatcher, alert))
+        return cls(
+            settings,
+            clock,
+            sessions,
+            influx,
+            ingest,
+            rules,
+            gauges,
+            attention,
+            alert_delivery=delivery,
+        )
 
     async def run(self, stop: asyncio.Event, *, serve_api: bool = True) -> None:
         ready = asyncio.Event()
@@ -196,6 +214,10 @@ class Hub:
             in_flight=api_config.webhook_in_flight,
         )
         spawn("webhooks", lambda: webhooks.run(stop))
+        if self.alert_delivery is not None:
+            delivery = self.alert_delivery
+            delivery.wake_webhooks = webhooks.wake
+            spawn("alert-delivery", lambda: delivery.run(stop))
         retention = api_config.contact_retention
         spawn(
             "privacy",
@@ -225,3 +247,8 @@ class Hub:
             if self.rules.watch is not None:
                 self.rules.watch.bus.close()  # its alert streams end, so shutdown need not wait
             server.should_exit = True
+
+
+def _offer(delivery: Dispatcher, alert: Alert) -> None:
+    # The bus wants a callback that returns nothing; the dispatcher counts what it refuses.
+    delivery.offer(alert.to_json())

@@ -343,10 +343,16 @@ class WebhookDelivery(Base):
     """The durable outbox: one row per (subscription, ticket history event)."""
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (UniqueConstraint("subscription_id", "history_id"),)
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "history_id"),
+        UniqueConstraint("subscription_id", "alert_key", name="uq_webhook_deliveries_alert"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     subscription_id: Mapped[int] = mapped_column(ForeignKey("webhook_subscriptions.id"))
-    history_id: Mapped[int] = mapped_column(Integer)
+    # A ticket event has its history row, an alert event its alert state (the other is null).
+    history_id: Mapped[int | None] = mapped_column(Integer)
+    alert_key: Mapped[str | None] = mapped_column(String(80))
+    media_type: Mapped[str] = mapped_column(String(40), default="application/json")
     event: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime]

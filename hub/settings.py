@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from hub.alert_delivery.config import DeliveryConfig
 from hub.api.config import ApiConfig
 from hub.asset_owners import DEFAULT_MAX_PER_DEVICE
 from hub.settings_base import FrozenSettings
@@ -186,6 +187,9 @@ class HubSettings(FrozenSettings):
         default=30.0, gt=0, description="A failed worker's longest back-off."
     )
     api: ApiConfig = Field(default_factory=ApiConfig, description="The HTTP API (TRYGG_API_*)")
+    alert_delivery: DeliveryConfig = Field(
+        default_factory=DeliveryConfig, description="Alert delivery (TRYGG_ALERT_*)"
+    )
 
     def broker(self) -> MqttSettings:
         """The hub's MQTT session: persistent, so the broker queues for it while it is away."""

@@ -96,6 +96,11 @@ class WebhookWorker:
         results = await asyncio.gather(*(lane.pass_once() for lane in self._lanes.values()))
         return sum(ok for _, ok in results)
 
+    def wake(self) -> None:
+        """New deliveries were queued: every lane looks now instead of at its next poll."""
+        for lane in self._lanes.values():
+            lane.wake()
+
     async def aclose(self) -> None:
         """Close the lanes' HTTP clients (after :meth:`step`; :meth:`run` closes its own)."""
         lanes, self._lanes = list(self._lanes.values()), {}
@@ -117,6 +122,7 @@ class WebhookWorker:
                         for lane in stopped:  # deactivated: finishes its pass, then ends
                             lane_stop, task = lanes.pop(lane)
                             lane_stop.set()
+                            lane.wake()
                             ending.append(task)
                         for lane in started:
                             lane_stop = asyncio.Event()
@@ -143,6 +149,10 @@ class _Lane:
         self.receiver = receiver
         self._client: httpx.AsyncClient | None = None
         self._failing = False  # the last pass had a failure: the next one is a single probe
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
 
     def _claim(self) -> list[Due]:
         w = self.worker
@@ -189,7 +199,7 @@ class _Lane:
 
     async def _post(self, due: Due) -> str | None:
         headers = {
-            "Content-Type": "application/json",
+            "Content-Type": due.media_type,
             SIGNATURE_HEADER: sign(
                 self.receiver.secret, due.body, timestamp=int(self.worker.wall())
             ),
@@ -244,7 +254,8 @@ class _Lane:
                     )
                 if not busy:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=self.worker.poll_s)
+                        await asyncio.wait_for(self._wake.wait(), timeout=self.worker.poll_s)
+                    self._wake.clear()
         finally:
             await self.aclose()
 

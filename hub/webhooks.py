@@ -41,7 +41,15 @@ EVENTS: Final[dict[str, str]] = {
     "resolve": "ticket.resolved",
     "auto_resolve": "ticket.resolved",
 }
-EVENT_TYPES: Final = tuple(sorted(set(EVENTS.values())))
+ALERT_EVENTS: Final[dict[str, str]] = {
+    "raised": "alert.raised",
+    "acknowledged": "alert.acknowledged",
+    "escalated": "alert.escalated",
+    "resolved": "alert.resolved",
+}
+EVENT_TYPES: Final = tuple(sorted(set(EVENTS.values()) | set(ALERT_EVENTS.values())))
+FORMATS: Final = ("json", "cap")  # how alert events are sent; ticket events are always JSON
+JSON_MEDIA_TYPE: Final = "application/json"
 SIGNATURE_HEADER: Final = "Trygg-Signature"
 WATERMARK: Final = "webhooks.history_watermark"
 LOOKBACK: Final = 500  # history ids below the watermark rescanned (late commits on PostgreSQL)
@@ -87,17 +95,33 @@ def _ticket_json(t: Ticket) -> dict[str, Any]:
 
 
 def subscribe(
-    s: Session, *, url: str, secret: str, events: list[str], now: datetime
+    s: Session,
+    *,
+    url: str,
+    secret: str,
+    events: list[str],
+    now: datetime,
+    format: str = "json",
 ) -> WebhookSubscription:
-    """A new subscription that receives events from now on (not the past)."""
+    """A new subscription that receives events from now on (not the past).
+
+    ``format`` says how alert events are sent (JSON or CAP 1.2 XML); a CAP subscription
+    takes alert events only. ValueError says what is wrong.
+    """
     unknown = set(events) - set(EVENT_TYPES)
     if unknown:
         raise ValueError(f"unknown event types {sorted(unknown)}; expected {list(EVENT_TYPES)}")
+    if format not in FORMATS:
+        raise ValueError(f"unknown format {format!r}; expected one of {list(FORMATS)}")
+    if format == "cap":
+        if set(events) - set(ALERT_EVENTS.values()):
+            raise ValueError("a CAP subscription takes alert events only")
+        events = list(events) or list(ALERT_EVENTS.values())
     after = s.scalar(select(func.max(TicketHistory.id))) or 0
     sub = WebhookSubscription(
         url=url,
         secret=secret,
-        events={"types": sorted(events) or list(EVENT_TYPES), "after": after},
+        events={"types": sorted(events) or list(EVENT_TYPES), "after": after, "format": format},
         active=True,
         created_at=now,
     )
@@ -209,6 +233,7 @@ class Due:
     id: int
     event: str
     body: bytes
+    media_type: str = JSON_MEDIA_TYPE
 
 
 def receivers(s: Session) -> list[Receiver]:
@@ -244,8 +269,13 @@ def claim(s: Session, *, subscription_id: int, now: datetime, limit: int) -> lis
     for d in rows:
         if d.next_attempt_at > now:
             break
-        body = json.dumps({"delivery_id": d.id, **d.payload}, separators=(",", ":"), sort_keys=True)
-        due.append(Due(d.id, d.event, body.encode()))
+        if d.media_type == JSON_MEDIA_TYPE:
+            body = json.dumps(
+                {"delivery_id": d.id, **d.payload}, separators=(",", ":"), sort_keys=True
+            )
+        else:  # rendered when queued, e.g. CAP XML
+            body = str(d.payload["body"])
+        due.append(Due(d.id, d.event, body.encode(), d.media_type))
     return due
 
 

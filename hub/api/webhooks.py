@@ -1,4 +1,4 @@
-"""``/api/v1/webhooks``: admins subscribe receivers to signed ticket events."""
+"""``/api/v1/webhooks``: admins subscribe receivers to signed ticket and alert events."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 import httpx
 from fastapi import APIRouter, Depends, HTTPException, Path
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
 from hub import webhooks
@@ -21,7 +21,17 @@ from hub.db import WebhookDelivery, WebhookSubscription
 from hub.webhook_transport import Resolver, TargetRefused, resolve_checked, system_resolve
 
 router = APIRouter(tags=["webhooks"], responses=errors.AUTHED)
-EventType = Literal["ticket.opened", "ticket.reopened", "ticket.escalated", "ticket.resolved"]
+EventType = Literal[
+    "ticket.opened",
+    "ticket.reopened",
+    "ticket.escalated",
+    "ticket.resolved",
+    "alert.raised",
+    "alert.acknowledged",
+    "alert.escalated",
+    "alert.resolved",
+]
+Format = Literal["json", "cap"]
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
@@ -30,12 +40,23 @@ class SubscriptionIn(BaseModel):
     url: AnyHttpUrl
     events: list[EventType] = Field(default_factory=list, description="Empty = all")
     secret: Line | None = Field(default=None, min_length=16, max_length=200)
+    format: Format = Field(
+        default="json",
+        description="How alert events are sent: JSON, or CAP 1.2 XML (alert events only)",
+    )
+
+    @model_validator(mode="after")
+    def _cap_takes_alerts(self) -> SubscriptionIn:
+        if self.format == "cap" and any(not e.startswith("alert.") for e in self.events):
+            raise ValueError("a CAP subscription takes alert events only")
+        return self
 
 
 class SubscriptionOut(BaseModel):
     id: int
     url: str
     events: list[str]
+    format: str
     active: bool
     created_at: datetime
 
@@ -60,6 +81,7 @@ def _out(sub: WebhookSubscription) -> SubscriptionOut:
         id=sub.id,
         url=sub.url,
         events=list(sub.events.get("types", [])),
+        format=str(sub.events.get("format", "json")),
         active=sub.active,
         created_at=sub.created_at,
     )
@@ -100,7 +122,12 @@ def add(
     _check_target(str(body.url), config, resolve)
     secret = body.secret or secrets.token_urlsafe(32)
     sub = webhooks.subscribe(
-        db, url=str(body.url), secret=secret, events=list(body.events), now=ctx.clock.now()
+        db,
+        url=str(body.url),
+        secret=secret,
+        events=list(body.events),
+        now=ctx.clock.now(),
+        format=body.format,
     )
     db.commit()
     return NewSubscription(**_out(sub).model_dump(), secret=secret)

@@ -172,6 +172,10 @@ def test_signature_recipe_and_backoff() -> None:
     assert waits[-1] == 3600
     assert delay(2, base_s=5, cap_s=3600, rnd=0.0) == 10  # jitter keeps at least half
     assert webhooks.EVENT_TYPES == (
+        "alert.acknowledged",
+        "alert.escalated",
+        "alert.raised",
+        "alert.resolved",
         "ticket.escalated",
         "ticket.opened",
         "ticket.reopened",
