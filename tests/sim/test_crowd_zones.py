@@ -65,7 +65,7 @@ def test_the_simulated_zone_surges_while_the_fault_is_on_and_calms_after() -> No
     assert calm["levelOfService"] in ("A", "B")
     assert set(calm) <= set(FIELDS)
     faults.set("pole-1-crowd0", "surge", active=True)
-    seen = [crowd.read(NOW + timedelta(minutes=m)).values for m in range(0, 8)]
+    seen = [crowd.read(NOW + timedelta(minutes=m)).values for m in range(8)]
     assert seen[0]["levelOfService"] == calm["levelOfService"]
     assert [v["levelOfService"] for v in seen[4:]] == ["F"] * 4
     assert all(v["congested"] and v["occlusionLimited"] for v in seen[4:])
