@@ -101,6 +101,8 @@ class Agent:
         self._crowd_saved: dict[int, float] = {}
         self._crowd_s: float | None = None
         self._crowd_until: datetime | None = None
+        # wakes the sample loop early: a command changed what is due, or ``stop`` was set
+        self._wake = asyncio.Event()
         self.flushed = asyncio.Event()  # set after the final flush on stop (link drains then)
         # Cameras are built in run() from config.cameras (OpenCV and ONNX load only then);
         # a test or the simulator may append its own CameraLoop before run().
@@ -238,6 +240,11 @@ class Agent:
         """Sample every sensor now (after an interval change or a reload)."""
         now = self.clock.now()
         self._due = {id(d): now for d in self.drivers}
+        self._wake.set()
+
+    async def _wake_on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._wake.set()
 
     # ---- crowd reporting (called by edge.commands) -----------------------------------
     def set_crowd_interval(self, seconds: float | None, *, until: datetime | None) -> int:
@@ -253,6 +260,7 @@ class Agent:
             self._crowd_saved.setdefault(id(driver), driver.interval_s)
             driver.interval_s = seconds
             self._due[id(driver)] = self.clock.now()
+        self._wake.set()
         for counter in counters:
             counter.interval_s = seconds
         self._crowd_s, self._crowd_until = seconds, until
@@ -313,7 +321,9 @@ class Agent:
             if self._crowd_until is not None:
                 next_due = min(next_due, self._crowd_until)
             wait = (next_due - self.clock.now()).total_seconds() / self.clock.scale()
-            await wait_event(stop, min(max(wait, 0.001), MAX_SLEEP_S))
+            await wait_event(self._wake, min(max(wait, 0.001), MAX_SLEEP_S))
+            if not stop.is_set():
+                self._wake.clear()
         try:
             await self.flush()
         finally:
@@ -449,6 +459,7 @@ class Agent:
                 ]
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._sample_loop(stop), name=f"{self.config.id}-sample")
+                tg.create_task(self._wake_on(stop), name=f"{self.config.id}-stop")
                 tg.create_task(self.link.run(stop), name=f"{self.config.id}-link")
                 for camera in self.cameras:
                     tg.create_task(
