@@ -9,6 +9,7 @@ import pytest
 from sim.egress import Egress, Exit, LeavingCurve
 from sim.places import ARENA_EXITS
 from sim.world import ArenaEvent, World, arena_egress
+from tests.purity import IO_LIBRARIES, io_imported_by
 from trygg.fruin import walkway_los
 
 SPECTATORS = 50_000
@@ -96,3 +97,10 @@ def test_the_world_fills_the_station_exit_zone_after_the_whistle() -> None:
     )
     assert walkway_los(before) <= "B"
     assert walkway_los(after) == "F"
+
+
+def test_the_egress_model_and_the_crowd_score_import_no_io() -> None:
+    assert io_imported_by("sim.egress") == []
+    # the wire contract's pydantic network types load ``socket``; nothing here opens one
+    no_network_clients = tuple(m for m in IO_LIBRARIES if m != "socket")
+    assert io_imported_by("sim.crowd_score", "sim.drivers.crowd", io=no_network_clients) == []
