@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Final, ParamSpec, TypeVar
 
 from edge import messages
-from edge.commands import CommandError, Commands, TamperLatch
+from edge.commands import CROWD_INTERVAL_MIN_S, CommandError, Commands, TamperLatch
 from edge.config import DeviceConfig, load_device_config
 from edge.drivers.base import Driver, DriverError, Sample, SimFaults
 from edge.link import Link
@@ -256,6 +256,9 @@ class Agent:
         if seconds is None or until is None:
             self._restore_crowd()
             return len(drivers) + len(counters)
+        # the floor is in wall seconds: a simulator's fast clock must not sample thousands
+        # of zones every few wall milliseconds
+        seconds = max(seconds, CROWD_INTERVAL_MIN_S * self.clock.scale())
         for driver in drivers:
             self._crowd_saved.setdefault(id(driver), driver.interval_s)
             driver.interval_s = seconds

@@ -130,6 +130,18 @@ async def test_the_command_touches_crowd_sensors_only_and_restores(tmp_path: Pat
     agent.outbox.close()
 
 
+async def test_on_a_fast_clock_the_floor_is_in_wall_seconds(tmp_path: Path) -> None:
+    zone = Zone("z1")
+    config = DeviceConfig.model_validate({"id": "pole-z3", "site": "arenastaden"})
+    clock = ScaledClock(NOW, speed=120.0)
+    agent = Agent(config=config, clock=clock, drivers=[zone], state_dir=tmp_path)
+    assert (await agent.commands.handle(_cmd("a", seconds=1)))[0].ok
+    assert zone.interval_s == pytest.approx(0.2 * 120.0)  # 0.2 wall seconds
+    assert (await agent.commands.handle(_cmd("b", seconds=60)))[0].ok
+    assert zone.interval_s == 60.0
+    agent.outbox.close()
+
+
 async def test_a_device_without_crowd_sensors_says_so(tmp_path: Path) -> None:
     config = DeviceConfig.model_validate({"id": "pole-z2", "site": "s"})
     agent = Agent(config=config, clock=FakeClock(NOW), drivers=[Bin()], state_dir=tmp_path)
