@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Final
 
 # Persons per metre of exit width per second on level ground (Green Guide: 82 per minute).
@@ -123,11 +122,6 @@ class Egress:
         first = int(self.curve.start_s // STEP_S)
         last = max(len(_series(self, i)) for i in range(len(self.exits)))
         return (first + last) * STEP_S
-
-
-def at(egress: Egress, exit_index: int, end: datetime, when: datetime) -> ExitState:
-    """The exit's zone at ``when`` for an event that ended at ``end``."""
-    return egress.state(exit_index, (when - end) / timedelta(seconds=1))
 
 
 @functools.lru_cache(maxsize=256)
