@@ -236,4 +236,7 @@ def crowds() -> Dashboard:
         variables=(SITE, device_variable(m)),
         rows=(Row("Crowds", panels),),
         annotations=(tickets(),),
+        # during an event the edge reports every second: operators see a surge within seconds
+        refresh="5s",
+        time_from="now-3h",
     )

@@ -1,4 +1,5 @@
-"""Grafana provisioning for Trygg: the InfluxDB data source and the dashboard provider. Pure.
+"""Grafana provisioning for Trygg: the InfluxDB data source, the dashboard provider and the
+crowd alert rules (:mod:`dashboards.alert_rules`). Pure.
 
 The same data source definition feeds both paths: the YAML files Grafana reads at start
 (``dashboards/provisioning/``, mounted by docker-compose.yml) and the JSON body
@@ -14,6 +15,7 @@ from typing import Any, Final
 
 import yaml
 
+from dashboards import alert_rules
 from dashboards.schema import DATABASE, DATASOURCE_TYPE, DATASOURCE_UID
 
 DATASOURCE_NAME: Final = "Trygg InfluxDB"
@@ -103,4 +105,5 @@ def files() -> dict[str, str]:
     return {
         "datasources/trygg-influxdb.yaml": datasource_yaml(),
         "dashboards/trygg.yaml": provider_yaml(),
+        "alerting/trygg-crowds.yaml": _header("alerting") + alert_rules.alerting_yaml(),
     }

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Final, ParamSpec, TypeVar
 
 from edge import messages
-from edge.commands import CommandError, Commands, TamperLatch
+from edge.commands import CROWD_INTERVAL_MIN_S, CommandError, Commands, TamperLatch
 from edge.config import DeviceConfig, load_device_config
 from edge.drivers.base import Driver, DriverError, Sample, SimFaults
 from edge.link import Link
@@ -97,6 +97,12 @@ class Agent:
         self._hung: dict[int, asyncio.Future[Sample]] = {}
         self.read_timeout_s = READ_TIMEOUT_S
         self._synced_last = True
+        # set_crowd_interval: each crowd driver's configured interval while it is overridden
+        self._crowd_saved: dict[int, float] = {}
+        self._crowd_s: float | None = None
+        self._crowd_until: datetime | None = None
+        # wakes the sample loop early: a command changed what is due, or ``stop`` was set
+        self._wake = asyncio.Event()
         self.flushed = asyncio.Event()  # set after the final flush on stop (link drains then)
         # Cameras are built in run() from config.cameras (OpenCV and ONNX load only then);
         # a test or the simulator may append its own CameraLoop before run().
@@ -234,6 +240,60 @@ class Agent:
         """Sample every sensor now (after an interval change or a reload)."""
         now = self.clock.now()
         self._due = {id(d): now for d in self.drivers}
+        self._wake.set()
+
+    async def _wake_on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._wake.set()
+
+    # ---- crowd reporting (called by edge.commands) -----------------------------------
+    def set_crowd_interval(self, seconds: float | None, *, until: datetime | None) -> int:
+        """Sample every crowd zone (drivers and the cameras' crowd counters) every
+        ``seconds`` and flush at least as often, until ``until``; ``None`` restores the
+        configured intervals at once. Returns how many crowd sensors the device has."""
+        drivers = [d for d in self.drivers if d.kind == c.AssetKind.CROWD]
+        counters = [cam.crowd for cam in self.cameras if cam.crowd is not None]
+        if seconds is None or until is None:
+            self._restore_crowd()
+            return len(drivers) + len(counters)
+        # the floor is in wall seconds: a simulator's fast clock must not sample thousands
+        # of zones every few wall milliseconds
+        seconds = max(seconds, CROWD_INTERVAL_MIN_S * self.clock.scale())
+        for driver in drivers:
+            self._crowd_saved.setdefault(id(driver), driver.interval_s)
+            driver.interval_s = seconds
+            self._due[id(driver)] = self.clock.now()
+        self._wake.set()
+        for counter in counters:
+            counter.interval_s = seconds
+        self._crowd_s, self._crowd_until = seconds, until
+        log.info("%s: crowd interval %gs until %s", self.config.id, seconds, until)
+        return len(drivers) + len(counters)
+
+    def _restore_crowd(self) -> None:
+        for driver in self.drivers:
+            saved = self._crowd_saved.get(id(driver))
+            if saved is not None:
+                driver.interval_s = saved
+        for cam in self.cameras:
+            if cam.crowd is not None:
+                cam.crowd.interval_s = cam.crowd.configured_interval_s
+        if self._crowd_s is not None:
+            log.info("%s: crowd interval restored", self.config.id)
+        self._crowd_saved.clear()
+        self._crowd_s = self._crowd_until = None
+
+    @property
+    def crowd_interval_s(self) -> float | None:
+        """The interval set by ``set_crowd_interval`` while it lasts, else None."""
+        return self._crowd_s
+
+    def _flush_s(self) -> float:
+        """Seconds between flushes: the configured ones, or the crowd interval while the
+        hub wants crowd figures faster (a reading waiting for a batch is not reported)."""
+        if self._crowd_s is None:
+            return self.config.outbox.flush_s
+        return min(self.config.outbox.flush_s, self._crowd_s)
 
     async def _sample_loop(self, stop: asyncio.Event) -> None:
         self.reschedule()
@@ -241,6 +301,8 @@ class Agent:
         while not stop.is_set():
             self._watchdog()
             now = self.clock.now()
+            if self._crowd_until is not None and now >= self._crowd_until:
+                self._restore_crowd()
             if not self.offline:
                 synced = (
                     self._clock_synced() if any(due <= now for due in self._due.values()) else True
@@ -252,16 +314,19 @@ class Agent:
                 await self._release_lamps(now)
             elif self.link.connected:
                 self.link.cut()
-            if (now - last_flush).total_seconds() >= self.config.outbox.flush_s or len(
+            flush_s = self._flush_s()
+            if (now - last_flush).total_seconds() >= flush_s or len(
                 self._buffer
             ) >= self.config.outbox.batch_readings:
                 await self.flush()
                 last_flush = now
-            next_due = min(
-                [*self._due.values(), last_flush + timedelta(seconds=self.config.outbox.flush_s)]
-            )
+            next_due = min([*self._due.values(), last_flush + timedelta(seconds=flush_s)])
+            if self._crowd_until is not None:
+                next_due = min(next_due, self._crowd_until)
             wait = (next_due - self.clock.now()).total_seconds() / self.clock.scale()
-            await wait_event(stop, min(max(wait, 0.001), MAX_SLEEP_S))
+            await wait_event(self._wake, min(max(wait, 0.001), MAX_SLEEP_S))
+            if not stop.is_set():
+                self._wake.clear()
         try:
             await self.flush()
         finally:
@@ -380,6 +445,7 @@ class Agent:
                 with contextlib.suppress(DriverError, OSError):
                     await asyncio.to_thread(driver.close)
         self._opened.clear()
+        self._restore_crowd()  # the new drivers start at their configured intervals
         self.config, self.drivers = new, drivers
         self._apply_policies()
         self.reschedule()
@@ -396,6 +462,7 @@ class Agent:
                 ]
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._sample_loop(stop), name=f"{self.config.id}-sample")
+                tg.create_task(self._wake_on(stop), name=f"{self.config.id}-stop")
                 tg.create_task(self.link.run(stop), name=f"{self.config.id}-link")
                 for camera in self.cameras:
                     tg.create_task(

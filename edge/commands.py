@@ -2,17 +2,20 @@
 
 Supported: ``rebirth`` (re-send the birth), ``set_interval`` (seconds, optional sensor),
 ``lamp_test`` (asset, seconds: switch a lamp on, read it back, release it later),
-``reload_config`` (re-read the device file; a broken file changes nothing), and
+``reload_config`` (re-read the device file; a broken file changes nothing),
 ``outbox_status``, ``ack_tamper`` (optional type, asset: acknowledge latched camera
-alarms). Anything else, or a malformed command, gets ``ok=false`` with a reason.
+alarms), and ``set_crowd_interval`` (seconds, optional duration_s, or restore: report
+crowd figures this often during an event, back to the configured intervals after the
+duration or on ``restore``). Anything else, or a malformed command, gets ``ok=false``
+with a reason.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from datetime import datetime, timedelta
+from typing import Any, Final, Protocol, runtime_checkable
 
 from edge.drivers.base import Driver
 from edge.outbox import Outbox
@@ -22,6 +25,13 @@ from trygg.clock import Clock, to_ms
 log = logging.getLogger(__name__)
 
 Handler = Callable[[c.Command], Awaitable[str]]
+
+# Crowd reporting during an event: no faster than a camera pipeline can close an interval,
+# no slower than the hour a sampler's silence allows, for at most a day unless renewed.
+CROWD_INTERVAL_MIN_S: Final = 0.2
+CROWD_INTERVAL_MAX_S: Final = 3600.0
+CROWD_DURATION_DEFAULT_S: Final = 6 * 3600.0
+CROWD_DURATION_MAX_S: Final = 86_400.0
 
 
 class CommandError(ValueError):
@@ -54,6 +64,8 @@ class Device(Protocol):
 
     async def reload_config(self) -> str: ...
 
+    def set_crowd_interval(self, seconds: float | None, *, until: datetime | None) -> int: ...
+
 
 class Commands:
     def __init__(self, device: Device, *, device_id: str, clock: Clock, outbox: Outbox) -> None:
@@ -68,6 +80,7 @@ class Commands:
             "reload_config": self._reload_config,
             "outbox_status": self._outbox_status,
             "ack_tamper": self._ack_tamper,
+            "set_crowd_interval": self._set_crowd_interval,
         }
 
     async def handle(self, payload: bytes) -> tuple[c.CommandResult, bool]:
@@ -133,6 +146,19 @@ class Commands:
         self._device.reschedule()
         return f"interval {seconds}s on {changed} sensor(s)"
 
+    async def _set_crowd_interval(self, cmd: c.Command) -> str:
+        seconds, duration = crowd_interval_args(cmd.args)
+        if seconds is None:
+            changed = self._device.set_crowd_interval(None, until=None)
+            if not changed:
+                raise CommandError("no crowd sensor on this device")
+            return f"crowd interval restored on {changed} sensor(s)"
+        until = self._clock.now() + timedelta(seconds=duration)
+        changed = self._device.set_crowd_interval(seconds, until=until)
+        if not changed:
+            raise CommandError("no crowd sensor on this device")
+        return f"crowd interval {seconds:g}s on {changed} sensor(s) for {duration:g}s"
+
     async def _lamp_test(self, cmd: c.Command) -> str:
         asset = cmd.args.get("asset")
         raw = cmd.args.get("seconds", 30)
@@ -157,3 +183,39 @@ class Commands:
             f"depth={s.depth} readings={s.readings} low={s.low} next={s.next_seq} "
             f"dropped={s.dropped}"
         )
+
+
+def _number(args: dict[str, Any], key: str) -> float | None:
+    raw = args.get(key)
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise CommandError(f"args.{key} must be a number")
+    return float(raw)
+
+
+def crowd_interval_args(args: dict[str, Any]) -> tuple[float | None, float]:
+    """``(seconds, duration_s)`` of a ``set_crowd_interval``; seconds None means restore.
+
+    Raises CommandError for a missing or out-of-range number, or a restore with a number.
+    """
+    restore = args.get("restore", False)
+    if not isinstance(restore, bool):
+        raise CommandError("args.restore must be true or false")
+    seconds = _number(args, "seconds")
+    duration = _number(args, "duration_s")
+    if restore:
+        if seconds is not None or duration is not None:
+            raise CommandError("restore takes no seconds or duration_s")
+        return None, 0.0
+    if seconds is None:
+        raise CommandError("args.seconds is required (or restore: true)")
+    if not CROWD_INTERVAL_MIN_S <= seconds <= CROWD_INTERVAL_MAX_S:
+        raise CommandError(
+            f"seconds must be within {CROWD_INTERVAL_MIN_S:g}..{CROWD_INTERVAL_MAX_S:g}"
+        )
+    if duration is None:
+        duration = CROWD_DURATION_DEFAULT_S
+    if not 1.0 <= duration <= CROWD_DURATION_MAX_S:
+        raise CommandError(f"duration_s must be within 1..{CROWD_DURATION_MAX_S:g}")
+    return seconds, duration

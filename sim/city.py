@@ -4,7 +4,10 @@ Pure: the same ``(devices, seed)`` always gives the same city, to the last coord
 scenario can name assets and two runs can be compared. Of every ten devices, six are lamp
 poles (two luminaires each) along the streets, grouped five poles to a control cabinet;
 two are bin poles (two bins each) around the squares; two are camera poles at the squares
-and the arena, each with a camera (watching a wall for graffiti) and a crowd zone.
+and the arena, each with a camera (watching a wall for graffiti) and a crowd zone. The
+arena's first camera poles watch the approach zones of its exits instead (two each, see
+``ARENA_EXITS``); a crowd zone's properties carry its name, area, capacity and Fruin scale,
+which the pole's birth hands to the hub like every other asset attribute.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from sim.places import SQUARES, STREETS, Square, Street, inside
+from sim.places import ARENA, ARENA_EXITS, SQUARES, STREETS, CrowdZone, Square, Street, inside
 from trygg.contract import AssetKind
 
 Role = Literal["lamp_pole", "bin_pole", "camera_pole"]
@@ -124,6 +127,56 @@ def _clamp(lat: float, lon: float) -> tuple[float, float]:
     return round(lat, 6), round(lon, 6)
 
 
+ZONES_PER_ARENA_POLE: Final = 2
+# A square's watched zone holds at most two persons/m² (Still's "packed" bound).
+PLANNED_DENSITY: Final = 2.0
+
+
+def _crowd_zones(dev_id: str, square: Square, k: int, lat: float, lon: float) -> list[SimAsset]:
+    """The crowd zones the ``k``-th camera pole (from 0) at ``square`` watches."""
+    exits: tuple[CrowdZone, ...] = ()
+    if square.slug == ARENA.slug:
+        exits = ARENA_EXITS[k * ZONES_PER_ARENA_POLE : (k + 1) * ZONES_PER_ARENA_POLE]
+    if not exits:
+        return [
+            SimAsset(
+                id=f"{dev_id}-crowd0",
+                kind=AssetKind.CROWD,
+                lat=lat,
+                lon=lon,
+                cabinet=None,
+                address=f"{square.name}, zon {k + 1}",
+                place=square.slug,
+                properties={
+                    "zoneName": f"{square.name}, zon {k + 1}",
+                    "zoneArea": square.area_m2,
+                    "capacity": round(square.area_m2 * PLANNED_DENSITY),
+                    "scale": "walkway",
+                },
+            )
+        ]
+    return [
+        SimAsset(
+            id=f"{dev_id}-crowd{n}",
+            kind=AssetKind.CROWD,
+            lat=_clamp(zone.lat, zone.lon)[0],
+            lon=_clamp(zone.lat, zone.lon)[1],
+            cabinet=None,
+            address=zone.name,
+            place=square.slug,
+            properties={
+                "zoneName": zone.name,
+                "zoneArea": zone.area_m2,
+                "capacity": zone.capacity,
+                "scale": zone.scale,
+                "exitZone": zone.slug,
+                "exitWidth": zone.width_m,
+            },
+        )
+        for n, zone in enumerate(exits)
+    ]
+
+
 def build_city(devices: int, *, seed: int) -> City:
     """Lay out ``devices`` poles. Raises ValueError for a non-positive count."""
     if devices < 1:
@@ -131,6 +184,7 @@ def build_city(devices: int, *, seed: int) -> City:
     rng = random.Random(seed)
     street_poles = dict.fromkeys((s.slug for s in STREETS), 0)
     square_counts = dict.fromkeys((s.slug for s in SQUARES), 0)
+    camera_counts = dict.fromkeys((s.slug for s in SQUARES), 0)
     lamp_poles = 0
     out: list[SimDevice] = []
     for i in range(devices):
@@ -166,9 +220,9 @@ def build_city(devices: int, *, seed: int) -> City:
                 )
             out.append(SimDevice(dev_id, role, square.slug, tuple(assets)))
             continue
-        # bin and camera poles go round the squares, the busiest (and the arena) first
+        # bin and camera poles go round the squares, the busiest (the arena) first
         order = sorted(SQUARES, key=lambda s: -s.busy)
-        square = order[(i // len(PATTERN) + (0 if role == "bin_pole" else 1)) % len(order)]
+        square = order[(i // len(PATTERN)) % len(order)]
         k = square_counts[square.slug]
         square_counts[square.slug] += 1
         lat, lon = _clamp(*_near(square, rng, 60.0))
@@ -202,16 +256,8 @@ def build_city(devices: int, *, seed: int) -> City:
                     place=square.slug,
                     properties={"wall": f"{square.slug}-wall{k}", "wallArea": 24.0},
                 ),
-                SimAsset(
-                    id=f"{dev_id}-crowd0",
-                    kind=AssetKind.CROWD,
-                    lat=lat,
-                    lon=lon,
-                    cabinet=None,
-                    address=f"{square.name}, zon {k + 1}",
-                    place=square.slug,
-                    properties={"zoneArea": square.area_m2},
-                ),
             ]
+            assets += _crowd_zones(dev_id, square, camera_counts[square.slug], lat, lon)
+            camera_counts[square.slug] += 1
         out.append(SimDevice(dev_id, role, square.slug, tuple(assets)))
     return City(seed=seed, devices=tuple(out))

@@ -21,7 +21,7 @@ from pathlib import Path
 from rich.console import Console
 
 from sim.fleet import LinkSettings, Rates
-from sim.live import live_view, score_table
+from sim.live import crowd_table, live_view, score_table
 from sim.run import DEMO_PASSWORD, DEMO_USER, RunConfig, RunState, run_city
 from sim.scenario import Scenario, ScenarioError, load
 from sim.workers import WorkerPool
@@ -119,6 +119,7 @@ def run_demo(opts: Options) -> int:
         console.print(f"[red]trygg demo: {exc}[/red]")
         return 1
     console.print(score_table(doc))
+    console.print(crowd_table(doc))
     if doc.get("advisory_tickets"):
         console.print(f"advisory tickets (forecasts, not scored): {doc['advisory_tickets']}")
     console.print(f"score written to {json_path}")

@@ -5,6 +5,8 @@ Pure data. ``driver_fault`` is the SimFaults name the simulated drivers react to
 edge/drivers/base.py and sim/drivers/); ``ticket`` is the hub ticket kind (hub/rules) that
 must appear on the target (or its cabinet/device) within the fault's lifetime; infra faults
 expect no ticket: the hub must notice the outage itself and stay quiet (no false tickets).
+``alert`` is the hub alert kind a crowd fault must raise on its zone (alerts are not
+tickets; the score counts them in a section of their own).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
-TargetKind = Literal["lamp", "cabinet", "bin", "camera", "device", "infra"]
+TargetKind = Literal["lamp", "cabinet", "bin", "camera", "zone", "device", "infra"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +25,7 @@ class FaultKind:
     ticket: str | None  # expected hub ticket kind; None for infra faults
     needs: Literal["any", "dark", "daylight"] = "any"
     description: str = ""
+    alert: str | None = None  # expected hub alert kind (crowd safety), scored apart
 
 
 FAULT_KINDS: Final[dict[str, FaultKind]] = {
@@ -73,11 +76,22 @@ FAULT_KINDS: Final[dict[str, FaultKind]] = {
             "any",
             "the pole's Pi loses power: its agent stops",
         ),
+        FaultKind(
+            "crowd_surge",
+            "zone",
+            "surge",
+            None,
+            "any",
+            "a crowd zone's density climbs past Fruin's F on its scale and stays there",
+            alert="crowdLevel",
+        ),
         FaultKind("broker_outage", "infra", None, None, "any", "Mosquitto stops, then restarts"),
         FaultKind("influx_outage", "infra", None, None, "any", "InfluxDB stops, then restarts"),
     )
 }
 
+# Faults that must become an alert rather than a ticket.
+ALERT_FAULTS: Final = frozenset(k.name for k in FAULT_KINDS.values() if k.alert)
 # Ticket kinds the hub may raise that no injected fault explains are false tickets.
 EXPECTED_TICKETS: Final = frozenset(k.ticket for k in FAULT_KINDS.values() if k.ticket)
 # Planning tickets that predict rather than claim a fault (a bin forecast to fill within

@@ -26,6 +26,7 @@ from sim.city import SimDevice
 from sim.drivers.bin import bin_drivers
 from sim.drivers.camera import SimCamera
 from sim.drivers.crowd import SimCrowd
+from sim.places import exit_by_slug
 from sim.scenario import Injection, Scenario
 from sim.timeline import Step, sleep_until, steps
 from trygg.aio import wait_event
@@ -36,13 +37,15 @@ log = logging.getLogger(__name__)
 
 RESTART_DELAY_S = 1.0  # real seconds, as a systemd RestartSec would be
 CAMERA_FAULTS = frozenset({"covered", "blurred", "displaced", "frozen", "graffiti"})
+CROWD_FAULTS = frozenset({"surge"})
 
 
 class CityFaults(SimFaults):
-    """The edge twins' SimFaults, plus the camera faults only the simulator's cameras know."""
+    """The edge twins' SimFaults, plus the camera and crowd faults only the simulator's
+    cameras and crowd zones know."""
 
     def set(self, asset: str, fault: str, *, active: bool) -> None:
-        if fault not in CAMERA_FAULTS:
+        if fault not in CAMERA_FAULTS | CROWD_FAULTS:
             super().set(asset, fault, active=active)
             return
         faults = self.by_asset.setdefault(asset, set())
@@ -180,6 +183,8 @@ def world_drivers(
                 )
             )
         elif a.kind == AssetKind.CROWD:
+            exit_zone = a.properties.get("exitZone")
+            scale = a.properties.get("scale", "walkway")
             out.append(
                 SimCrowd(
                     asset=a.id,
@@ -187,6 +192,10 @@ def world_drivers(
                     area_m2=float(a.properties["zoneArea"]),
                     world=world,
                     interval_s=rates.crowd_s,
+                    zone=exit_by_slug(exit_zone) if isinstance(exit_zone, str) else None,
+                    capacity=int(a.properties.get("capacity", 0)) or None,
+                    scale="queue" if scale == "queue" else "walkway",
+                    faults=faults,
                 )
             )
     return out

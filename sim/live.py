@@ -173,3 +173,25 @@ def score_table(doc: dict[str, Any]) -> Table:
         style="bold",
     )
     return t
+
+
+def crowd_table(doc: dict[str, Any]) -> Table | Text:
+    """The crowd-alert section of a run's report (see sim.crowd_score)."""
+    crowd = doc.get("crowd_alerts") or {}
+    if not crowd.get("available"):
+        return Text(f"crowd alerts: not scored ({crowd.get('note', 'no alerts section')})")
+    t = Table(title="Crowd alerts")
+    names = ("injected surges", "alerts raised", "detected", "missed", "situations", "false")
+    for name in (*names, "median delay (sim)", "max delay (sim)"):
+        t.add_column(name, justify="right")
+    t.add_row(
+        str(crowd["injected"]),
+        str(crowd["raised"]),
+        str(crowd["detected"]),
+        Text(str(crowd["missed"]), style="red" if crowd["missed"] else "green"),
+        str(crowd["situations"]),
+        Text(str(crowd["false_alerts"]), style="red" if crowd["false_alerts"] else "green"),
+        _delay(crowd["median_delay_s"]),
+        _delay(crowd["max_delay_s"]),
+    )
+    return t

@@ -26,7 +26,8 @@ from hub.app import Hub
 from hub.auth import bootstrap_token
 from hub.devices import register
 from hub.settings import HubSettings
-from sim import hubview, score
+from sim import crowd_score, hubview, score
+from sim.alerts_client import AlertsApiError, fetch_alerts
 from sim.fleet import Fleet, LinkSettings, Rates
 from sim.infra import StackInfra, watch
 from sim.scenario import Scenario
@@ -68,6 +69,9 @@ class RunState:
     noticed: dict[int, datetime] = field(default_factory=dict)
     recovered: dict[int, datetime] = field(default_factory=dict)
     infra: StackInfra | None = None
+    # the hub's alerts read through its API just before the run stops (None: no API)
+    alerts: list[dict[str, Any]] | None = None
+    alerts_error: str | None = None
 
     def applied_count(self) -> int:
         n = 0
@@ -194,7 +198,7 @@ async def _run(
                 ),
                 name="watch",
             )
-            tg.create_task(_end(cfg, clock, stop), name="end")
+            tg.create_task(_end(cfg, clock, stop, state, token), name="end")
             if view is not None:
                 tg.create_task(view(state, stop), name="view")
     finally:
@@ -214,6 +218,18 @@ async def _run(
         # stopped early: faults not injected yet are not part of the score
         outcomes = [o for o in outcomes if o.injection.at <= ran_until]
     counters = hub.ingest.counters
+    if state.alerts_error is not None:
+        crowd: dict[str, Any] = {"available": False, "note": state.alerts_error}
+    else:
+        try:
+            views = None if state.alerts is None else crowd_score.alert_views(state.alerts)
+            crowd = crowd_score.crowd_alerts(
+                [i for i in injections if i.at <= ran_until],
+                views,
+                truth=crowd_score.zone_truth(scenario.city, scenario.world),
+            )
+        except ValueError as exc:
+            crowd = {"available": False, "note": f"alerts API answer not understood: {exc}"}
     infra_notes = {
         str(i.index): {
             "fault": i.fault,
@@ -237,6 +253,7 @@ async def _run(
             "devices": len(scenario.city.devices),
             "advisory_tickets": score.advisory(tickets),
             "infra": infra_notes,
+            "crowd_alerts": crowd,
             "agent_crashes": sum(p.crashes for p in fleet.poles.values()) if fleet else None,
             "simulated_from": scenario.start.isoformat(),
             "simulated_until": min(ran_until, scenario.end).isoformat(),
@@ -254,9 +271,17 @@ async def _run(
     return doc
 
 
-async def _end(cfg: RunConfig, clock: ScaledClock, stop: asyncio.Event) -> None:
-    """Stop at the scenario's simulated end, or after ``real_seconds``, whichever is first."""
+async def _end(
+    cfg: RunConfig, clock: ScaledClock, stop: asyncio.Event, state: RunState, token: str
+) -> None:
+    """Stop at the scenario's simulated end, or after ``real_seconds``, whichever is first;
+    the hub's alerts are read through its API while it still serves."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(sleep_until(clock, cfg.scenario.end, stop), cfg.real_seconds)
     log.info("run over at simulated %s", clock.now())
+    try:
+        state.alerts = await fetch_alerts(f"http://127.0.0.1:{cfg.api_port}", token)
+    except AlertsApiError as exc:
+        log.warning("crowd alerts not scored: %s", exc)
+        state.alerts_error = str(exc)
     stop.set()

@@ -264,7 +264,9 @@ def resolve(spec: ScenarioSpec) -> Scenario:
             chosen = _choose(i, t.device, options=options, free=frees, rng=rng, what="device")
             hit = tuple(a.id for a in devices[chosen].assets)
         else:
-            want = {"lamp": "streetlight", "bin": "bin", "camera": "camera"}[kind.target]
+            want = {"lamp": "streetlight", "bin": "bin", "camera": "camera", "zone": "crowd"}[
+                kind.target
+            ]
             options = [
                 a.id
                 for _d, a in city.assets()

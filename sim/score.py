@@ -87,6 +87,10 @@ def match(
     outcomes = []
     for inj in sorted(injections, key=lambda i: (i.at, i.index)):
         kind = inj.kind
+        if kind.alert is not None and kind.ticket is None:
+            # scored against the hub's alerts (sim/crowd_score.py), not its tickets
+            outcomes.append(Outcome(inj, None, None, None))
+            continue
         if kind.ticket is None:
             back = (hub_recovered or {}).get(inj.index)
             outcomes.append(Outcome(inj, None, back, back is not None))
@@ -137,6 +141,8 @@ def table(outcomes: Sequence[Outcome], false: Sequence[TicketView]) -> list[Row]
         false_by_row[row] = false_by_row.get(row, 0) + 1
     rows = []
     for name, kind in FAULT_KINDS.items():
+        if kind.alert is not None and kind.ticket is None:
+            continue
         mine = [o for o in outcomes if o.injection.fault == name]
         if not mine and name not in false_by_row:
             continue

@@ -22,6 +22,8 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from edge.drivers.sim_model import gauss, noise
+from sim.egress import Egress, Exit
+from sim.places import ARENA_EXITS, CrowdZone
 from trygg.sun import sun_elevation
 
 STOCKHOLM: Final = ZoneInfo("Europe/Stockholm")
@@ -78,6 +80,20 @@ class World:
         count = (base + extra) * (1.0 + 0.1 * gauss(key, int(when.timestamp() * 1000)))
         return max(0, round(count))
 
+    def zone_people(self, zone: CrowdZone, when: datetime, key: int) -> int:
+        """People in the approach zone of one of the arena's exits: foot traffic, arrivals
+        before an event, and the egress after it (:mod:`sim.egress`), queue included."""
+        local = when.astimezone(STOCKHOLM)
+        base = 0.02 * zone.area_m2 * DIURNAL[local.hour] * WEEKDAY[local.weekday()] / 1.4
+        extra = 0.0
+        index = ARENA_EXITS.index(zone)
+        for ev in self.events:
+            if when < ev.end:
+                extra += zone.share * _event_crowd(ev, when)
+            extra += arena_egress(ev.attendance).state(index, (when - ev.end) / SECOND).people
+        count = (base + extra) * (1.0 + 0.05 * gauss(key, int(when.timestamp() * 1000)))
+        return max(0, round(count))
+
     # ---- bins -----------------------------------------------------------------------
     def litter_rate(self, place: str, busy: float, when: datetime) -> float:
         """Share of a reference bin filled per hour at ``when``."""
@@ -131,6 +147,16 @@ class World:
 
 
 HOUR: Final = timedelta(hours=1)
+SECOND: Final = timedelta(seconds=1)
+
+
+@functools.lru_cache(maxsize=64)
+def arena_egress(attendance: int) -> Egress:
+    """The egress of ``attendance`` spectators through the arena's exits (sim/places.py)."""
+    return Egress(
+        attendance,
+        tuple(Exit(z.slug, z.width_m, z.area_m2, z.length_m, z.share) for z in ARENA_EXITS),
+    )
 
 
 def _hour_of(when: datetime) -> datetime:

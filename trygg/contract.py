@@ -173,6 +173,8 @@ FIELDS: Final[dict[str, FieldSpec]] = {
     "levelOfServiceQueue": _f(Unit.TEXT, "str", "Fruin standing/queuing level of service A-F"),
     "occlusionLimited": _f(Unit.BOOLEAN, "bool", "density above ~2 p/m2: count is a lower bound"),
     "congested": _f(Unit.BOOLEAN, "bool", "FIWARE congested"),
+    # not FIWARE's occupancy (a share of time): the zone's people over its planned capacity
+    "occupancy": _f(Unit.RATIO, "float", "people in the zone / the zone's capacity"),
 }
 
 # Free text from a device: control characters are refused (see trygg.text).

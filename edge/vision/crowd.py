@@ -80,11 +80,17 @@ class CrowdCounter:
         self._zones: list[Zone] | None = None
         self._tallies: dict[str, _Tally] = {}
         self._interval_start: datetime | None = None
+        # the hub's set_crowd_interval may shorten it during an event
+        self.interval_s: float = config.interval_s
         self._last_t = 0
         keep = max(0, config.min_frames - 1)
         self._history: collections.deque[tuple[Points, NDArray[np.float64]]] = collections.deque(
             maxlen=keep
         )
+
+    @property
+    def configured_interval_s(self) -> float:
+        return self._config.interval_s
 
     def _zones_for(self, h: int, w: int) -> list[Zone]:
         if self._zones is None:
@@ -144,7 +150,7 @@ class CrowdCounter:
         del dets, points, heights
         if self._interval_start is None:
             self._interval_start = now
-        if (now - self._interval_start).total_seconds() < self._config.interval_s:
+        if (now - self._interval_start).total_seconds() < self.interval_s:
             return []
         self._interval_start = now
         return self._flush(now)

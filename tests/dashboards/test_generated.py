@@ -42,7 +42,7 @@ def test_staleness_is_detected(tmp_path: Any) -> None:
 
 def test_one_file_per_dashboard() -> None:
     assert [p.name for p in FILES] == sorted(f"{d.uid}.json" for d in dashboards())
-    assert len(outputs()) == len(FILES) + 2
+    assert len(outputs()) == len(FILES) + 3  # data source, dashboard provider, alert rules
 
 
 def _overlap(a: dict[str, int], b: dict[str, int]) -> bool:

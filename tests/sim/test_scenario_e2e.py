@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from sim.faults import FAULT_KINDS
+from sim.faults import ALERT_FAULTS, FAULT_KINDS
 from sim.run import RunConfig, run_city
 from sim.scenario import load
 from trygg.stack import free_port
@@ -24,7 +24,7 @@ from trygg.stack import free_port
 pytestmark = pytest.mark.integration
 
 DEFAULT = Path(__file__).resolve().parents[2] / "scenarios" / "default.yaml"
-FAST = 120.0  # the scenario's 7 simulated hours in ~210 s: faster, a 2-core CI box lags
+FAST = 120.0  # the scenario's 7.5 simulated hours in ~225 s: faster, a 2-core CI box lags
 
 
 class _Errors(logging.Handler):
@@ -63,7 +63,10 @@ def _row(doc: dict[str, Any], fault: str) -> dict[str, Any]:
     return next(r for r in doc["rows"] if r["fault"] == fault)
 
 
-@pytest.mark.parametrize("fault", FAULT_KINDS)
+TICKET_FAULTS = [k for k in FAULT_KINDS if k not in ALERT_FAULTS]
+
+
+@pytest.mark.parametrize("fault", TICKET_FAULTS)
 def test_every_injected_fault_kind_becomes_the_right_ticket(
     run: tuple[dict[str, Any], Path, list[logging.LogRecord]], fault: str
 ) -> None:
@@ -90,7 +93,8 @@ def test_the_score_is_written_as_json_and_counts_the_real_run(
 ) -> None:
     doc, path, _errors = run
     assert json.loads(path.read_text()) == doc
-    assert doc["totals"]["injected"] == len(load(DEFAULT).injections)
+    crowd = doc["crowd_alerts"]
+    assert doc["totals"]["injected"] + crowd["injected"] == len(load(DEFAULT).injections)
     assert doc["hub"]["readings"] > 10_000  # the agents really reported through the hub
     assert doc["simulated_until"] == load(DEFAULT).end.isoformat()
 
@@ -99,3 +103,17 @@ def test_nothing_logged_an_unexpected_exception(
     run: tuple[dict[str, Any], Path, list[logging.LogRecord]],
 ) -> None:
     assert [r.getMessage() for r in run[2]] == []
+
+
+def test_surges_are_scored_as_crowd_alerts_or_said_to_be_unscorable(
+    run: tuple[dict[str, Any], Path, list[logging.LogRecord]],
+) -> None:
+    crowd = run[0]["crowd_alerts"]
+    assert crowd["injected"] == sum(1 for i in load(DEFAULT).injections if i.fault in ALERT_FAULTS)
+    assert crowd["injected"] >= 1
+    if not crowd["available"]:
+        assert "404" in crowd["note"]  # a hub without the alerts API
+        return
+    assert crowd["missed"] == 0, crowd["surges"]
+    assert crowd["false_alerts"] == 0, crowd["false"]
+    assert crowd["median_delay_s"] is not None
