@@ -110,9 +110,7 @@ class Hub:
         )
         gauges = Gauges(sessions=sessions, influx=influx, clock=clock)
         delivery = build_dispatcher(settings.alert_delivery, sessions=sessions, clock=clock)
-        if delivery is not None:
-            dispatcher = delivery
-            watch.bus.subscribe(lambda alert: _offer(dispatcher, alert))
+        watch.bus.subscribe(lambda alert: _offer(delivery, alert))
         return cls(
             settings,
             clock,
