@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, File, Form, HTTPException, Path, Query, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
@@ -92,6 +92,9 @@ class CommentOut(BaseModel):
 
 
 class TicketDetail(TicketOut):
+    evidence: dict[str, Any] = Field(
+        default_factory=dict, description="What raised it, e.g. the readings of the alarm"
+    )
     history: list[HistoryOut]
     comments: list[CommentOut]
     photos: list[PhotoOut]
@@ -346,6 +349,8 @@ async def create_ticket(
     """
     if kind not in BY_CODE:
         raise HTTPException(400, detail=f"unknown kind {kind!r}; see /crew/kinds.json")
+    if (why := ctx.config.bounds.refusal(lat, lon)) is not None:
+        raise HTTPException(400, detail=why)
     blob = await _read_photo(ctx, photo) if photo is not None and photo.filename else None
     now = ctx.clock.now()
     try:

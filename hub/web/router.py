@@ -1,8 +1,9 @@
-"""Serves the crew page and the one data file it needs that is not in the API.
+"""Serves the crew page, its browser libraries and the data it needs that is not in the API.
 
 The page is static (HTML, CSS, JS in ``static/``) and talks to ``/api/v1`` with the crew
-member's token; a strict Content-Security-Policy allows only its own files, so it needs
-no map tile server or CDN and works where only the hub is reachable.
+member's token. Its map library comes from ``node_modules/`` (installed from the npm
+registry by ``make web``, never a CDN); without it the page draws positions alone. A strict
+Content-Security-Policy allows only its own files and the configured tile server's images.
 """
 
 from __future__ import annotations
@@ -14,15 +15,18 @@ from fastapi import APIRouter, HTTPException
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 
+from hub.api.deps import Config
 from hub.open311.services import SERVICES
+from hub.web.tiles import csp
 
 STATIC: Final = Path(__file__).resolve().parent / "static"
+VENDOR: Final = Path(__file__).resolve().parent / "node_modules"
 _TYPES: Final = {"app.js": "text/javascript", "app.css": "text/css"}
+_LIBRARIES: Final = {
+    "leaflet.js": ("leaflet/dist/leaflet.js", "text/javascript"),
+    "leaflet.css": ("leaflet/dist/leaflet.css", "text/css"),
+}
 _HEADERS: Final = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-    ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
@@ -31,24 +35,54 @@ _HEADERS: Final = {
 router = APIRouter(tags=["crew page"])
 
 
+def _headers(config: Config) -> dict[str, str]:
+    return {**_HEADERS, "Content-Security-Policy": csp(config.tile_url)}
+
+
 @router.get("/crew", include_in_schema=False)
 def crew_redirect() -> RedirectResponse:
     return RedirectResponse("/crew/")
 
 
 @router.get("/crew/", response_class=FileResponse, summary="The crew page (HTML)")
-def crew_page() -> FileResponse:
-    return FileResponse(STATIC / "index.html", media_type="text/html", headers=_HEADERS)
+def crew_page(config: Config) -> FileResponse:
+    return FileResponse(STATIC / "index.html", media_type="text/html", headers=_headers(config))
 
 
 @router.get("/crew/static/{name}", response_class=FileResponse, responses={404: {}})
-def crew_static(name: Annotated[Literal["app.js", "app.css"], PathParam()]) -> FileResponse:
+def crew_static(
+    name: Annotated[Literal["app.js", "app.css"], PathParam()], config: Config
+) -> FileResponse:
     path = STATIC / name
     if not path.is_file():
         raise HTTPException(404, detail=f"no file {name}")
-    return FileResponse(path, media_type=_TYPES[name], headers=_HEADERS)
+    return FileResponse(path, media_type=_TYPES[name], headers=_headers(config))
+
+
+@router.get("/crew/vendor/{name}", response_class=FileResponse, responses={404: {}})
+def crew_library(
+    name: Annotated[Literal["leaflet.js", "leaflet.css"], PathParam()], config: Config
+) -> FileResponse:
+    """A browser library from the npm registry; 404 until ``make web`` installed it."""
+    rel, media = _LIBRARIES[name]
+    path = VENDOR / rel
+    if not path.is_file():
+        raise HTTPException(404, detail=f"{name} is not installed (run make web)")
+    return FileResponse(path, media_type=media, headers=_headers(config))
 
 
 @router.get("/crew/kinds.json", summary="Ticket kind names in Swedish and English")
 def kinds() -> JSONResponse:
     return JSONResponse({s.code: {"sv": s.sv, "en": s.en} for s in SERVICES})
+
+
+@router.get("/crew/config.json", summary="The crew map's settings: tiles and the city's bounds")
+def page_config(config: Config) -> JSONResponse:
+    b = config.bounds
+    return JSONResponse(
+        {
+            "tile_url": config.tile_url or None,
+            "tile_attribution": config.tile_attribution,
+            "bounds": [[b.min_lat, b.min_lon], [b.max_lat, b.max_lon]],
+        }
+    )
