@@ -185,6 +185,7 @@ def get_ticket(db: DbSession, who: CurrentUser, ticket_id: TicketId) -> TicketDe
     photos = db.scalars(select(TicketPhoto).where(TicketPhoto.ticket_id == t.id))
     return TicketDetail(
         **_out(t).model_dump(),
+        evidence=dict(t.evidence or {}),
         history=[HistoryOut.model_validate(h) for h in hist],
         comments=[CommentOut.model_validate(c) for c in notes],
         photos=[PhotoOut.model_validate(p) for p in photos],

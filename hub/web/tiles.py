@@ -24,6 +24,6 @@ def csp(tile_url: str) -> str:
     tiles = f" {tile_origin(tile_url)}" if tile_url else ""
     return (
         "default-src 'none'; script-src 'self'; style-src 'self'; "
-        f"img-src 'self' data:{tiles}; connect-src 'self'; form-action 'self'; "
+        f"img-src 'self' data: blob:{tiles}; connect-src 'self'; form-action 'self'; "
         "base-uri 'none'; frame-ancestors 'none'; manifest-src 'self'"
     )
