@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.api import deadletters, devices, metrics, tickets, users, webhooks
+from hub.api import deadletters, devices, metrics, ticket_stream, tickets, users, webhooks
 from hub.api.client_ip import ClientAddress, parse_networks
 from hub.api.config import ApiConfig
 from hub.api.deps import HubContext, RunningIngest
@@ -57,6 +57,7 @@ def create_app(
         ingest=ingest,
         health=health,
     )
+    app.include_router(ticket_stream.router, prefix="/api/v1")  # before /tickets/{id}
     app.include_router(tickets.router, prefix="/api/v1")
     app.include_router(users.router, prefix="/api/v1")
     app.include_router(webhooks.router, prefix="/api/v1")

@@ -14,8 +14,8 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from hub.api.client_ip import parse_networks
 from hub.api.geo import BBox
-from hub.web.tiles import tile_origin
 from hub.settings_base import FrozenSettings, comma_list
+from hub.web.tiles import tile_origin
 from hub.webhook_targets import TargetPolicy
 
 # Who may read the OpenAPI document (/openapi.json, /docs) and the Prometheus /metrics:
@@ -83,6 +83,9 @@ class ApiConfig(FrozenSettings):
         default="17.93,59.33,18.07,59.40",
         description="The city's area as minLon,minLat,maxLon,maxLat; reports outside it "
         "are refused.",
+    )
+    stream_poll_s: float = Field(
+        default=1.0, gt=0, le=60, description="How often the live ticket stream looks for changes."
     )
     tile_url: str = Field(
         default="",

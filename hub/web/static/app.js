@@ -21,6 +21,7 @@ const T = {
     start: "Påbörja", started: (id) => `Ärende ${id} är påbörjat.`, open: "Visa ärendet", close: "Dölj",
     navigate: "Navigera dit", openFor: "Öppet i", wrong: "Vad är fel", asset: "Anläggning", pole: "Stolpe/enhet",
     address: "Adress", evidence: "Underlag", photos: "Foton", history: "Historik", comments: "Kommentarer",
+    arrived: (n) => `Nytt ärende: ${n}.`, urgent: (n) => `Nytt akut ärende: ${n}!`, changed: (id) => `Ärende ${id} ändrades.`,
     none: "inget", photo: "Foto (valfritt)", group: (n) => `${n} ärenden här, tryck för att zooma`,
     ago: (h, m) => (h >= 48 ? `${Math.floor(h / 24)} dygn` : h ? `${h} h ${m} min` : `${m} min`), count: (n) => `${n} larm`,
     mapLabel: (n) => `Karta med ${n} öppna ärenden`, you: "Du är här",
@@ -46,6 +47,7 @@ const T = {
     start: "Start work", started: (id) => `Ticket ${id} started.`, open: "Show the job", close: "Hide",
     navigate: "Navigate there", openFor: "Open for", wrong: "What is wrong", asset: "Asset", pole: "Pole/device",
     address: "Address", evidence: "Evidence", photos: "Photos", history: "History", comments: "Comments",
+    arrived: (n) => `New ticket: ${n}.`, urgent: (n) => `New urgent ticket: ${n}!`, changed: (id) => `Ticket ${id} changed.`,
     none: "none", photo: "Photo (optional)", group: (n) => `${n} tickets here, tap to zoom`,
     ago: (h, m) => (h >= 48 ? `${Math.floor(h / 24)} days` : h ? `${h} h ${m} min` : `${m} min`), count: (n) => `${n} alarms`,
     mapLabel: (n) => `Map of ${n} open tickets`, you: "You are here",
@@ -296,9 +298,12 @@ async function toggle(tk) {
 
 function render() {
   const items = state.tickets;
+  // Cards are rebuilt: keep what the crew member was typing.
+  const notes = {}; document.querySelectorAll("#list textarea").forEach((n) => { if (n.value) notes[n.id] = n.value; });
   if (mapReady()) drawLive(); else drawMap(items);
   $("here").textContent = state.here ? t("hereKnown")(Math.round(state.here.acc || 0)) : t("hereUnknown");
   $("list").replaceChildren(...items.map((tk, i) => card(tk, i + 1)));
+  for (const [id, v] of Object.entries(notes)) if ($(id)) $(id).value = v;
   $("empty").hidden = items.length > 0;
 }
 
@@ -316,6 +321,58 @@ async function act(tk, action, button) {
     await load(false);
     say(action === "acknowledge" ? t("acked")(tk.id) : action === "start" ? t("started")(tk.id) : t("resolved")(tk.id));
   } catch (err) { say(t("failed") + err.message); button.disabled = false; }
+}
+
+const OPEN = ["new", "acknowledged", "in_progress", "reopened"];
+
+function alarm() {
+  if (navigator.vibrate) navigator.vibrate([300, 120, 300]);
+  try {
+    const ac = new AudioContext(), o = ac.createOscillator(), g = ac.createGain();
+    o.frequency.value = 880; g.gain.value = 0.2; o.connect(g).connect(ac.destination);
+    o.start(); o.stop(ac.currentTime + 0.4);
+  } catch (_) { /* no sound without a user gesture; the vibration and the message remain */ }
+}
+
+function arrived(tk) {
+  const i = state.tickets.findIndex((x) => x.id === tk.id);
+  const isNew = i < 0;
+  if (!OPEN.includes(tk.status)) { if (!isNew) state.tickets.splice(i, 1); }
+  else if (isNew) state.tickets.push(tk);
+  else state.tickets[i] = { ...state.tickets[i], ...tk };
+  if (state.here) state.tickets.sort((a, b) => (a.lat == null) - (b.lat == null) || (a.lat == null ? 0 : distance(state.here, a.lat, a.lon) - distance(state.here, b.lat, b.lon)));
+  if (state.openId === tk.id && !isNew) delete state.detail[tk.id];
+  if (state.openId === tk.id && !OPEN.includes(tk.status)) state.openId = null;
+  render();
+  if (isNew && OPEN.includes(tk.status)) {
+    say(tk.priority <= 1 ? t("urgent")(kindName(tk.kind)) : t("arrived")(kindName(tk.kind)));
+    if (tk.priority <= 1) alarm();
+  }
+}
+
+// Server-sent events over fetch (EventSource cannot send the token); reconnects when cut.
+async function listen(token) {
+  while (state.token === token) {
+    try {
+      const resp = await fetch("/api/v1/tickets/stream", { headers: { Authorization: `Bearer ${token}`, Accept: "text/event-stream" } });
+      if (resp.status === 401) { logout(); return; }
+      if (!resp.ok) throw new Error(resp.statusText);
+      const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done || state.token !== token) break;
+        buf += value;
+        let cut;
+        while ((cut = buf.indexOf("\n\n")) >= 0) {
+          const block = buf.slice(0, cut); buf = buf.slice(cut + 2);
+          const ev = (block.match(/^event: (.*)$/m) || [])[1], data = (block.match(/^data: (.*)$/m) || [])[1];
+          if (ev === "ticket" && data) arrived(JSON.parse(data));
+        }
+      }
+    } catch (_) { /* offline or the hub restarted: try again shortly */ }
+    await new Promise((r) => setTimeout(r, 3000));
+  }
 }
 
 function locate() {
@@ -340,6 +397,7 @@ async function enter() {
   $("login").hidden = true; $("work").hidden = false;
   $("who").textContent = t("who")(state.me.name, state.me.area);
   await load();
+  listen(state.token);
 }
 
 function logout() {
