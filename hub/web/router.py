@@ -21,7 +21,7 @@ from hub.web.tiles import csp
 
 STATIC: Final = Path(__file__).resolve().parent / "static"
 VENDOR: Final = Path(__file__).resolve().parent / "node_modules"
-_TYPES: Final = {"app.js": "text/javascript", "app.css": "text/css"}
+_TYPES: Final = {"app.js": "text/javascript", "app.css": "text/css", "icon.svg": "image/svg+xml"}
 _LIBRARIES: Final = {
     "leaflet.js": ("leaflet/dist/leaflet.js", "text/javascript"),
     "leaflet.css": ("leaflet/dist/leaflet.css", "text/css"),
@@ -51,12 +51,23 @@ def crew_page(config: Config) -> FileResponse:
 
 @router.get("/crew/static/{name}", response_class=FileResponse, responses={404: {}})
 def crew_static(
-    name: Annotated[Literal["app.js", "app.css"], PathParam()], config: Config
+    name: Annotated[Literal["app.js", "app.css", "icon.svg"], PathParam()], config: Config
 ) -> FileResponse:
     path = STATIC / name
     if not path.is_file():
         raise HTTPException(404, detail=f"no file {name}")
     return FileResponse(path, media_type=_TYPES[name], headers=_headers(config))
+
+
+@router.get("/crew/sw.js", response_class=FileResponse, summary="The crew page's service worker")
+def service_worker(config: Config) -> FileResponse:
+    return FileResponse(STATIC / "sw.js", media_type="text/javascript", headers=_headers(config))
+
+
+@router.get("/crew/manifest.webmanifest", response_class=FileResponse, summary="Web app manifest")
+def manifest(config: Config) -> FileResponse:
+    path = STATIC / "manifest.webmanifest"
+    return FileResponse(path, media_type="application/manifest+json", headers=_headers(config))
 
 
 @router.get("/crew/vendor/{name}", response_class=FileResponse, responses={404: {}})

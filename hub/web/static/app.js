@@ -22,6 +22,9 @@ const T = {
     navigate: "Navigera dit", openFor: "Öppet i", wrong: "Vad är fel", asset: "Anläggning", pole: "Stolpe/enhet",
     address: "Adress", evidence: "Underlag", photos: "Foton", history: "Historik", comments: "Kommentarer",
     arrived: (n) => `Nytt ärende: ${n}.`, urgent: (n) => `Nytt akut ärende: ${n}!`, changed: (id) => `Ärende ${id} ändrades.`,
+    queued: (id) => `Inget nät: ärende ${id} sparas och skickas när nätet är tillbaka.`, pending: "Väntar på nät",
+    synced: (n) => `${n} sparade åtgärder skickade.`, conflict: "Konflikt",
+    offline: (at) => `Inget nät: visar listan från ${at}.`,
     none: "inget", photo: "Foto (valfritt)", group: (n) => `${n} ärenden här, tryck för att zooma`,
     ago: (h, m) => (h >= 48 ? `${Math.floor(h / 24)} dygn` : h ? `${h} h ${m} min` : `${m} min`), count: (n) => `${n} larm`,
     mapLabel: (n) => `Karta med ${n} öppna ärenden`, you: "Du är här",
@@ -48,6 +51,9 @@ const T = {
     navigate: "Navigate there", openFor: "Open for", wrong: "What is wrong", asset: "Asset", pole: "Pole/device",
     address: "Address", evidence: "Evidence", photos: "Photos", history: "History", comments: "Comments",
     arrived: (n) => `New ticket: ${n}.`, urgent: (n) => `New urgent ticket: ${n}!`, changed: (id) => `Ticket ${id} changed.`,
+    queued: (id) => `No network: ticket ${id} is saved and sent when the network is back.`, pending: "Waiting for network",
+    synced: (n) => `${n} saved actions sent.`, conflict: "Conflict",
+    offline: (at) => `No network: showing the list from ${at}.`,
     none: "none", photo: "Photo (optional)", group: (n) => `${n} tickets here, tap to zoom`,
     ago: (h, m) => (h >= 48 ? `${Math.floor(h / 24)} days` : h ? `${h} h ${m} min` : `${m} min`), count: (n) => `${n} alarms`,
     mapLabel: (n) => `Map of ${n} open tickets`, you: "You are here",
@@ -59,7 +65,8 @@ const T = {
 };
 const SOLNA = { lat: 59.3600, lon: 18.0000 };
 const state = { lang: localStorage.getItem("trygg.lang") || "sv", token: sessionStorage.getItem("trygg.token"),
-  me: null, kinds: {}, tickets: [], here: null, conf: null, leaflet: null, openId: null, detail: {} };
+  me: null, kinds: {}, tickets: [], here: null, conf: null, leaflet: null, openId: null, detail: {},
+  pending: {}, conflicts: {}, gone: {} };
 const $ = (id) => document.getElementById(id);
 const t = (k) => T[state.lang][k];
 
@@ -81,12 +88,14 @@ async function api(path, opts = {}) {
   const headers = { Accept: "application/json", ...(opts.headers || {}) };
   if (state.token) headers.Authorization = `Bearer ${state.token}`;
   if (opts.json !== undefined) { headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(opts.json); }
-  const resp = await fetch(path, { method: opts.method || "GET", headers, body: opts.body });
+  let resp;
+  try { resp = await fetch(path, { method: opts.method || "GET", headers, body: opts.body }); }
+  catch (err) { const e = new Error(t("pending")); e.offline = true; throw e; }
   if (resp.status === 401 && path !== "/api/v1/session") { logout(); throw new Error("401"); }
   if (!resp.ok) {
     let detail = resp.statusText;
     try { const j = await resp.json(); detail = typeof j.detail === "string" ? j.detail : JSON.stringify(j.detail); } catch (_) { /* keep statusText */ }
-    throw new Error(detail);
+    const e = new Error(detail); e.status = resp.status; throw e;
   }
   return resp.status === 204 ? null : resp.json();
 }
@@ -273,8 +282,10 @@ function card(tk, n) {
       el("button", { type: "button", class: "ghost", "aria-expanded": String(isOpen), "aria-controls": `details-${tk.id}`,
         on: { click: () => toggle(tk) }, text: isOpen ? t("close") : t("open"), "aria-label": `${isOpen ? t("close") : t("open")}: ${name}` }),
       tk.lat != null ? el("a", { class: "nav", href: `geo:${tk.lat},${tk.lon}?q=${tk.lat},${tk.lon}`, text: t("navigate"), "aria-label": `${t("navigate")}: ${name}` }) : null),
+    state.pending[tk.id] ? el("p", { class: "pending", text: `${t("pending")}: ${state.pending[tk.id].map((a) => t(a === "acknowledge" ? "ack" : a)).join(", ")}` }) : null,
+    state.conflicts[tk.id] ? el("p", { class: "conflict", role: "alert", text: `${t("conflict")}: ${state.conflicts[tk.id]}` }) : null,
     isOpen && detail ? details(tk, detail) : null,
-    el("div", { class: "actions" },
+    !OPEN.includes(tk.status) ? null : el("div", { class: "actions" },
       canStart ? el("button", { type: "button", class: "start", on: { click: (e) => act(tk, "start", e.target) },
         text: t("start"), "aria-label": `${t("start")}: ${name}` }) : null,
       canAck ? el("button", { type: "button", class: "ack", "data-id": tk.id, on: { click: (e) => act(tk, "acknowledge", e.target) },
@@ -297,7 +308,8 @@ async function toggle(tk) {
 }
 
 function render() {
-  const items = state.tickets;
+  const known = new Set(state.tickets.map((x) => x.id));
+  const items = [...state.tickets, ...Object.values(state.gone).filter((x) => x && state.conflicts[x.id] && !known.has(x.id))];
   // Cards are rebuilt: keep what the crew member was typing.
   const notes = {}; document.querySelectorAll("#list textarea").forEach((n) => { if (n.value) notes[n.id] = n.value; });
   if (mapReady()) drawLive(); else drawMap(items);
@@ -307,20 +319,78 @@ function render() {
   $("empty").hidden = items.length > 0;
 }
 
+// The offline queue: actions in IndexedDB, sent in order with their Idempotency-Keys.
+function db() {
+  return new Promise((resolve, reject) => {
+    const r = indexedDB.open("trygg-crew", 1);
+    r.onupgradeneeded = () => r.result.createObjectStore("queue", { keyPath: "key" });
+    r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error);
+  });
+}
+async function store(mode, fn) {
+  const d = await db();
+  return new Promise((resolve, reject) => {
+    const tx = d.transaction("queue", mode), out = fn(tx.objectStore("queue"));
+    tx.oncomplete = () => resolve(out && out.result); tx.onerror = () => reject(tx.error);
+  });
+}
+const queued = () => store("readonly", (s) => s.getAll());
+
+async function send(item) {
+  if (item.photo && !item.photoSent) {
+    const form = new FormData(); form.append("photo", item.photo, item.photoName || "photo.jpg");
+    await api(`/api/v1/tickets/${item.ticket}/photos`, { method: "POST", body: form, headers: { "Idempotency-Key": `${item.key}-photo` } });
+    item.photoSent = true;
+  }
+  await api(`/api/v1/tickets/${item.ticket}/${item.action}`, { method: "POST", json: { note: item.note }, headers: { "Idempotency-Key": `${item.key}-${item.action}` } });
+}
+
+async function markPending() {
+  state.pending = {};
+  for (const q of await queued()) (state.pending[q.ticket] = state.pending[q.ticket] || []).push(q.action);
+}
+
+let flushing = false;
+async function flush() {
+  if (flushing || !state.token) return;
+  flushing = true;
+  let sent = 0;
+  try {
+    for (const item of (await queued()).sort((a, b) => a.at - b.at)) {
+      try { await send(item); sent++; }
+      catch (err) {
+        if (err.offline) break;
+        if (err.status === 401) break;
+        // E.g. 409, resolved by someone else meanwhile: the card stays, saying so.
+        state.conflicts[item.ticket] = err.message;
+        state.gone[item.ticket] = await api(`/api/v1/tickets/${item.ticket}`).catch(() => null);
+      }
+      await store("readwrite", (s) => s.delete(item.key));
+    }
+  } finally { flushing = false; }
+  await markPending();
+  if (sent) say(t("synced")(sent));
+  await load(false).catch(() => render());
+}
+
 async function act(tk, action, button) {
   button.disabled = true;
   const note = ($(`note-${tk.id}`) || {}).value || "";
-  const file = action === "resolve" && $(`photo-${tk.id}`) && $(`photo-${tk.id}`).files[0];
+  const input = $(`photo-${tk.id}`), file = action === "resolve" && input && input.files[0];
+  const item = { key: crypto.randomUUID(), at: Date.now(), ticket: tk.id, action, note,
+    photo: file || null, photoName: file ? file.name : null };
+  delete state.conflicts[tk.id];
   try {
-    if (file) {
-      const form = new FormData(); form.append("photo", file, file.name);
-      await api(`/api/v1/tickets/${tk.id}/photos`, { method: "POST", body: form });
-    }
-    await api(`/api/v1/tickets/${tk.id}/${action}`, { method: "POST", json: { note } });
+    await send(item);
     if (state.openId === tk.id && action !== "resolve") state.detail[tk.id] = await api(`/api/v1/tickets/${tk.id}`);
     await load(false);
     say(action === "acknowledge" ? t("acked")(tk.id) : action === "start" ? t("started")(tk.id) : t("resolved")(tk.id));
-  } catch (err) { say(t("failed") + err.message); button.disabled = false; }
+  } catch (err) {
+    if (!err.offline) { say(t("failed") + err.message); button.disabled = false; return; }
+    await store("readwrite", (s) => s.put(item));
+    await markPending(); render();
+    say(t("queued")(tk.id));
+  }
 }
 
 const OPEN = ["new", "acknowledged", "in_progress", "reopened"];
@@ -387,17 +457,32 @@ async function load(announce = true) {
   if (announce) say(t("loading"));
   if (!state.here) state.here = await locate();
   const near = state.here || SOLNA;
-  state.tickets = await api(`/api/v1/tickets?status=open&near=${near.lat.toFixed(6)},${near.lon.toFixed(6)}&limit=100`);
+  try {
+    state.tickets = await api(`/api/v1/tickets?status=open&near=${near.lat.toFixed(6)},${near.lon.toFixed(6)}&limit=100`);
+    localStorage.setItem("trygg.last", JSON.stringify({ at: Date.now(), me: state.me, tickets: state.tickets }));
+  } catch (err) {
+    const last = JSON.parse(localStorage.getItem("trygg.last") || "null");
+    if (!err.offline || !last) throw err;
+    state.tickets = last.tickets;
+    render(); say(t("offline")(when(new Date(last.at).toISOString()))); return;
+  }
   render();
   if (announce) say(t("loaded")(state.tickets.length));
 }
 
 async function enter() {
-  state.me = await api("/api/v1/me");
+  try { state.me = await api("/api/v1/me"); }
+  catch (err) {
+    const last = JSON.parse(localStorage.getItem("trygg.last") || "null");
+    if (!err.offline || !last) throw err;
+    state.me = last.me;
+  }
+  await markPending().catch(() => {});
   $("login").hidden = true; $("work").hidden = false;
   $("who").textContent = t("who")(state.me.name, state.me.area);
   await load();
   listen(state.token);
+  flush();
 }
 
 function logout() {
@@ -421,5 +506,8 @@ document.addEventListener("DOMContentLoaded", async () => {
       await enter();
     } catch (err) { $("login-error").textContent = err.message === "wrong user name or password" ? t("badLogin") : t("failed") + err.message; }
   });
+  window.addEventListener("online", () => flush());
+  setInterval(() => { if (navigator.onLine) flush(); }, 10000);
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/crew/sw.js", { scope: "/crew/" }).catch(() => {});
   if (state.token) enter().catch(() => logout());
 });
