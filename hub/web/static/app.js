@@ -165,10 +165,11 @@ function drawMap(items) {
 
 function mapReady() {
   if (state.leaflet || !window.L || !state.conf) return state.leaflet;
-  $("map").hidden = true; $("live-map").hidden = false;
+  $("map").setAttribute("hidden", ""); $("live-map").hidden = false;  // an SVG element has no .hidden
   const [[s, w], [n, e]] = state.conf.bounds;
   const m = L.map("live-map", { maxBounds: [[s - 0.02, w - 0.04], [n + 0.02, e + 0.04]], minZoom: 11, maxZoom: 19 });
   if (state.conf.tile_url) L.tileLayer(state.conf.tile_url, { maxZoom: 19, attribution: state.conf.tile_attribution || "" }).addTo(m);
+  m.attributionControl.setPrefix("Leaflet");
   m.fitBounds(state.conf.bounds, { animate: false });
   const layer = L.layerGroup().addTo(m);
   m.on("zoomend moveend", () => drawLive());
