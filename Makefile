@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all bootstrap venv check lint types unit test demo bench contract clean
+# The crew page's browser libraries (Leaflet, axe-core), pinned in hub/web/package-lock.json.
+WEB := hub/web/node_modules/.package-lock.json
+
+.PHONY: all bootstrap venv web check lint types unit test demo bench contract clean
 
 all: test
 
@@ -20,6 +23,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+$(WEB): hub/web/package.json hub/web/package-lock.json
+	cd hub/web && npm ci --no-audit --no-fund --ignore-scripts
+
+web: $(WEB)
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check trygg edge hub sim bench tests dashboards
@@ -34,10 +42,10 @@ unit: venv
 check: lint types unit
 
 # Everything, against real Mosquitto, InfluxDB, PostgreSQL, Chromium and ONNX models.
-test: bootstrap venv lint types
+test: bootstrap venv web lint types
 	$(BIN)/pytest -q
 
-demo: bootstrap venv
+demo: bootstrap venv web
 	$(BIN)/trygg demo $(DEMO_ARGS)
 
 bench: bootstrap venv

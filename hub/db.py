@@ -329,6 +329,18 @@ class TicketPhoto(Base):
     created_at: Mapped[datetime]
 
 
+class IdempotencyKey(Base):
+    """The answer to a crew action sent with an ``Idempotency-Key``, replayed if it comes again."""
+
+    __tablename__ = "idempotency_keys"
+    actor: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    request: Mapped[str] = mapped_column(String(200))
+    status_code: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
 class WebhookSubscription(Base):
     __tablename__ = "webhook_subscriptions"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

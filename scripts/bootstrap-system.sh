@@ -12,6 +12,8 @@ packages=(
   postgresql
   # the crew-page browser test: Chromium, and libatomic for Playwright's bundled node
   chromium libatomic1
+  # the crew page's map and accessibility-check libraries come from the npm registry
+  npm
   # certificates for devices and the broker; the production-shaped compose file's checker
   openssl docker-compose
   # the compose stack's TLS proxy, run by tests/deploy (nginx, envsubst, curl)

@@ -6,7 +6,17 @@ from fastapi import Depends, FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.alerts.events import Bus
-from hub.api import admin, alerts, deadletters, devices, metrics, tickets, users, webhooks
+from hub.api import (
+    admin,
+    alerts,
+    deadletters,
+    devices,
+    metrics,
+    ticket_stream,
+    tickets,
+    users,
+    webhooks,
+)
 from hub.api.client_ip import ClientAddress, parse_networks
 from hub.api.config import ApiConfig
 from hub.api.deps import HubContext, RunningIngest
@@ -61,6 +71,7 @@ def create_app(
         health=health,
         alerts=alerts_bus or Bus(),
     )
+    app.include_router(ticket_stream.router, prefix="/api/v1")  # before /tickets/{id}
     app.include_router(tickets.router, prefix="/api/v1")
     app.include_router(alerts.router, prefix="/api/v1")
     app.include_router(users.router, prefix="/api/v1")

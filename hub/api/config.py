@@ -13,7 +13,9 @@ from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from hub.api.client_ip import parse_networks
+from hub.api.geo import BBox
 from hub.settings_base import FrozenSettings, comma_list
+from hub.web.tiles import tile_origin
 from hub.webhook_targets import TargetPolicy
 
 # Who may read the OpenAPI document (/openapi.json, /docs) and the Prometheus /metrics:
@@ -77,6 +79,22 @@ class ApiConfig(FrozenSettings):
         description="Webhook receivers allowed although private, loopback or link-local: "
         "CIDRs, addresses or host names (comma-separated).",
     )
+    city_bounds: str = Field(
+        default="17.93,59.33,18.07,59.40",
+        description="The city's area as minLon,minLat,maxLon,maxLat; reports outside it "
+        "are refused.",
+    )
+    stream_poll_s: float = Field(
+        default=1.0, gt=0, le=60, description="How often the live ticket stream looks for changes."
+    )
+    tile_url: str = Field(
+        default="",
+        description="The crew map's tile server, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png "
+        "(the city's choice; its origin alone is added to the page's CSP). Empty: no base map.",
+    )
+    tile_attribution: str = Field(
+        default="", max_length=200, description="The tile server's required attribution text."
+    )
     webhook_in_flight: int = Field(
         default=1, gt=0, description="Webhook posts in flight per receiver."
     )
@@ -97,6 +115,23 @@ class ApiConfig(FrozenSettings):
     def _targets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         TargetPolicy.parse(value)
         return value
+
+    @field_validator("city_bounds")
+    @classmethod
+    def _bounds(cls, value: str) -> str:
+        BBox.parse(value)
+        return value
+
+    @field_validator("tile_url")
+    @classmethod
+    def _tiles(cls, value: str) -> str:
+        if value:
+            tile_origin(value)
+        return value
+
+    @property
+    def bounds(self) -> BBox:
+        return BBox.parse(self.city_bounds)
 
     @property
     def webhook_policy(self) -> TargetPolicy:

@@ -34,6 +34,18 @@ class BBox:
             raise ValueError("bbox must satisfy -180<=minLon<=maxLon<=180, -90<=minLat<=maxLat<=90")
         return cls(a, b, c, d)
 
+    def contains(self, lat: float, lon: float) -> bool:
+        return self.min_lat <= lat <= self.max_lat and self.min_lon <= lon <= self.max_lon
+
+    def refusal(self, lat: float, lon: float) -> str | None:
+        """Why a report at ``lat,lon`` is not taken (outside the city), None if it is inside."""
+        if self.contains(lat, lon):
+            return None
+        return (
+            f"position {lat:.5f},{lon:.5f} is outside the city's area "
+            f"(lat {self.min_lat}..{self.max_lat}, lon {self.min_lon}..{self.max_lon})"
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Point:

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, File, Form, HTTPException, Path, Query, Response, UploadFile
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import access, photos
 from hub import tickets as service
-from hub.api import errors, geo
+from hub.api import errors, geo, idempotency
 from hub.api import ticketops as ops
 from hub.api.deps import Context, DbSession
 from hub.api.security import CurrentUser, Operator
@@ -92,6 +93,9 @@ class CommentOut(BaseModel):
 
 
 class TicketDetail(TicketOut):
+    evidence: dict[str, Any] = Field(
+        default_factory=dict, description="What raised it, e.g. the readings of the alarm"
+    )
     history: list[HistoryOut]
     comments: list[CommentOut]
     photos: list[PhotoOut]
@@ -182,6 +186,7 @@ def get_ticket(db: DbSession, who: CurrentUser, ticket_id: TicketId) -> TicketDe
     photos = db.scalars(select(TicketPhoto).where(TicketPhoto.ticket_id == t.id))
     return TicketDetail(
         **_out(t).model_dump(),
+        evidence=dict(t.evidence or {}),
         history=[HistoryOut.model_validate(h) for h in hist],
         comments=[CommentOut.model_validate(c) for c in notes],
         photos=[PhotoOut.model_validate(p) for p in photos],
@@ -205,17 +210,32 @@ def _refused(exc: service.TicketError) -> HTTPException:
 
 
 def _act(
-    db: Session, ctx: Context, who: Principal, ticket_id: int, *, action: str, note: str
-) -> TicketOut:
+    db: Session,
+    ctx: Context,
+    who: Principal,
+    ticket_id: int,
+    *,
+    action: str,
+    note: str,
+    key: str | None = None,
+) -> TicketOut | JSONResponse:
+    request = f"POST /tickets/{ticket_id}/{action}"
+    if (done := idempotency.replay(db, actor=who.name, key=key, request=request)) is not None:
+        return done
     _visible(db, who, ticket_id)
+    now = ctx.clock.now()
     try:
-        t = _ACTIONS[action](
-            db, ticket_id=ticket_id, actor=who.name, now=ctx.clock.now(), note=note
-        )
+        t = _ACTIONS[action](db, ticket_id=ticket_id, actor=who.name, now=now, note=note)
     except service.TicketError as exc:
         raise _refused(exc) from exc
+    out = _out(t)
+    twin = idempotency.remember(
+        db, actor=who.name, key=key, request=request, status_code=200, body=out, now=now
+    )
+    if twin is not None:
+        return twin
     db.commit()
-    return _out(t)
+    return out
 
 
 _CONFLICT = errors.CONFLICT
@@ -229,9 +249,11 @@ def acknowledge(
     who: CurrentUser,
     ticket_id: TicketId,
     body: NoteIn | None = None,
-) -> TicketOut:
+    key: idempotency.KeyHeader = None,
+) -> TicketOut | JSONResponse:
     """``new``/``reopened`` -> ``acknowledged`` (409 from any other status)."""
-    return _act(db, ctx, who, ticket_id, action="acknowledge", note=body.note if body else "")
+    note = body.note if body else ""
+    return _act(db, ctx, who, ticket_id, action="acknowledge", note=note, key=key)
 
 
 @router.post("/tickets/{ticket_id}/start", response_model=TicketOut, responses=_CONFLICT)
@@ -242,9 +264,11 @@ def start(
     who: CurrentUser,
     ticket_id: TicketId,
     body: NoteIn | None = None,
-) -> TicketOut:
+    key: idempotency.KeyHeader = None,
+) -> TicketOut | JSONResponse:
     """-> ``in_progress``: a crew is working on it."""
-    return _act(db, ctx, who, ticket_id, action="start", note=body.note if body else "")
+    note = body.note if body else ""
+    return _act(db, ctx, who, ticket_id, action="start", note=note, key=key)
 
 
 @router.post("/tickets/{ticket_id}/resolve", response_model=TicketOut, responses=_CONFLICT)
@@ -255,9 +279,11 @@ def resolve(
     who: CurrentUser,
     ticket_id: TicketId,
     body: NoteIn | None = None,
-) -> TicketOut:
+    key: idempotency.KeyHeader = None,
+) -> TicketOut | JSONResponse:
     """An open ticket -> ``resolved``, with an optional note of what was done."""
-    return _act(db, ctx, who, ticket_id, action="resolve", note=body.note if body else "")
+    note = body.note if body else ""
+    return _act(db, ctx, who, ticket_id, action="resolve", note=note, key=key)
 
 
 @router.post("/tickets/{ticket_id}/assign", response_model=TicketOut, responses=_CONFLICT)
@@ -346,6 +372,8 @@ async def create_ticket(
     """
     if kind not in BY_CODE:
         raise HTTPException(400, detail=f"unknown kind {kind!r}; see /crew/kinds.json")
+    if (why := ctx.config.bounds.refusal(lat, lon)) is not None:
+        raise HTTPException(400, detail=why)
     blob = await _read_photo(ctx, photo) if photo is not None and photo.filename else None
     now = ctx.clock.now()
     try:
@@ -379,7 +407,7 @@ async def create_ticket(
     "/tickets/{ticket_id}/photos",
     response_model=PhotoOut,
     status_code=201,
-    responses={**_NOT_FOUND, 415: {"model": errors.ErrorOut, "description": "Not an image"}},
+    responses={**errors.CONFLICT, 415: {"model": errors.ErrorOut, "description": "Not an image"}},
 )
 async def add_photo(
     *,
@@ -388,14 +416,25 @@ async def add_photo(
     who: CurrentUser,
     ticket_id: TicketId,
     photo: Annotated[UploadFile, File()],
-) -> PhotoOut:
+    key: idempotency.KeyHeader = None,
+) -> PhotoOut | JSONResponse:
+    request = f"POST /tickets/{ticket_id}/photos"
+    if (done := idempotency.replay(db, actor=who.name, key=key, request=request)) is not None:
+        return done
     _visible(db, who, ticket_id)
     data, kind = await _read_photo(ctx, photo)
+    now = ctx.clock.now()
     p = ops.add_photo(
-        db, ticket_id=ticket_id, data=data, content_type=kind, actor=who.name, now=ctx.clock.now()
+        db, ticket_id=ticket_id, data=data, content_type=kind, actor=who.name, now=now
     )
+    out = PhotoOut.model_validate(p)
+    twin = idempotency.remember(
+        db, actor=who.name, key=key, request=request, status_code=201, body=out, now=now
+    )
+    if twin is not None:
+        return twin
     db.commit()
-    return PhotoOut.model_validate(p)
+    return out
 
 
 @router.get(

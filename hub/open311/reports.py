@@ -153,6 +153,8 @@ async def post_request(request: Request, db: DbSession, ctx: Context, form: Fmt)
     _check_key(db, _field(data, "api_key"), now)
     code = _service(_field(data, "service_code"))
     lat, lon = _coord(data, "lat", 90), _coord(data, "long", 180)
+    if (why := ctx.config.bounds.refusal(lat, lon)) is not None:
+        raise Open311Error(400, why)
     email = _email(_field(data, "email"))
     media = _media(_field(data, "media_url"))
     ticket = service.create_ticket(

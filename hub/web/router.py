@@ -1,9 +1,11 @@
-"""Serves the crew page (and the one data file it needs that is not in the API) and the
-operator page.
+"""Serves the crew page, its browser libraries and the data it needs that is not in the API,
+and the operator page.
 
 The pages are static (HTML, CSS, JS in ``static/``) and talk to ``/api/v1`` with the user's
-token; a strict Content-Security-Policy allows only their own files, so they need
-no map tile server or CDN and work where only the hub is reachable.
+token. The crew map's library comes from ``node_modules/`` (installed from the npm
+registry by ``make web``, never a CDN); without it the page draws positions alone. A strict
+Content-Security-Policy allows only the pages' own files and the configured tile server's
+images.
 """
 
 from __future__ import annotations
@@ -15,15 +17,18 @@ from fastapi import APIRouter, HTTPException
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 
+from hub.api.deps import Config
 from hub.open311.services import SERVICES
+from hub.web.tiles import csp
 
 STATIC: Final = Path(__file__).resolve().parent / "static"
-_TYPES: Final = {"app.js": "text/javascript", "app.css": "text/css"}
+VENDOR: Final = Path(__file__).resolve().parent / "node_modules"
+_TYPES: Final = {"app.js": "text/javascript", "app.css": "text/css", "icon.svg": "image/svg+xml"}
+_LIBRARIES: Final = {
+    "leaflet.js": ("leaflet/dist/leaflet.js", "text/javascript"),
+    "leaflet.css": ("leaflet/dist/leaflet.css", "text/css"),
+}
 _HEADERS: Final = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-    ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
@@ -32,22 +37,51 @@ _HEADERS: Final = {
 router = APIRouter(tags=["crew page"])
 
 
+def _headers(config: Config) -> dict[str, str]:
+    return {**_HEADERS, "Content-Security-Policy": csp(config.tile_url)}
+
+
 @router.get("/crew", include_in_schema=False)
 def crew_redirect() -> RedirectResponse:
     return RedirectResponse("/crew/")
 
 
 @router.get("/crew/", response_class=FileResponse, summary="The crew page (HTML)")
-def crew_page() -> FileResponse:
-    return FileResponse(STATIC / "index.html", media_type="text/html", headers=_HEADERS)
+def crew_page(config: Config) -> FileResponse:
+    return FileResponse(STATIC / "index.html", media_type="text/html", headers=_headers(config))
 
 
 @router.get("/crew/static/{name}", response_class=FileResponse, responses={404: {}})
-def crew_static(name: Annotated[Literal["app.js", "app.css"], PathParam()]) -> FileResponse:
+def crew_static(
+    name: Annotated[Literal["app.js", "app.css", "icon.svg"], PathParam()], config: Config
+) -> FileResponse:
     path = STATIC / name
     if not path.is_file():
         raise HTTPException(404, detail=f"no file {name}")
-    return FileResponse(path, media_type=_TYPES[name], headers=_HEADERS)
+    return FileResponse(path, media_type=_TYPES[name], headers=_headers(config))
+
+
+@router.get("/crew/sw.js", response_class=FileResponse, summary="The crew page's service worker")
+def service_worker(config: Config) -> FileResponse:
+    return FileResponse(STATIC / "sw.js", media_type="text/javascript", headers=_headers(config))
+
+
+@router.get("/crew/manifest.webmanifest", response_class=FileResponse, summary="Web app manifest")
+def manifest(config: Config) -> FileResponse:
+    path = STATIC / "manifest.webmanifest"
+    return FileResponse(path, media_type="application/manifest+json", headers=_headers(config))
+
+
+@router.get("/crew/vendor/{name}", response_class=FileResponse, responses={404: {}})
+def crew_library(
+    name: Annotated[Literal["leaflet.js", "leaflet.css"], PathParam()], config: Config
+) -> FileResponse:
+    """A browser library from the npm registry; 404 until ``make web`` installed it."""
+    rel, media = _LIBRARIES[name]
+    path = VENDOR / rel
+    if not path.is_file():
+        raise HTTPException(404, detail=f"{name} is not installed (run make web)")
+    return FileResponse(path, media_type=media, headers=_headers(config))
 
 
 @router.get("/crew/kinds.json", summary="Ticket kind names in Swedish and English")
@@ -56,6 +90,8 @@ def kinds() -> JSONResponse:
 
 
 _OPERATOR_TYPES: Final = {"operator.js": "text/javascript", "operator.css": "text/css"}
+# The operator page draws its zones itself, so it needs no tile server.
+_OPERATOR_HEADERS: Final = {**_HEADERS, "Content-Security-Policy": csp("")}
 
 
 @router.get("/operator", include_in_schema=False)
@@ -65,7 +101,7 @@ def operator_redirect() -> RedirectResponse:
 
 @router.get("/operator/", response_class=FileResponse, summary="The operator page (HTML)")
 def operator_page() -> FileResponse:
-    return FileResponse(STATIC / "operator.html", media_type="text/html", headers=_HEADERS)
+    return FileResponse(STATIC / "operator.html", media_type="text/html", headers=_OPERATOR_HEADERS)
 
 
 @router.get("/operator/static/{name}", response_class=FileResponse, responses={404: {}})
@@ -75,4 +111,16 @@ def operator_static(
     path = STATIC / name
     if not path.is_file():
         raise HTTPException(404, detail=f"no file {name}")
-    return FileResponse(path, media_type=_OPERATOR_TYPES[name], headers=_HEADERS)
+    return FileResponse(path, media_type=_OPERATOR_TYPES[name], headers=_OPERATOR_HEADERS)
+
+
+@router.get("/crew/config.json", summary="The crew map's settings: tiles and the city's bounds")
+def page_config(config: Config) -> JSONResponse:
+    b = config.bounds
+    return JSONResponse(
+        {
+            "tile_url": config.tile_url or None,
+            "tile_attribution": config.tile_attribution,
+            "bounds": [[b.min_lat, b.min_lon], [b.max_lat, b.max_lon]],
+        }
+    )

@@ -110,8 +110,9 @@ def test_crew_logs_in_acknowledges_and_resolves_on_a_phone(hub: Hub, browser: An
     assert "m bort" in cards.first.inner_text()
     # Due times are shown in Stockholm time (SLA 24 h from 21:00 UTC = 22:00 CET next day).
     assert "Åtgärda senast: 2026-12-16 22:00" in cards.first.inner_text()
-    assert page.locator("#map circle").count() == 4  # three tickets and "you are here"
-    assert "3 öppna ärenden" in page.locator("#map").get_attribute("aria-label")
+    assert page.locator("#live-map .pin").count() == 3  # three tickets, far enough apart
+    assert page.locator("#live-map path.you").count() == 1  # "you are here"
+    assert "3 öppna ärenden" in page.locator("#live-map").get_attribute("aria-label")
 
     # Touch targets: at least 44 x 44 CSS px (WCAG 2.5.5).
     for button in page.locator("button:visible").all():
