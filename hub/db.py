@@ -401,3 +401,18 @@ class DeviceCommand(Base):
     done_at: Mapped[datetime | None] = mapped_column(index=True)
     ok: Mapped[bool | None] = mapped_column(Boolean)
     message: Mapped[str] = mapped_column(String(500), default="")
+
+
+class AssetHour(Base):
+    """Seconds one asset spent in one state value in one UTC hour (``hub/followup``)."""
+
+    __tablename__ = "asset_hours"
+    asset: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(primary_key=True, index=True)
+    field: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    site: Mapped[str] = mapped_column(String(64), index=True)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    amount: Mapped[float] = mapped_column(Float, default=0.0)
+    count: Mapped[int] = mapped_column(Integer, default=0)
