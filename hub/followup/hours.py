@@ -15,7 +15,9 @@ What the follow-up figures need, per asset and UTC hour, as ``(field, value) -> 
 ==============  =====================================================================
 
 A reading holds its value until the next reading of that field, for at most ``hold_s``
-(sample and hold, as the day-burn figure). The same readings always give the same rows,
+or 2.5 times the gap since the field's reading before (so slow sensors are not "unknown"
+between samples), never more than an hour; the caller gives readings from an hour before
+the range so values held into it are seen. The same readings always give the same rows,
 so recomputing an hour replaces it with an identical one.
 """
 
@@ -33,6 +35,10 @@ from trygg.sun import is_dark
 HOUR_MS: Final = 3_600_000
 MINUTE_MS: Final = 60_000
 HOLD_S: Final = 300.0
+# A sensor sampled every 15 minutes is not unknown between samples: a reading holds for
+# HOLD_GAPS times the gap before it (at least HOLD_S, at most MAX_HOLD_MS).
+HOLD_GAPS: Final = 2.5
+MAX_HOLD_MS: Final = HOUR_MS
 MAINS_V: Final = 230.0
 TEXT_FIELDS: Final = ("powerState", "levelOfService", "levelOfServiceQueue")
 
@@ -86,11 +92,15 @@ class _Series:
     def __init__(self, obs: Sequence[Obs], hold_ms: int) -> None:
         self.t = [o.t_ms for o in obs]
         self.v = [o.v for o in obs]
-        self.hold_ms = hold_ms
+        gaps = [0, *(b - a for a, b in itertools.pairwise(self.t))]
+        self.hold = [max(hold_ms, min(int(HOLD_GAPS * g), MAX_HOLD_MS)) for g in gaps]
+
+    def held_until(self) -> list[int]:
+        return [t + h for t, h in zip(self.t, self.hold, strict=True)]
 
     def at(self, t_ms: int) -> Value | None:
         i = bisect.bisect_right(self.t, t_ms) - 1
-        if i < 0 or t_ms - self.t[i] >= self.hold_ms:
+        if i < 0 or t_ms - self.t[i] >= self.hold[i]:
             return None
         return self.v[i]
 
@@ -177,11 +187,8 @@ def asset_hours(
         by_field.setdefault(o.field, []).append(o)
     series = {name: _Series(seen, hold_ms) for name, seen in by_field.items()}
     cuts = set(range(start_ms, end_ms + 1, HOUR_MS))
-    for seen in by_field.values():
-        for o in seen:
-            for t in (o.t_ms, o.t_ms + hold_ms):
-                if start_ms < t < end_ms:
-                    cuts.add(t)
+    for one in series.values():
+        cuts.update(t for t in (*one.t, *one.held_until()) if start_ms < t < end_ms)
     if info.kind == "streetlight":
         cuts.update(range(start_ms, end_ms, MINUTE_MS))
     acc: dict[tuple[int, str, str], list[float]] = {}
