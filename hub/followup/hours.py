@@ -67,7 +67,8 @@ class AssetInfo:
     fire_c: float = 70.0
     healthy_score: float = 0.6
     collect_drop: float = 0.3
-    min_current_a: float = 0.05
+    min_current_a: float = 0.02
+    dark_below_deg: float = -6.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +129,7 @@ def _classes(
             lit = "lit"
         else:
             lit = "unlit"
-        dark = "Dark" if is_dark(info.lat, info.lon, _utc(t_ms)) else "Day"
+        dark = "Dark" if is_dark(info.lat, info.lon, _utc(t_ms), info.dark_below_deg) else "Day"
         watts = (kw or 0.0) * 1000.0 if lit == "lit" else 0.0
         out.append(("lamp", lit + dark, watts))
     elif info.kind == "bin":

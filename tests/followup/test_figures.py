@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hub.followup.figures import TicketFacts, graffiti_within_24h, nearest_rank, report, repairs
+from hub.followup.figures import TicketFacts, graffiti_within_24h, nearest_rank, repairs, report
 from hub.followup.hours import HOUR_MS, AssetInfo, HourRow, Obs, asset_hours
 from hub.followup.periods import parse_period
 from trygg.sun import is_dark
