@@ -416,3 +416,13 @@ class AssetHour(Base):
     seconds: Mapped[float] = mapped_column(Float, default=0.0)
     amount: Mapped[float] = mapped_column(Float, default=0.0)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PlaceRow(Base):
+    """A named place and its GeoJSON polygon (``hub/places.py``)."""
+
+    __tablename__ = "places"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    geometry: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime]

@@ -1,4 +1,5 @@
-"""hourly state durations and event counts per asset, kept for the follow-up figures
+"""hourly state durations and event counts per asset, kept for the follow-up figures;
+named places with their polygons
 
 Revision ID: 0005_followup
 Revises: 0004_public_comments
@@ -32,9 +33,18 @@ def upgrade() -> None:
     op.create_index("ix_asset_hours_hour", "asset_hours", ["hour"])
     op.create_index("ix_asset_hours_kind", "asset_hours", ["kind"])
     op.create_index("ix_asset_hours_site", "asset_hours", ["site"])
+    op.create_table(
+        "places",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("geometry", sa.JSON(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("places")
     op.drop_index("ix_asset_hours_site", table_name="asset_hours")
     op.drop_index("ix_asset_hours_kind", table_name="asset_hours")
     op.drop_index("ix_asset_hours_hour", table_name="asset_hours")
