@@ -43,8 +43,10 @@ def remove_place(s: Session, name: str) -> None:
     if row is None:
         raise PlaceError(f"no place called {name!r}")
     s.delete(row)
+    s.flush()
 
 
 def place_assets(s: Session, place: Place) -> frozenset[str]:
     """The assets now inside the place's polygon."""
-    return assets_in(place, s.execute(select(Asset.id, Asset.lat, Asset.lon)).tuples())
+    rows = s.execute(select(Asset.id, Asset.lat, Asset.lon))
+    return assets_in(place, ((a, float(lat), float(lon)) for a, lat, lon in rows))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.api import deadletters, devices, metrics, tickets, users, webhooks
+from hub.api import deadletters, devices, followup, metrics, tickets, users, webhooks
 from hub.api.client_ip import ClientAddress, parse_networks
 from hub.api.config import ApiConfig
 from hub.api.deps import HubContext, RunningIngest
@@ -62,6 +62,7 @@ def create_app(
     app.include_router(webhooks.router, prefix="/api/v1")
     app.include_router(devices.router, prefix="/api/v1")
     app.include_router(deadletters.router, prefix="/api/v1")
+    app.include_router(followup.router, prefix="/api/v1")
     app.include_router(metrics.router)
     app.include_router(health_router)
     app.include_router(open311_router)

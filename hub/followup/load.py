@@ -36,7 +36,7 @@ def ticket_facts(s: Session, *, start_ms: int, end_ms: int) -> list[TicketFacts]
             sla_due_ms=to_ms(t.sla_due) if t.sla_due else None,
             reopened=t.reopen_count,
         )
-        for t, site in s.execute(q).tuples()
+        for t, site in s.execute(q)
     ]
 
 
