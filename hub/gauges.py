@@ -26,9 +26,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.dayburn import DayBurnWriter
-from hub.followup.history import HistoryWriter
 from hub.db import Alarm, Asset, Device, Ticket, TicketHistory
 from hub.db import Counter as CounterRow
+from hub.followup.history import HistoryWriter
 from hub.influx import Influx, InfluxError
 from hub.lineproto import point
 from hub.tickets import OPEN_STATUSES
