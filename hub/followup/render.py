@@ -86,6 +86,11 @@ class Table:
     title: str
     header: tuple[str, ...]
     rows: tuple[tuple[Cell, ...], ...]
+    # Columns holding shares (0..1); in two-period tables the row's label says instead.
+    share_cols: tuple[int, ...] = ()
+
+    def is_share(self, row: tuple[Cell, ...], col: int, lang: str) -> bool:
+        return col in self.share_cols if self.share_cols else is_share(str(row[0]), lang)
 
 
 def _labels(lang: str) -> dict[str, str]:
@@ -123,23 +128,15 @@ def tables(r: Report, lang: str = "sv") -> list[Table]:
     before = {x.kind: x for x in prev.repairs}
     rep_rows: list[tuple[Cell, ...]] = []
     for x in cur.repairs:
+        rep_rows.append((x.kind, cur.period, *(getattr(x, f) for f in fields)))
         p = before.get(x.kind)
-        rep_rows.append(
-            (
-                x.kind,
-                *(getattr(x, f) for f in fields),
-                *(getattr(p, f) if p else None for f in fields),
-            )
-        )
+        rep_rows.append((x.kind, prev.period, *(getattr(p, f) if p else None for f in fields)))
     repairs = Table(
         "repairs",
         t["repairs"],
-        (
-            t["kind"],
-            *(f"{t[f]} {cur.period}" for f in fields),
-            *(f"{t[f]} {prev.period}" for f in fields),
-        ),
+        (t["kind"], t["period"], *(t[f] for f in fields)),
         tuple(rep_rows),
+        share_cols=(2 + fields.index("within_sla"),),
     )
     bins = Table(
         "bins",
@@ -183,7 +180,7 @@ def to_csv(r: Report, lang: str = "sv") -> str:
     return out.getvalue()
 
 
-def _fmt(v: Cell, none: str, share: bool) -> str:
+def fmt_cell(v: Cell, none: str, share: bool) -> str:
     if v is None:
         return none
     if isinstance(v, float):
@@ -191,7 +188,7 @@ def _fmt(v: Cell, none: str, share: bool) -> str:
     return str(v)
 
 
-def _is_share(label: str, lang: str) -> bool:
+def is_share(label: str, lang: str) -> bool:
     t = _labels(lang)
     return any(
         label.startswith(t[k])
@@ -215,9 +212,9 @@ def _table_html(tb: Table, lang: str) -> str:
     body = []
     for row in tb.rows:
         label = str(row[0])
-        share = _is_share(label, lang)
         cells = "".join(
-            f"<td>{html.escape(_fmt(v, none, share))} {_bar(v) if share and i == 1 else ''}</td>"
+            f"<td>{html.escape(fmt_cell(v, none, tb.is_share(row, i, lang)))} "
+            f"{_bar(v) if tb.is_share(row, i, lang) and i == 1 else ''}</td>"
             for i, v in enumerate(row[1:], start=1)
         )
         body.append(f"<tr><th>{html.escape(label)}</th>{cells}</tr>")
@@ -247,7 +244,8 @@ def to_html(r: Report, lang: str = "sv") -> str:
 
 
 def render(r: Report, fmt: str, lang: str = "sv") -> str:
-    """The report as ``json``, ``csv`` or ``html``; ValueError for another format."""
+    """The report as ``json``, ``csv`` or ``html`` text (``pdf``: :mod:`hub.followup.pdf`);
+    ValueError for another format."""
     if fmt == "json":
         return to_json(r)
     if fmt == "csv":

@@ -11,6 +11,7 @@ import pytest
 
 from hub.followup.figures import Report, TicketFacts, report
 from hub.followup.hours import HOUR_MS, HourRow
+from hub.followup.pdf import to_pdf
 from hub.followup.periods import parse_period
 from hub.followup.render import render, tables
 
@@ -75,3 +76,12 @@ def test_unknown_format_or_language_is_refused() -> None:
         render(_report(), "pdf")
     with pytest.raises(ValueError, match="language"):
         render(_report(), "html", "fi")
+
+
+def test_pdf_is_a_pdf_with_the_title_and_every_page_drawn() -> None:
+    data = to_pdf(_report(), "sv")
+    assert data.startswith(b"%PDF-")
+    assert b"%%EOF" in data[-16:]
+    assert b"Uppf" in data  # the title, in the document's metadata
+    with pytest.raises(ValueError, match="language"):
+        to_pdf(_report(), "fi")
