@@ -53,16 +53,16 @@ def load_hours(
     s: Session, *, start_ms: int, end_ms: int, kinds: Sequence[str] | None = None
 ) -> list[HourRow]:
     """Stored rows for the hours in ``[start_ms, end_ms)``, optionally of some kinds."""
-    q = select(AssetHour).where(
-        AssetHour.hour >= from_ms(start_ms), AssetHour.hour < from_ms(end_ms)
-    )
+    t = AssetHour.__table__.c
+    q = select(
+        t.asset, t.kind, t.site, t.hour, t.field, t.value, t.seconds, t.amount, t.count
+    ).where(t.hour >= from_ms(start_ms), t.hour < from_ms(end_ms))
     if kinds is not None:
-        q = q.where(AssetHour.kind.in_(list(kinds)))
+        q = q.where(t.kind.in_(list(kinds)))
+    # Plain rows, not ORM objects: a year of a city is millions of rows.
     return [
-        HourRow(
-            r.asset, r.kind, r.site, to_ms(r.hour), r.field, r.value, r.seconds, r.amount, r.count
-        )
-        for r in s.scalars(q)
+        HourRow(a, k, site, to_ms(h), f, v, sec, amt, n)
+        for a, k, site, h, f, v, sec, amt, n in s.execute(q)
     ]
 
 
