@@ -2,7 +2,7 @@
 
 Called once a minute from the gauges loop. Each call stores at most one whole UTC hour:
 the first not yet stored that ended ``settle_s`` ago (so late readings have arrived). The
-hour's readings and the hour before it (so values held into the hour are seen) are read
+hour's readings and the two hours before it (so values held into the hour are seen) are read
 back per asset kind, turned into rows by :func:`hub.followup.hours.asset_hours` for every
 known asset (a silent asset gets its silent hour), and stored replacing that hour; the
 hour after it is remembered in ``counters``. A failure leaves the mark, so the next call
@@ -126,7 +126,8 @@ class HistoryWriter:
             return 0
         obs: dict[str, list[Obs]] = {}
         for kind in sorted({a.kind for a in assets}):
-            q = readings_query(kind, start - MAX_HOLD_MS, start + HOUR_MS)
+            # Two holds back: the first reading seen then has its own gap known too.
+            q = readings_query(kind, start - 2 * MAX_HOLD_MS, start + HOUR_MS)
             obs.update(obs_by_asset(await self.influx.query(q)))
         rows = await asyncio.to_thread(_rows, assets, obs, start)
         await asyncio.to_thread(self._store, start, rows, now_ms)

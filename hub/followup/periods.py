@@ -15,6 +15,10 @@ from zoneinfo import ZoneInfo
 
 STOCKHOLM: Final = ZoneInfo("Europe/Stockholm")
 HOUR_MS: Final = 3_600_000
+# Asked-for periods lie in these years (no device predates 2000); a Period itself may reach
+# back a century so that the period before any of them is still one.
+FIRST_YEAR: Final = 2000
+LAST_YEAR: Final = 2200
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$", re.IGNORECASE)
@@ -42,6 +46,8 @@ class Period:
     def __post_init__(self) -> None:
         if self.last < self.first:
             raise ValueError(f"period ends ({self.last}) before it starts ({self.first})")
+        if self.first.year < FIRST_YEAR - 100 or self.last.year > LAST_YEAR:
+            raise ValueError(f"period {self.first}..{self.last}: years {FIRST_YEAR}..{LAST_YEAR}")
 
     @property
     def days(self) -> int:
@@ -101,6 +107,9 @@ def parse_period(text: str) -> Period:
     """``2026-03`` (month), ``2026-Q1``, ``2026-T2`` (tertial), ``2026`` (year) or
     ``2026-03-01..2026-03-31`` (days, both included). ValueError names what is wrong."""
     s = text.strip()
+    year = re.match(r"^(\d{4})(-|$)", s)
+    if year and not FIRST_YEAR <= int(year[1]) <= LAST_YEAR and ".." not in s:
+        raise ValueError(f"period {text!r}: years {FIRST_YEAR}..{LAST_YEAR}")
     if m := _MONTH.match(s):
         months, first = 1, date(int(m[1]), int(m[2]), 1) if 1 <= int(m[2]) <= 12 else None
     elif m := _QUARTER.match(s):
@@ -126,6 +135,8 @@ def between(first: str, last: str) -> Period:
         a, b = date.fromisoformat(first.strip()), date.fromisoformat(last.strip())
     except ValueError as exc:
         raise ValueError(f"not a date range: {first!r}..{last!r}") from exc
+    if a.year < FIRST_YEAR or b.year > LAST_YEAR:
+        raise ValueError(f"period {a}..{b}: years {FIRST_YEAR}..{LAST_YEAR}")
     p = Period(a, b, f"{a}..{b}")
     months = _calendar_months(p)
     return Period(a, b, _name(a, months)) if months else p
