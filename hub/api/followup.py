@@ -89,10 +89,8 @@ def followup_report(
     """The figures as ``trygg report --format json`` gives them (400: a bad period, 404: no
     such place)."""
     try:
-        p = parse_period(period)
-    except ValueError as exc:
-        raise HTTPException(400, detail=str(exc)) from exc
-    try:
-        return build_report(db, p, place=place).as_dict()
+        return build_report(db, parse_period(period), place=place).as_dict()
     except PlaceError as exc:
         raise HTTPException(404, detail=str(exc)) from exc
+    except ValueError as exc:
+        raise HTTPException(400, detail=str(exc)) from exc

@@ -19,6 +19,7 @@ HOUR_MS: Final = 3_600_000
 # back a century so that the period before any of them is still one.
 FIRST_YEAR: Final = 2000
 LAST_YEAR: Final = 2200
+MAX_DAYS: Final = 10 * 366
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$", re.IGNORECASE)
@@ -137,6 +138,8 @@ def between(first: str, last: str) -> Period:
         raise ValueError(f"not a date range: {first!r}..{last!r}") from exc
     if a.year < FIRST_YEAR or b.year > LAST_YEAR:
         raise ValueError(f"period {a}..{b}: years {FIRST_YEAR}..{LAST_YEAR}")
+    if (b - a).days >= MAX_DAYS:
+        raise ValueError(f"period {a}..{b}: at most {MAX_DAYS} days")
     p = Period(a, b, f"{a}..{b}")
     months = _calendar_months(p)
     return Period(a, b, _name(a, months)) if months else p
