@@ -40,6 +40,7 @@ HOLD_S: Final = 300.0
 HOLD_GAPS: Final = 2.5
 MAX_HOLD_MS: Final = HOUR_MS
 MAINS_V: Final = 230.0
+VALUE_MAX: Final = 32
 TEXT_FIELDS: Final = ("powerState", "levelOfService", "levelOfServiceQueue")
 
 Value = float | int | bool | str
@@ -119,7 +120,8 @@ def _classes(
     for name in TEXT_FIELDS:
         if name in series:
             v = series[name].at(t_ms)
-            out.append((name, v if isinstance(v, str) else "unknown", 0.0))
+            # The column holds 32 characters; a device's free text must not block the hour.
+            out.append((name, v[:VALUE_MAX] if isinstance(v, str) else "unknown", 0.0))
     if info.kind == "streetlight":
         state = series["powerState"].at(t_ms) if "powerState" in series else None
         kw = _num(series["activePower"].at(t_ms)) if "activePower" in series else None

@@ -109,3 +109,11 @@ def test_no_readings_is_a_silent_unknown_hour() -> None:
     rows = asset_hours(LAMP, [], start_ms=NIGHT, end_ms=NIGHT + HOUR_MS)
     assert _seconds(rows, "reporting", "silent") == pytest.approx(3600.0)
     assert _seconds(rows, "lamp", "unknownDark") == pytest.approx(3600.0)
+
+
+def test_a_long_text_state_is_cut_to_the_column() -> None:
+    obs = [Obs(NIGHT + i * MIN, "powerState", "x" * 200) for i in range(60)]
+    rows = asset_hours(LAMP, obs, start_ms=NIGHT, end_ms=NIGHT + HOUR_MS)
+    (state,) = [r for r in rows if r.field == "powerState"]
+    assert state.value == "x" * 32
+    assert state.seconds == pytest.approx(3600.0)
