@@ -1,4 +1,5 @@
-"""``trygg hub`` and ``trygg hub-settings`` (found by trygg.cli through the entry points)."""
+"""``trygg hub`` and ``trygg hub-settings`` (found by trygg.cli through the entry points), and
+the follow-up's ``trygg places`` and ``trygg report``."""
 
 from __future__ import annotations
 
@@ -63,3 +64,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--output", "-o", help="write to this file instead of standard output")
     p.set_defaults(func=cmd_settings)
+
+    from hub.followup.cli import register as register_followup
+
+    register_followup(sub)

@@ -1,4 +1,4 @@
-"""``trygg places`` and ``trygg report`` (found by trygg.cli through the entry points).
+"""``trygg places`` and ``trygg report`` (added by the hub area's ``hub.cli.register``).
 
 Both open the hub database at ``--database-url`` (default: ``TRYGG_DATABASE_URL``, else
 the hub's default) and migrate it to the newest schema first, as the hub does.
