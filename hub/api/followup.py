@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from hub.api import errors
 from hub.api.deps import Context, DbSession
 from hub.api.security import Admin, Operator
+from hub.api.text import Line
 from hub.followup.load import build_report
 from hub.followup.periods import parse_period
 from hub.places import PlaceError, make_place
@@ -23,7 +24,7 @@ PlaceName = Annotated[str, Path(min_length=1, max_length=63)]
 
 class PlaceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kind: str
+    kind: Line
     geometry: dict[str, Any]
 
 
