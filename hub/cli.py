@@ -1,4 +1,5 @@
-"""``trygg hub`` and ``trygg hub-settings`` (found by trygg.cli through the entry points)."""
+"""``trygg hub`` and ``trygg hub-settings`` (found by trygg.cli through the entry points), and
+the follow-up's ``trygg places`` and ``trygg report``."""
 
 from __future__ import annotations
 
@@ -68,6 +69,8 @@ def register(sub: Subcommands) -> None:
 
     from hub import admin_cli
     from hub.backup.cli import register as register_backup
+    from hub.followup.cli import register as register_followup
 
     admin_cli.register(sub)
     register_backup(sub)
+    register_followup(sub)

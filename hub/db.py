@@ -458,3 +458,26 @@ class RegistryVersion(Base):
     __tablename__ = "registry_version"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, default=0)
+class AssetHour(Base):
+    """Seconds one asset spent in one state value in one UTC hour (``hub/followup``)."""
+
+    __tablename__ = "asset_hours"
+    asset: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(primary_key=True, index=True)
+    field: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    site: Mapped[str] = mapped_column(String(64), index=True)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    amount: Mapped[float] = mapped_column(Float, default=0.0)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PlaceRow(Base):
+    """A named place and its GeoJSON polygon (``hub/places.py``)."""
+
+    __tablename__ = "places"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    geometry: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime]

@@ -8,7 +8,8 @@ written at least once even across a crash, and a re-write lands on the very same
 time in microseconds plus the row id modulo 1000, so two changes in one millisecond stay
 two points. Gauges: open tickets by kind, priority and area; SLA breaches by kind; devices
 online/offline; bins forecast full; asset state and the sun per site; and with them, lamps'
-day-burning time and energy since the last write (``hub/dayburn.py``).
+day-burning time and energy since the last write (``hub/dayburn.py``), and each finished
+hour of every asset's states into SQL for the follow-up figures (``hub/followup``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hub.dayburn import DayBurnWriter
 from hub.db import Alarm, Asset, Device, Ticket, TicketHistory
 from hub.db import Counter as CounterRow
+from hub.followup.history import HistoryWriter
 from hub.influx import Influx, InfluxError
 from hub.lineproto import point
 from hub.tickets import OPEN_STATUSES
@@ -178,6 +180,7 @@ class Gauges:
         self.events_written = 0
         self.gauges_written = 0
         self.dayburn = DayBurnWriter(sessions=sessions, influx=influx)
+        self.history = HistoryWriter(sessions=sessions, influx=influx)
 
     def _pending(self) -> tuple[int, list[str]]:
         with self.sessions() as s:
@@ -224,7 +227,8 @@ class Gauges:
         lines = gauge_lines(await asyncio.to_thread(snap), to_ms(now))
         await self.influx.write("\n".join(lines).encode(), precision="ms")
         self.gauges_written += 1
-        return len(lines) + await self.dayburn.write(to_ms(now))
+        burnt = await self.dayburn.write(to_ms(now))
+        return len(lines) + burnt + await self.history.write(to_ms(now))
 
     async def run(self, stop: asyncio.Event, *, events_s: float, gauges_s: float) -> None:
         """Events every ``events_s``, gauges every ``gauges_s`` (wall seconds)."""

@@ -11,6 +11,7 @@ from hub.api import (
     alerts,
     deadletters,
     devices,
+    followup,
     metrics,
     ticket_stream,
     tickets,
@@ -80,6 +81,7 @@ def create_app(
     app.include_router(admin.router, prefix="/api/v1")
     app.include_router(devices.router, prefix="/api/v1")
     app.include_router(deadletters.router, prefix="/api/v1")
+    app.include_router(followup.router, prefix="/api/v1")
     app.include_router(metrics.router)
     app.include_router(health_router)
     app.include_router(open311_router)

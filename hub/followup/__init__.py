@@ -1,0 +1,1 @@
+"""Follow-up: hourly history that lasts, and the figures the city reports per period."""
