@@ -21,6 +21,8 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from trygg.cli import Subcommands
+
 EXIT_REFUSED = 1
 EXIT_DATABASE = 3
 
@@ -302,7 +304,7 @@ def do_audit(s: Session, args: argparse.Namespace, now: datetime) -> int:
 # ---- the parser ----------------------------------------------------------------------
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: Subcommands) -> None:
     """Add ``trygg admin`` and its groups to ``sub``."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -316,7 +318,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     groups = admin.add_subparsers(dest="admin_group", required=True)
 
     def leaf(
-        parent: argparse._SubParsersAction[argparse.ArgumentParser],
+        parent: Subcommands,
         name: str,
         action: Action,
         text: str,

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub.alert_delivery.dispatch import Dispatcher
+from hub.alert_delivery.setup import build_dispatcher
 from hub.alerts.events import Bus
 from hub.alerts.model import Alert
 from hub.alerts.watch import CrowdWatch, WatchConfig
-from hub.alert_delivery.dispatch import Dispatcher
-from hub.alert_delivery.setup import build_dispatcher
 from hub.api import create_app
 from hub.attention_monitor import AttentionMonitor
 from hub.cert_watch import CertWatch

@@ -68,9 +68,11 @@ def register(sub: Subcommands) -> None:
     p.set_defaults(func=cmd_settings)
 
     from hub import admin_cli
+    from hub.alerts.cli import register as register_events
     from hub.backup.cli import register as register_backup
     from hub.followup.cli import register as register_followup
 
     admin_cli.register(sub)
+    register_events(sub)
     register_backup(sub)
     register_followup(sub)

@@ -458,6 +458,8 @@ class RegistryVersion(Base):
     __tablename__ = "registry_version"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class AssetHour(Base):
     """Seconds one asset spent in one state value in one UTC hour (``hub/followup``)."""
 

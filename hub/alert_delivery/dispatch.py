@@ -23,7 +23,7 @@ from hub import retry
 from hub.alert_delivery import escalation, mail, webhook
 from hub.alert_delivery.cap import CapSource
 from hub.alert_delivery.notice import AlertNotice, NoticeError
-from hub.webhooks import backoff
+from trygg.backoff import delay
 from trygg.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -166,8 +166,8 @@ class Dispatcher:
             except mail.MailError as exc:
                 if attempt == self.retry_attempts:
                     break
-                wait = backoff(
-                    attempt, base_s=self.retry_base_s, cap_s=self.retry_cap_s, rnd=self.rng()
+                wait = delay(
+                    attempt - 1, base_s=self.retry_base_s, cap_s=self.retry_cap_s, rnd=self.rng()
                 )
                 log.info(
                     "alert %s mail attempt %d failed (%s); next in %.1fs",

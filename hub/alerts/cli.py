@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from trygg.cli import Subcommands
+
 
 def _sessions(args: argparse.Namespace) -> Any:
     from hub.db import open_database
@@ -118,7 +120,7 @@ def cmd_events(args: argparse.Namespace) -> int:
         return 0
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: Subcommands) -> None:
     """Add ``trygg events`` to ``sub``."""
     p = sub.add_parser("events", help="events (matches, concerts) whose phases sharpen alerts")
     p.add_argument("--database-url", help="the hub's database (default: TRYGG_DATABASE_URL)")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hub.backup.errors import BackupError
+from trygg.cli import Subcommands
 
 if TYPE_CHECKING:
     from hub.backup.run import Sources
@@ -105,7 +106,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: Subcommands) -> None:
     p = sub.add_parser(
         "backup", help="back up the hub: SQL, InfluxDB 1.x, PKI and configuration files"
     )

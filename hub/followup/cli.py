@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from trygg.cli import Subcommands
+
 DEFAULT_URL = "sqlite:///state/hub.sqlite"
 
 
@@ -100,7 +102,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: Subcommands) -> None:
     """Add ``places`` and ``report``; each sets ``func=<callable(args) -> int>``."""
     p = sub.add_parser("places", help="named places (squares, stations, districts, arenas)")
     p.add_argument("--database-url")
