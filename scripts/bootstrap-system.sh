@@ -12,8 +12,6 @@ packages=(
   postgresql
   # the crew-page browser test: Chromium, and libatomic for Playwright's bundled node
   chromium libatomic1
-  # the crew page's map and accessibility-check libraries come from the npm registry
-  npm
   # certificates for devices and the broker; the production-shaped compose file's checker
   openssl docker-compose
   # the compose stack's TLS proxy, run by tests/deploy (nginx, envsubst, curl)
@@ -27,6 +25,9 @@ need=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
+# The crew page's map and accessibility-check libraries come from the npm registry; a
+# Node.js from elsewhere (NodeSource) brings its own npm and conflicts with Debian's.
+command -v npm >/dev/null || need+=(npm)
 if [ ${#need[@]} -eq 0 ]; then
   echo "system packages: all present"
   exit 0
