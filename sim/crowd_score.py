@@ -111,9 +111,19 @@ def crowd_alerts(
                 "delay_s": (hit.raised_at - inj.at).total_seconds() if hit else None,
             }
         )
+
+    def in_surge(a: AlertView) -> bool:
+        # A surge past F also overfills its zone and rises fast: those alerts are its signs too.
+        return any(
+            a.zone in inj.assets
+            and inj.at - EARLY_SLACK <= a.raised_at
+            and (inj.clear_at is None or a.raised_at <= inj.clear_at + LATE_GRACE)
+            for inj in surges
+        )
+
     rest = [a for a in pool if a.id not in used]
-    situations = [a for a in rest if truth(a.zone, a.raised_at)]
-    false = [a for a in rest if not truth(a.zone, a.raised_at)]
+    situations = [a for a in rest if in_surge(a) or truth(a.zone, a.raised_at)]
+    false = [a for a in rest if not (in_surge(a) or truth(a.zone, a.raised_at))]
     delays = [d for f in found if (d := f["delay_s"]) is not None]
     detected = sum(1 for f in found if f["alert"] is not None)
     return {
