@@ -40,6 +40,7 @@ def acl(devices: Iterable[str], *, hub_user: str) -> str:
         )
         lines.append(f"topic read {c.topic_for(device, c.Kind.CMD)}")
         lines.append(f"topic read {c.topic_for(device, c.Kind.ACK)}")
+        lines.append(f"topic read {c.topic_for(device, c.Kind.CERT)}")
         lines.append(f"topic read {c.HUB_STATE_TOPIC}")
         lines.append("")
     return "\n".join(lines)

@@ -16,7 +16,7 @@ from trygg.cli import Subcommands
 
 
 def _provision(args: argparse.Namespace) -> int:
-    from edge.pki import PkiError
+    from trygg.pki import PkiError
     from edge.provision import Provisioner, ProvisionError
 
     p = Provisioner(

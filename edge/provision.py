@@ -2,7 +2,7 @@
 
 Layout of the secrets folder (never in the repository)::
 
-    ca/                 the fleet CA (edge.pki): ca.key, ca.crt, index.txt, crl.pem
+    ca/                 the fleet CA (trygg.pki): ca.key, ca.crt, index.txt, crl.pem
     broker/             server.key/.crt, passwd, acl, crl.pem  (what Mosquitto reads)
     hub/password        the hub's broker password
     devices/<id>/       <id>.key, <id>.crt, password
@@ -31,7 +31,7 @@ import yaml
 
 from edge import broker_files
 from edge.config import ConfigError, load_device_config, load_fleet
-from edge.pki import Pki
+from trygg.pki import Pki
 from trygg.certs import Crl, common_name, crl_needs_resign
 
 log = logging.getLogger(__name__)

@@ -22,6 +22,7 @@ from hub.alerts.model import Alert
 from hub.alerts.watch import CrowdWatch, WatchConfig
 from hub.api import create_app
 from hub.attention_monitor import AttentionMonitor
+from hub.cert_signer import CertSigner
 from hub.cert_watch import CertWatch
 from hub.command_sender import CommandSender
 from hub.db import SqlTimeouts, open_database
@@ -224,6 +225,9 @@ class Hub:
         spawn("rules", lambda: self.rules.run(stop, every_s=self.settings.tick_s))
         certs = CertWatch.from_settings(self.settings, sessions=self.sessions, clock=self.clock)
         spawn("certificates", lambda: certs.run(stop))
+        signer = CertSigner.from_settings(self.settings, sessions=self.sessions, clock=self.clock)
+        if signer is not None:
+            spawn("cert-signer", lambda: signer.run(stop))
         sender = CommandSender(
             sessions=self.sessions,
             clock=self.clock,

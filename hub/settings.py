@@ -145,6 +145,20 @@ class HubSettings(FrozenSettings):
     cert_check_s: float = Field(
         default=3600.0, gt=0, description="Period of the certificate check."
     )
+    cert_issuing_dir: str = Field(
+        default="",
+        description="The issuing CA folder with which the hub signs poles' renewed "
+        "certificates (docs/certificates.md); empty: the hub signs nothing.",
+    )
+    cert_lifetime_days: float = Field(
+        default=365.0, gt=0, le=825, description="Validity of a certificate the hub signs."
+    )
+    cert_request_gap_s: float = Field(
+        default=60.0, ge=0, description="At most one certificate request per device this often."
+    )
+    cert_sign_gap_s: float = Field(
+        default=86_400.0, ge=0, description="At most one signed certificate per device this often."
+    )
     # Supervision and timeouts (docs/supervision.md).
     influx_timeout_s: float = Field(
         default=30.0,

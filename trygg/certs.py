@@ -11,6 +11,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
 CRL_RESIGN_FRACTION: Final = 0.5  # re-sign a CRL once half of its validity has passed
+# Renew a certificate once half of its life is gone: the hub's warning (30 days before the
+# end) then means renewal has been failing for a long time, not that it has not begun.
+RENEW_FRACTION: Final = 0.5
+FLEET_CURVE: Final = "prime256v1"  # the only key type the fleet signs
 CERT_WARN: Final = timedelta(days=30)
 CERT_CRITICAL: Final = timedelta(days=7)
 
@@ -32,6 +36,35 @@ class Crl:
     issuer: str
     last_update: datetime
     next_update: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A certificate signing request whose self-signature checked out."""
+
+    subject: str  # RFC 2253
+    curve: str  # the EC key's curve, "" for another key type
+
+
+def renewal_due(
+    not_before: datetime, not_after: datetime, now: datetime, *, fraction: float = RENEW_FRACTION
+) -> bool:
+    """True once less than ``fraction`` of the certificate's validity is left (or it has
+    expired, or ``now`` is before it began: a clock that jumped back renews rather than
+    trusts a certificate it cannot date)."""
+    if now >= not_after or now < not_before:
+        return True
+    return not_after - now < (not_after - not_before) * fraction
+
+
+def request_refusal(request: Request, *, device: str) -> str | None:
+    """Why the hub must not sign ``request`` for ``device``, or None when it may: the
+    subject must be exactly ``CN=<device>`` and the key EC P-256."""
+    if request.subject != f"CN={device}":
+        return f"subject {request.subject[:120]!r} is not CN={device}"
+    if request.curve != FLEET_CURVE:
+        return f"key must be EC {FLEET_CURVE}, not {request.curve or 'another type'!r}"
+    return None
 
 
 def crl_needs_resign(

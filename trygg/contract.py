@@ -11,9 +11,11 @@ Topics (``{d}`` is the device id, which must equal the payload's ``device``)::
     trygg/v1/dev/{d}/data     device -> hub  QoS 1; a batch of readings (from the outbox)
     trygg/v1/dev/{d}/event    device -> hub  QoS 1; a batch of events (from the outbox)
     trygg/v1/dev/{d}/cmdres   device -> hub  QoS 1; the result of a command
+    trygg/v1/dev/{d}/csr      device -> hub  QoS 1; a request to sign the device's new key
     trygg/v1/dev/{d}/cmd      hub -> device  QoS 1; a command (QoS 0 for the hub's rebirth
                                              requests, repeated while the gap is open)
     trygg/v1/dev/{d}/ack      hub -> device  QoS 0, retained; end-to-end acknowledgement
+    trygg/v1/dev/{d}/cert     hub -> device  QoS 1; the signed certificate, or why not
     trygg/v1/hub/state        hub -> all     retained; hub online or not
 
 Delivery guarantee. ``seq`` is assigned once, when a message enters the device's durable
@@ -88,9 +90,13 @@ class Kind(StrEnum):
     CMD_RESULT = "cmdres"
     CMD = "cmd"
     ACK = "ack"
+    CSR = "csr"
+    CERT = "cert"
 
 
-DEVICE_TO_HUB: Final = frozenset({Kind.BIRTH, Kind.STATE, Kind.DATA, Kind.EVENT, Kind.CMD_RESULT})
+DEVICE_TO_HUB: Final = frozenset(
+    {Kind.BIRTH, Kind.STATE, Kind.DATA, Kind.EVENT, Kind.CMD_RESULT, Kind.CSR}
+)
 
 
 class AssetKind(StrEnum):
@@ -306,13 +312,49 @@ class Ack(_Model):
     ts: EpochMs
 
 
+# PEM text only: base64 lines between the markers, nothing before or after.
+_B64_LINES: Final = r"[A-Za-z0-9+/=\n]{1,4096}"
+CSR_PATTERN: Final = (
+    rf"^-----BEGIN CERTIFICATE REQUEST-----\n{_B64_LINES}-----END CERTIFICATE REQUEST-----\n?$"
+)
+CHAIN_PATTERN: Final = (
+    rf"^(-----BEGIN CERTIFICATE-----\n{_B64_LINES}-----END CERTIFICATE-----\n){{1,3}}$"
+)
+RequestId = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")]
+
+
+class CertRequest(_Model):
+    """A device asks the hub to sign a key it made itself (the key never leaves it)."""
+
+    v: Literal[1] = 1
+    device: DeviceId
+    id: RequestId
+    csr: str = Field(pattern=CSR_PATTERN, max_length=4096, description="PEM request")
+    ts: EpochMs
+
+
+class CertReply(_Model):
+    """The hub's answer to a :class:`CertRequest`: the certificate and its issuing CA, or
+    the reason it refused."""
+
+    v: Literal[1] = 1
+    device: DeviceId
+    id: RequestId
+    ok: bool
+    chain: str | None = Field(
+        default=None, pattern=CHAIN_PATTERN, max_length=12288, description="PEM, leaf first"
+    )
+    reason: Line = Field(default="", max_length=300)
+    ts: EpochMs
+
+
 class HubState(_Model):
     v: Literal[1] = 1
     online: bool
     ts: EpochMs
 
 
-Message = Birth | State | Data | Events | Command | CommandResult | Ack
+Message = Birth | State | Data | Events | Command | CommandResult | Ack | CertRequest | CertReply
 
 MODELS: Final[dict[Kind, type[_Model]]] = {
     Kind.BIRTH: Birth,
@@ -322,6 +364,8 @@ MODELS: Final[dict[Kind, type[_Model]]] = {
     Kind.CMD: Command,
     Kind.CMD_RESULT: CommandResult,
     Kind.ACK: Ack,
+    Kind.CSR: CertRequest,
+    Kind.CERT: CertReply,
 }
 # The models' own compiled validators, called directly: a TypeAdapter around each model
 # adds a Python wrapper call per message on the hub's hot path.

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from trygg.certs import Certificate, Crl, fields, parse_openssl_time
+from trygg.certs import Certificate, Crl, Request, fields, parse_openssl_time
 
 
 class OpensslError(RuntimeError):
@@ -86,3 +86,40 @@ def read_crl(path: Path) -> Crl:
         )
     except (KeyError, ValueError) as exc:
         raise OpensslError(f"{path}: unexpected openssl crl output ({exc})") from exc
+
+
+def new_key_and_request(key: Path, csr: Path, common_name: str) -> None:
+    """A new EC P-256 key at ``key`` (mode 0600) and a request for ``common_name`` signed
+    with it at ``csr``."""
+    run(
+        "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={common_name}",
+    )  # fmt: skip
+    key.chmod(0o600)
+
+
+def read_request(path: Path) -> Request:
+    """The subject and key of the PEM certificate request at ``path``, after checking its
+    self-signature; OpensslError for anything that is not a well-signed request."""
+    out = run("req", "-in", str(path), "-noout", "-verify", "-nameopt", "RFC2253", "-subject")
+    info = run("req", "-in", str(path), "-noout", "-text")
+    subject = fields(out).get("subject")
+    if subject is None:
+        raise OpensslError(f"{path}: no subject in the request")
+    curve = next(
+        (line.split(":", 1)[1].strip() for line in info.splitlines() if "ASN1 OID:" in line), ""
+    )
+    return Request(subject=subject, curve=curve)
+
+
+def public_key(path: Path, *, private: bool = False) -> str:
+    """The public key (PEM) of the certificate at ``path``, or of the private key there."""
+    if private:
+        return run("pkey", "-in", str(path), "-pubout")
+    return run("x509", "-in", str(path), "-noout", "-pubkey")
+
+
+def verify_chain(ca_file: Path, chain: Path) -> None:
+    """Check that the first certificate in ``chain`` leads, through the others there, to a
+    CA in ``ca_file``, valid now; OpensslError with openssl's reason otherwise."""
+    run("verify", "-CAfile", str(ca_file), "-untrusted", str(chain), str(chain))

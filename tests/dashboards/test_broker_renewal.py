@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from edge.pki import Pki
+from trygg.pki import Pki
 from edge.provision import Provisioner
 from tests.edge.secure import lamp_assets
 from tests.needs import need_binary
