@@ -16,8 +16,8 @@ from trygg.cli import Subcommands
 
 
 def _provision(args: argparse.Namespace) -> int:
-    from trygg.pki import PkiError
     from edge.provision import Provisioner, ProvisionError
+    from trygg.pki import PkiError
 
     p = Provisioner(
         config_dir=Path(args.config_dir),

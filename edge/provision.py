@@ -31,8 +31,8 @@ import yaml
 
 from edge import broker_files
 from edge.config import ConfigError, load_device_config, load_fleet
-from trygg.pki import Pki
 from trygg.certs import Crl, common_name, crl_needs_resign
+from trygg.pki import Pki
 
 log = logging.getLogger(__name__)
 
