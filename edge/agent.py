@@ -25,6 +25,7 @@ from edge.config import DeviceConfig, load_device_config
 from edge.drivers.base import Driver, DriverError, Sample, SimFaults
 from edge.link import Link
 from edge.outbox import Outbox
+from edge.renewer import renewer_for
 from edge.safety import FireLimits, SafetyWatch
 from edge.sampler import Policy, Sampler
 from edge.stats import AgentStats
@@ -80,7 +81,12 @@ class Agent:
         self.faults = faults
         self.commands = Commands(self, device_id=config.id, clock=clock, outbox=self.outbox)
         self.link = Link(
-            self, outbox=self.outbox, commands=self.commands, stats=self.stats, password=password
+            self,
+            outbox=self.outbox,
+            commands=self.commands,
+            stats=self.stats,
+            password=password,
+            renewer=renewer_for(config, clock=clock, state_dir=self.state_dir),
         )
         self._clock_synced = clock_synced or (lambda: True)
         self._watchdog = watchdog or (lambda: None)

@@ -19,6 +19,7 @@ from trygg.contract import DEVICE_ID_PATTERN, AssetKind, Line, Value
 __all__ = [
     "AssetConfig",
     "BrokerConfig",
+    "CertificateConfig",
     "ConfigError",
     "DeviceConfig",
     "OutboxConfig",
@@ -52,6 +53,19 @@ class BrokerConfig(_Frozen):
     keepalive_s: int = Field(default=60, ge=5, le=3600)
     reconnect_min_s: float = Field(default=1.0, gt=0)
     reconnect_max_s: float = Field(default=120.0, gt=0)
+
+
+class CertificateConfig(_Frozen):
+    """Renewing the pole's broker certificate through the hub (docs/certificates.md)."""
+
+    renew: bool = Field(default=True, description="renew through the hub when TLS is used")
+    renew_fraction: float = Field(
+        default=0.5, gt=0, lt=1, description="renew once this share of the validity is left"
+    )
+    check_s: float = Field(default=3600.0, gt=0, description="how often to look at the dates")
+    retry_s: float = Field(
+        default=3600.0, gt=0, description="ask again after a refusal or no answer this long"
+    )
 
 
 class OutboxConfig(_Frozen):
@@ -105,6 +119,7 @@ class DeviceConfig(_Frozen):
     state_dir: Path = Path("/var/lib/trygg")
     broker: BrokerConfig = BrokerConfig()
     outbox: OutboxConfig = OutboxConfig()
+    certificate: CertificateConfig = CertificateConfig()
     assets: list[AssetConfig] = Field(default_factory=list)
     cameras: list[CameraConfig] = Field(default_factory=list)
 

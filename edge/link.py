@@ -20,6 +20,7 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 
 from edge.config import DeviceConfig
 from edge.outbox import Outbox
+from edge.renewer import Renewer
 from edge.stats import AgentStats
 from trygg import contract as c
 from trygg.aio import wait_event
@@ -84,6 +85,8 @@ class LinkState:
     rewind: bool = False  # re-send from ``acked``; the pump applies it between windows
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     cut: asyncio.Event = field(default_factory=asyncio.Event)  # set: drop the link now
+    # set: end the session cleanly and connect again (with a renewed certificate)
+    reconnect: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class Link:
@@ -95,8 +98,11 @@ class Link:
         commands: CommandHandler,
         stats: AgentStats,
         password: str | None,
+        renewer: Renewer | None = None,
     ) -> None:
         self._device = device
+        self._renewer = renewer
+        self._entered = False
         self.state = LinkState()
         self._outbox = outbox
         self._commands = commands
@@ -126,6 +132,10 @@ class Link:
 
     def settings(self) -> MqttSettings:
         b = self._device.config.broker
+        cert_file, key_file = b.cert_file, b.key_file
+        if self._renewer is not None:
+            creds = self._renewer.credentials()
+            cert_file, key_file = creds.cert, creds.key
         return MqttSettings(
             host=b.host,
             port=b.port,
@@ -133,8 +143,8 @@ class Link:
             username=b.username or (self._device.config.id if self._password else None),
             password=self._password,
             ca_file=b.ca_file,
-            cert_file=b.cert_file,
-            key_file=b.key_file,
+            cert_file=cert_file,
+            key_file=key_file,
             keepalive_s=b.keepalive_s,
         )
 
@@ -151,10 +161,14 @@ class Link:
         """Connect, serve, reconnect with jittered exponential back-off until ``stop``."""
         broker = self._device.config.broker
         retry = Backoff(broker.reconnect_min_s, broker.reconnect_max_s)
+        if self._renewer is not None:
+            await self._renewer.start()
         while not stop.is_set():
             if self._device.offline:
                 await self._idle(stop, 0.2)
                 continue
+            on_trial = self._renewer is not None and self._renewer.trial is not None
+            self._entered = False
             try:
                 await _unwrap(self._session(stop))
                 retry.reset()
@@ -168,6 +182,8 @@ class Link:
                     )
             except MqttError as exc:
                 log.info("%s: link down: %s", self._device.config.id, exc)
+                if on_trial and not self._entered and self._renewer is not None:
+                    await self._renewer.connect_failed()
             self.state.conn = None
             if not stop.is_set():
                 await self._idle(stop, retry.next_delay())
@@ -180,13 +196,18 @@ class Link:
         device, link = self._device, self.state
         will = Will(self._topic(c.Kind.STATE), device.state_message(online=False))
         async with Connection(self.settings(), will=will) as conn:
+            self._entered = True
+            if self._renewer is not None:
+                await self._renewer.connected()
             self._stats.connects += 1
             link.conn = conn
             link.cut.clear()
+            link.reconnect.clear()
             link.sent_upto = link.acked = max(link.acked, self._outbox.low - 1)
-            await conn.subscribe(
-                self._topic(c.Kind.ACK), self._topic(c.Kind.CMD), c.HUB_STATE_TOPIC
-            )
+            topics = [self._topic(c.Kind.ACK), self._topic(c.Kind.CMD), c.HUB_STATE_TOPIC]
+            if self._renewer is not None:
+                topics.append(self._topic(c.Kind.CERT))
+            await conn.subscribe(*topics)
             await conn.publish(
                 self._topic(c.Kind.STATE), device.state_message(online=True), retain=True
             )
@@ -197,14 +218,20 @@ class Link:
                 recv = tg.create_task(self._receive(conn), name="receive")
                 stopping = tg.create_task(stop.wait(), name="stop")
                 cut = tg.create_task(link.cut.wait(), name="cut")
-                await asyncio.wait([pump, recv, stopping, cut], return_when=asyncio.FIRST_COMPLETED)
+                again = tg.create_task(link.reconnect.wait(), name="reconnect")
+                tasks = [pump, recv, stopping, cut, again]
+                if self._renewer is not None:
+                    tasks.append(tg.create_task(self._renew(conn, self._renewer), name="renew"))
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                 if stop.is_set() and not link.cut.is_set():
                     await self._drain(conn)
                     await conn.publish(
                         self._topic(c.Kind.STATE), device.state_message(online=False), retain=True
                     )
-                for task in (pump, recv, stopping, cut):
+                for task in tasks:
                     task.cancel()
+            if link.reconnect.is_set() and not stop.is_set():
+                raise MqttError("reconnecting with the renewed certificate")
             if link.cut.is_set():
                 _abort(conn)
                 raise MqttError("link cut (device offline)")
@@ -214,6 +241,14 @@ class Link:
                     if conn.disconnected.done()
                     else "session ended"
                 )
+
+    async def _renew(self, conn: MqttSession, renewer: Renewer) -> None:
+        """Publish a certificate request whenever one is due."""
+        while True:
+            request = await renewer.request()
+            if request is not None:
+                await conn.publish(self._topic(c.Kind.CSR), request)
+            await asyncio.sleep(renewer.check_s)
 
     async def publish_birth(self, conn: MqttSession) -> None:
         birth = await self._device.io(self._device.birth_message)
@@ -305,6 +340,9 @@ class Link:
                 # the window moved and more is waiting; with nothing to send the pump sleeps
                 # on (it sees the progress when it next wakes, before any re-send)
                 link.wake.set()
+        elif topic == self._topic(c.Kind.CERT) and self._renewer is not None:
+            if await self._renewer.reply(payload):
+                link.reconnect.set()
         elif topic == self._topic(c.Kind.CMD):
             result, rebirth = await self._commands.handle(payload)
             if rebirth:
