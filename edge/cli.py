@@ -2,7 +2,7 @@
 
 ``trygg edge --config FILE`` (the Pi's process), ``trygg vision health|crowd`` (on-pole
 vision tools, numbers only), ``trygg provision device|revoke|renew|retire ID``,
-``trygg provision broker|renew-broker|crl`` (see docs/certificates.md) and
+``trygg provision broker|renew-broker|crl|issuing-ca|maintain`` (see docs/certificates.md) and
 ``trygg edge-check FILE...`` (validate device files without running anything).
 """
 
@@ -49,6 +49,20 @@ def _provision(args: argparse.Namespace) -> int:
             files = p.renew_broker()
             out(f"broker: new certificate {files.certfile}\n")
             reload_broker = True
+        elif args.action == "issuing-ca":
+            folder = p.issuing_ca()
+            out(f"issuing CA in {folder}: point the hub's TRYGG_CERT_ISSUING_DIR at it\n")
+            reload_broker = True
+        elif args.action == "maintain":
+            done = p.maintain()
+            verb = "re-signed" if done.crl.resigned else "still fresh"
+            out(f"crl: {verb}, valid until {done.crl.crl.next_update.isoformat()}\n")
+            if done.broker_renewed:
+                out("broker: certificate renewed\n")
+            for note in done.notes:
+                out(f"attention: {note}\n")
+            copied = _copy_if_changed(p.secrets / "broker" / "crl.pem", args.copy_to)
+            reload_broker = done.broker_changed or copied
         elif args.action == "crl":
             status = p.crl(force=args.force)
             verb = "re-signed" if status.resigned else "still fresh"
@@ -140,13 +154,18 @@ def register(sub: Subcommands) -> None:
     crowd_cli.add_parser(vsub)
 
     p = sub.add_parser("provision", help="device identity, broker credentials and ACL")
-    p.add_argument("action", choices=[*_NEEDS_ID, "broker", "renew-broker", "crl"])
+    p.add_argument(
+        "action",
+        choices=[*_NEEDS_ID, "broker", "renew-broker", "crl", "issuing-ca", "maintain"],
+    )
     p.add_argument("id", nargs="?", help="device id (for " + ", ".join(_NEEDS_ID) + ")")
     p.add_argument("--config-dir", default="firmware-config")
     p.add_argument("--secrets", default="state/pki", help="CA, keys and broker files")
     p.add_argument("--broker-host", default="localhost", help="name in the broker certificate")
     p.add_argument("--force", action="store_true", help="crl: re-sign even if still fresh")
-    p.add_argument("--copy-to", help="crl: also keep this copy of the broker's CRL up to date")
+    p.add_argument(
+        "--copy-to", help="crl, maintain: also keep this copy of the broker's CRL up to date"
+    )
     p.add_argument(
         "--hup-pid-file",
         help="send SIGHUP to the broker with this pid file when its files changed",

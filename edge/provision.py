@@ -3,6 +3,7 @@
 Layout of the secrets folder (never in the repository)::
 
     ca/                 the fleet CA (trygg.pki): ca.key, ca.crt, index.txt, crl.pem
+    issuing/            the issuing CA under it, whose key the hub signs renewals with
     broker/             server.key/.crt, passwd, acl, crl.pem  (what Mosquitto reads)
     hub/password        the hub's broker password
     devices/<id>/       <id>.key, <id>.crt, password
@@ -31,13 +32,15 @@ import yaml
 
 from edge import broker_files
 from edge.config import ConfigError, load_device_config, load_fleet
-from trygg.certs import Crl, common_name, crl_needs_resign
+from trygg.certs import Crl, common_name, crl_needs_resign, renewal_due
 from trygg.pki import Pki
 
 log = logging.getLogger(__name__)
 
 HUB_USER = broker_files.HUB_USER
 PI_ETC = Path("/etc/trygg")
+# the broker's certificate is renewed with a third of its life left (275 of 825 days)
+MAINTAIN_FRACTION = 1 / 3
 
 
 class ProvisionError(RuntimeError):
@@ -49,6 +52,17 @@ class CrlStatus:
     crl: Crl
     resigned: bool  # the CA signed a new CRL now
     broker_changed: bool  # the broker's copy changed (Mosquitto must be sent SIGHUP)
+
+
+@dataclass(frozen=True, slots=True)
+class Maintained:
+    crl: CrlStatus
+    broker_renewed: bool
+    notes: tuple[str, ...]  # what needs a person, in words
+
+    @property
+    def broker_changed(self) -> bool:
+        return self.crl.broker_changed or self.broker_renewed
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +82,7 @@ class Provisioner:
         self.config_dir = config_dir
         self.secrets = secrets_dir
         self.pki = Pki(secrets_dir / "ca")
+        self.issuing = Pki(secrets_dir / "issuing")
         self.broker_host = broker_host
 
     # ---- state ---------------------------------------------------------------------
@@ -179,6 +194,9 @@ class Provisioner:
             self.pki.revoke(crt, now=now)
             archive.mkdir(parents=True, exist_ok=True)
             shutil.move(str(crt), archive / crt.name)  # kept for audit; the key is destroyed
+        for renewed in self.issuing.issued_to(device) if self.issuing.exists() else []:
+            # what the hub signed when the pole renewed itself
+            self.issuing.revoke(renewed, now=now)
         shutil.rmtree(folder, ignore_errors=True)
         (self.secrets / "bundles" / f"{device}.tar.gz").unlink(missing_ok=True)
         revoked = self._revoked() | {device}
@@ -202,9 +220,20 @@ class Provisioner:
         self.pki.revoke(kept, now=now)
         return self.broker(now=now)
 
+    def issuing_ca(self, *, now: datetime | None = None) -> Path:
+        """Create the issuing CA under the fleet CA (once) and add its CRL to the broker's;
+        returns its folder, which the hub's ``TRYGG_CERT_ISSUING_DIR`` names."""
+        now = now or _utcnow()
+        self.pki.ensure_ca(now=now)
+        if self.issuing.ensure_issuing(self.pki, now=now):
+            log.info("issuing CA created in %s", self.issuing.folder)
+        self.broker(now=now)
+        return self.issuing.folder
+
     def crl(self, *, now: datetime | None = None, force: bool = False) -> CrlStatus:
-        """Re-sign the CRL when less than half its validity is left (or ``force``), and
-        bring the broker's copy up to date. Never creates a CA: ProvisionError without one."""
+        """Re-sign the CRL (and the issuing CA's) when less than half its validity is left
+        (or ``force``), and bring the broker's copy up to date. Never creates a CA:
+        ProvisionError without one."""
         now = now or _utcnow()
         if not self.pki.exists():
             raise ProvisionError(f"no CA in {self.pki.folder}: run `trygg provision broker` first")
@@ -212,15 +241,39 @@ class Provisioner:
         resigned = force or crl_needs_resign(current, now)
         if resigned:
             current = self.pki.update_crl(now=now)
+        if self.issuing.exists() and (force or crl_needs_resign(self.issuing.current_crl(), now)):
+            self.issuing.update_crl(now=now)
+            resigned = True
         assert current is not None  # update_crl read it back, or it was readable
         out = self.secrets / "broker" / "crl.pem"
-        text = self.pki.crl.read_text()
+        text = self._crl_bundle()
         changed = not out.exists() or out.read_text() != text
         if changed:
             out.parent.mkdir(parents=True, exist_ok=True)
             _atomic_write(out, text)
         self._publish()
         return CrlStatus(crl=current, resigned=resigned, broker_changed=changed)
+
+    def maintain(self, *, now: datetime | None = None) -> Maintained:
+        """What a timer runs daily: the CRLs re-signed when half their life is gone, and the
+        broker's certificate renewed once a third of its life is left. What it cannot do
+        alone (a CA near its end) is returned as notes."""
+        now = now or _utcnow()
+        status = self.crl(now=now)
+        broker = self.secrets / "broker" / "broker.crt"
+        renewed = False
+        if broker.exists():
+            cert = Pki.certificate(broker)
+            if renewal_due(cert.not_before, cert.not_after, now, fraction=MAINTAIN_FRACTION):
+                self.renew_broker(now=now)
+                renewed = True
+        notes = []
+        for name, pki in (("fleet CA", self.pki), ("issuing CA", self.issuing)):
+            if pki.exists():
+                cert = Pki.certificate(pki.ca_crt)
+                if renewal_due(cert.not_before, cert.not_after, now, fraction=MAINTAIN_FRACTION):
+                    notes.append(f"{name} expires {cert.not_after:%Y-%m-%d}: plan its rollover")
+        return Maintained(crl=status, broker_renewed=renewed, notes=tuple(notes))
 
     def _issue_broker(self, *, now: datetime, host: str | None = None) -> None:
         host = host or self.broker_host
@@ -270,10 +323,18 @@ class Provisioner:
         )
         _atomic_write(files.passwd, broker_files.password_file(hashes), mode=0o640)
         _atomic_write(files.acl, broker_files.acl(devices, hub_user=HUB_USER))
-        _atomic_write(files.crlfile, self.pki.crl.read_text())
+        _atomic_write(files.crlfile, self._crl_bundle())
         self._publish()
         log.info("broker files: %d device(s), %d revoked", len(devices), len(revoked))
         return files
+
+    def _crl_bundle(self) -> str:
+        """The CRLs Mosquitto checks: the fleet CA's, and the issuing CA's (a certificate
+        the hub signed is refused when its issuer's CRL is missing)."""
+        text = self.pki.crl.read_text()
+        if self.issuing.exists() and self.issuing.crl.exists():
+            text += self.issuing.crl.read_text()
+        return text
 
     def _publish(self) -> None:
         """Copies of every certificate and the CRL, without keys, in ``public/``: what the
@@ -286,6 +347,8 @@ class Provisioner:
             public / "ca.crt": self.pki.ca_crt,
             public / "crl.pem": self.pki.crl,
             public / "broker.crt": self.secrets / "broker" / "broker.crt",
+            public / "issuing-ca.crt": self.issuing.ca_crt,
+            public / "issuing-crl.pem": self.issuing.crl,
         }
         devices = self.secrets / "devices"
         if devices.exists():
