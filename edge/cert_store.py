@@ -19,6 +19,7 @@ import logging
 import os
 import secrets
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,7 +77,8 @@ class CertStore:
         """A new key (never leaves this folder) and the request for it."""
         self.generations.mkdir(parents=True, exist_ok=True)
         self.folder.chmod(0o700)
-        folder = self.generations / f"{secrets.token_hex(6)}.pending"
+        # named in the order they were made, which is the order pruning goes by
+        folder = self.generations / f"{time.time_ns():020d}-{secrets.token_hex(3)}.pending"
         folder.mkdir(mode=0o700)
         csr = folder / "device.csr"
         new_key_and_request(folder / KEY, csr, common_name)
@@ -123,7 +125,7 @@ class CertStore:
 
     def _prune(self, *, keep: Path) -> None:
         done = [p for p in self.generations.iterdir() if not p.name.endswith(".pending")]
-        done.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+        done.sort(key=lambda p: p.name, reverse=True)
         for old in [p for p in done if p != keep][KEEP - 1 :]:
             shutil.rmtree(old, ignore_errors=True)
 

@@ -216,3 +216,43 @@ def test_encode_ack_edges() -> None:
     for device in ("pole-0001\n", "Pole-0001", "p", "pole 1", 'pole"1'):
         with pytest.raises(ValidationError):
             c.encode_ack(device=device, seq=1, ts=T0)
+
+
+_CSR = "-----BEGIN CERTIFICATE REQUEST-----\nTUlJQg==\n-----END CERTIFICATE REQUEST-----\n"
+_CRT = "-----BEGIN CERTIFICATE-----\nTUlJQg==\n-----END CERTIFICATE-----\n"
+
+
+@pytest.mark.parametrize(
+    ("csr", "reason"),
+    [
+        (_CSR, None),
+        ("rm -rf /", "schema"),
+        (_CSR.replace("TUlJQg==", "TUlJ Qg=="), "schema"),  # a space: not base64
+        (_CSR + "trailing", "schema"),
+        (_CRT, "schema"),  # a certificate, not a request
+        (_CSR.replace("TUlJQg==", "A" * 5000), "schema"),  # oversized
+    ],
+)
+def test_certificate_requests_carry_pem_and_nothing_else(csr: str, reason: str | None) -> None:
+    raw = json.dumps(
+        {"device": "pole-0001", "id": "r-1", "csr": csr, "ts": 1_800_000_000_000}
+    ).encode()
+    topic = c.topic_for("pole-0001", c.Kind.CSR)
+    if reason is None:
+        _, kind, message = c.decode_device_message(topic, raw)
+        assert (kind, message.csr) == (c.Kind.CSR, csr)
+    else:
+        with pytest.raises(c.ContractError) as err:
+            c.decode_device_message(topic, raw)
+        assert err.value.reason == reason
+
+
+def test_certificate_replies_travel_hub_to_device_only() -> None:
+    reply = c.CertReply(
+        device="pole-0001", id="r-1", ok=True, chain=_CRT + _CRT, ts=1_800_000_000_000
+    )
+    assert c.decode(c.Kind.CERT, c.encode(reply)) == reply
+    assert c.Kind.CERT not in c.DEVICE_TO_HUB
+    assert c.Kind.CSR in c.DEVICE_TO_HUB
+    with pytest.raises(c.ContractError):
+        c.decode_device_message(c.topic_for("pole-0001", c.Kind.CERT), c.encode(reply))
