@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from trygg.pki import Pki
 from edge.provision import Provisioner
 from tests.edge.secure import lamp_assets
 from tests.needs import need_binary
+from trygg.pki import Pki
 from trygg.stack import free_port
 
 pytestmark = pytest.mark.integration
