@@ -1,4 +1,4 @@
-"""A scenario's readings in virtual time, as the poles would have sent them. Pure.
+"""A scenario's readings in virtual time, as the poles would have sent them (no I/O).
 
 Every driver of the city (the edge's lamp twins, the world-driven bins and cameras) is read
 at its own interval on a grid from the scenario's start, with the driver faults set and
@@ -52,13 +52,16 @@ def _drivers(scenario: Scenario, faults: CityFaults, rates: Rates) -> list[tuple
 def samples(
     scenario: Scenario,
     *,
-    rates: Rates = Rates(),
+    rates: Rates | None = None,
     kinds: Collection[AssetKind] = (AssetKind.STREETLIGHT, AssetKind.BIN, AssetKind.CAMERA),
 ) -> Iterator[Taken]:
-    """Every reading of the scenario from its start to its end (included), oldest first.
-    ValueError if a driver's interval is not a whole number of the grid's step."""
+    """Every reading of the scenario from its start to its end (included), oldest first,
+    at ``rates`` (the fleet's defaults if None). ValueError if a driver's interval is not a
+    whole number of the shortest one."""
     faults = CityFaults()
-    drivers = [(dev, d) for dev, d in _drivers(scenario, faults, rates) if d.kind in kinds]
+    drivers = [
+        (dev, d) for dev, d in _drivers(scenario, faults, rates or Rates()) if d.kind in kinds
+    ]
     step_s = int(min(d.interval_s for _, d in drivers))
     for _, d in drivers:
         if d.interval_s % step_s:

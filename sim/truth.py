@@ -54,7 +54,9 @@ def device_outages(injections: Iterable[Injection]) -> dict[str, list[Window]]:
     for inj in injections:
         if inj.fault == "device_offline":
             for dev in inj.devices:
-                out.setdefault(dev, []).append(_window(inj, datetime.max.replace(tzinfo=inj.at.tzinfo)))
+                out.setdefault(dev, []).append(
+                    _window(inj, datetime.max.replace(tzinfo=inj.at.tzinfo))
+                )
     return out
 
 
@@ -140,6 +142,7 @@ class Truth:
     wasted_kwh: float
     bins: int
     bin_full_s: Span
+    bin_full_edges: int  # times a bin may have become full or stopped being so
     fires: int
     collections: Span
     camera_healthy: float | None
@@ -199,55 +202,83 @@ def repairs(
     return tuple(out)
 
 
+@dataclass(frozen=True, slots=True)
+class _Bin:
+    """One bin's level as the world fills it, a ``full`` fault and its crew included."""
+
+    world: World
+    place: str
+    busy: float
+    volume_m3: float
+    key: int
+    full: tuple[Window, ...]
+
+    def fill(self, t: datetime) -> float:
+        emptied = max((w[1] for w in self.full if w[1] <= t), default=None)
+        level = self.world.fill(
+            place=self.place,
+            busy=self.busy,
+            volume_m3=self.volume_m3,
+            key=self.key,
+            when=t,
+            emptied_at=emptied,
+        )
+        return max(level, FULL) if during(self.full, t) else level
+
+
+@dataclass(frozen=True, slots=True)
+class _BinTruth:
+    bins: int
+    full_s: Span
+    full_edges: int
+    fires: int
+    collections: Span
+
+
 def _bin_truth(
-    scenario: Scenario, faults: Mapping[str, list[tuple[str, Window]]], grid: list[datetime],
-    step_s: int, start: datetime, end: datetime,
-) -> tuple[int, Span, int, Span]:
-    """Bins, seconds full, fires and collections within ``[start, end)``."""
-    world: World = scenario.world
+    scenario: Scenario, faults: Mapping[str, list[tuple[str, Window]]], grid: list[datetime]
+) -> _BinTruth:
+    """Bins, seconds full, fires and collections on ``grid`` (a regular one)."""
+    step_s = (grid[1] - grid[0]).total_seconds() if len(grid) > 1 else 0.0
+    start, end = grid[0], grid[-1] + timedelta(seconds=step_s)
     busy_of = {s.slug: s.busy for s in SQUARES}
     full_lo = full_hi = 0.0
-    fires = 0
-    coll_lo = coll_hi = 0
-    n = 0
+    n = fires = edges = coll_lo = coll_hi = 0
     for _dev, a in scenario.city.assets():
         if a.kind != AssetKind.BIN:
             continue
         n += 1
         mine = faults.get(a.id, [])
-        full_w = [w for f, w in mine if f == "full"]
         fires += sum(1 for f, w in mine if f == "fire" and start <= w[0] < end)
         thr = float(a.properties.get("fullnessThreshold", 0.8))
-        key = stable_key(world.seed, a.id)
-        busy = busy_of.get(a.place, 1.0)
-        volume = float(a.properties["volume"])
-
-        def fill(t: datetime, _full_w: list[Window] = full_w) -> float:
-            emptied = max((w[1] for w in _full_w if w[1] <= t), default=None)
-            level = world.fill(
-                place=a.place, busy=busy, volume_m3=volume, key=key, when=t, emptied_at=emptied
-            )
-            return max(level, FULL) if during(_full_w, t) else level
-
+        model = _Bin(
+            scenario.world,
+            a.place,
+            busy_of.get(a.place, 1.0),
+            float(a.properties["volume"]),
+            stable_key(scenario.world.seed, a.id),
+            tuple(w for f, w in mine if f == "full"),
+        )
+        was = False
         for t in grid:
-            level = fill(t)
-            if level >= thr + FILL_NOISE:
-                full_lo += step_s
-            if level >= thr - FILL_NOISE:
-                full_hi += step_s
+            level = model.fill(t)
+            full_lo += step_s if level >= thr + FILL_NOISE else 0.0
+            maybe = level >= thr - FILL_NOISE
+            full_hi += step_s if maybe else 0.0
+            edges += maybe != was
+            was = maybe
         # Emptied by a round at a full hour, or by the crew clearing a ``full`` fault.
         hour = start.replace(minute=0, second=0, microsecond=0)
         while hour < end:
-            if hour >= start and world.collected(a.place, hour):
-                before = fill(hour - timedelta(seconds=1))
-                coll_lo += before - fill(hour) >= COLLECT_DROP + FILL_NOISE
-                coll_hi += before - fill(hour) >= COLLECT_DROP - FILL_NOISE
+            if hour >= start and scenario.world.collected(a.place, hour):
+                drop = model.fill(hour - timedelta(seconds=1)) - model.fill(hour)
+                coll_lo += drop >= COLLECT_DROP + FILL_NOISE
+                coll_hi += drop >= COLLECT_DROP - FILL_NOISE
             hour += timedelta(hours=1)
-        for w in full_w:
-            if start <= w[1] < end:
-                coll_lo += 1
-                coll_hi += 1
-    return n, Span(full_lo, full_hi), fires, Span(coll_lo, coll_hi)
+        cleared = sum(1 for w in model.full if start <= w[1] < end)
+        coll_lo += cleared
+        coll_hi += cleared
+    return _BinTruth(n, Span(full_lo, full_hi), edges, fires, Span(coll_lo, coll_hi))
 
 
 def account(
@@ -293,7 +324,7 @@ def account(
             cams += 1
             bad = [w for f, w in mine if f in HEALTH_FAULTS]
             healthy += sum(step_s for t in grid if not during(down, t) and not during(bad, t))
-    n_bins, full_s, fires, collections = _bin_truth(scenario, faults, grid, step_s, start, end)
+    bins = _bin_truth(scenario, faults, grid)
     return Truth(
         hours=(end - start).total_seconds() / 3600,
         lamps=lamps,
@@ -301,10 +332,11 @@ def account(
         lamp_lit_dark_s=lit_dark,
         lamp_lit_day_s=lit_day,
         wasted_kwh=wasted_wh / 1000,
-        bins=n_bins,
-        bin_full_s=full_s,
-        fires=fires,
-        collections=collections,
+        bins=bins.bins,
+        bin_full_s=bins.full_s,
+        bin_full_edges=bins.full_edges,
+        fires=bins.fires,
+        collections=bins.collections,
         camera_healthy=healthy / (cams * len(grid) * step_s) if cams else None,
         reporting={k: heard[k] / total[k] for k in total},
         repairs=repairs(visits, start=start, end=end, sla_h=sla_h),
