@@ -26,7 +26,7 @@ SITE: Final = Variable(
 )
 STAT: Final = {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}}
 SHARE_STEPS: Final = (Step(None, "red"), Step(0.95, "yellow"), Step(0.99, "green"))
-DAY: Final = "GROUP BY time(1d) {by}fill(none) tz('Europe/Stockholm')"
+DAY: Final = "GROUP BY time(1d){by} fill(none) tz('Europe/Stockholm')"
 
 
 def _kind(kind: str) -> str:
@@ -58,7 +58,7 @@ def _stat(title: str, expr: str, kind: str | None, *, unit: str, description: st
 def _daily(title: str, expr: str, kind: str, *, description: str) -> Panel:
     q = Query(
         f"SELECT {expr} FROM {SOURCE} {where_site(_kind(kind))} "
-        + DAY.format(by=f'"{F.tag(s.TAG_SITE)}" '),
+        + DAY.format(by=f', "{F.tag(s.TAG_SITE)}"'),
         alias="$tag_site",
     )
     return Panel(

@@ -23,17 +23,20 @@ import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from dashboards.boards_followup import followup
+from dashboards.render import ALL, TimeRange, interpolate
 from hub import tickets
 from hub.contract_mirror import Reading
 from hub.db import Asset, AssetHour, open_database
 from hub.db import Counter as CounterRow
 from hub.devices import register
+from hub.followup.export import RP, FollowupExport
 from hub.followup.figures import Figures
 from hub.followup.history import WATERMARK, HistoryWriter
 from hub.followup.hours import HOUR_MS
@@ -208,8 +211,63 @@ def _check(fig: Figures, truth: Truth, scenario: Scenario) -> None:
             assert getattr(r, name) == pytest.approx(getattr(want, name), abs=1e-3), name
 
 
+async def _board(influx: Influx) -> dict[str, list[dict[str, Any]]]:
+    """Every Uppföljning panel's query over March, all sites, as Grafana would run it:
+    panel title -> the series InfluxDB returned."""
+    tr = TimeRange(utc(MARCH.start_ms), utc(MARCH.end_ms - 1))
+    out: dict[str, list[dict[str, Any]]] = {}
+    for panel in followup().panels():
+        (q,) = panel.queries
+        text = interpolate(q.text, time_range=tr, variables={"site": ALL})
+        (result,) = await influx.query(text)
+        out[panel.title] = result.get("series", [])
+    return out
+
+
+def _one(series: list[dict[str, Any]]) -> float:
+    (only,) = series
+    (row,) = only["values"]
+    return float(row[1])
+
+
+def _check_board(board: dict[str, list[dict[str, Any]]], fig: Figures, truth: Truth) -> None:
+    """The board shows the report's figures (its sums are the report's sums, so equal to
+    rounding), and so holds against the truth as the report does."""
+    light = fig.lighting
+    assert _one(board["Lamp availability"]) == pytest.approx(light.availability, abs=1e-6)
+    assert _one(board["Dark lamp-hours"]) == pytest.approx(light.dark_lamp_hours, abs=1e-3)
+    assert _one(board["Day-burning hours"]) == pytest.approx(light.day_burning_hours, abs=1e-3)
+    assert _one(board["Day-burning energy"]) == pytest.approx(light.wasted_kwh, abs=1e-3)
+    assert _one(board["Bin hours full"]) == pytest.approx(fig.bins.hours_full, abs=1e-3)
+    assert _one(board["Bin fires"]) == fig.bins.fires == truth.fires
+    assert _one(board["Collections"]) == fig.bins.collections
+    assert _one(board["Camera availability"]) == pytest.approx(fig.camera_availability, abs=1e-6)
+    per_kind = {
+        sr["tags"]["kind"]: float(sr["values"][0][1]) for sr in board["Reporting per asset kind"]
+    }
+    assert per_kind == pytest.approx(dict(fig.availability), abs=1e-6)
+    # Stockholm calendar days: 31 of them, one of 23 hours, each with a share per site.
+    for sr in board["Lamp availability per day"]:
+        assert len(sr["values"]) == 31
+    sites = {d.site for d in load(SCENARIO).city.devices if d.role == "lamp_pole"}
+    assert {sr["tags"]["site"] for sr in board["Lamp availability per site"]} == sites
+    rows = {
+        sr["tags"]["kind"]: dict(zip(sr["columns"], sr["values"][0], strict=True))
+        for sr in board["Repairs per ticket kind"]
+    }
+    assert set(rows) == {r.kind for r in truth.repairs}
+    for want in truth.repairs:
+        got = rows[want.kind]
+        assert got["resolved"] == want.resolved
+        assert got["ack median h"] == pytest.approx(want.ack_median_h, abs=1e-3)
+        assert got["ack p90 h"] == pytest.approx(want.ack_p90_h, abs=1e-3)
+        assert got["repair median h"] == pytest.approx(want.repair_median_h, abs=1e-3)
+        assert got["repair p90 h"] == pytest.approx(want.repair_p90_h, abs=1e-3)
+        assert got["within SLA"] == pytest.approx(want.within_sla)
+
+
 async def test_a_simulated_march_gives_the_simulators_own_figures(
-    stack: LocalStack, march_influx: str, scenario: Scenario, sql_url: str
+    stack: LocalStack, march_influx: str, scenario: Scenario, sql_url: str, unique: str
 ) -> None:
     sessions = open_database(sql_url)
     visits = crew_log(scenario, severity=SEVERITY)
@@ -217,11 +275,22 @@ async def test_a_simulated_march_gives_the_simulators_own_figures(
     with sessions.begin() as s:
         s.merge(CounterRow(name=WATERMARK, value=MARCH.start_ms))
     influx = Influx(url=stack.influx_url, db=march_influx)
+    figures = Influx(url=stack.influx_url, db=f"fu_{unique}")
     writer = HistoryWriter(sessions=sessions, influx=influx, settle_s=SETTLE_S)
+    export = FollowupExport(sessions=sessions, influx=figures)
     try:
+        await figures.execute(f'CREATE DATABASE "{figures.db}"')
+        await figures.execute(
+            f'CREATE RETENTION POLICY "{RP}" ON "{figures.db}" DURATION 1825d REPLICATION 1'
+        )
         for h in range(1, MARCH.hours + 1):
             assert await writer.write(MARCH.start_ms + h * HOUR_MS + int(SETTLE_S * 1000)) > 0
+        while await export.write():
+            pass
+        board = await _board(figures)
     finally:
+        await figures.execute(f'DROP DATABASE "{figures.db}"')
+        await figures.aclose()
         await influx.aclose()
     with sessions() as s:
         hours = s.scalar(select(func.count(func.distinct(AssetHour.hour))))
@@ -231,6 +300,7 @@ async def test_a_simulated_march_gives_the_simulators_own_figures(
 
     truth = account(scenario, visits, start=utc(MARCH.start_ms), end=utc(MARCH.end_ms), sla_h=SLA_H)
     _check(report.current, truth, scenario)
+    _check_board(board, report.current, truth)
     # The lamp out across the DST night took four real hours, not the wall clock's five.
     dst = next(v for v in visits if v.opened.day == 28)
     assert dst.resolved is not None
