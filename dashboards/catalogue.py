@@ -8,6 +8,7 @@ from typing import Final
 
 from dashboards.boards_assets import cameras, crowds, streetlights, waste_bins
 from dashboards.boards_city import city_overview, fleet_health
+from dashboards.boards_followup import followup
 from dashboards.model import Dashboard
 
 BUILDERS: Final[tuple[Callable[[], Dashboard], ...]] = (
@@ -17,6 +18,7 @@ BUILDERS: Final[tuple[Callable[[], Dashboard], ...]] = (
     cameras,
     crowds,
     fleet_health,
+    followup,
 )
 
 

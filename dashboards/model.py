@@ -163,6 +163,7 @@ class Dashboard:
     rows: tuple[Row, ...]
     annotations: tuple[Annotation, ...] = ()
     time_from: str = "now-24h"
+    time_to: str = "now"
     refresh: str = "1m"
     tags: tuple[str, ...] = ("trygg",)
 
@@ -222,7 +223,7 @@ class Dashboard:
             "version": 1,
             "editable": False,
             "graphTooltip": 1,
-            "time": {"from": self.time_from, "to": "now"},
+            "time": {"from": self.time_from, "to": self.time_to},
             "refresh": self.refresh,
             "templating": {"list": [v.to_json() for v in self.variables]},
             "annotations": {"list": [builtin, *(a.to_json() for a in self.annotations)]},

@@ -145,6 +145,36 @@ DAYBURN: Final = Measurement(
     (TAG_ASSET, TAG_SITE),
 )
 
+# ---- follow-up figures (hub/followup/export.py), in the five-year retention policy ---------
+ROLLUP_RP: Final = "rollup"
+# Per hour, site and asset kind, once the hour's history is stored: seconds and counts, so a
+# panel sums them over its range and divides (the figures of ``trygg report``).
+FOLLOWUP: Final = Measurement(
+    "followup",
+    "hub/followup/export.py, each hour once its asset history is stored",
+    (
+        "asset_s",
+        "heard_s",
+        "lamp_dark_s",
+        "lamp_lit_dark_s",
+        "lamp_lit_day_s",
+        "lamp_day_wh",
+        "bin_full_s",
+        "camera_s",
+        "camera_healthy_s",
+        "fires",
+        "collections",
+    ),
+    (TAG_SITE, "kind"),
+)
+# One point per resolved ticket, at its resolution: hours to acknowledge and to repair.
+FOLLOWUP_REPAIR: Final = Measurement(
+    "followup_repair",
+    "hub/followup/export.py, with the hour its ticket was resolved in",
+    ("ack_h", "repair_h", "within_sla"),
+    ("kind", TAG_SITE, "ticket"),
+)
+
 ALL: Final = (
     STREETLIGHT,
     BIN,
@@ -163,5 +193,7 @@ ALL: Final = (
     HUB_INGEST,
     SUN,
     DAYBURN,
+    FOLLOWUP,
+    FOLLOWUP_REPAIR,
 )
 BY_NAME: Final = {m.name: m for m in ALL}

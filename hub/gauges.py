@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hub.dayburn import DayBurnWriter
 from hub.db import Alarm, Asset, Device, Ticket, TicketHistory
 from hub.db import Counter as CounterRow
+from hub.followup.export import FollowupExport
 from hub.followup.history import HistoryWriter
 from hub.influx import Influx, InfluxError
 from hub.lineproto import point
@@ -181,6 +182,7 @@ class Gauges:
         self.gauges_written = 0
         self.dayburn = DayBurnWriter(sessions=sessions, influx=influx)
         self.history = HistoryWriter(sessions=sessions, influx=influx)
+        self.followup = FollowupExport(sessions=sessions, influx=influx)
 
     def _pending(self) -> tuple[int, list[str]]:
         with self.sessions() as s:
@@ -228,7 +230,8 @@ class Gauges:
         await self.influx.write("\n".join(lines).encode(), precision="ms")
         self.gauges_written += 1
         burnt = await self.dayburn.write(to_ms(now))
-        return len(lines) + burnt + await self.history.write(to_ms(now))
+        stored = await self.history.write(to_ms(now))
+        return len(lines) + burnt + stored + await self.followup.write()
 
     async def run(self, stop: asyncio.Event, *, events_s: float, gauges_s: float) -> None:
         """Events every ``events_s``, gauges every ``gauges_s`` (wall seconds)."""

@@ -22,7 +22,7 @@ import pytest
 from dashboards.catalogue import dashboards
 from dashboards.model import Dashboard, Query
 from dashboards.render import ALL, TimeRange, interpolate
-from dashboards.schema import BY_NAME, READING_KINDS
+from dashboards.schema import BY_NAME, FOLLOWUP, FOLLOWUP_REPAIR, READING_KINDS, ROLLUP_RP
 from tests.dashboards.fleet import UNPRODUCED, CityRun, run_city
 from trygg.stack import LocalStack
 
@@ -81,10 +81,13 @@ def _produced(q: Query) -> bool:
 
 def _count_query(source: str) -> str:
     name, _, kind = source.partition(":")
+    # The follow-up sums live in the five-year policy, not the default one.
+    rolled = name in (FOLLOWUP.name, FOLLOWUP_REPAIR.name)
+    where = f'"{ROLLUP_RP}"."{name}"' if rolled else f'"{name}"'
     if not kind:
-        return f'SELECT count(*) FROM "{name}"'
+        return f"SELECT count(*) FROM {where}"
     match = f"=~ {kind}" if kind.startswith("/") else f"= '{kind}'"
-    return f'SELECT count(*) FROM "{name}" WHERE "kind" {match}'
+    return f'SELECT count(*) FROM {where} WHERE "kind" {match}'
 
 
 def _values(client: httpx.Client, run: CityRun, d: Dashboard) -> dict[str, list[str]]:
