@@ -47,6 +47,7 @@ import httpx
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from bench.fleet import published
 from hub import auth
 from hub.alerts.model import Alert
 from hub.api.config import ApiConfig
@@ -333,7 +334,7 @@ async def _measure(stack: LocalStack, state: Path, opts: Options) -> dict[str, A
         if opts.agents:
             fleet = _fleet(opts.agents, opts.seed, stack, state)
             t0 = time.monotonic()
-            await _ramp(edge, fleet, opts, state)
+            await _ramp(hub, edge, fleet, opts, state)
             ramp_s = time.monotonic() - t0
         fleet_births = len(edge.births - {DEVICE})
         async with async_playwright() as pw:
@@ -352,11 +353,16 @@ async def _measure(stack: LocalStack, state: Path, opts: Options) -> dict[str, A
                 say("operator page live; announcing the zones")
                 edge.publish(c.Kind.BIRTH, _birth(zones, opts.zone_properties))
                 await until(
-                    "the hub to know the bench's zones",
+                    "the hub to know the bench's zones (hub ingest: "
+                    f"{hub.ingest.counters.readings} readings, "
+                    f"{sum(hub.ingest.counters.dead.values())} dead letters so far)",
                     lambda: all(z in hub.rules.fleet.assets for z in zones),
-                    30,
+                    120,
                 )
+                sim_log = state / "sim.log"
+                pub0 = published(sim_log) if fleet else None
                 delays = await _drive(edge, zones, arrivals, opts.alert_timeout_s)
+                pub1 = published(sim_log) if fleet else None
             finally:
                 await browser.close()
     finally:
@@ -367,7 +373,10 @@ async def _measure(stack: LocalStack, state: Path, opts: Options) -> dict[str, A
             await asyncio.to_thread(fleet.wait, 120)
         stop.set()
         await asyncio.wait_for(hub_task, timeout=60)
-    return _result(opts, delays, ramp_s=ramp_s, fleet_births=fleet_births)
+    load = None
+    if pub0 is not None and pub1 is not None and pub1[1] > pub0[1]:
+        load = round((pub1[0] - pub0[0]) / (pub1[1] - pub0[1]), 1)
+    return _result(opts, delays, ramp_s=ramp_s, fleet_births=fleet_births, fleet_msgs_per_s=load)
 
 
 def _streams(hub: Hub) -> int:
@@ -375,8 +384,11 @@ def _streams(hub: Hub) -> int:
     return hub.rules.watch.bus.subscribers
 
 
-async def _ramp(edge: Edge, fleet: subprocess.Popen[bytes], opts: Options, state: Path) -> None:
-    """Wait for the fleet's births (all of them, or give up naming how many came)."""
+async def _ramp(
+    hub: Hub, edge: Edge, fleet: subprocess.Popen[bytes], opts: Options, state: Path
+) -> None:
+    """Wait for the fleet's births at the broker, then in the hub's rules (all of them, or
+    give up naming how many came)."""
     deadline, last = time.monotonic() + opts.ramp_timeout_s, 0.0
     while len(edge.births - {DEVICE}) < opts.agents:
         if fleet.poll() is not None:
@@ -391,8 +403,25 @@ async def _ramp(edge: Edge, fleet: subprocess.Popen[bytes], opts: Options, state
             say(f"fleet: {len(edge.births - {DEVICE})}/{opts.agents} agents up")
             last = time.monotonic()
         await asyncio.sleep(0.5)
-    say(f"fleet: all {opts.agents} agents up; letting it settle 10 s")
+    say(f"fleet: all {opts.agents} agents up")
+    deadline, last = time.monotonic() + opts.ramp_timeout_s, 0.0
+    while (known := len(_known_devices(hub) - {DEVICE})) < opts.agents:
+        if time.monotonic() > deadline:
+            raise BenchError(
+                f"the hub took in the births of only {known} of {opts.agents} agents within "
+                f"{opts.ramp_timeout_s:g} s; try fewer --agents"
+            )
+        if time.monotonic() - last > 10:
+            say(f"hub: births of {known}/{opts.agents} agents taken in")
+            last = time.monotonic()
+        await asyncio.sleep(0.5)
+    say("hub: every agent's birth taken in; letting the fleet settle 10 s")
     await asyncio.sleep(10)
+
+
+def _known_devices(hub: Hub) -> set[str]:
+    """Devices whose assets the hub's rules know (from their births)."""
+    return {info.device for info in list(hub.rules.fleet.assets.values())}
 
 
 async def _drive(
@@ -459,7 +488,12 @@ def _summary(values: list[float]) -> dict[str, float | int | None]:
 
 
 def _result(
-    opts: Options, delays: list[dict[str, float | None]], *, ramp_s: float, fleet_births: int
+    opts: Options,
+    delays: list[dict[str, float | None]],
+    *,
+    ramp_s: float,
+    fleet_births: int,
+    fleet_msgs_per_s: float | None,
 ) -> dict[str, Any]:
     def col(key: str) -> list[float]:
         return [v for d in delays if (v := d[key]) is not None]
@@ -469,6 +503,7 @@ def _result(
         "agents": opts.agents,
         "agents_announced": fleet_births,
         "ramp_s": round(ramp_s, 1),
+        "fleet_msgs_per_s_while_measuring": fleet_msgs_per_s,
         "zone_properties": opts.zone_properties,
         "reading_to_page": _summary(col("reading_to_page")),
         "reading_to_webhook": _summary(col("reading_to_webhook")),
