@@ -63,6 +63,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 CHROMIUM = Path("/usr/bin/chromium")
 DEVICE = "bench-arena"
+ZONES_PER_DEVICE = 50  # the hub lets one device own at most 64 assets
 STAGES = ("reading_to_broker", "broker_to_rule", "rule_to_bus", "bus_to_page", "bus_to_webhook")
 # Logs the operator page in and notes when each alert's card first appears in its DOM.
 PAGE_JS = """
@@ -180,15 +181,14 @@ class Edge:
 
     def __init__(self, port: int, arrivals: Arrivals) -> None:
         self.arrivals, self.births = arrivals, set[str]()
-        self.zone_of_seq: dict[int, str] = {}
+        self.zone_of_seq: dict[tuple[str, int], str] = {}
+        self.seqs: dict[str, int] = {}
         self.client = paho.Client(
             CallbackAPIVersion.VERSION2, client_id="bench-edge", protocol=paho.MQTTv5
         )
         self.client.on_message = self._on_message
         self.client.connect("127.0.0.1", port)
-        self.client.subscribe(
-            [(c.subscription(c.Kind.BIRTH), 0), (c.subscription(c.Kind.DATA, DEVICE), 0)]
-        )
+        self.client.subscribe([(c.subscription(c.Kind.BIRTH), 0), (c.subscription(c.Kind.DATA), 0)])
         self.client.loop_start()
 
     def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
@@ -197,12 +197,14 @@ class Edge:
         if msg.topic.endswith("/" + c.Kind.BIRTH.value):
             self.births.add(device)
             return
-        zone = self.zone_of_seq.get(json.loads(msg.payload)["seq"])
+        if not device.startswith(DEVICE):
+            return
+        zone = self.zone_of_seq.get((device, json.loads(msg.payload)["seq"]))
         if zone is not None:
             self.arrivals.note("broker", zone, t)
 
-    def publish(self, kind: c.Kind, msg: Any) -> None:
-        info = self.client.publish(c.topic_for(DEVICE, kind), c.encode(msg), qos=1)
+    def publish(self, kind: c.Kind, msg: c.Birth | c.Data) -> None:
+        info = self.client.publish(c.topic_for(msg.device, kind), c.encode(msg), qos=1)
         info.wait_for_publish(10)
         if not info.is_published():
             raise BenchError(f"the broker did not acknowledge a {kind.value} within 10 s")
@@ -212,7 +214,18 @@ class Edge:
         self.client.loop_stop()
 
 
-def _birth(zones: list[str], zone_properties: dict[str, Any]) -> c.Birth:
+def device_of(zone: str) -> str:
+    return zone.rsplit("-crowd", 1)[0]
+
+
+def _births(zones: list[str], zone_properties: dict[str, Any]) -> list[c.Birth]:
+    by_device: dict[str, list[str]] = {}
+    for zone in zones:
+        by_device.setdefault(device_of(zone), []).append(zone)
+    return [_birth(device, zs, zone_properties) for device, zs in by_device.items()]
+
+
+def _birth(device: str, zones: list[str], zone_properties: dict[str, Any]) -> c.Birth:
     assets = [
         c.AssetInfo(
             id=z,
@@ -224,7 +237,7 @@ def _birth(zones: list[str], zone_properties: dict[str, Any]) -> c.Birth:
         for z in zones
     ]
     return c.Birth(
-        device=DEVICE,
+        device=device,
         boot=1,
         ts=to_ms(datetime.now(UTC)),
         firmware="bench",
@@ -242,7 +255,7 @@ def _surge(zone: str, seq: int) -> c.Data:
         c.Reading(asset=zone, kind=c.AssetKind.CROWD, sensor="vision", field=f, t=now, v=v)
         for f, v in (*fields, ("congested", True))
     ]
-    return c.Data(device=DEVICE, site="arena", boot=1, seq=seq, readings=readings)
+    return c.Data(device=device_of(zone), site="arena", boot=1, seq=seq, readings=readings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,7 +306,11 @@ async def _measure(stack: LocalStack, state: Path, opts: Options) -> dict[str, A
         if opts.agents
         else []
     )
-    register(hub.sessions, [(DEVICE, "arena"), *fleet_ids])
+    zones = [
+        f"{DEVICE}{i // ZONES_PER_DEVICE}-crowd{i % ZONES_PER_DEVICE}" for i in range(opts.alerts)
+    ]
+    bench_devices = sorted({device_of(z) for z in zones})
+    register(hub.sessions, [*((d, "arena") for d in bench_devices), *fleet_ids])
     now = clock.now()
     admin = auth.bootstrap_token(hub.sessions, name="bench-admin", role="admin", now=now)
     operator = auth.bootstrap_token(hub.sessions, name="bench-op", role="operator", now=now)
@@ -306,7 +323,6 @@ async def _measure(stack: LocalStack, state: Path, opts: Options) -> dict[str, A
     hook = receiver(arrivals)
     fleet: subprocess.Popen[bytes] | None = None
     base = f"http://127.0.0.1:{api_port}"
-    zones = [f"{DEVICE}-crowd{i}" for i in range(opts.alerts)]
     try:
         async with httpx.AsyncClient(base_url=base, timeout=10) as api:
 
@@ -336,7 +352,7 @@ async def _measure(stack: LocalStack, state: Path, opts: Options) -> dict[str, A
             t0 = time.monotonic()
             await _ramp(hub, edge, fleet, opts, state)
             ramp_s = time.monotonic() - t0
-        fleet_births = len(edge.births - {DEVICE})
+        fleet_births = len(_fleet_births(edge))
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(
                 executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
@@ -351,9 +367,10 @@ async def _measure(stack: LocalStack, state: Path, opts: Options) -> dict[str, A
                     "the operator page's alert stream", lambda: _streams(hub) > listeners, 15
                 )
                 say("operator page live; announcing the zones")
-                edge.publish(c.Kind.BIRTH, _birth(zones, opts.zone_properties))
+                for birth in _births(zones, opts.zone_properties):
+                    edge.publish(c.Kind.BIRTH, birth)
                 await until(
-                    "the hub to know the bench's zones (hub ingest: "
+                    "the hub to know the bench's zones (hub ingest when the wait began: "
                     f"{hub.ingest.counters.readings} readings, "
                     f"{sum(hub.ingest.counters.dead.values())} dead letters so far)",
                     lambda: all(z in hub.rules.fleet.assets for z in zones),
@@ -390,22 +407,22 @@ async def _ramp(
     """Wait for the fleet's births at the broker, then in the hub's rules (all of them, or
     give up naming how many came)."""
     deadline, last = time.monotonic() + opts.ramp_timeout_s, 0.0
-    while len(edge.births - {DEVICE}) < opts.agents:
+    while len(_fleet_births(edge)) < opts.agents:
         if fleet.poll() is not None:
             tail = (state / "sim.log").read_text(errors="replace")[-1500:]
             raise BenchError(f"the simulator exited ({fleet.returncode}):\n{tail}")
         if time.monotonic() > deadline:
             raise BenchError(
-                f"only {len(edge.births - {DEVICE})} of {opts.agents} agents announced "
+                f"only {len(_fleet_births(edge))} of {opts.agents} agents announced "
                 f"themselves within {opts.ramp_timeout_s:g} s; try fewer --agents"
             )
         if time.monotonic() - last > 10:
-            say(f"fleet: {len(edge.births - {DEVICE})}/{opts.agents} agents up")
+            say(f"fleet: {len(_fleet_births(edge))}/{opts.agents} agents up")
             last = time.monotonic()
         await asyncio.sleep(0.5)
     say(f"fleet: all {opts.agents} agents up")
     deadline, last = time.monotonic() + opts.ramp_timeout_s, 0.0
-    while (known := len(_known_devices(hub) - {DEVICE})) < opts.agents:
+    while (known := len(_fleet_only(_known_devices(hub)))) < opts.agents:
         if time.monotonic() > deadline:
             raise BenchError(
                 f"the hub took in the births of only {known} of {opts.agents} agents within "
@@ -419,6 +436,14 @@ async def _ramp(
     await asyncio.sleep(10)
 
 
+def _fleet_births(edge: Edge) -> set[str]:
+    return _fleet_only(edge.births)
+
+
+def _fleet_only(devices: set[str]) -> set[str]:
+    return {d for d in devices if not d.startswith(DEVICE)}
+
+
 def _known_devices(hub: Hub) -> set[str]:
     """Devices whose assets the hub's rules know (from their births)."""
     return {info.device for info in list(hub.rules.fleet.assets.values())}
@@ -427,13 +452,14 @@ def _known_devices(hub: Hub) -> set[str]:
 async def _drive(
     edge: Edge, zones: list[str], arrivals: Arrivals, timeout_s: float
 ) -> list[dict[str, float | None]]:
-    seq, out = 0, []
+    out = []
     for i, zone in enumerate(zones):
         first = time.time()
         deadline = time.monotonic() + timeout_s
         while not arrivals.has(zone, "page", "webhook") and time.monotonic() < deadline:
-            seq += 1
-            edge.zone_of_seq[seq] = zone
+            device = device_of(zone)
+            seq = edge.seqs[device] = edge.seqs.get(device, 0) + 1
+            edge.zone_of_seq[(device, seq)] = zone
             await asyncio.to_thread(edge.publish, c.Kind.DATA, _surge(zone, seq))
             resend = min(deadline, time.monotonic() + 1.0)
             while not arrivals.has(zone, "page", "webhook") and time.monotonic() < resend:
