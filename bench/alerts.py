@@ -159,7 +159,8 @@ async def until(what: str, check: Callable[[], bool | Awaitable[bool]], within: 
         await asyncio.sleep(0.2)
 
 
-def _fleet(agents: int, seed: int, stack: LocalStack, state: Path) -> subprocess.Popen[bytes]:
+def _fleet(opts: Options, stack: LocalStack, state: Path) -> subprocess.Popen[bytes]:
+    agents, seed = opts.agents, opts.seed
     scenario = state / "load.yaml"
     scenario.write_text(
         f"name: load\nseed: {seed}\n"
@@ -168,6 +169,7 @@ def _fleet(agents: int, seed: int, stack: LocalStack, state: Path) -> subprocess
     )
     args = [sys.executable, "-m", "trygg.cli", "sim", "--scenario", str(scenario)]
     args += ["--mqtt-port", str(stack.ports.mqtt), "--state-dir", str(state / "sim")]
+    args += ["--interval", str(opts.fleet_interval_s)]
     # the hub is what is measured: on a small machine it gets the CPU first
     return subprocess.Popen(
         ["nice", "-n", "19", *args],
@@ -265,6 +267,8 @@ class Options:
     zone_properties: dict[str, Any]
     alert_timeout_s: float
     ramp_timeout_s: float
+    fleet_interval_s: float
+    pace_s: float
     seed: int = 1
 
 
@@ -348,7 +352,7 @@ async def _measure(stack: LocalStack, state: Path, opts: Options) -> dict[str, A
                 raise BenchError(f"webhook registration refused: {r.status_code} {r.text}")
         ramp_s = 0.0
         if opts.agents:
-            fleet = _fleet(opts.agents, opts.seed, stack, state)
+            fleet = _fleet(opts, stack, state)
             t0 = time.monotonic()
             await _ramp(hub, edge, fleet, opts, state)
             ramp_s = time.monotonic() - t0
@@ -378,7 +382,7 @@ async def _measure(stack: LocalStack, state: Path, opts: Options) -> dict[str, A
                 )
                 sim_log = state / "sim.log"
                 pub0 = published(sim_log) if fleet else None
-                delays = await _drive(edge, zones, arrivals, opts.alert_timeout_s)
+                delays = await _drive(edge, zones, arrivals, opts)
                 pub1 = published(sim_log) if fleet else None
             finally:
                 await browser.close()
@@ -432,8 +436,9 @@ async def _ramp(
             say(f"hub: births of {known}/{opts.agents} agents taken in")
             last = time.monotonic()
         await asyncio.sleep(0.5)
-    say("hub: every agent's birth taken in; letting the fleet settle 10 s")
-    await asyncio.sleep(10)
+    settle = max(10.0, 1.5 * opts.fleet_interval_s)
+    say(f"hub: every agent's birth taken in; letting the fleet settle {settle:g} s")
+    await asyncio.sleep(settle)
 
 
 def _fleet_births(edge: Edge) -> set[str]:
@@ -450,10 +455,12 @@ def _known_devices(hub: Hub) -> set[str]:
 
 
 async def _drive(
-    edge: Edge, zones: list[str], arrivals: Arrivals, timeout_s: float
+    edge: Edge, zones: list[str], arrivals: Arrivals, opts: Options
 ) -> list[dict[str, float | None]]:
-    out = []
+    out, timeout_s, start = [], opts.alert_timeout_s, time.monotonic()
     for i, zone in enumerate(zones):
+        # paced, so the measurement spans many of the fleet's reporting intervals
+        await asyncio.sleep(max(0.0, start + i * opts.pace_s - time.monotonic()))
         first = time.time()
         deadline = time.monotonic() + timeout_s
         while not arrivals.has(zone, "page", "webhook") and time.monotonic() < deadline:
@@ -528,6 +535,8 @@ def _result(
         "alerts": opts.alerts,
         "agents": opts.agents,
         "agents_announced": fleet_births,
+        "fleet_interval_s": opts.fleet_interval_s,
+        "pace_s": opts.pace_s,
         "ramp_s": round(ramp_s, 1),
         "fleet_msgs_per_s_while_measuring": fleet_msgs_per_s,
         "zone_properties": opts.zone_properties,
@@ -550,6 +559,10 @@ def main() -> int:
     )
     parser.add_argument("--alert-timeout", type=float, default=15.0, help="seconds per alert")
     parser.add_argument("--ramp-timeout", type=float, default=600.0, help="seconds for the fleet")
+    parser.add_argument(
+        "--fleet-interval", type=float, default=10.0, help="the agents' sensor and flush interval"
+    )
+    parser.add_argument("--pace", type=float, default=1.0, help="seconds between alert starts")
     parser.add_argument("--out", default=str(RESULTS / "alerts.json"))
     args = parser.parse_args()
     if args.alerts < 1 or args.agents < 0:
@@ -563,7 +576,15 @@ def main() -> int:
     if not CHROMIUM.exists():
         print(f"alerts: skipped: {CHROMIUM} is missing (apt-get install chromium)")
         return 0
-    opts = Options(args.alerts, args.agents, props, args.alert_timeout, args.ramp_timeout)
+    opts = Options(
+        args.alerts,
+        args.agents,
+        props,
+        args.alert_timeout,
+        args.ramp_timeout,
+        args.fleet_interval,
+        args.pace,
+    )
     try:
         result = asyncio.run(bench(opts))
     except BenchError as exc:
