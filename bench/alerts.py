@@ -4,9 +4,9 @@ while a simulated fleet keeps them at their normal load. Run as
 ``.venv/bin/python -m bench.alerts [--alerts 100] [--agents 1000]``; a small run is
 ``--alerts 20 --agents 0``.
 
-One bench device announces ``--alerts`` crowd zones and sends each zone, one after the
-other, a reading at level of service F, again every second until both receivers have the
-alert. Each zone's rule hold is zero (``--zone-properties``, default ``{"losMinS": 0}``):
+Bench devices announce ``--alerts`` crowd zones (50 a device: the hub lets a device own
+at most 64 assets) and send each zone, one every ``--pace`` seconds, a reading at level of
+service F, again every second until both receivers have the alert. Each zone's rule hold is zero (``--zone-properties``, default ``{"losMinS": 0}``):
 what is measured is the pipeline, not the configured minimum duration, which adds to it.
 The delay counts from the first F reading's publish, and is split where the bench can see:
 
@@ -18,8 +18,9 @@ The delay counts from the first F reading's publish, and is split where the benc
   until its card is in the page's DOM;
 - ``bus_to_webhook``: the delivery lanes until a receiver's POST arrives (JSON).
 
-``--agents`` simulated agents (``trygg sim``, registered with the hub first) load the
-broker and hub; the bench waits for their births before measuring. Every wait is bounded
+``--agents`` simulated agents (``trygg sim``, registered with the hub first, every sensor
+and flush each ``--fleet-interval`` seconds) load the broker and hub; the bench waits for
+their births to reach the hub's rules before measuring. Every wait is bounded
 and says what it waited for. Progress goes to stderr; the last line on stdout is the
 summary; the full result goes to bench/results/alerts.json.
 """
