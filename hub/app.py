@@ -91,7 +91,6 @@ class Hub:
                 ack_timeout_s=settings.alert_ack_timeout_s,
                 chain=settings.alert_escalation_chain,
                 event_interval_s=settings.crowd_event_interval_s,
-                normal_interval_s=settings.crowd_normal_interval_s,
             ),
         )
         rules = RuleEngine(

@@ -99,9 +99,6 @@ class HubSettings(FrozenSettings):
     crowd_event_interval_s: float = Field(
         default=1.0, gt=0, le=60, description="Crowd reporting interval in an event's zones."
     )
-    crowd_normal_interval_s: float = Field(
-        default=60.0, gt=0, description="Crowd reporting interval restored after an event."
-    )
     gauges_s: float = Field(
         default=60.0, gt=0, description="Period of the gauges written to InfluxDB."
     )

@@ -4,7 +4,7 @@ alert changes in the engine's transaction, and their publication after it commit
 The engine owns the rule states (persisted with the others); this keeps what the crowd
 rules need besides: each zone's parameters, the events (reloaded every tick, so an event
 added through the API or CLI takes effect within one tick), which poles' cameras are
-faulty, and the reporting interval each event zone's device was told to use.
+faulty, and until when each event zone's device was told to report fast.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 from sqlalchemy import select
@@ -28,6 +28,10 @@ from hub.rules.camera import HEALTH
 
 log = logging.getLogger(__name__)
 FAULTY: Final = frozenset(HEALTH) - {"cameraDark", "cameraOverexposed"}
+# The hub's restore ends fast reporting on time; the device's own expiry, a little later,
+# ends it when the hub is down at that moment. The device accepts at most a day.
+EXPIRY_GRACE: Final = timedelta(minutes=5)
+MAX_DURATION_S: Final = 86_400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +39,6 @@ class WatchConfig:
     ack_timeout_s: float = 120.0
     chain: int = 3  # contacts an unacknowledged alert escalates through
     event_interval_s: float = 1.0
-    normal_interval_s: float = 60.0
 
 
 @dataclass
@@ -44,7 +47,7 @@ class CrowdWatch:
     config: WatchConfig = field(default_factory=WatchConfig)
     running: dict[str, Running] = field(default_factory=dict)
     faulty: dict[str, set[str]] = field(default_factory=dict)  # device -> camera alarms
-    fast: set[str] = field(default_factory=set)  # zones told to report every second
+    fast: dict[str, datetime] = field(default_factory=dict)  # device -> told fast until
     pending: list[Alert] = field(default_factory=list)
 
     def load(self, s: Session, *, now: datetime) -> None:
@@ -90,30 +93,43 @@ class CrowdWatch:
         self.pending += store.apply(s, acts, now=now, where=where)
 
     def tick(self, s: Session, *, now: datetime, devices: Mapping[str, str]) -> None:
-        """Reload the events, escalate overdue alerts and tell zone devices their interval
-        (``devices``: zone -> its device)."""
+        """Reload the events, escalate overdue alerts and tell zone devices how often to
+        report (``devices``: zone -> its device): fast until the running phase ends, then
+        back to each device's own configured interval."""
         self.running = running(store.events(s), now)
         self.pending += store.escalate_due(
             s, now=now, ack_timeout_s=self.config.ack_timeout_s, chain=self.config.chain
         )
-        active = {z for z in self.running if z in devices}
-        for zone in sorted(active - self.fast):
-            self._interval(s, devices[zone], self.config.event_interval_s, now, zone)
-        for zone in sorted(self.fast - active):
-            if zone in devices:
-                self._interval(s, devices[zone], self.config.normal_interval_s, now, zone)
-        self.fast = active
+        want = fast_until(self.running, devices)
+        for device, until in sorted(want.items()):
+            if self.fast.get(device) != until:
+                seconds = min(
+                    MAX_DURATION_S, max(1.0, (until + EXPIRY_GRACE - now).total_seconds())
+                )
+                args = {"seconds": self.config.event_interval_s, "duration_s": round(seconds)}
+                self._command(s, device, args, now)
+                log.info(
+                    "device %s told to report crowd every %g s until %s",
+                    device,
+                    self.config.event_interval_s,
+                    until.isoformat(),
+                )
+        for device in sorted(set(self.fast) - set(want)):
+            self._command(s, device, {"restore": True}, now)
+            log.info("device %s told to restore its own crowd interval", device)
+        self.fast = want
 
-    def _interval(self, s: Session, device: str, seconds: float, now: datetime, zone: str) -> None:
+    def _command(
+        self, s: Session, device: str, args: Mapping[str, commands.ArgValue], now: datetime
+    ) -> None:
         commands.queue(
             s,
             device=device,
             name="set_crowd_interval",
-            args={"seconds": seconds},
+            args=args,
             now=now,
-            reason=f"crowd zone {zone}",
+            reason="crowd event zone",
         )
-        log.info("zone %s: device %s told to report crowd every %g s", zone, device, seconds)
 
     def publish(self) -> None:
         """Tell subscribers what the committed transaction changed."""
@@ -123,3 +139,14 @@ class CrowdWatch:
     def discard(self) -> None:
         """The transaction rolled back: nothing happened."""
         self.pending.clear()
+
+
+def fast_until(running: Mapping[str, Running], devices: Mapping[str, str]) -> dict[str, datetime]:
+    """Device -> the latest end of the phases running at its zones (devices of no running
+    zone are absent)."""
+    out: dict[str, datetime] = {}
+    for zone, run in running.items():
+        device = devices.get(zone)
+        if device is not None:
+            out[device] = max(out.get(device, run.phase.end), run.phase.end)
+    return out

@@ -118,7 +118,8 @@ def test_event_phase_sets_the_crowd_interval_tightens_and_watches_blind_zones(
     assert (alert.kind, alert.event, alert.place) == ("crowdLevel", "Derby", "Strawberry Arena")
     with sessions() as s:
         cmds = [(d.device_id, d.name, d.args) for d in s.scalars(select(DeviceCommand))]
-    assert cmds == [(pole.device, "set_crowd_interval", {"seconds": 1.0})]
+    # fast until the egress ends (9 minutes from now), plus the device's own expiry grace
+    assert cmds == [(pole.device, "set_crowd_interval", {"seconds": 1.0, "duration_s": 840})]
     # the camera is covered during the event: the city is blind there
     rig.send(
         pole.event(rig.clock.now(), pole.camera, c.AssetKind.CAMERA, "cameraCovered", active=True)
@@ -126,7 +127,7 @@ def test_event_phase_sets_the_crowd_interval_tightens_and_watches_blind_zones(
     rig.crowd(pole, 0.95, seconds=40)
     blind = [a for a in rig.alerts() if a.kind == "zoneBlind"]
     assert [(a.severity, a.status) for a in blind] == [("Severe", "raised")]
-    rig.clock.advance(600)  # the event ends: normal interval again, the blind alert clears
+    rig.clock.advance(600)  # the event ends: the device's own interval, the blind alert clears
     rig.tick()
     rig.clock.advance(30)
     rig.tick()
@@ -134,7 +135,8 @@ def test_event_phase_sets_the_crowd_interval_tightens_and_watches_blind_zones(
         later = [
             (d.name, d.args) for d in s.scalars(select(DeviceCommand).order_by(DeviceCommand.id))
         ]
-    assert later[-1] == ("set_crowd_interval", {"seconds": 60.0})
+    assert later[-1] == ("set_crowd_interval", {"restore": True})
+    assert len(later) == 2  # told once per phase and restored once, not at every tick
     assert [a.status for a in rig.alerts() if a.kind == "zoneBlind"] == ["resolved"]
 
 
