@@ -230,15 +230,16 @@ def five_years(sessions: sessionmaker[Session], url: str, assets: int) -> dict[s
             s.execute(text("VACUUM"))
         size = Path(url.removeprefix("sqlite:///")).stat().st_size
     else:
-        with sessions() as s:
-            s.execute(text("VACUUM ANALYZE asset_spans"))
+        engine = sessions.kw["bind"]
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.execute(text("VACUUM ANALYZE asset_spans, asset_hours"))
             q = "SELECT pg_total_relation_size('asset_spans') + pg_total_relation_size('asset_hours')"
-            size = int(s.scalar(text(q)) or 0)
+            size = int(c.scalar(text(q)) or 0)
     return {
         "sample_assets": assets,
-        "day_rows": day_rows,
-        "month_rows": month_rows,
-        "hour_rows": hour_rows,
+        "sample_day_rows": day_rows,
+        "sample_month_rows": month_rows,
+        "sample_hour_rows": hour_rows,
         "bytes": size,
         "bytes_per_asset_five_years": size / assets,
         "city_gb": size / assets * 20_000 / 1e9,
@@ -260,6 +261,7 @@ def main() -> None:
             url = server.url() if server else f"sqlite:///{tmp}/hub.sqlite"
             sessions = open_database(url)
             city = city_year(sessions, args.assets, args.tickets_per_asset)
+            print(json.dumps(city), flush=True)
             store = five_years(sessions, url, args.sample)
             sessions.kw["bind"].dispose()
         finally:
