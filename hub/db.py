@@ -7,7 +7,7 @@ only by Alembic migrations (``hub/migrations``); :func:`open_database` upgrades 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,6 +20,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -473,6 +474,24 @@ class AssetHour(Base):
     seconds: Mapped[float] = mapped_column(Float, default=0.0)
     amount: Mapped[float] = mapped_column(Float, default=0.0)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AssetSpan(Base):
+    """An asset's seconds in one state value over one Stockholm calendar day or month, summed
+    from its ``asset_hours`` (``hub/followup/rollup.py``)."""
+
+    __tablename__ = "asset_spans"
+    asset: Mapped[str] = mapped_column(String(64), primary_key=True)
+    span: Mapped[str] = mapped_column(String(8), primary_key=True)
+    first: Mapped[date] = mapped_column(primary_key=True)
+    field: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    site: Mapped[str] = mapped_column(String(64))
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    amount: Mapped[float] = mapped_column(Float, default=0.0)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    __table_args__ = (Index("ix_asset_spans_span_first", "span", "first"),)
 
 
 class PlaceRow(Base):

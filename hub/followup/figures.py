@@ -120,19 +120,29 @@ def _share(part: float, whole: float) -> float | None:
     return part / whole if whole > 0 else None
 
 
-def _seconds(rows: Iterable[HourRow], fld: str) -> dict[str, float]:
-    out: dict[str, float] = {}
+def _milli(x: float) -> int:
+    # Stored to three decimals: summing whole thousandths is exact in any order, so a
+    # period read from hours, days or months gives the very same figures.
+    return round(x * 1000)
+
+
+def _milliseconds(rows: Iterable[HourRow], fld: str) -> dict[str, int]:
+    out: dict[str, int] = {}
     for r in rows:
         if r.field == fld:
-            out[r.value] = out.get(r.value, 0.0) + r.seconds
+            out[r.value] = out.get(r.value, 0) + _milli(r.seconds)
     return out
+
+
+def _seconds(rows: Iterable[HourRow], fld: str) -> dict[str, float]:
+    return {k: v / 1000.0 for k, v in _milliseconds(rows, fld).items()}
 
 
 def lighting(rows: Sequence[HourRow]) -> Lighting:
     lamp = [r for r in rows if r.field == "lamp"]
     s = _seconds(lamp, "lamp")
     dark = s.get("litDark", 0.0) + s.get("unlitDark", 0.0) + s.get("unknownDark", 0.0)
-    wasted_wh = sum(r.amount for r in lamp if r.value == "litDay")
+    wasted_wh = sum(_milli(r.amount) for r in lamp if r.value == "litDay") / 1000.0
     return Lighting(
         lamps=len({r.asset for r in lamp}),
         availability=_share(s.get("litDark", 0.0), dark),
@@ -153,8 +163,8 @@ def bins(rows: Sequence[HourRow]) -> Bins:
 
 
 def availability(rows: Sequence[HourRow], fld: str, good: str) -> float | None:
-    s = _seconds(rows, fld)
-    return _share(s.get(good, 0.0), sum(s.values()))
+    ms = _milliseconds(rows, fld)
+    return _share(ms.get(good, 0), sum(ms.values()))
 
 
 def repairs(tickets: Sequence[TicketFacts], *, start_ms: int, end_ms: int) -> list[Repairs]:

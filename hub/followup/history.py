@@ -7,7 +7,8 @@ back per asset kind, turned into rows by :func:`hub.followup.hours.asset_hours` 
 known asset (a silent asset gets its silent hour), and stored replacing that hour; the
 hour after it is remembered in ``counters``. A failure leaves the mark, so the next call
 redoes the same hour with the same result; a restart after a long outage catches up at
-most ``MAX_CATCH_UP_H`` hours, one per minute. Rows past the retention are pruned then.
+most ``MAX_CATCH_UP_H`` hours, one per minute. Finished days and months are then summed
+and old rows pruned (:mod:`hub.followup.rollup`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from hub.db import Asset, Device
 from hub.db import Counter as CounterRow
 from hub.followup.hours import HOUR_MS, MAX_HOLD_MS, AssetInfo, HourRow, Obs, asset_hours
-from hub.followup.store import prune, replace_hours
+from hub.followup.rollup import HOURS_MARK, roll_up_due
+from hub.followup.store import replace_hours
 from hub.influx import Influx
 from hub.rules.bin import BinParams
 from hub.rules.lamp import LampParams
@@ -33,7 +35,7 @@ from trygg.contract import FIELDS
 
 log = logging.getLogger(__name__)
 
-WATERMARK: Final = "followup.hours_until"
+WATERMARK: Final = HOURS_MARK
 MAX_CATCH_UP_H: Final = 72
 
 
@@ -111,7 +113,7 @@ class HistoryWriter:
         with self.sessions.begin() as s:
             replace_hours(s, start_ms=start_ms, end_ms=start_ms + HOUR_MS, rows=rows)
             s.merge(CounterRow(name=WATERMARK, value=start_ms + HOUR_MS))
-            prune(s, now_ms=now_ms)
+            roll_up_due(s, now_ms=now_ms)
 
     async def write(self, now_ms: int) -> int:
         """Store the next finished hour, if one is due; returns rows stored (InfluxError or

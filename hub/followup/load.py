@@ -1,4 +1,4 @@
-"""Read what a report needs from the hub database: stored hours and ticket facts."""
+"""Read what a report needs from the hub database: stored state sums and ticket facts."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from sqlalchemy.orm import Session
 
 from hub.db import Device, Ticket
 from hub.followup.figures import Report, TicketFacts, report
+from hub.followup.grain import plan
+from hub.followup.hours import HourRow
 from hub.followup.periods import Period
-from hub.followup.store import load_hours
+from hub.followup.rollup import marks
+from hub.followup.spans import DAY, MONTH, sum_hours, sum_spans
 from hub.places_store import get_place, place_assets
 from trygg.clock import from_ms, to_ms
 
@@ -40,11 +43,27 @@ def ticket_facts(s: Session, *, start_ms: int, end_ms: int) -> list[TicketFacts]
     ]
 
 
+def period_sums(s: Session, period: Period) -> list[HourRow]:
+    """Per asset, field and value, the period's sums (rows dated at its start), read from
+    month rows, day rows and hours, each where it covers the period exactly."""
+    days_until, months_until = marks(s)
+    p = plan(period.first, period.last, days_until=days_until, months_until=months_until)
+    at = period.start_ms
+    rows: list[HourRow] = []
+    if p.months:
+        rows += sum_spans(s, span=MONTH, first=p.months[0], last=p.months[-1], at_ms=at)
+    for first, last in p.days:
+        rows += sum_spans(s, span=DAY, first=first, last=last, at_ms=at)
+    if p.hours is not None:
+        rows += sum_hours(s, start_ms=p.hours[0], end_ms=p.hours[1], at_ms=at)
+    return rows
+
+
 def build_report(s: Session, period: Period, *, place: str | None = None) -> Report:
     """The period's figures with the previous period's, for the whole city or one place
     (PlaceError if there is no such place)."""
     prev = period.previous()
-    rows = load_hours(s, start_ms=prev.start_ms, end_ms=period.end_ms)
+    rows = period_sums(s, prev) + period_sums(s, period)
     tickets = ticket_facts(s, start_ms=prev.start_ms, end_ms=period.end_ms)
     if place is None:
         return report(period, rows, tickets)
