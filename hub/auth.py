@@ -21,7 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from hub.db import ApiToken, User
 
 ROLES: Final = ("crew", "operator", "admin")
-_RANK: Final = {role: i for i, role in enumerate(ROLES)}
+# A partner is no staff role: it ranks below every one, and its tokens open only the partner
+# API (``authenticate(..., partner=True)``), so no staff check can let one through.
+PARTNER: Final = "partner"
+_RANK: Final = {PARTNER: -1} | {role: i for i, role in enumerate(ROLES)}
 SCOPES: Final = ("api", "open311")
 TOKEN_PREFIX: Final = "tr_"  # noqa: S105 - a visible prefix, not a secret
 _SCRYPT: Final = {"n": 2**14, "r": 8, "p": 1}
@@ -32,6 +35,11 @@ _DUMMY_HASH: Final = f"scrypt${secrets.token_hex(16)}${secrets.token_hex(32)}"
 
 class AuthError(ValueError):
     """Bad credentials, an unknown user or an invalid role; the message says which."""
+
+
+class WrongAudienceError(AuthError):
+    """A valid token used where its kind of user may not go: a partner's on the staff API,
+    or a staff member's on the partner API."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +87,11 @@ def create_user(
     area: str | None = None,
     password: str | None = None,
 ) -> User:
-    """Add a user; AuthError for an unknown role, a crew without area or a taken name."""
-    if role not in ROLES:
+    """Add a user; AuthError for an unknown role, a crew without area or a taken name.
+
+    ``partner`` users are made by :mod:`hub.partners.orgs`, which ties them to their
+    organisation in the same transaction."""
+    if role not in (*ROLES, PARTNER):
         raise AuthError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
     if role == "crew" and not area:
         raise AuthError("a crew user needs an area")
@@ -135,8 +146,12 @@ def revoke_token(s: Session, *, token_id: int, now: datetime) -> ApiToken:
     return row
 
 
-def authenticate(s: Session, *, token: str, now: datetime, scope: str = "api") -> Principal:
-    """The principal behind ``token``; AuthError if unknown, revoked, expired or inactive."""
+def authenticate(
+    s: Session, *, token: str, now: datetime, scope: str = "api", partner: bool = False
+) -> Principal:
+    """The principal behind ``token``; AuthError if unknown, revoked, expired or inactive,
+    WrongAudienceError if a partner's token is used for staff (``partner=False``, every
+    caller but the partner API) or a staff token for the partner API (``partner=True``)."""
     row = s.scalars(select(ApiToken).where(ApiToken.digest == digest(token))).first()
     if row is None or row.scope != scope:
         raise AuthError("unknown token")
@@ -147,6 +162,12 @@ def authenticate(s: Session, *, token: str, now: datetime, scope: str = "api") -
     user = s.get(User, row.user_id)
     if user is None or not user.active:
         raise AuthError("user disabled")
+    if (user.role == PARTNER) != partner:
+        raise WrongAudienceError(
+            "a partner account opens only /api/v1/partner"
+            if not partner
+            else "only partner accounts use /api/v1/partner"
+        )
     row.last_used_at = now
     return Principal(user.id, user.name, user.role, user.area, row.id)
 

@@ -502,3 +502,40 @@ class PlaceRow(Base):
     kind: Mapped[str] = mapped_column(String(16))
     geometry: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime]
+
+
+# --- partners: organisations that see only their own places, read-only --------------------
+
+
+class PartnerOrg(Base):
+    """A partner organisation (property owner, centre owner, police, security company)."""
+
+    __tablename__ = "partner_orgs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+
+class PartnerPlace(Base):
+    """A place a partner organisation sees; goes with the place or the organisation."""
+
+    __tablename__ = "partner_places"
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("partner_orgs.id", ondelete="CASCADE"), primary_key=True
+    )
+    place: Mapped[str] = mapped_column(
+        ForeignKey("places.name", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class PartnerUser(Base):
+    """Ties a ``partner`` user to the one organisation whose places they see."""
+
+    __tablename__ = "partner_users"
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("partner_orgs.id", ondelete="CASCADE"), index=True
+    )

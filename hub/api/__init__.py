@@ -13,6 +13,8 @@ from hub.api import (
     devices,
     followup,
     metrics,
+    partner,
+    partners,
     ticket_stream,
     tickets,
     users,
@@ -82,6 +84,8 @@ def create_app(
     app.include_router(devices.router, prefix="/api/v1")
     app.include_router(deadletters.router, prefix="/api/v1")
     app.include_router(followup.router, prefix="/api/v1")
+    app.include_router(partner.router, prefix="/api/v1")
+    app.include_router(partners.router, prefix="/api/v1")
     app.include_router(metrics.router)
     app.include_router(health_router)
     app.include_router(open311_router)

@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
 
 from hub import auth
-from hub.api.deps import Context, DbSession
+from hub.api.deps import Context, DbSession, HubContext
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -30,17 +31,22 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "?"
 
 
-def current_principal(
+def _authenticated(
     request: Request,
-    ctx: Context,
-    db: DbSession,
-    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ctx: HubContext,
+    db: Session,
+    creds: HTTPAuthorizationCredentials | None,
+    *,
+    partner: bool,
 ) -> auth.Principal:
-    """The authenticated caller; 401 when the token is missing, unknown or revoked."""
     if creds is None or not creds.credentials:
         raise _unauthorized("missing bearer token")
     try:
-        principal = auth.authenticate(db, token=creds.credentials, now=ctx.clock.now())
+        principal = auth.authenticate(
+            db, token=creds.credentials, now=ctx.clock.now(), partner=partner
+        )
+    except auth.WrongAudienceError as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from exc
     except auth.AuthError as exc:
         # A made-up token must not buy unlimited guesses: failures count as anonymous calls.
         # The middleware already charged a token it did not know; this one it took as valid.
@@ -54,6 +60,27 @@ def current_principal(
         raise _unauthorized(str(exc)) from exc
     db.commit()  # last_used_at
     return principal
+
+
+def current_principal(
+    request: Request,
+    ctx: Context,
+    db: DbSession,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> auth.Principal:
+    """The authenticated staff caller; 401 when the token is missing, unknown or revoked,
+    403 for a partner's token."""
+    return _authenticated(request, ctx, db, creds, partner=False)
+
+
+def current_partner_principal(
+    request: Request,
+    ctx: Context,
+    db: DbSession,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> auth.Principal:
+    """The authenticated partner user; 401 as above, 403 for a staff token."""
+    return _authenticated(request, ctx, db, creds, partner=True)
 
 
 CurrentUser = Annotated[auth.Principal, Depends(current_principal)]

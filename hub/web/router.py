@@ -1,5 +1,5 @@
 """Serves the crew page, its browser libraries and the data it needs that is not in the API,
-and the operator page.
+the operator page and the partner page.
 
 The pages are static (HTML, CSS, JS in ``static/``) and talk to ``/api/v1`` with the user's
 token. The crew map's library comes from ``node_modules/`` (installed from the npm
@@ -124,3 +124,26 @@ def page_config(config: Config) -> JSONResponse:
             "bounds": [[b.min_lat, b.min_lon], [b.max_lat, b.max_lon]],
         }
     )
+
+
+_PARTNER_TYPES: Final = {"partner.js": "text/javascript", "partner.css": "text/css"}
+
+
+@router.get("/partner", include_in_schema=False)
+def partner_redirect() -> RedirectResponse:
+    return RedirectResponse("/partner/")
+
+
+@router.get("/partner/", response_class=FileResponse, summary="The partner page (HTML)")
+def partner_page(config: Config) -> FileResponse:
+    return FileResponse(STATIC / "partner.html", media_type="text/html", headers=_headers(config))
+
+
+@router.get("/partner/static/{name}", response_class=FileResponse, responses={404: {}})
+def partner_static(
+    name: Annotated[Literal["partner.js", "partner.css"], PathParam()], config: Config
+) -> FileResponse:
+    path = STATIC / name
+    if not path.is_file():
+        raise HTTPException(404, detail=f"no file {name}")
+    return FileResponse(path, media_type=_PARTNER_TYPES[name], headers=_headers(config))
