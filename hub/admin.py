@@ -97,6 +97,26 @@ def add_user(
     now: datetime,
     password: str | None = None,
 ) -> User:
+    """A new staff user; partner users are made with their organisation, which
+    :func:`add_account` is for, so no partner account exists without one."""
+    if role == auth.PARTNER:
+        raise AdminError(
+            "a partner user belongs to an organisation: add it with `trygg partners user-add`"
+        )
+    return add_account(s, name=name, role=role, area=area, actor=actor, now=now, password=password)
+
+
+def add_account(
+    s: Session,
+    *,
+    name: str,
+    role: str,
+    area: str | None,
+    actor: str,
+    now: datetime,
+    password: str | None = None,
+) -> User:
+    """A new user of any role, audited; the caller ties a partner to its organisation."""
     if password is not None and len(password) < 8:
         raise AdminError("a password needs at least 8 characters")
     user = _create(s, name=name, role=role, area=area, password=password, now=now)
@@ -114,6 +134,10 @@ def set_role(
     if role not in auth.ROLES:
         raise AdminError(f"unknown role {role!r}; expected one of {', '.join(auth.ROLES)}")
     user = _user(s, name)
+    if user.role == auth.PARTNER:
+        raise AdminError(
+            f"{name!r} is a partner account and stays one: disable it and add a staff user"
+        )
     area = area if area is not None else user.area
     if role == "crew" and not area:
         raise AdminError("a crew user needs an area (--area)")

@@ -161,7 +161,7 @@ def add_user(
 ) -> User:
     """A new ``partner`` user of ``org`` (audited as any new user, and as a member)."""
     row = _org(s, org)
-    user = admin.add_user(
+    user = admin.add_account(
         s, name=name, role=auth.PARTNER, area=None, password=password, actor=actor, now=now
     )
     s.add(PartnerUser(user_id=user.id, org_id=row.id))

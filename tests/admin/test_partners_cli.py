@@ -8,9 +8,10 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select
 
 from hub import audit
-from hub.db import open_database
+from hub.db import User, open_database
 from hub.partners import orgs
 from hub.places import make_place
 from hub.places_store import save_places
@@ -38,6 +39,10 @@ def test_partners_from_the_command_line(
     monkeypatch.setattr("sys.stdin", io.StringIO("hemligt-12\n"))
     assert run("user-add", "Centrumägarna", "vera", "--password-stdin") == 0
     assert run("user-add", "Nobody", "x1") == 1
+    # A partner account is made only with its organisation, and never turns into staff.
+    admin_run = ["admin", "users", "--database-url", sql_url, "--actor", "tester"]
+    assert main([*admin_run[:2], "add", "loose", "--role", "partner", *admin_run[2:]]) == 1
+    assert main([*admin_run[:2], "role", "vera", "admin", *admin_run[2:]]) == 1
     capsys.readouterr()
     assert run("list", "--json") == 0
     listed = json.loads(capsys.readouterr().out)
@@ -46,6 +51,8 @@ def test_partners_from_the_command_line(
     ]
     with sessions() as s:
         assert [o.name for o in orgs.orgs(s)] == ["Centrumägarna"]
+        roles = {u.name: u.role for u in s.scalars(select(User))}
+        assert roles == {"vera": "partner"}
         rows = audit.entries(s, target="partner:Centrumägarna")
         assert [(e.actor, e.action) for e in rows] == [
             ("tester", "partner.user.add"),
