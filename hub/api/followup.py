@@ -96,7 +96,12 @@ MEDIA: Final = {
     response_model=None,
     responses={
         **errors.NOT_FOUND,
-        200: {"content": {m.split(";")[0]: {} for m in MEDIA.values()}},
+        200: {
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                **{m.split(";")[0]: {} for m in MEDIA.values()},
+            }
+        },
     },
 )
 def followup_report(
