@@ -3,7 +3,7 @@ follow-up figures of a period (and place) with the previous period beside them."
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 from pydantic import BaseModel, ConfigDict
@@ -13,7 +13,10 @@ from hub.api.deps import Context, DbSession
 from hub.api.security import Admin, Operator
 from hub.api.text import Line
 from hub.followup.load import build_report
+from hub.followup.pdf import to_pdf
 from hub.followup.periods import parse_period
+from hub.followup.render import render
+from hub.followup.xlsx import to_xlsx
 from hub.places import PlaceError, make_place
 from hub.places_store import get_place, list_places, place_assets, remove_place, save_places
 
@@ -80,18 +83,51 @@ def delete_place(name: PlaceName, db: DbSession, _who: Admin) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/followup/report", responses=errors.NOT_FOUND)
+MEDIA: Final = {
+    "csv": "text/csv; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+    "pdf": "application/pdf",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+@router.get(
+    "/followup/report",
+    response_model=None,
+    responses={
+        **errors.NOT_FOUND,
+        200: {
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                **{m.split(";")[0]: {} for m in MEDIA.values()},
+            }
+        },
+    },
+)
 def followup_report(
     db: DbSession,
     _who: Operator,
     period: Annotated[str, Query(min_length=4, max_length=40)],
     place: Annotated[str | None, Query(min_length=1, max_length=63)] = None,
-) -> dict[str, Any]:
-    """The figures as ``trygg report --format json`` gives them (400: a bad period, 404: no
+    format: Literal["json", "csv", "html", "pdf", "xlsx"] = "json",
+    lang: Literal["sv", "en"] = "sv",
+) -> dict[str, Any] | Response:
+    """The report as ``trygg report --format FORMAT`` gives it (400: a bad period, 404: no
     such place)."""
     try:
-        return build_report(db, parse_period(period), place=place).as_dict()
+        r = build_report(db, parse_period(period), place=place)
     except PlaceError as exc:
         raise HTTPException(404, detail=str(exc)) from exc
     except ValueError as exc:
         raise HTTPException(400, detail=str(exc)) from exc
+    if format == "json":
+        return r.as_dict()
+    if format == "pdf":
+        body: bytes | str = to_pdf(r, lang)
+    elif format == "xlsx":
+        body = to_xlsx(r, lang)
+    else:
+        body = render(r, format, lang)
+    name = f"followup-{r.current.period}.{format}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(body, media_type=MEDIA[format], headers=headers)

@@ -83,14 +83,19 @@ def cmd_report(args: argparse.Namespace) -> int:
             period = between(args.date_from, args.date_to)
         else:
             return _fail("report: give --period, or --from and --to")
-        if args.format == "pdf" and not args.output:
-            return _fail("report: a PDF needs --output FILE")
+        if args.format in ("pdf", "xlsx") and not args.output:
+            return _fail(f"report: {args.format.upper()} needs --output FILE")
         with _sessions(args)() as s:
             r = build_report(s, period, place=args.place)
         if args.format == "pdf":
             from hub.followup.pdf import to_pdf
 
             Path(args.output).write_bytes(to_pdf(r, args.lang))
+            return 0
+        if args.format == "xlsx":
+            from hub.followup.xlsx import to_xlsx
+
+            Path(args.output).write_bytes(to_xlsx(r, args.lang))
             return 0
         text = render(r, args.format, args.lang)
     except (ValueError, PlaceError) as exc:
@@ -127,6 +132,6 @@ def register(sub: Subcommands) -> None:
     p.add_argument("--to", dest="date_to", help="last day, included")
     p.add_argument("--place", help="a place's name (default: the whole city)")
     p.add_argument("--lang", choices=("sv", "en"), default="sv")
-    p.add_argument("--format", choices=("json", "csv", "html", "pdf"), default="html")
+    p.add_argument("--format", choices=("json", "csv", "html", "pdf", "xlsx"), default="html")
     p.add_argument("--output", "-o", help="write to this file instead of standard output")
     p.set_defaults(func=cmd_report)

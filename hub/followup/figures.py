@@ -19,13 +19,14 @@ Definitions (also in docs/follow-up.md):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
+from hub.followup.crowds import AlertFacts, Crowds, EventFacts, at_place, crowd_figures
 from hub.followup.hours import HourRow
 from hub.followup.periods import Period
+from hub.followup.ranks import nearest_rank
 
 GRAFFITI_TARGET_S: Final = 24 * 3600
 
@@ -87,6 +88,7 @@ class Figures:
     bins: Bins
     camera_availability: float | None
     availability: Mapping[str, float | None] = field(default_factory=dict)
+    crowds: Crowds = field(default_factory=Crowds)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -106,14 +108,6 @@ class Report:
             "current": self.current.as_dict(),
             "previous": self.previous.as_dict(),
         }
-
-
-def nearest_rank(values: Sequence[float], q: float) -> float | None:
-    """The ``q`` quantile (0 < q <= 1) by nearest rank; None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 def _share(part: float, whole: float) -> float | None:
@@ -207,9 +201,15 @@ def graffiti_within_24h(
     return _share(fast, len(ts))
 
 
-def figures(period: Period, rows: Sequence[HourRow], tickets: Sequence[TicketFacts]) -> Figures:
-    """The figures of ``period`` from the rows and tickets given (rows outside the period
-    are ignored, so one load may serve a period and its predecessor)."""
+def figures(
+    period: Period,
+    rows: Sequence[HourRow],
+    tickets: Sequence[TicketFacts],
+    events: Sequence[EventFacts] = (),
+    alerts: Sequence[AlertFacts] = (),
+) -> Figures:
+    """The figures of ``period`` from the rows, tickets, events and alerts given (those
+    outside the period are ignored, so one load may serve a period and its predecessor)."""
     start, end = period.start_ms, period.end_ms
     inside = [r for r in rows if start <= r.hour_ms < end]
     kinds = sorted({r.kind for r in inside})
@@ -226,6 +226,7 @@ def figures(period: Period, rows: Sequence[HourRow], tickets: Sequence[TicketFac
         availability={
             k: availability([r for r in inside if r.kind == k], "reporting", "heard") for k in kinds
         },
+        crowds=crowd_figures(inside, events, alerts, start_ms=start, end_ms=end),
     )
 
 
@@ -236,9 +237,17 @@ def report(
     *,
     place: str = "Solna",
     assets: frozenset[str] | None = None,
+    events: Sequence[EventFacts] = (),
+    alerts: Sequence[AlertFacts] = (),
 ) -> Report:
-    """Figures for ``period`` and the one before it, of ``assets`` only if given."""
+    """Figures for ``period`` and the one before it, of ``assets`` (and the events and
+    alerts of ``place``) only if ``assets`` is given."""
     if assets is not None:
         rows = [r for r in rows if r.asset in assets]
         tickets = [t for t in tickets if t.asset in assets]
-    return Report(place, figures(period, rows, tickets), figures(period.previous(), rows, tickets))
+        events, alerts = at_place(events, alerts, place=place, assets=assets)
+    return Report(
+        place,
+        figures(period, rows, tickets, events, alerts),
+        figures(period.previous(), rows, tickets, events, alerts),
+    )

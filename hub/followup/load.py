@@ -5,7 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.alerts.store import events as stored_events
+from hub.alerts.tables import AlertRow
 from hub.db import Device, Ticket
+from hub.followup.crowds import AlertFacts, EventFacts
 from hub.followup.figures import Report, TicketFacts, report
 from hub.followup.grain import plan
 from hub.followup.hours import HourRow
@@ -43,6 +46,35 @@ def ticket_facts(s: Session, *, start_ms: int, end_ms: int) -> list[TicketFacts]
     ]
 
 
+def event_facts(s: Session, *, start_ms: int, end_ms: int) -> list[EventFacts]:
+    """Events whose phases overlap ``[start_ms, end_ms)``."""
+    out: list[EventFacts] = []
+    for ev in stored_events(s):
+        first = min(to_ms(p.start) for p in ev.phases)
+        last = max(to_ms(p.end) for p in ev.phases)
+        if first < end_ms and last > start_ms:
+            out.append(EventFacts(ev.name, ev.place, ev.zones, first, last, ev.expected_attendance))
+    return out
+
+
+def alert_facts(s: Session, *, start_ms: int, end_ms: int) -> list[AlertFacts]:
+    """Alerts raised in ``[start_ms, end_ms)``."""
+    q = select(AlertRow).where(
+        AlertRow.raised_at >= from_ms(start_ms), AlertRow.raised_at < from_ms(end_ms)
+    )
+    return [
+        AlertFacts(
+            id=a.id,
+            kind=a.kind,
+            zone=a.zone,
+            place=a.place,
+            raised_ms=to_ms(a.raised_at),
+            acknowledged_ms=to_ms(a.acknowledged_at) if a.acknowledged_at else None,
+        )
+        for a in s.scalars(q)
+    ]
+
+
 def period_sums(s: Session, period: Period) -> list[HourRow]:
     """Per asset, field and value, the period's sums (rows dated at its start), read from
     month rows, day rows and hours, each where it covers the period exactly."""
@@ -64,8 +96,18 @@ def build_report(s: Session, period: Period, *, place: str | None = None) -> Rep
     (PlaceError if there is no such place)."""
     prev = period.previous()
     rows = period_sums(s, prev) + period_sums(s, period)
-    tickets = ticket_facts(s, start_ms=prev.start_ms, end_ms=period.end_ms)
+    span = {"start_ms": prev.start_ms, "end_ms": period.end_ms}
+    tickets = ticket_facts(s, **span)
+    events, alerts = event_facts(s, **span), alert_facts(s, **span)
     if place is None:
-        return report(period, rows, tickets)
+        return report(period, rows, tickets, events=events, alerts=alerts)
     p = get_place(s, place)
-    return report(period, rows, tickets, place=p.name, assets=place_assets(s, p))
+    return report(
+        period,
+        rows,
+        tickets,
+        place=p.name,
+        assets=place_assets(s, p),
+        events=events,
+        alerts=alerts,
+    )

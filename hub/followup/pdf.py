@@ -4,6 +4,7 @@ period against the previous one, and every table. Bytes out, nothing written."""
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import Final
 
 from reportlab.graphics.charts.barcharts import HorizontalBarChart
@@ -14,6 +15,7 @@ from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from hub.followup.figures import Report
@@ -61,6 +63,23 @@ def _chart(r: Report, lang: str) -> Drawing | None:
     legend.colorNamePairs = [(CURRENT, r.current.period), (PREVIOUS, r.previous.period)]
     d.add(legend)
     return d
+
+
+def _page(title: str) -> Callable[[Canvas, object], None]:
+    """A band at the top and the title and page number at the foot of every page."""
+
+    def draw(canvas: Canvas, doc: object) -> None:
+        w, h = A4
+        canvas.saveState()
+        canvas.setFillColor(CURRENT)
+        canvas.rect(0, h - 8 * mm, w, 8 * mm, stroke=0, fill=1)
+        canvas.setFont("Helvetica", 7)
+        canvas.setFillColor(colors.grey)
+        canvas.drawString(18 * mm, 10 * mm, title)
+        canvas.drawRightString(w - 18 * mm, 10 * mm, str(canvas.getPageNumber()))
+        canvas.restoreState()
+
+    return draw
 
 
 def to_pdf(r: Report, lang: str = "sv") -> bytes:
@@ -115,5 +134,5 @@ def to_pdf(r: Report, lang: str = "sv") -> bytes:
             )
         )
         story += [KeepTogether([Paragraph(tb.title, styles["Heading2"]), table]), Spacer(1, 4 * mm)]
-    doc.build(story)
+    doc.build(story, onFirstPage=_page(title), onLaterPages=_page(title))
     return out.getvalue()

@@ -42,6 +42,22 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "cameras": "Kameror och enheter",
         "camera_availability": "Kameror, andel friska timmar",
         "reporting": "Rapporterar, andel timmar",
+        "crowds": "Evenemang och trängsel",
+        "events_held": "Evenemang",
+        "minutes_e": "Minuter på servicenivå E",
+        "minutes_f": "Minuter på servicenivå F",
+        "events": "Evenemang under perioden",
+        "event": "Evenemang",
+        "place": "Plats",
+        "start": "Början",
+        "end": "Slut",
+        "attendance": "Väntade besökare",
+        "alerts": "Larm per typ",
+        "alert_kind": "Larmtyp",
+        "raised": "Larm",
+        "acknowledged": "Kvitterade",
+        "ack_median_min": "Kvittens median (min)",
+        "ack_p90_min": "Kvittens p90 (min)",
         "none": "–",
     },
     "en": {
@@ -73,11 +89,29 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "cameras": "Cameras and devices",
         "camera_availability": "Cameras, share of hours healthy",
         "reporting": "Reporting, share of hours",
+        "crowds": "Events and crowds",
+        "events_held": "Events held",
+        "minutes_e": "Minutes at level of service E",
+        "minutes_f": "Minutes at level of service F",
+        "events": "Events in the period",
+        "event": "Event",
+        "place": "Place",
+        "start": "Start",
+        "end": "End",
+        "attendance": "Expected attendance",
+        "alerts": "Alerts per kind",
+        "alert_kind": "Alert kind",
+        "raised": "Raised",
+        "acknowledged": "Acknowledged",
+        "ack_median_min": "Acknowledge median (min)",
+        "ack_p90_min": "Acknowledge p90 (min)",
         "none": "–",
     },
 }
 
 Cell = str | int | float | None
+# A column that never exists: the table holds no shares whatever its rows' labels say.
+NO_SHARES: Final = (-1,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +197,66 @@ def tables(r: Report, lang: str = "sv") -> list[Table]:
             ),
         ),
     )
-    return [lighting, repairs, bins, devices]
+    return [lighting, repairs, bins, devices, *_crowd_tables(r, t)]
+
+
+def _crowd_tables(r: Report, t: dict[str, str]) -> list[Table]:
+    """Events held, minutes at level of service E and F per zone, and alerts per kind."""
+    cur, prev = r.current, r.previous
+    zones = {z.zone: z for z in cur.crowds.zones}
+    before = {z.zone: z for z in prev.crowds.zones}
+    zone_rows: list[tuple[Cell, ...]] = []
+    for name in sorted(set(zones) | set(before)):
+        a, b = zones.get(name), before.get(name)
+        zone_rows.append(
+            (f"{t['minutes_e']}: {name}", a.minutes_e if a else None, b.minutes_e if b else None)
+        )
+        zone_rows.append(
+            (f"{t['minutes_f']}: {name}", a.minutes_f if a else None, b.minutes_f if b else None)
+        )
+    crowds = Table(
+        "crowds",
+        t["crowds"],
+        (t["figure"], cur.period, prev.period),
+        ((t["events_held"], len(cur.crowds.events), len(prev.crowds.events)), *zone_rows),
+    )
+    events = Table(
+        "events",
+        t["events"],
+        (t["event"], t["period"], t["place"], t["start"], t["end"], t["attendance"]),
+        tuple(
+            (
+                e.name,
+                f.period,
+                e.place,
+                e.start.replace("T", " "),
+                e.end.replace("T", " "),
+                e.expected_attendance,
+            )
+            for f in (cur, prev)
+            for e in f.crowds.events
+        ),
+        share_cols=NO_SHARES,
+    )
+    fields = ("raised", "acknowledged", "ack_median_min", "ack_p90_min")
+    earlier = {x.kind: x for x in prev.crowds.alerts}
+    alert_rows: list[tuple[Cell, ...]] = []
+    for x in cur.crowds.alerts:
+        alert_rows.append((x.kind, cur.period, *(getattr(x, f) for f in fields)))
+        p = earlier.get(x.kind)
+        alert_rows.append((x.kind, prev.period, *(getattr(p, f) if p else None for f in fields)))
+    for x in prev.crowds.alerts:
+        if x.kind not in {a.kind for a in cur.crowds.alerts}:
+            alert_rows.append((x.kind, cur.period, *(None for _ in fields)))
+            alert_rows.append((x.kind, prev.period, *(getattr(x, f) for f in fields)))
+    alerts = Table(
+        "alerts",
+        t["alerts"],
+        (t["alert_kind"], t["period"], *(t[f] for f in fields)),
+        tuple(alert_rows),
+        share_cols=NO_SHARES,
+    )
+    return [crowds, events, alerts]
 
 
 def to_json(r: Report) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
+
+from openpyxl import load_workbook
 
 from hub.db import Asset
 from hub.devices import register
@@ -74,3 +77,32 @@ def test_report_for_the_city_and_for_a_place(hub: Hub) -> None:
     nowhere = {"period": "2026-03", "place": "Nowhere"}
     assert c.get(url, params=nowhere, headers=hub.h(hub.operator)).status_code == 404
     assert c.get(url, params={"period": "2026-03"}, headers=hub.h(hub.crew)).status_code == 403
+
+
+def test_report_in_every_format(hub: Hub) -> None:
+    c = hub.client
+    _history(hub)
+    url = "/api/v1/followup/report"
+    for fmt, media, start in (
+        ("csv", "text/csv", b"table,"),
+        ("html", "text/html", b"<!doctype html>"),
+        ("pdf", "application/pdf", b"%PDF-"),
+        ("xlsx", "application/vnd.openxmlformats", b"PK"),
+    ):
+        got = c.get(url, params={"period": "2026-03", "format": fmt}, headers=hub.h(hub.operator))
+        assert got.status_code == 200, fmt
+        assert got.headers["content-type"].startswith(media)
+        assert got.content.startswith(start)
+        assert "followup-2026-03" in got.headers["content-disposition"]
+    wb = load_workbook(
+        io.BytesIO(
+            c.get(
+                url,
+                params={"period": "2026-03", "format": "xlsx", "lang": "en"},
+                headers=hub.h(hub.operator),
+            ).content
+        )
+    )
+    assert wb.worksheets[0]["B3"].value == 0.5
+    bad = {"period": "2026-03", "format": "doc"}
+    assert c.get(url, params=bad, headers=hub.h(hub.operator)).status_code == 422

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 
 from hub.db import Asset, open_database
 from hub.devices import register
@@ -62,6 +63,10 @@ def test_import_list_show_report_and_remove(
     pdf = tmp_path / "r.pdf"
     assert main([*args, "--format", "pdf", "-o", str(pdf)]) == 0
     assert pdf.read_bytes().startswith(b"%PDF-")
+    xlsx = tmp_path / "r.xlsx"
+    assert main([*args, "--format", "xlsx", "-o", str(xlsx)]) == 0
+    assert load_workbook(xlsx).worksheets[0]["B3"].value == 1.0
+    assert main([*args, "--format", "xlsx"]) == 2
     assert main(["places", "--database-url", db, "remove", "Torget"]) == 0
     assert main(["places", "--database-url", db, "remove", "Torget"]) == 2
     assert "no place" in capsys.readouterr().err

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hub.followup.figures import TicketFacts, graffiti_within_24h, nearest_rank, repairs, report
+from hub.followup.figures import TicketFacts, graffiti_within_24h, repairs, report
 from hub.followup.hours import HOUR_MS, AssetInfo, HourRow, Obs, asset_hours
 from hub.followup.periods import parse_period
+from hub.followup.ranks import nearest_rank
 from trygg.sun import is_dark
 
 LAT, LON = 59.36, 18.0
