@@ -22,11 +22,12 @@ from typing import Final
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.db import AssetHour, Device, Ticket
+from hub.db import AssetHour
 from hub.db import Counter as CounterRow
 from hub.followup.figures import TicketFacts
 from hub.followup.history import WATERMARK as HOURS_STORED
 from hub.followup.hours import HOUR_MS, HourRow
+from hub.followup.load import ticket_facts
 from hub.followup.store import load_hours
 from hub.influx import Influx
 from hub.lineproto import point
@@ -112,32 +113,6 @@ def repair_lines(tickets: Iterable[TicketFacts]) -> list[str]:
     return out
 
 
-def resolved_tickets(s: Session, *, start_ms: int, end_ms: int) -> list[TicketFacts]:
-    """Tickets resolved in ``[start_ms, end_ms)`` (duplicates excluded), with their site."""
-    q = (
-        select(Ticket, Device.site)
-        .outerjoin(Device, Device.id == Ticket.device_id)
-        .where(
-            Ticket.resolved_at >= from_ms(start_ms),
-            Ticket.resolved_at < from_ms(end_ms),
-            Ticket.duplicate_of.is_(None),
-        )
-    )
-    return [
-        TicketFacts(
-            id=t.id,
-            kind=t.kind,
-            asset=t.asset_id,
-            site=site,
-            created_ms=to_ms(t.created_at),
-            acknowledged_ms=to_ms(t.acknowledged_at) if t.acknowledged_at else None,
-            resolved_ms=to_ms(t.resolved_at) if t.resolved_at else None,
-            sla_due_ms=to_ms(t.sla_due) if t.sla_due else None,
-        )
-        for t, site in s.execute(q)
-    ]
-
-
 class FollowupExport:
     """Exports stored hours of ``asset_hours`` (and the hour's repairs) to InfluxDB."""
 
@@ -162,7 +137,7 @@ class FollowupExport:
             if end <= start:
                 return start, start, []
             rows = load_hours(s, start_ms=start, end_ms=end)
-            tickets = resolved_tickets(s, start_ms=start, end_ms=end)
+            tickets = ticket_facts(s, start_ms=start, end_ms=end, by="resolved")
         by_hour: dict[int, list[HourRow]] = {}
         for r in rows:
             by_hour.setdefault(r.hour_ms, []).append(r)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -19,14 +21,18 @@ from hub.places_store import get_place, place_assets
 from trygg.clock import from_ms, to_ms
 
 
-def ticket_facts(s: Session, *, start_ms: int, end_ms: int) -> list[TicketFacts]:
-    """Tickets opened in ``[start_ms, end_ms)`` (duplicates excluded)."""
+def ticket_facts(
+    s: Session, *, start_ms: int, end_ms: int, by: Literal["created", "resolved"] = "created"
+) -> list[TicketFacts]:
+    """Tickets opened (or, ``by="resolved"``, resolved) in ``[start_ms, end_ms)``,
+    duplicates excluded, with their device's site."""
+    column = Ticket.created_at if by == "created" else Ticket.resolved_at
     q = (
         select(Ticket, Device.site)
         .outerjoin(Device, Device.id == Ticket.device_id)
         .where(
-            Ticket.created_at >= from_ms(start_ms),
-            Ticket.created_at < from_ms(end_ms),
+            column >= from_ms(start_ms),
+            column < from_ms(end_ms),
             Ticket.duplicate_of.is_(None),
         )
     )
@@ -96,9 +102,10 @@ def build_report(s: Session, period: Period, *, place: str | None = None) -> Rep
     (PlaceError if there is no such place)."""
     prev = period.previous()
     rows = period_sums(s, prev) + period_sums(s, period)
-    span = {"start_ms": prev.start_ms, "end_ms": period.end_ms}
-    tickets = ticket_facts(s, **span)
-    events, alerts = event_facts(s, **span), alert_facts(s, **span)
+    start_ms, end_ms = prev.start_ms, period.end_ms
+    tickets = ticket_facts(s, start_ms=start_ms, end_ms=end_ms)
+    events = event_facts(s, start_ms=start_ms, end_ms=end_ms)
+    alerts = alert_facts(s, start_ms=start_ms, end_ms=end_ms)
     if place is None:
         return report(period, rows, tickets, events=events, alerts=alerts)
     p = get_place(s, place)
