@@ -29,6 +29,13 @@ from hub.followup.periods import Period
 from hub.followup.ranks import nearest_rank
 
 GRAFFITI_TARGET_S: Final = 24 * 3600
+# The camera verdicts a pole judges against its own scene; they reach the hub only as
+# tickets, so their time is the tickets' open time.
+CAMERA_FAULTS: Final = {
+    "cameraCovered": "covered",
+    "cameraBlurred": "blurred",
+    "cameraDisplaced": "turned_away",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +95,7 @@ class Figures:
     bins: Bins
     camera_availability: float | None
     availability: Mapping[str, float | None] = field(default_factory=dict)
+    camera_fault_hours: Mapping[str, float] = field(default_factory=dict)
     crowds: Crowds = field(default_factory=Crowds)
 
     def as_dict(self) -> dict[str, Any]:
@@ -201,6 +209,21 @@ def graffiti_within_24h(
     return _share(fast, len(ts))
 
 
+def camera_fault_hours(
+    tickets: Sequence[TicketFacts], *, start_ms: int, end_ms: int
+) -> dict[str, float]:
+    """Camera-hours covered, blurred and turned away in ``[start_ms, end_ms)``: each such
+    ticket's time from opening to resolution (or the range's end) inside the range."""
+    out = dict.fromkeys(CAMERA_FAULTS.values(), 0)
+    for t in tickets:
+        fault = CAMERA_FAULTS.get(t.kind)
+        if fault is None:
+            continue
+        until = end_ms if t.resolved_ms is None else min(t.resolved_ms, end_ms)
+        out[fault] += max(0, until - max(t.created_ms, start_ms))
+    return {k: ms / 3.6e6 for k, ms in out.items()}
+
+
 def figures(
     period: Period,
     rows: Sequence[HourRow],
@@ -227,6 +250,7 @@ def figures(
             k: availability([r for r in inside if r.kind == k], "reporting", "heard") for k in kinds
         },
         crowds=crowd_figures(inside, events, alerts, start_ms=start, end_ms=end),
+        camera_fault_hours=camera_fault_hours(tickets, start_ms=start, end_ms=end),
     )
 
 

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Final
 
-from hub.followup.figures import Report
+from hub.followup.figures import CAMERA_FAULTS, Report
 
 LABELS: Final[dict[str, dict[str, str]]] = {
     "sv": {
@@ -41,6 +41,9 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "collections": "Tömningar",
         "cameras": "Kameror och enheter",
         "camera_availability": "Kameror, andel friska timmar",
+        "covered": "Kameratimmar övertäckt",
+        "blurred": "Kameratimmar suddig bild",
+        "turned_away": "Kameratimmar bortvriden",
         "reporting": "Rapporterar, andel timmar",
         "crowds": "Evenemang och trängsel",
         "events_held": "Evenemang",
@@ -88,6 +91,9 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "collections": "Collections",
         "cameras": "Cameras and devices",
         "camera_availability": "Cameras, share of hours healthy",
+        "covered": "Camera-hours covered",
+        "blurred": "Camera-hours blurred",
+        "turned_away": "Camera-hours turned away",
         "reporting": "Reporting, share of hours",
         "crowds": "Events and crowds",
         "events_held": "Events held",
@@ -191,6 +197,10 @@ def tables(r: Report, lang: str = "sv") -> list[Table]:
         head,
         (
             pair("camera_availability", cur.camera_availability, prev.camera_availability),
+            *(
+                pair(k, cur.camera_fault_hours.get(k, 0.0), prev.camera_fault_hours.get(k, 0.0))
+                for k in CAMERA_FAULTS.values()
+            ),
             *(
                 (f"{t['reporting']}: {k}", cur.availability.get(k), prev.availability.get(k))
                 for k in kinds

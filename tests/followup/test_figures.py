@@ -6,7 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hub.followup.figures import TicketFacts, graffiti_within_24h, repairs, report
+from hub.followup.figures import (
+    TicketFacts,
+    camera_fault_hours,
+    graffiti_within_24h,
+    repairs,
+    report,
+)
 from hub.followup.hours import HOUR_MS, AssetInfo, HourRow, Obs, asset_hours
 from hub.followup.periods import parse_period
 from hub.followup.ranks import nearest_rank
@@ -155,3 +161,18 @@ def test_nearest_rank() -> None:
     assert nearest_rank([], 0.5) is None
     assert nearest_rank([3.0, 1.0, 2.0], 0.5) == 2.0
     assert nearest_rank([float(i) for i in range(1, 11)], 0.9) == 9.0
+
+
+def test_camera_hours_covered_blurred_and_turned_away_from_their_tickets() -> None:
+    t0 = MARCH.start_ms
+    ts = [
+        _ticket(1, "cameraBlurred", t0 + 2 * HOUR_MS, 1, 3),  # 3 h inside
+        _ticket(2, "cameraBlurred", t0 - 2 * HOUR_MS, 1, 5),  # opened in February: 3 h inside
+        _ticket(3, "cameraDisplaced", MARCH.end_ms - 4 * HOUR_MS, 1, None),  # open at the end
+        _ticket(4, "cameraFrozen", t0, 1, 10),  # not one of the three
+        _ticket(5, "cameraCovered", MARCH.end_ms + HOUR_MS, 1, 1),  # April's
+    ]
+    hours = camera_fault_hours(ts, start_ms=t0, end_ms=MARCH.end_ms)
+    assert hours == pytest.approx({"covered": 0.0, "blurred": 6.0, "turned_away": 4.0})
+    march = report(MARCH, [], ts).current
+    assert march.camera_fault_hours == pytest.approx(hours)
