@@ -37,6 +37,10 @@ WEEKDAY: Final = (1.0, 1.0, 1.0, 1.05, 1.2, 1.4, 1.1)  # Monday..Sunday
 ROUND_HOURS_ALL: Final = frozenset({6})
 ROUND_HOURS_SQUARES: Final = frozenset({6, 15})
 ARENA_SLUG: Final = "arenastaden"
+# Relative standard deviation of a simulated count: an exit's approach zone is counted
+# from one camera view, a square's mixes foot traffic the model knows less well.
+ZONE_COUNT_NOISE: Final = 0.05
+SQUARE_COUNT_NOISE: Final = 0.1
 SQUARE_SLUGS: Final = frozenset(
     {"solna-centrum", "rasunda", "arenastaden", "hagalund", "huvudsta", "frosunda"}
 )
@@ -77,7 +81,9 @@ class World:
         for ev in self.events:
             share = 1.0 if place == ARENA_SLUG else 0.08
             extra += share * _event_crowd(ev, when)
-        count = (base + extra) * (1.0 + 0.1 * gauss(key, int(when.timestamp() * 1000)))
+        count = (base + extra) * (
+            1.0 + SQUARE_COUNT_NOISE * gauss(key, int(when.timestamp() * 1000))
+        )
         return max(0, round(count))
 
     def zone_people(self, zone: CrowdZone, when: datetime, key: int) -> int:
@@ -91,7 +97,7 @@ class World:
             if when < ev.end:
                 extra += zone.share * _event_crowd(ev, when)
             extra += arena_egress(ev.attendance).state(index, (when - ev.end) / SECOND).people
-        count = (base + extra) * (1.0 + 0.05 * gauss(key, int(when.timestamp() * 1000)))
+        count = (base + extra) * (1.0 + ZONE_COUNT_NOISE * gauss(key, int(when.timestamp() * 1000)))
         return max(0, round(count))
 
     # ---- bins -----------------------------------------------------------------------
