@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 
 WATERMARK: Final = "gauges.history_exported"
 BATCH: Final = 5000
+# Finished hours of asset history stored per gauges tick: a day, so a hub back from an
+# outage (or a demo running many simulated hours per minute) catches up within minutes.
+HISTORY_HOURS_PER_TICK: Final = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +233,12 @@ class Gauges:
         await self.influx.write("\n".join(lines).encode(), precision="ms")
         self.gauges_written += 1
         burnt = await self.dayburn.write(to_ms(now))
-        stored = await self.history.write(to_ms(now))
+        stored = 0
+        for _ in range(HISTORY_HOURS_PER_TICK):
+            hours = self.history.hours_written
+            stored += await self.history.write(to_ms(now))
+            if self.history.hours_written == hours:
+                break
         return len(lines) + burnt + stored + await self.followup.write()
 
     async def run(self, stop: asyncio.Event, *, events_s: float, gauges_s: float) -> None:
