@@ -92,10 +92,11 @@ class Kind(StrEnum):
     ACK = "ack"
     CSR = "csr"
     CERT = "cert"
+    RELEASE = "release"
 
 
 DEVICE_TO_HUB: Final = frozenset(
-    {Kind.BIRTH, Kind.STATE, Kind.DATA, Kind.EVENT, Kind.CMD_RESULT, Kind.CSR}
+    {Kind.BIRTH, Kind.STATE, Kind.DATA, Kind.EVENT, Kind.CMD_RESULT, Kind.CSR, Kind.RELEASE}
 )
 
 
@@ -189,6 +190,8 @@ Text = Annotated[str, Field(pattern=text.TEXT_PATTERN)]
 Value = float | int | bool | Line
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 DeviceId = Annotated[str, Field(pattern=DEVICE_ID_PATTERN)]
+# A release is named by the SHA-256 of its signed manifest.
+ReleaseId = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 EpochMs = Annotated[int, Field(ge=EPOCH_MS_MIN, le=EPOCH_MS_MAX)]
 
 
@@ -238,6 +241,7 @@ class Birth(_Model):
     boot: int = Field(ge=1)
     ts: EpochMs
     firmware: Line = Field(max_length=64)
+    release: ReleaseId | None = Field(default=None, description="the signed release it runs")
     site: Name
     device_class: Name = "pole"
     heartbeat_s: float = Field(gt=0, le=86_400, description="max seconds between messages")
@@ -283,6 +287,7 @@ CommandName = Literal[
     "ack_tamper",
     "outbox_status",
     "set_crowd_interval",
+    "install_release",
 ]
 
 
@@ -348,13 +353,41 @@ class CertReply(_Model):
     ts: EpochMs
 
 
+ReleaseState = Literal[
+    "downloading", "verified", "installed", "switched", "healthy", "rolled_back", "failed"
+]
+
+
+class ReleaseReport(_Model):
+    """A device's progress with a release it was told to install (``install_release``)."""
+
+    v: Literal[1] = 1
+    device: DeviceId
+    release: ReleaseId
+    command: RequestId | None = Field(default=None, description="the install command's id")
+    state: ReleaseState
+    reason: Line = Field(default="", max_length=300)
+    ts: EpochMs
+
+
 class HubState(_Model):
     v: Literal[1] = 1
     online: bool
     ts: EpochMs
 
 
-Message = Birth | State | Data | Events | Command | CommandResult | Ack | CertRequest | CertReply
+Message = (
+    Birth
+    | State
+    | Data
+    | Events
+    | Command
+    | CommandResult
+    | Ack
+    | CertRequest
+    | CertReply
+    | ReleaseReport
+)
 
 MODELS: Final[dict[Kind, type[_Model]]] = {
     Kind.BIRTH: Birth,
@@ -366,6 +399,7 @@ MODELS: Final[dict[Kind, type[_Model]]] = {
     Kind.ACK: Ack,
     Kind.CSR: CertRequest,
     Kind.CERT: CertReply,
+    Kind.RELEASE: ReleaseReport,
 }
 # The models' own compiled validators, called directly: a TypeAdapter around each model
 # adds a Python wrapper call per message on the hub's hot path.
