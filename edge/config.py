@@ -23,6 +23,7 @@ __all__ = [
     "ConfigError",
     "DeviceConfig",
     "OutboxConfig",
+    "ReleaseConfig",
     "SensorConfig",
     "SimLampSensor",
     "load_device_config",
@@ -66,6 +67,24 @@ class CertificateConfig(_Frozen):
     retry_s: float = Field(
         default=3600.0, gt=0, description="ask again after a refusal or no answer this long"
     )
+
+
+class ReleaseConfig(_Frozen):
+    """Over-the-air releases (docs/releases.md): where to fetch them, whose signature to
+    trust, and the A/B folder they are installed into."""
+
+    url: Annotated[str, Field(pattern=r"^https://[^\s]+$")] = Field(
+        description="base URL of the hub's release server; {url}/{release id}/manifest.json"
+    )
+    public_keys: list[Path] = Field(min_length=1, description="release public keys (PEM)")
+    root: Path = Field(default=Path("/var/lib/trygg/ab"), description="the A/B folder")
+    ca_file: Path | None = Field(default=None, description="default: broker.ca_file")
+    cert_file: Path | None = Field(default=None, description="default: the broker certificate")
+    key_file: Path | None = Field(default=None, description="default: the broker key")
+    health_deadline_s: float = Field(
+        default=300.0, gt=0, description="a new release must pass its health check this fast"
+    )
+    download_timeout_s: float = Field(default=60.0, gt=0, description="per request")
 
 
 class OutboxConfig(_Frozen):
@@ -120,6 +139,7 @@ class DeviceConfig(_Frozen):
     broker: BrokerConfig = BrokerConfig()
     outbox: OutboxConfig = OutboxConfig()
     certificate: CertificateConfig = CertificateConfig()
+    release: ReleaseConfig | None = None
     assets: list[AssetConfig] = Field(default_factory=list)
     cameras: list[CameraConfig] = Field(default_factory=list)
 
