@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from edge.ab import Layout
 from edge.sensor_config import FIELDS_PER_TYPE, SensorConfig, SimLampSensor
 from edge.vision.camera import CameraConfig
 from trygg.contract import DEVICE_ID_PATTERN, AssetKind, Line, Value
@@ -28,6 +29,7 @@ __all__ = [
     "SimLampSensor",
     "load_device_config",
     "load_fleet",
+    "load_running_config",
 ]
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -253,3 +255,20 @@ def load_fleet(folder: Path) -> list[DeviceConfig]:
         seen[config.id] = path
         configs.append(config)
     return configs
+
+
+def load_running_config(config_path: Path) -> DeviceConfig:
+    """The device file, over the fleet defaults of the release ``current`` points at when
+    the device takes releases and that release carries ``config/fleet.yaml`` (else over
+    the local defaults). ConfigError for a broken file, the release's included."""
+    config = load_device_config(config_path)
+    if config.release is None:
+        return config
+    layout = Layout(config.release.root)
+    current = layout.link("current")
+    if current is None:
+        return config
+    fleet = layout.release_dir(current) / "config" / "fleet.yaml"
+    if not fleet.is_file():
+        return config
+    return load_device_config(config_path, defaults=fleet)
