@@ -275,13 +275,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", required=True, help="the A/B root (release.root)")
     parser.add_argument("--max-starts", type=int, default=MAX_STARTS)
     parser.add_argument("--python", default=sys.executable, help="interpreter for the agent")
-    parser.add_argument("agent_args", nargs="*", help="after --: the agent's arguments")
-    args = parser.parse_args(argv)
+    parser.epilog = "exec: the agent's own arguments follow --"
+    argv = sys.argv[1:] if argv is None else argv
+    agent_args = argv[argv.index("--") + 1 :] if "--" in argv else []
+    args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     root = Path(args.root)
     if args.action == "prestart":
         sys.stderr.write(f"trygg-launch: {Layout(root).prestart(max_starts=args.max_starts)}\n")
         return 0
-    exec_agent(root, args.python, list(args.agent_args))
+    exec_agent(root, args.python, agent_args)
     return 1  # not reached: exec replaced the process
 
 
