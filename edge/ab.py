@@ -266,7 +266,8 @@ def exec_agent(root: Path, python: str, args: list[str]) -> None:
     if current is not None:
         lib = str((root / "releases" / current / "lib").resolve())
         env["PYTHONPATH"] = os.pathsep.join(p for p in (lib, env.get("PYTHONPATH")) if p)
-    os.execve(python, [python, "-m", "edge", *args], env)  # noqa: S606  no shell involved
+    # -P: the working folder must not come before the release on the module path
+    os.execve(python, [python, "-P", "-m", "edge", *args], env)  # noqa: S606  no shell involved
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -176,7 +176,7 @@ def test_the_launcher_runs_standalone_on_the_stdlib_only(tmp_path: Path, layout:
     )
     lib, _, args = out.stdout.strip().partition("|")
     assert lib == str((layout.releases / B / "lib").resolve())
-    assert args == "-m edge --config d.yaml"
+    assert args == "-P -m edge --config d.yaml"
     code = (
         "import json, sys, edge.ab; "
         "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} "
