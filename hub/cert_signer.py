@@ -22,8 +22,8 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub import registry
-from hub.cert_requests import History, Limits, admission
+from hub import cert_rates, registry
+from hub.cert_requests import Limits, admission
 from hub.settings import HubSettings
 from trygg import contract as c
 from trygg.backoff import Backoff
@@ -60,7 +60,6 @@ class CertSigner:
             mqtt, client_id=f"{mqtt.client_id}-certs", clean_start=True, session_expiry_s=0
         )
         self.lifetime, self.limits, self.share_group = lifetime, limits, share_group
-        self.history = History()
         self.signed = self.refused = 0
 
     @classmethod
@@ -131,17 +130,18 @@ class CertSigner:
             return self._refuse(device, request_id, f"{exc.reason}: {exc.detail}")
         with self.sessions.begin() as s:
             snap = registry.snapshot(s)
-        why = admission(
-            device,
-            known=snap.known,
-            blocked=snap.blocked,
-            history=self.history,
-            limits=self.limits,
-            now=now,
-        )
+            why = admission(
+                device,
+                known=snap.known,
+                blocked=snap.blocked,
+                history=cert_rates.load(s, device),
+                limits=self.limits,
+                now=now,
+            )
+            if why is None:
+                cert_rates.record(s, device, asked=now)
         if why is not None:
             return self._refuse(device, request.id, why)
-        self.history.asked[device] = now
         with tempfile.TemporaryDirectory(dir=self.issuing.folder) as tmp:
             csr = Path(tmp) / "request.csr"
             csr.write_text(request.csr)
@@ -154,7 +154,8 @@ class CertSigner:
                 )
             except OpensslError as exc:
                 return self._refuse(device, request.id, f"unusable request: {exc}")
-        self.history.signed[device] = now
+        with self.sessions.begin() as s:
+            cert_rates.record(s, device, signed=now)
         self.signed += 1
         log.info("%s: signed a renewed certificate (request %s)", device, request.id)
         reply = c.CertReply(device=device, id=request.id, ok=True, chain=chain, ts=to_ms(now))
