@@ -79,14 +79,21 @@ class Agent:
         self.boot = 0
         self.stats = AgentStats()
         self.faults = faults
-        self.commands = Commands(self, device_id=config.id, clock=clock, outbox=self.outbox)
+        renewer = renewer_for(config, clock=clock, state_dir=self.state_dir)
+        self.commands = Commands(
+            self,
+            device_id=config.id,
+            clock=clock,
+            outbox=self.outbox,
+            renew=renewer.renew_now if renewer is not None else None,
+        )
         self.link = Link(
             self,
             outbox=self.outbox,
             commands=self.commands,
             stats=self.stats,
             password=password,
-            renewer=renewer_for(config, clock=clock, state_dir=self.state_dir),
+            renewer=renewer,
         )
         self._clock_synced = clock_synced or (lambda: True)
         self._watchdog = watchdog or (lambda: None)

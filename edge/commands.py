@@ -68,8 +68,17 @@ class Device(Protocol):
 
 
 class Commands:
-    def __init__(self, device: Device, *, device_id: str, clock: Clock, outbox: Outbox) -> None:
+    def __init__(
+        self,
+        device: Device,
+        *,
+        device_id: str,
+        clock: Clock,
+        outbox: Outbox,
+        renew: Callable[[], str] | None = None,
+    ) -> None:
         self._device = device
+        self._renew = renew
         self._device_id = device_id
         self._clock = clock
         self._outbox = outbox
@@ -81,6 +90,7 @@ class Commands:
             "outbox_status": self._outbox_status,
             "ack_tamper": self._ack_tamper,
             "set_crowd_interval": self._set_crowd_interval,
+            "renew_certificate": self._renew_certificate,
         }
 
     async def handle(self, payload: bytes) -> tuple[c.CommandResult, bool]:
@@ -176,6 +186,12 @@ class Commands:
 
     async def _reload_config(self, _cmd: c.Command) -> str:
         return await self._device.reload_config()
+
+    async def _renew_certificate(self, _cmd: c.Command) -> str:
+        """The hub asks for a new certificate now (its CA is rolling over)."""
+        if self._renew is None:
+            raise CommandError("this device does not renew its certificate (renewal is off)")
+        return self._renew()
 
     async def _outbox_status(self, _cmd: c.Command) -> str:
         s = self._outbox.stats()

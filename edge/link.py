@@ -13,6 +13,7 @@ reconnect back-off paces the retries.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -132,17 +133,18 @@ class Link:
 
     def settings(self) -> MqttSettings:
         b = self._device.config.broker
-        cert_file, key_file = b.cert_file, b.key_file
+        cert_file, key_file, ca_file = b.cert_file, b.key_file, b.ca_file
         if self._renewer is not None:
             creds = self._renewer.credentials()
             cert_file, key_file = creds.cert, creds.key
+            ca_file = self._renewer.trust_file()
         return MqttSettings(
             host=b.host,
             port=b.port,
             client_id=self._device.config.id,
             username=b.username or (self._device.config.id if self._password else None),
             password=self._password,
-            ca_file=b.ca_file,
+            ca_file=ca_file,
             cert_file=cert_file,
             key_file=key_file,
             keepalive_s=b.keepalive_s,
@@ -248,7 +250,9 @@ class Link:
             request = await renewer.request()
             if request is not None:
                 await conn.publish(self._topic(c.Kind.CSR), request)
-            await asyncio.sleep(renewer.check_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(renewer.wake.wait(), timeout=renewer.check_s)
+            renewer.wake.clear()
 
     async def publish_birth(self, conn: MqttSession) -> None:
         birth = await self._device.io(self._device.birth_message)

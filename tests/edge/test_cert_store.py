@@ -27,7 +27,11 @@ def cas(tmp_path: Path) -> tuple[Pki, Pki]:
 
 def _store(tmp_path: Path, root: Pki) -> CertStore:
     key, crt = root.issue(tmp_path / "bundle", DEVICE, now=NOW)
-    return CertStore(tmp_path / "state" / "certs", bundle=Credentials(crt, key, renewed=False))
+    return CertStore(
+        tmp_path / "state" / "certs",
+        bundle=Credentials(crt, key, renewed=False),
+        ca_file=root.ca_crt,
+    )
 
 
 def _sign(issuing: Pki, csr_text: str, tmp: Path) -> str:
@@ -63,7 +67,7 @@ def test_a_power_cut_before_the_swap_leaves_the_old_pair(
     second = store.prepare(DEVICE)
     store.accept(second, _sign(issuing, second.csr, tmp_path), ca_file=root.ca_crt)
     (store.folder / "current.new").symlink_to(second.folder)  # cut between link and rename
-    restarted = CertStore(store.folder, bundle=store.bundle)
+    restarted = CertStore(store.folder, bundle=store.bundle, ca_file=store.bundle_ca)
     assert restarted.current() == in_use
     restarted.clean()
     assert not second.folder.exists()
