@@ -85,8 +85,8 @@ install -d -m 0755 deploy/secrets/broker deploy/secrets/hub
 for f in passwd acl broker.crt broker.key crl.pem; do
     install -m 0644 "$pki/broker/$f" "deploy/secrets/broker/$f"
 done
-install -m 0644 "$pki/ca/ca.crt" deploy/secrets/broker/ca.crt
-install -m 0644 "$pki/ca/ca.crt" deploy/secrets/hub/ca.crt
+install -m 0644 "$pki/broker/ca.crt" deploy/secrets/broker/ca.crt
+install -m 0644 "$pki/broker/ca.crt" deploy/secrets/hub/ca.crt
 install -m 0644 "$pki/hub/password" deploy/secrets/hub/mqtt-password
 chmod 0700 deploy/secrets
 echo "make-secrets: broker files in deploy/secrets/ (Mosquitto reloads them within a minute)"

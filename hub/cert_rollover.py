@@ -46,7 +46,7 @@ def nudge(
     ):
         if device not in last or created > last[device]:
             last[device] = created
-    asked = []
+    asked: list[str] = []
     for dev in registry.devices(s):
         if len(asked) >= limit:
             break
