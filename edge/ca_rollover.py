@@ -24,12 +24,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from edge.config import ConfigError, load_fleet
-from edge.provision import Provisioner, ProvisionError
+from edge.provision import PENDING, Provisioner, ProvisionError
 from trygg.certs import Certificate, common_name
 from trygg.pki import CHAIN, NEXT, TRUST, Pki
 
 log = logging.getLogger(__name__)
-PENDING = NEXT + ".pending"  # the next issuing CA before the hub may sign with it
 CROSS = "cross.crt"  # the next fleet CA, signed by the old one
 # The compose stack's broker reloads within a minute of a change; `maintain` lets the hub
 # sign with the next CA once the files have been in place this long.
@@ -77,7 +76,7 @@ def start(p: Provisioner, *, now: datetime) -> RolloverStatus:
             "run `trygg provision issuing-ca` and point the hub at it first"
         )
     root = p.pki.next
-    pending = Pki(p.issuing.folder / PENDING)
+    pending = p.issuing_pending
     if p.issuing.next.exists():
         return status(p)
     if not root.exists():

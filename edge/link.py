@@ -21,6 +21,7 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 
 from edge.config import DeviceConfig
 from edge.outbox import Outbox
+from edge.renewal import untrusted_broker
 from edge.renewer import Renewer
 from edge.stats import AgentStats
 from trygg import contract as c
@@ -110,6 +111,7 @@ class Link:
         self._stats = stats
         self._password = password
         self._refusal_reported = False
+        self._untrusted = 0  # connections refused since the last one that worked
         self._topics: dict[str, str] = {}
         self._topics_of = ""
 
@@ -186,6 +188,16 @@ class Link:
                 log.info("%s: link down: %s", self._device.config.id, exc)
                 if on_trial and not self._entered and self._renewer is not None:
                     await self._renewer.connect_failed()
+                elif not self._entered and untrusted_broker(str(exc)):
+                    self._untrusted += 1
+                    if self._untrusted == 1:  # once per episode: it repeats every retry
+                        log.error(
+                            "%s: the broker's certificate is not signed by a CA this pole "
+                            "trusts; if the fleet CA was rolled over while this pole was "
+                            "away, it needs a new bundle (trygg provision renew %s)",
+                            self._device.config.id,
+                            self._device.config.id,
+                        )
             self.state.conn = None
             if not stop.is_set():
                 await self._idle(stop, retry.next_delay())
@@ -199,6 +211,7 @@ class Link:
         will = Will(self._topic(c.Kind.STATE), device.state_message(online=False))
         async with Connection(self.settings(), will=will) as conn:
             self._entered = True
+            self._untrusted = 0
             if self._renewer is not None:
                 await self._renewer.connected()
             self._stats.connects += 1

@@ -37,12 +37,14 @@ import yaml
 from edge import broker_files
 from edge.config import ConfigError, load_device_config, load_fleet
 from trygg.certs import Crl, common_name, crl_needs_resign, renewal_due
+from trygg.openssl import subject_hash
 from trygg.pki import Pki
 
 log = logging.getLogger(__name__)
 
 HUB_USER = broker_files.HUB_USER
 PI_ETC = Path("/etc/trygg")
+PENDING = "next.pending"  # the next issuing CA, before the hub may sign with it
 # the broker's certificate is renewed with a third of its life left (275 of 825 days)
 MAINTAIN_FRACTION = 1 / 3
 
@@ -74,6 +76,7 @@ class BrokerFiles:
     passwd: Path
     acl: Path
     cafile: Path
+    capath: Path  # the same CAs, one file each by subject hash (Mosquitto's ``capath``)
     certfile: Path
     keyfile: Path
     crlfile: Path
@@ -107,6 +110,17 @@ class Provisioner:
     def roots(self) -> list[Pki]:
         """The fleet CAs trusted now: the fleet CA, and the next one during a rollover."""
         return [self.pki, self.pki.next] if self.pki.next.exists() else [self.pki]
+
+    def other_cas(self) -> list[Pki]:
+        """Every CA besides the fleet CA whose CRL the broker must hold: the issuing CA,
+        and during a rollover the next fleet CA and the next issuing CA (also before the
+        hub may sign with it, so the broker knows its CRL first)."""
+        return [self.pki.next, self.issuing, self.issuing.next, self.issuing_pending]
+
+    @property
+    def issuing_pending(self) -> Pki:
+        """The next issuing CA between ``ca-rollover start`` and ``activate``."""
+        return Pki(self.issuing.folder / PENDING)
 
     def leaf_ca(self) -> Pki:
         """The CA that signs new bundle certificates: the next one during a rollover."""
@@ -269,7 +283,7 @@ class Provisioner:
         resigned = force or crl_needs_resign(current, now)
         if resigned:
             current = self.pki.update_crl(now=now)
-        for other in (self.pki.next, self.issuing, self.issuing.next):
+        for other in self.other_cas():
             if other.exists() and (force or crl_needs_resign(other.current_crl(), now)):
                 other.update_crl(now=now)
                 resigned = True
@@ -348,6 +362,7 @@ class Provisioner:
             passwd=out / "passwd",
             acl=out / "acl",
             cafile=out / "ca.crt",
+            capath=out / "cas",
             certfile=out / "broker.crt",
             keyfile=out / "broker.key",
             crlfile=out / "crl.pem",
@@ -356,15 +371,37 @@ class Provisioner:
         _atomic_write(files.acl, broker_files.acl(devices, hub_user=HUB_USER))
         _atomic_write(files.crlfile, self._crl_bundle())
         _atomic_write(files.cafile, self.trust_text())
+        self._write_capath(files.capath)
         self._publish()
         log.info("broker files: %d device(s), %d revoked", len(devices), len(revoked))
         return files
+
+    def _write_capath(self, folder: Path) -> None:
+        """The trusted fleet CAs as ``<subject hash>.<n>`` files, and nothing else. Mosquitto
+        reads ``cafile`` only at start, but OpenSSL looks a CA up in ``capath`` when it
+        verifies a client, so a CA added here is trusted at once. A CA removed stays
+        trusted until the broker restarts, yet its certificates are refused as soon as the
+        broker reloads its CRL file, which then lacks that CA's CRL."""
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o755)
+        wanted: dict[str, str] = {}
+        for root in self.roots():
+            digest = subject_hash(root.ca_crt)
+            n = sum(1 for name in wanted if name.startswith(digest + "."))
+            wanted[f"{digest}.{n}"] = root.ca_crt.read_text()
+        for name, text in wanted.items():
+            target = folder / name
+            if not target.exists() or target.read_text() != text:
+                _atomic_write(target, text)
+        for stale in folder.iterdir():
+            if stale.name not in wanted:
+                stale.unlink()
 
     def _crl_bundle(self) -> str:
         """The CRLs Mosquitto checks: the fleet CA's, and the issuing CA's (a certificate
         the hub signed is refused when its issuer's CRL is missing)."""
         text = self.pki.crl.read_text()
-        for other in (self.pki.next, self.issuing, self.issuing.next):
+        for other in self.other_cas():
             if other.exists() and other.crl.exists():
                 text += other.crl.read_text()
         return text
