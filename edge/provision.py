@@ -37,7 +37,6 @@ import yaml
 from edge import broker_files
 from edge.config import ConfigError, load_device_config, load_fleet
 from trygg.certs import Crl, common_name, crl_needs_resign, renewal_due
-from trygg.openssl import subject_hash
 from trygg.pki import Pki
 
 log = logging.getLogger(__name__)
@@ -76,7 +75,6 @@ class BrokerFiles:
     passwd: Path
     acl: Path
     cafile: Path
-    capath: Path  # the same CAs, one file each by subject hash (Mosquitto's ``capath``)
     certfile: Path
     keyfile: Path
     crlfile: Path
@@ -362,7 +360,6 @@ class Provisioner:
             passwd=out / "passwd",
             acl=out / "acl",
             cafile=out / "ca.crt",
-            capath=out / "cas",
             certfile=out / "broker.crt",
             keyfile=out / "broker.key",
             crlfile=out / "crl.pem",
@@ -371,31 +368,9 @@ class Provisioner:
         _atomic_write(files.acl, broker_files.acl(devices, hub_user=HUB_USER))
         _atomic_write(files.crlfile, self._crl_bundle())
         _atomic_write(files.cafile, self.trust_text())
-        self._write_capath(files.capath)
         self._publish()
         log.info("broker files: %d device(s), %d revoked", len(devices), len(revoked))
         return files
-
-    def _write_capath(self, folder: Path) -> None:
-        """The trusted fleet CAs as ``<subject hash>.<n>`` files, and nothing else. Mosquitto
-        reads ``cafile`` only at start, but OpenSSL looks a CA up in ``capath`` when it
-        verifies a client, so a CA added here is trusted at once. A CA removed stays
-        trusted until the broker restarts, yet its certificates are refused as soon as the
-        broker reloads its CRL file, which then lacks that CA's CRL."""
-        folder.mkdir(parents=True, exist_ok=True)
-        folder.chmod(0o755)
-        wanted: dict[str, str] = {}
-        for root in self.roots():
-            digest = subject_hash(root.ca_crt)
-            n = sum(1 for name in wanted if name.startswith(digest + "."))
-            wanted[f"{digest}.{n}"] = root.ca_crt.read_text()
-        for name, text in wanted.items():
-            target = folder / name
-            if not target.exists() or target.read_text() != text:
-                _atomic_write(target, text)
-        for stale in folder.iterdir():
-            if stale.name not in wanted:
-                stale.unlink()
 
     def _crl_bundle(self) -> str:
         """The CRLs Mosquitto checks: the fleet CA's, and the issuing CA's (a certificate

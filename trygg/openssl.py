@@ -119,11 +119,6 @@ def public_key(path: Path, *, private: bool = False) -> str:
     return run("x509", "-in", str(path), "-noout", "-pubkey")
 
 
-def subject_hash(path: Path) -> str:
-    """The certificate's subject hash: its file name (``<hash>.0``) in an OpenSSL CA folder."""
-    return run("x509", "-in", str(path), "-noout", "-subject_hash").strip()
-
-
 def verify_chain(ca_file: Path, chain: Path) -> None:
     """Check that the first certificate in ``chain`` leads, through the others there, to a
     CA in ``ca_file``, valid now; OpensslError with openssl's reason otherwise."""

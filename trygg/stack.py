@@ -61,9 +61,6 @@ class BrokerAuth:
     keyfile: Path | None = None
     crlfile: Path | None = None
     tls_port: int | None = None
-    # a folder of CA certificates named by subject hash: OpenSSL reads it when it verifies,
-    # so a CA added there is trusted without a restart (Mosquitto reads cafile once)
-    capath: Path | None = None
 
 
 def mosquitto_conf(
@@ -105,13 +102,10 @@ def mosquitto_conf(
     if auth.acl_file:
         lines.append(f"acl_file {auth.acl_file}")
     lines.append(f"listener {port} 127.0.0.1")
-    if auth.tls_port and auth.certfile and auth.keyfile and (auth.cafile or auth.capath):
-        lines.append(f"listener {auth.tls_port} 127.0.0.1")
-        if auth.capath:
-            lines.append(f"capath {auth.capath}")
-        else:
-            lines.append(f"cafile {auth.cafile}")
+    if auth.tls_port and auth.certfile and auth.keyfile and auth.cafile:
         lines += [
+            f"listener {auth.tls_port} 127.0.0.1",
+            f"cafile {auth.cafile}",
             f"certfile {auth.certfile}",
             f"keyfile {auth.keyfile}",
             "require_certificate true",

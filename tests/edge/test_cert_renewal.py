@@ -60,7 +60,7 @@ def renewing_fleet(tmp: Path, poles: list[str]) -> Iterator[SecureStack]:
         state_dir=tmp / "stack",
         ports=StackPorts(mqtt=free_port(), influx=free_port(), influx_rpc=free_port()),
         auth=BrokerAuth(
-            password_file=files.passwd, acl_file=files.acl, capath=files.capath,
+            password_file=files.passwd, acl_file=files.acl, cafile=files.cafile,
             certfile=files.certfile, keyfile=files.keyfile, crlfile=files.crlfile,
             tls_port=tls_port,
         ),
