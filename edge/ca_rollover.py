@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import stat
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -88,6 +89,7 @@ def start(p: Provisioner, *, now: datetime) -> RolloverStatus:
         pending.ensure_issuing(root, now=now, name=f"Trygg issuing CA {_stamp(now)}")
     (pending.folder / CHAIN).write_text((root.folder / CROSS).read_text())
     _write(p.issuing.folder / TRUST, p.trust_text())
+    _share_like(p.issuing.folder, pending.folder)
     p.broker(now=now)  # the broker's CA file and CRLs: both CAs
     log.info("CA rollover started: next fleet CA in %s", root.folder)
     return status(p)
@@ -171,6 +173,20 @@ def finish(p: Provisioner, *, now: datetime, force: bool = False) -> RolloverSta
     p.broker(now=now)
     log.info("CA rollover finished: the old CAs are kept in %s", retired)
     return RolloverStatus(False, Pki.certificate(p.pki.ca_crt), None, before.moved, before.missing)
+
+
+def _share_like(parent: Path, folder: Path) -> None:
+    """Give ``folder`` the group access ``parent`` has when ``parent`` is shared with a
+    group (set-group-id, as deploy/make-secrets.sh leaves the issuing CA for the hub's
+    container): the hub must read the next CA's key and record what it signs."""
+    if not parent.stat().st_mode & stat.S_ISGID:
+        return
+    for path in [folder, *folder.rglob("*")]:
+        mode = path.stat().st_mode
+        extra = stat.S_IRGRP | stat.S_IWGRP
+        if path.is_dir():
+            extra |= stat.S_IXGRP | stat.S_ISGID
+        path.chmod(stat.S_IMODE(mode) | extra)
 
 
 def _promote(folder: Path, archive: Path, *, keep: tuple[str, ...]) -> None:
