@@ -69,10 +69,12 @@ def _provision(args: argparse.Namespace) -> int:
                 out("broker: certificate renewed\n")
             for note in done.notes:
                 out(f"attention: {note}\n")
-            if ca_rollover.activate(p, now=datetime.now(UTC)):
-                out("CA rollover: the hub now signs with the next issuing CA\n")
             copied = _copy_if_changed(p.secrets / "broker" / "crl.pem", args.copy_to)
             synced = _sync_dirs(p, args)
+            # the broker must have reloaded the next CA's files before the hub signs with it:
+            # never in the run that copied them
+            if not synced and ca_rollover.activate(p, now=datetime.now(UTC)):
+                out("CA rollover: the hub now signs with the next issuing CA\n")
             reload_broker = done.broker_changed or copied or synced
         elif args.action == "ca-rollover":
             reload_broker = _ca_rollover(p, args)
