@@ -63,6 +63,7 @@ if [ "$broker_only" -eq 0 ]; then
         case "$line" in
             MQTT_PUBLIC_HOST=*) echo "MQTT_PUBLIC_HOST=$host" ;;
             TRYGG_PKI_USER=*) echo "TRYGG_PKI_USER=$(id -u):$(id -g)" ;;
+            TRYGG_PKI_GID=*) echo "TRYGG_PKI_GID=$(id -g)" ;;
             HTTPS_PUBLIC_HOST=*) echo "HTTPS_PUBLIC_HOST=$https_host" ;;
             [A-Z]*=) echo "${line}$(random_secret)" ;;
             *) echo "$line" ;;
@@ -80,13 +81,17 @@ else
 fi
 
 "$trygg" provision broker --secrets "$pki" --broker-host "$host"
+# the issuing CA the hub signs poles' renewals with; its folder is shared with the hub's
+# group (TRYGG_PKI_GID), which must read its key and record what it signs
+"$trygg" provision issuing-ca --secrets "$pki" >/dev/null
+chmod -R g+rwX "$pki/issuing"
+find "$pki/issuing" -type d -exec chmod g+s {} +
 
 install -d -m 0755 deploy/secrets/broker deploy/secrets/hub
-for f in passwd acl broker.crt broker.key crl.pem; do
+for f in passwd acl broker.crt broker.key crl.pem ca.crt; do
     install -m 0644 "$pki/broker/$f" "deploy/secrets/broker/$f"
 done
-install -m 0644 "$pki/ca/ca.crt" deploy/secrets/broker/ca.crt
-install -m 0644 "$pki/ca/ca.crt" deploy/secrets/hub/ca.crt
+install -m 0644 "$pki/broker/ca.crt" deploy/secrets/hub/ca.crt
 install -m 0644 "$pki/hub/password" deploy/secrets/hub/mqtt-password
 chmod 0700 deploy/secrets
 echo "make-secrets: broker files in deploy/secrets/ (Mosquitto reloads them within a minute)"

@@ -88,6 +88,7 @@ class Agent:
         self.faults = faults
         self.exit_code = 0
         self._stop: asyncio.Event | None = None
+        renewer = renewer_for(config, clock=clock, state_dir=self.state_dir)
         self.releases = (
             Releases(
                 config=config.release,
@@ -99,7 +100,12 @@ class Agent:
             else None
         )
         self.commands = Commands(
-            self, device_id=config.id, clock=clock, outbox=self.outbox, releases=self.releases
+            self,
+            device_id=config.id,
+            clock=clock,
+            outbox=self.outbox,
+            releases=self.releases,
+            renew=renewer.renew_now if renewer is not None else None,
         )
         self.link = Link(
             self,
@@ -107,7 +113,7 @@ class Agent:
             commands=self.commands,
             stats=self.stats,
             password=password,
-            renewer=renewer_for(config, clock=clock, state_dir=self.state_dir),
+            renewer=renewer,
             reports=self.releases,
         )
         self._clock_synced = clock_synced or (lambda: True)

@@ -6,6 +6,9 @@ the agent) are the first credentials. Renewed ones live under ``<state_dir>/cert
     generations/<name>/device.key, device.crt   one folder per renewal (crt: leaf + CA)
     generations/<name>.pending/                 a renewal not yet proven on the broker
     current -> generations/<name>               the pair in use
+    trust.crt                                   the CAs the pole trusts, once the hub
+                                                sent them (a CA rollover); else the
+                                                bundle's CA file
 
 A key and its certificate are written and synced in their own folder before the
 ``current`` link is replaced by a rename, so a power cut at any moment leaves either the
@@ -23,7 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from trygg.certs import Certificate
+from trygg.certs import Certificate, split_pem
 from trygg.openssl import (
     OpensslError,
     new_key_and_request,
@@ -35,6 +38,7 @@ from trygg.openssl import (
 log = logging.getLogger(__name__)
 KEY, CRT = "device.key", "device.crt"
 KEEP = 2  # generations kept: the pair in use and the one before it
+TRUST = "trust.crt"
 
 
 class CertStoreError(RuntimeError):
@@ -55,11 +59,69 @@ class Pending:
 
 
 class CertStore:
-    def __init__(self, folder: Path, *, bundle: Credentials) -> None:
+    def __init__(self, folder: Path, *, bundle: Credentials, ca_file: Path) -> None:
         self.folder = folder
         self.generations = folder / "generations"
         self.link = folder / "current"
         self.bundle = bundle
+        self.bundle_ca = ca_file
+
+    def trust_file(self) -> Path:
+        """The CA file the pole verifies the broker and the hub's answers with."""
+        path = self.folder / TRUST
+        return path if path.exists() else self.bundle_ca
+
+    def offered_trust(self, pending: Pending, offered: str) -> str | None:
+        """The CA certificates the hub offers (``offered``, PEM) as the pole's new trust,
+        checked against the chain already accepted into ``pending``, or None when they
+        change nothing. Each one must be a self-signed CA that the pole trusts already, or
+        one whose subject and key a certificate in that chain carries (the new root,
+        cross-signed by a root the pole trusts); and the chain must verify with the new
+        set alone, so the pole never takes a trust that would refuse its own certificate.
+        CertStoreError, nothing kept, otherwise."""
+        roots = split_pem(offered)
+        if not roots:
+            raise CertStoreError("the offered trust holds no certificate")
+        current = self.trust_file().read_text()
+        if sorted(roots) == sorted(split_pem(current)):
+            return None
+        work = pending.folder / "trust"
+        work.mkdir(exist_ok=True)
+        try:
+            vouched = _identities(work, split_pem((pending.folder / CRT).read_text())[1:])
+            known = set(split_pem(current))
+            for i, root in enumerate(roots):
+                path = work / f"root-{i}.crt"
+                path.write_text(root)
+                try:
+                    verify_chain(path, path)  # self-signed, and valid now
+                    identity = _identity(path)
+                except OpensslError as exc:
+                    raise CertStoreError(f"offered CA {i} unusable: {exc}") from exc
+                if root not in known and identity not in vouched:
+                    raise CertStoreError(
+                        f"offered CA {identity[0]} is neither trusted nor vouched for"
+                    )
+            bundle = work / TRUST
+            bundle.write_text("".join(roots))
+            try:
+                verify_chain(bundle, pending.folder / CRT)
+            except OpensslError as exc:
+                raise CertStoreError(
+                    f"the offered trust refuses the new certificate: {exc}"
+                ) from exc
+            return bundle.read_text()
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def keep_trust(self, text: str) -> None:
+        """Make ``text`` (checked by :meth:`offered_trust`) the pole's CA file, atomically."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / (TRUST + ".new")
+        tmp.write_text(text)
+        _sync(tmp)
+        tmp.replace(self.folder / TRUST)
+        _sync(self.folder)
 
     def current(self) -> Credentials:
         """The renewed pair the ``current`` link points at, else the bundle's."""
@@ -128,6 +190,23 @@ class CertStore:
         done.sort(key=lambda p: p.name, reverse=True)
         for old in [p for p in done if p != keep][KEEP - 1 :]:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def _identity(path: Path) -> tuple[str, str]:
+    return read_certificate(path).subject, public_key(path)
+
+
+def _identities(work: Path, pems: list[str]) -> set[tuple[str, str]]:
+    """(subject, public key) of each certificate in ``pems``."""
+    out = set()
+    for i, pem in enumerate(pems):
+        path = work / f"chain-{i}.crt"
+        path.write_text(pem)
+        try:
+            out.add(_identity(path))
+        except OpensslError:
+            continue
+    return out
 
 
 def _sync(*paths: Path) -> None:

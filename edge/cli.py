@@ -2,7 +2,8 @@
 
 ``trygg edge --config FILE`` (the Pi's process), ``trygg vision health|crowd`` (on-pole
 vision tools, numbers only), ``trygg provision device|revoke|renew|retire ID``,
-``trygg provision broker|renew-broker|crl|issuing-ca|maintain`` (see docs/certificates.md) and
+``trygg provision broker|renew-broker|crl|issuing-ca|maintain``,
+``trygg provision ca-rollover start|activate|status|finish`` (see docs/certificates.md) and
 ``trygg edge-check FILE...`` (validate device files without running anything).
 """
 
@@ -11,11 +12,18 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trygg.cli import Subcommands
 
+if TYPE_CHECKING:
+    from edge.provision import Provisioner
+
 
 def _provision(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from edge import ca_rollover
     from edge.provision import Provisioner, ProvisionError
     from trygg.pki import PkiError
 
@@ -62,7 +70,14 @@ def _provision(args: argparse.Namespace) -> int:
             for note in done.notes:
                 out(f"attention: {note}\n")
             copied = _copy_if_changed(p.secrets / "broker" / "crl.pem", args.copy_to)
-            reload_broker = done.broker_changed or copied
+            synced = _sync_dirs(p, args)
+            # the broker must have reloaded the next CA's files before the hub signs with it:
+            # never in the run that copied them
+            if not synced and ca_rollover.activate(p, now=datetime.now(UTC)):
+                out("CA rollover: the hub now signs with the next issuing CA\n")
+            reload_broker = done.broker_changed or copied or synced
+        elif args.action == "ca-rollover":
+            reload_broker = _ca_rollover(p, args)
         elif args.action == "crl":
             status = p.crl(force=args.force)
             verb = "re-signed" if status.resigned else "still fresh"
@@ -79,6 +94,66 @@ def _provision(args: argparse.Namespace) -> int:
         sys.stderr.write(f"trygg provision {args.action}: {exc}\n")
         return 1
     return 0
+
+
+_ROLLOVER = ("start", "activate", "status", "finish")
+
+
+def _ca_rollover(p: Provisioner, args: argparse.Namespace) -> bool:
+    """``ca-rollover start|activate|status|finish``; True when the broker's files changed."""
+    from datetime import UTC, datetime
+
+    from edge import ca_rollover
+    from edge.provision import ProvisionError
+
+    step, now, out = args.id, datetime.now(UTC), sys.stdout.write
+    if step not in _ROLLOVER:
+        raise ProvisionError(f"ca-rollover needs one of {', '.join(_ROLLOVER)}, not {step!r}")
+    if step == "status":
+        for line in ca_rollover.status(p).lines():
+            out(line + "\n")
+        return False
+    if step == "finish":
+        done = ca_rollover.finish(p, now=now, force=args.force)
+        out(f"CA rollover finished: {len(done.moved)} pole(s) on the new CA\n")
+        for device in done.missing:
+            out(f"locked out until it gets a new bundle: {device}\n")
+        _sync_dirs(p, args)
+        return True
+    if step == "activate":
+        done_now = ca_rollover.activate(p)
+        out("the hub signs with the next issuing CA\n" if done_now else "nothing to activate\n")
+        return False
+    for line in ca_rollover.start(p, now=now).lines():
+        out(line + "\n")
+    _sync_dirs(p, args)
+    if args.hup_pid_file:
+        out(_reload(args.hup_pid_file))
+        ca_rollover.activate(p)
+        out("the hub signs with the next issuing CA\n")
+        return False
+    out(
+        "once the broker has reloaded, run `trygg provision ca-rollover activate` "
+        f"(`maintain` does it {ca_rollover.ACTIVATE_AFTER} after this start)\n"
+    )
+    return True
+
+
+# what Mosquitto reads from the provisioning folder's broker/, and the hub's CA file
+_BROKER_FILES = ("passwd", "acl", "broker.crt", "broker.key", "crl.pem", "ca.crt")
+
+
+def _sync_dirs(p: Provisioner, args: argparse.Namespace) -> bool:
+    """Copy the broker's files to ``--broker-dir`` and the trusted CAs to ``--hub-dir``
+    (the compose stack's deploy/secrets/...) where they differ; True when any changed."""
+    changed = False
+    broker = p.secrets / "broker"
+    if args.broker_dir:
+        for name in _BROKER_FILES:
+            changed |= _copy_if_changed(broker / name, str(Path(args.broker_dir) / name))
+    if args.hub_dir:
+        changed |= _copy_if_changed(broker / "ca.crt", str(Path(args.hub_dir) / "ca.crt"))
+    return changed
 
 
 def _copy_if_changed(source: Path, target: str | None) -> bool:
@@ -156,13 +231,34 @@ def register(sub: Subcommands) -> None:
     p = sub.add_parser("provision", help="device identity, broker credentials and ACL")
     p.add_argument(
         "action",
-        choices=[*_NEEDS_ID, "broker", "renew-broker", "crl", "issuing-ca", "maintain"],
+        choices=[
+            *_NEEDS_ID, "broker", "renew-broker", "crl", "issuing-ca", "maintain", "ca-rollover",
+        ],
+    )  # fmt: skip
+    p.add_argument(
+        "id",
+        nargs="?",
+        help="device id (for "
+        + ", ".join(_NEEDS_ID)
+        + "); for ca-rollover: "
+        + "|".join(_ROLLOVER),
     )
-    p.add_argument("id", nargs="?", help="device id (for " + ", ".join(_NEEDS_ID) + ")")
     p.add_argument("--config-dir", default="firmware-config")
     p.add_argument("--secrets", default="state/pki", help="CA, keys and broker files")
     p.add_argument("--broker-host", default="localhost", help="name in the broker certificate")
-    p.add_argument("--force", action="store_true", help="crl: re-sign even if still fresh")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="crl: re-sign even if still fresh; ca-rollover finish: even with poles left behind",
+    )
+    p.add_argument(
+        "--broker-dir",
+        help="maintain, ca-rollover: keep copies of the broker's files (certificate, key, CAs, "
+        "CRL, passwd, acl) in this folder (the compose stack's deploy/secrets/broker)",
+    )
+    p.add_argument(
+        "--hub-dir", help="maintain, ca-rollover: keep a copy of the trusted CAs here (ca.crt)"
+    )
     p.add_argument(
         "--copy-to", help="crl, maintain: also keep this copy of the broker's CRL up to date"
     )
@@ -178,7 +274,7 @@ def register(sub: Subcommands) -> None:
 
 
 def _provision_checked(args: argparse.Namespace) -> int:
-    if args.action in _NEEDS_ID and not args.id:
+    if args.action in (*_NEEDS_ID, "ca-rollover") and not args.id:
         sys.stderr.write(f"trygg provision {args.action}: a device id is required\n")
         return 2
     return _provision(args)

@@ -81,9 +81,11 @@ class Commands:
         clock: Clock,
         outbox: Outbox,
         releases: ReleaseRequests | None = None,
+        renew: Callable[[], str] | None = None,
     ) -> None:
         self.releases = releases
         self._device = device
+        self._renew = renew
         self._device_id = device_id
         self._clock = clock
         self._outbox = outbox
@@ -96,6 +98,7 @@ class Commands:
             "ack_tamper": self._ack_tamper,
             "set_crowd_interval": self._set_crowd_interval,
             "install_release": self._install_release,
+            "renew_certificate": self._renew_certificate,
         }
 
     async def handle(self, payload: bytes) -> tuple[c.CommandResult, bool]:
@@ -196,6 +199,12 @@ class Commands:
 
     async def _reload_config(self, _cmd: c.Command) -> str:
         return await self._device.reload_config()
+
+    async def _renew_certificate(self, _cmd: c.Command) -> str:
+        """The hub asks for a new certificate now (its CA is rolling over)."""
+        if self._renew is None:
+            raise CommandError("this device does not renew its certificate (renewal is off)")
+        return self._renew()
 
     async def _outbox_status(self, _cmd: c.Command) -> str:
         s = self._outbox.stats()

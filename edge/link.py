@@ -13,6 +13,7 @@ reconnect back-off paces the retries.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 
 from edge.config import DeviceConfig
 from edge.outbox import Outbox
+from edge.renewal import untrusted_broker
 from edge.renewer import Renewer
 from edge.stats import AgentStats
 from trygg import contract as c
@@ -122,6 +124,7 @@ class Link:
         self._stats = stats
         self._password = password
         self._refusal_reported = False
+        self._untrusted = 0  # connections refused since the last one that worked
         self._topics: dict[str, str] = {}
         self._topics_of = ""
 
@@ -145,17 +148,18 @@ class Link:
 
     def settings(self) -> MqttSettings:
         b = self._device.config.broker
-        cert_file, key_file = b.cert_file, b.key_file
+        cert_file, key_file, ca_file = b.cert_file, b.key_file, b.ca_file
         if self._renewer is not None:
             creds = self._renewer.credentials()
             cert_file, key_file = creds.cert, creds.key
+            ca_file = self._renewer.trust_file()
         return MqttSettings(
             host=b.host,
             port=b.port,
             client_id=self._device.config.id,
             username=b.username or (self._device.config.id if self._password else None),
             password=self._password,
-            ca_file=b.ca_file,
+            ca_file=ca_file,
             cert_file=cert_file,
             key_file=key_file,
             keepalive_s=b.keepalive_s,
@@ -197,6 +201,16 @@ class Link:
                 log.info("%s: link down: %s", self._device.config.id, exc)
                 if on_trial and not self._entered and self._renewer is not None:
                     await self._renewer.connect_failed()
+                elif not self._entered and untrusted_broker(str(exc)):
+                    self._untrusted += 1
+                    if self._untrusted == 1:  # once per episode: it repeats every retry
+                        log.error(
+                            "%s: the broker's certificate is not signed by a CA this pole "
+                            "trusts; if the fleet CA was rolled over while this pole was "
+                            "away, it needs a new bundle (trygg provision renew %s)",
+                            self._device.config.id,
+                            self._device.config.id,
+                        )
             self.state.conn = None
             if not stop.is_set():
                 await self._idle(stop, retry.next_delay())
@@ -210,6 +224,7 @@ class Link:
         will = Will(self._topic(c.Kind.STATE), device.state_message(online=False))
         async with Connection(self.settings(), will=will) as conn:
             self._entered = True
+            self._untrusted = 0
             if self._renewer is not None:
                 await self._renewer.connected()
             self._stats.connects += 1
@@ -265,7 +280,9 @@ class Link:
             request = await renewer.request()
             if request is not None:
                 await conn.publish(self._topic(c.Kind.CSR), request)
-            await asyncio.sleep(renewer.check_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(renewer.wake.wait(), timeout=renewer.check_s)
+            renewer.wake.clear()
 
     async def _report(self, conn: MqttSession, reports: ReportSource) -> None:
         """Publish queued release reports, oldest first, each forgotten once PUBACKed."""

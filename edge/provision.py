@@ -3,8 +3,12 @@
 Layout of the secrets folder (never in the repository)::
 
     ca/                 the fleet CA (trygg.pki): ca.key, ca.crt, index.txt, crl.pem
+    ca/next/            during a CA rollover: the next fleet CA (edge.ca_rollover)
     issuing/            the issuing CA under it, whose key the hub signs renewals with
-    broker/             server.key/.crt, passwd, acl, crl.pem  (what Mosquitto reads)
+    issuing/next/       during a CA rollover: the next issuing CA, under ca/next
+    issuing/trust.crt   after a rollover began: the CAs the hub tells poles to trust
+    broker/             broker.key/.crt, passwd, acl, crl.pem, ca.crt (the trusted CAs:
+                        both fleet CAs during a rollover), what Mosquitto reads
     hub/password        the hub's broker password
     devices/<id>/       <id>.key, <id>.crt, password
     bundles/<id>.tar.gz what goes onto the Pi: device.yaml, ca.crt, device.crt/.key, password
@@ -39,6 +43,7 @@ log = logging.getLogger(__name__)
 
 HUB_USER = broker_files.HUB_USER
 PI_ETC = Path("/etc/trygg")
+PENDING = "next.pending"  # the next issuing CA, before the hub may sign with it
 # the broker's certificate is renewed with a third of its life left (275 of 825 days)
 MAINTAIN_FRACTION = 1 / 3
 
@@ -86,7 +91,7 @@ class Provisioner:
         self.broker_host = broker_host
 
     # ---- state ---------------------------------------------------------------------
-    def _revoked(self) -> set[str]:
+    def revoked(self) -> set[str]:
         path = self.secrets / "revoked.txt"
         return set(path.read_text().split()) if path.exists() else set()
 
@@ -99,6 +104,30 @@ class Provisioner:
             path.write_text(secrets.token_urlsafe(24) + "\n")
             path.chmod(0o600)
         return path.read_text().strip()
+
+    def roots(self) -> list[Pki]:
+        """The fleet CAs trusted now: the fleet CA, and the next one during a rollover."""
+        return [self.pki, self.pki.next] if self.pki.next.exists() else [self.pki]
+
+    def other_cas(self) -> list[Pki]:
+        """Every CA besides the fleet CA whose CRL the broker must hold: the issuing CA,
+        and during a rollover the next fleet CA and the next issuing CA (also before the
+        hub may sign with it, so the broker knows its CRL first)."""
+        return [self.pki.next, self.issuing, self.issuing.next, self.issuing_pending]
+
+    @property
+    def issuing_pending(self) -> Pki:
+        """The next issuing CA between ``ca-rollover start`` and ``activate``."""
+        return Pki(self.issuing.folder / PENDING)
+
+    def leaf_ca(self) -> Pki:
+        """The CA that signs new bundle certificates: the next one during a rollover."""
+        return self.pki.next if self.pki.next.exists() else self.pki
+
+    def trust_text(self) -> str:
+        """PEM of every fleet CA trusted now (the broker's, the hub's and new bundles' CA
+        file)."""
+        return "".join(p.ca_crt.read_text() for p in self.roots())
 
     def hub_password(self) -> str:
         return self._secret(self.secrets / "hub" / "password")
@@ -122,12 +151,12 @@ class Provisioner:
             config = load_device_config(path)
         except ConfigError as exc:
             raise ProvisionError(str(exc)) from exc
-        if device in self._revoked():
+        if device in self.revoked():
             raise ProvisionError(f"{device} was revoked; give the replacement a new id")
         self.pki.ensure_ca(now=now)
         folder = self._device_dir(device)
         if not (folder / f"{device}.crt").exists():
-            self.pki.issue(folder, device, now=now)
+            self.leaf_ca().issue(folder, device, now=now)
         self._secret(folder / "password")
         self.broker(now=now)
         return self._bundle(device, path, config.broker.host)
@@ -151,7 +180,7 @@ class Provisioner:
         superseded.mkdir(exist_ok=True)
         old = superseded / f"{Pki.serial_of(crt)}.crt"
         shutil.copy(crt, old)
-        self.pki.issue(folder, device, now=now)
+        self.leaf_ca().issue(folder, device, now=now)
         self.broker(now=now)
         log.info("%s: renewed; superseded certificate %s stays valid until retired", device, old)
         return self._bundle(device, config_path, config.broker.host)
@@ -171,7 +200,7 @@ class Provisioner:
         archive = self.secrets / "revoked" / device
         archive.mkdir(parents=True, exist_ok=True)
         for crt in old:
-            self.pki.revoke(crt, now=now)
+            self._revoke_any(crt, now=now)
             shutil.move(str(crt), archive / crt.name)
         superseded.rmdir()
         self.broker(now=now)
@@ -183,25 +212,36 @@ class Provisioner:
         now = now or _utcnow()
         folder = self._device_dir(device)
         crt = folder / f"{device}.crt"
-        if not crt.exists() and device not in self._revoked():
+        if not crt.exists() and device not in self.revoked():
             raise ProvisionError(f"{device} was never provisioned here")
         archive = self.secrets / "revoked" / device
         for old in sorted((folder / "superseded").glob("*.crt")):
-            self.pki.revoke(old, now=now)
+            self._revoke_any(old, now=now)
             archive.mkdir(parents=True, exist_ok=True)
             shutil.move(str(old), archive / old.name)
         if crt.exists():
-            self.pki.revoke(crt, now=now)
+            self._revoke_any(crt, now=now)
             archive.mkdir(parents=True, exist_ok=True)
             shutil.move(str(crt), archive / crt.name)  # kept for audit; the key is destroyed
-        for renewed in self.issuing.issued_to(device) if self.issuing.exists() else []:
-            # what the hub signed when the pole renewed itself
-            self.issuing.revoke(renewed, now=now)
+        for issuing in (self.issuing, self.issuing.next):
+            for renewed in issuing.issued_to(device) if issuing.exists() else []:
+                # what the hub signed when the pole renewed itself
+                issuing.revoke(renewed, now=now)
         shutil.rmtree(folder, ignore_errors=True)
         (self.secrets / "bundles" / f"{device}.tar.gz").unlink(missing_ok=True)
-        revoked = self._revoked() | {device}
+        revoked = self.revoked() | {device}
         (self.secrets / "revoked.txt").write_text("".join(f"{d}\n" for d in sorted(revoked)))
         self.broker(now=now)
+
+    def _revoke_any(self, crt: Path, *, now: datetime) -> None:
+        """Revoke ``crt`` with whichever fleet CA (old or next) signed it."""
+        serial = Pki.serial_of(crt)
+        for root in self.roots():
+            kept = root.folder / "newcerts" / f"{serial}.pem"
+            if kept.exists() and kept.read_text() == crt.read_text():
+                root.revoke(crt, now=now)
+                return
+        self.pki.revoke(crt, now=now)
 
     def renew_broker(self, *, now: datetime | None = None) -> BrokerFiles:
         """A new key and certificate for the broker; the old one goes on the CRL (nothing
@@ -216,7 +256,7 @@ class Provisioner:
         kept = old / f"{current.serial}.crt"
         shutil.copy(crt, kept)
         # the same name as before, whatever --broker-host says: poles check it
-        self._issue_broker(now=now, host=common_name(current.subject))
+        self.issue_broker(now=now, host=common_name(current.subject))
         self.pki.revoke(kept, now=now)
         return self.broker(now=now)
 
@@ -241,9 +281,10 @@ class Provisioner:
         resigned = force or crl_needs_resign(current, now)
         if resigned:
             current = self.pki.update_crl(now=now)
-        if self.issuing.exists() and (force or crl_needs_resign(self.issuing.current_crl(), now)):
-            self.issuing.update_crl(now=now)
-            resigned = True
+        for other in self.other_cas():
+            if other.exists() and (force or crl_needs_resign(other.current_crl(), now)):
+                other.update_crl(now=now)
+                resigned = True
         assert current is not None  # update_crl read it back, or it was readable
         out = self.secrets / "broker" / "crl.pem"
         text = self._crl_bundle()
@@ -268,14 +309,16 @@ class Provisioner:
                 self.renew_broker(now=now)
                 renewed = True
         notes = []
+        if self.pki.next.exists():
+            notes.append("a CA rollover is under way: see `trygg provision ca-rollover status`")
         for name, pki in (("fleet CA", self.pki), ("issuing CA", self.issuing)):
-            if pki.exists():
+            if pki.exists() and not pki.next.exists():
                 cert = Pki.certificate(pki.ca_crt)
                 if renewal_due(cert.not_before, cert.not_after, now, fraction=MAINTAIN_FRACTION):
                     notes.append(f"{name} expires {cert.not_after:%Y-%m-%d}: plan its rollover")
         return Maintained(crl=status, broker_renewed=renewed, notes=tuple(notes))
 
-    def _issue_broker(self, *, now: datetime, host: str | None = None) -> None:
+    def issue_broker(self, *, now: datetime, host: str | None = None) -> None:
         host = host or self.broker_host
         self.pki.issue(
             self.secrets / "broker",
@@ -292,12 +335,12 @@ class Provisioner:
         out = self.secrets / "broker"
         out.mkdir(parents=True, exist_ok=True)
         if not (out / "broker.crt").exists():
-            self._issue_broker(now=now)
+            self.issue_broker(now=now)
         try:
             fleet = load_fleet(self.config_dir)
         except ConfigError as exc:
             raise ProvisionError(str(exc)) from exc
-        revoked = self._revoked()
+        revoked = self.revoked()
         devices = []
         for c in fleet:
             if c.id in revoked or not (self._device_dir(c.id) / "password").exists():
@@ -316,7 +359,7 @@ class Provisioner:
         files = BrokerFiles(
             passwd=out / "passwd",
             acl=out / "acl",
-            cafile=self.pki.ca_crt,
+            cafile=out / "ca.crt",
             certfile=out / "broker.crt",
             keyfile=out / "broker.key",
             crlfile=out / "crl.pem",
@@ -324,6 +367,7 @@ class Provisioner:
         _atomic_write(files.passwd, broker_files.password_file(hashes), mode=0o640)
         _atomic_write(files.acl, broker_files.acl(devices, hub_user=HUB_USER))
         _atomic_write(files.crlfile, self._crl_bundle())
+        _atomic_write(files.cafile, self.trust_text())
         self._publish()
         log.info("broker files: %d device(s), %d revoked", len(devices), len(revoked))
         return files
@@ -332,8 +376,9 @@ class Provisioner:
         """The CRLs Mosquitto checks: the fleet CA's, and the issuing CA's (a certificate
         the hub signed is refused when its issuer's CRL is missing)."""
         text = self.pki.crl.read_text()
-        if self.issuing.exists() and self.issuing.crl.exists():
-            text += self.issuing.crl.read_text()
+        for other in self.other_cas():
+            if other.exists() and other.crl.exists():
+                text += other.crl.read_text()
         return text
 
     def _publish(self) -> None:
@@ -349,6 +394,10 @@ class Provisioner:
             public / "broker.crt": self.secrets / "broker" / "broker.crt",
             public / "issuing-ca.crt": self.issuing.ca_crt,
             public / "issuing-crl.pem": self.issuing.crl,
+            public / "ca-next.crt": self.pki.next.ca_crt,
+            public / "crl-next.pem": self.pki.next.crl,
+            public / "issuing-ca-next.crt": self.issuing.next.ca_crt,
+            public / "issuing-crl-next.pem": self.issuing.next.crl,
         }
         devices = self.secrets / "devices"
         if devices.exists():
@@ -367,6 +416,9 @@ class Provisioner:
         for stale in (public / "devices").glob("*.crt"):
             if stale not in wanted:
                 stale.unlink()
+        for target, source in wanted.items():
+            if not source.exists():  # a next CA that became the CA, or never was
+                target.unlink(missing_ok=True)
 
     def _bundle(self, device: str, config_path: Path, host: str) -> Path:
         """A tarball to unpack into /etc/trygg on the Pi (paths in device.yaml point there)."""
@@ -393,7 +445,7 @@ class Provisioner:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
         (staging / "device.yaml").write_text(yaml.safe_dump(merged, sort_keys=False))
-        shutil.copy(self.pki.ca_crt, staging / "ca.crt")
+        (staging / "ca.crt").write_text(self.trust_text())
         shutil.copy(folder / f"{device}.crt", staging / "device.crt")
         shutil.copy(folder / f"{device}.key", staging / "device.key")
         shutil.copy(folder / "password", staging / "broker.password")

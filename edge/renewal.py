@@ -22,3 +22,12 @@ def should_ask(
     if cert is None or not renewal_due(cert.not_before, cert.not_after, now, fraction=fraction):
         return False
     return asked_at is None or now - asked_at >= retry or now < asked_at
+
+
+def untrusted_broker(error: str) -> bool:
+    """True when a connection failed because the broker's certificate does not lead to a
+    CA this pole trusts: after a CA rollover that the pole missed, or a wrong CA file."""
+    text = error.lower()
+    return "certificate verify failed" in text and (
+        "local issuer" in text or "self-signed" in text or "self signed" in text
+    )

@@ -6,6 +6,12 @@ The hub's answer is checked here (it chains to the pole's CA file and carries th
 key); the link then reconnects with the new pair, and only once the broker has accepted it
 does the store make it the pair in use. A refusal, a bad answer or a failed trial leaves
 the old pair in force and is tried again after ``retry_s``.
+
+During a CA rollover the hub's answer also carries the CA certificates the pole should
+trust (:meth:`edge.cert_store.CertStore.offered_trust` checks them); the trial connection
+verifies the broker with that new set, and it is kept with the new pair. The hub may also
+ask for a renewal at once (the ``renew_certificate`` command), so every pole moves to the
+new CA during the overlap, whatever its certificate's age.
 """
 
 from __future__ import annotations
@@ -33,12 +39,14 @@ class Renewer:
         *,
         device_id: str,
         store: CertStore,
-        ca_file: Path,
         clock: Clock,
         policy: CertificateConfig,
     ) -> None:
-        self.device_id, self.store, self.ca_file = device_id, store, ca_file
+        self.device_id, self.store = device_id, store
         self.clock, self.policy = clock, policy
+        self._trial_trust: str | None = None  # offered with the trial pair
+        self._forced = False  # the hub asked for a renewal now
+        self.wake = asyncio.Event()  # set to look at renewal before ``check_s`` is up
         self.cert: Certificate | None = None  # the one in use
         self.trial: Pending | None = None  # signed, waiting to be proven on the broker
         self._pending: Pending | None = None  # asked, waiting for the hub
@@ -49,6 +57,22 @@ class Renewer:
     @property
     def check_s(self) -> float:
         return self.policy.check_s
+
+    def trust_file(self) -> Path:
+        """The CA file the next connection verifies the broker with: the one offered with
+        a trial pair, else the pole's."""
+        if self.trial is not None and self._trial_trust is not None:
+            return self.trial.folder / "trust.crt"
+        return self.store.trust_file()
+
+    def renew_now(self) -> str:
+        """The hub asked for a renewal whatever the certificate's age (a CA rollover)."""
+        if self.trial is not None or self._pending is not None:
+            return "a renewal is already under way"
+        self._forced = True
+        self._asked_at = None
+        self.wake.set()
+        return "renewal requested"
 
     def credentials(self) -> Credentials:
         """The pair the next connection uses: one on trial, else the one in use."""
@@ -71,10 +95,11 @@ class Renewer:
     async def request(self) -> bytes | None:
         """A request to publish now, or None when none is due."""
         now = self.clock.now()
+        fraction = 1.0 if self._forced else self.policy.renew_fraction
         if self.trial is not None or not should_ask(
             cert=self.cert,
             now=now,
-            fraction=self.policy.renew_fraction,
+            fraction=fraction,
             asked_at=self._asked_at,
             retry=timedelta(seconds=self.policy.retry_s),
         ):
@@ -110,11 +135,20 @@ class Renewer:
             await asyncio.to_thread(self.store.discard, pending)
             return False
         try:
-            await asyncio.to_thread(self.store.accept, pending, answer.chain, ca_file=self.ca_file)
+            await asyncio.to_thread(
+                self.store.accept, pending, answer.chain, ca_file=self.store.trust_file()
+            )
+            trust = None
+            if answer.trust is not None:
+                trust = await asyncio.to_thread(self.store.offered_trust, pending, answer.trust)
         except CertStoreError as exc:
             log.warning("%s: renewed certificate not used: %s", self.device_id, exc)
             await asyncio.to_thread(self.store.discard, pending)
             return False
+        if trust is not None:
+            await asyncio.to_thread((pending.folder / "trust.crt").write_text, trust)
+            log.info("%s: the hub sent a new set of trusted CAs; trying it", self.device_id)
+        self._trial_trust = trust
         self.trial = pending
         log.info("%s: renewed certificate received; reconnecting with it", self.device_id)
         return True
@@ -123,9 +157,13 @@ class Renewer:
         """The broker accepted the pair of :meth:`credentials`: a trial pair becomes the
         one in use, and the old one is retired."""
         trial, self.trial = self.trial, None
+        trust, self._trial_trust = self._trial_trust, None
         if trial is None:
             return
+        if trust is not None:
+            await asyncio.to_thread(self.store.keep_trust, trust)
         await asyncio.to_thread(self.store.promote, trial)
+        self._forced = False
         await self._read_current()
         self.renewed += 1
         self._asked_at = None
@@ -137,6 +175,7 @@ class Renewer:
     async def connect_failed(self) -> None:
         """The broker did not take the trial pair: keep the old one, ask again later."""
         trial, self.trial = self.trial, None
+        self._trial_trust = None
         if trial is not None:
             log.warning(
                 "%s: the broker refused the renewed certificate; keeping the old one",
@@ -158,8 +197,7 @@ def renewer_for(config: DeviceConfig, *, clock: Clock, state_dir: Path) -> Renew
     bundle = Credentials(cert=cert_file, key=key_file, renewed=False)
     return Renewer(
         device_id=config.id,
-        store=CertStore(state_dir / "certs", bundle=bundle),
-        ca_file=ca_file,
+        store=CertStore(state_dir / "certs", bundle=bundle, ca_file=ca_file),
         clock=clock,
         policy=config.certificate,
     )

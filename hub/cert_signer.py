@@ -4,8 +4,13 @@ A pole makes its new key itself and sends only a request on its ``csr`` topic. T
 answers on the pole's ``cert`` topic: the certificate and the issuing CA's certificate, or
 why not. It signs only for a registered, unblocked device whose request names that device
 (the broker's ACL lets a pole publish only on its own topics) and carries an EC P-256 key,
-and at most once per ``sign_gap`` per device (:mod:`hub.cert_requests`). It runs only when
-``TRYGG_CERT_ISSUING_DIR`` names the issuing CA (``trygg provision issuing-ca``).
+and at most once per ``sign_gap`` per device (:mod:`hub.cert_requests`, remembered in SQL
+by :mod:`hub.cert_rates`). It runs only when ``TRYGG_CERT_ISSUING_DIR`` names the issuing
+CA (``trygg provision issuing-ca``).
+
+During a CA rollover (``trygg provision ca-rollover start``) it signs with the next issuing
+CA, sends the trusted CAs with every certificate, and asks every registered pole that has
+no certificate from the next CA yet to renew now (:mod:`hub.cert_rollover`).
 """
 
 from __future__ import annotations
@@ -22,8 +27,8 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub import registry
-from hub.cert_requests import History, Limits, admission
+from hub import cert_rates, cert_rollover, registry
+from hub.cert_requests import Limits, admission
 from hub.settings import HubSettings
 from trygg import contract as c
 from trygg.backoff import Backoff
@@ -31,7 +36,7 @@ from trygg.certs import request_refusal
 from trygg.clock import Clock, to_ms
 from trygg.mqtt import Connection, MqttError, MqttSession, MqttSettings
 from trygg.openssl import OpensslError, read_request
-from trygg.pki import Pki
+from trygg.pki import Pki, signing_ca
 
 log = logging.getLogger(__name__)
 _ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
@@ -54,13 +59,14 @@ class CertSigner:
         lifetime: timedelta,
         limits: Limits,
         share_group: str,
+        nudge_s: float = 3600.0,
     ) -> None:
         self.sessions, self.clock, self.issuing = sessions, clock, issuing
         self.mqtt = replace(
             mqtt, client_id=f"{mqtt.client_id}-certs", clean_start=True, session_expiry_s=0
         )
         self.lifetime, self.limits, self.share_group = lifetime, limits, share_group
-        self.history = History()
+        self.nudge_s = nudge_s
         self.signed = self.refused = 0
 
     @classmethod
@@ -81,6 +87,7 @@ class CertSigner:
                 sign_gap=timedelta(seconds=settings.cert_sign_gap_s),
             ),
             share_group=settings.share_group,
+            nudge_s=settings.cert_check_s,
         )
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -91,6 +98,27 @@ class CertSigner:
                 self.issuing.folder,
             )
             return
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._nudging(stop), name="cert-rollover")
+            await self._serve(stop)
+
+    async def _nudging(self, stop: asyncio.Event) -> None:
+        """Every ``nudge_s``: ask the poles not yet on the next CA to renew (a rollover)."""
+        while not stop.is_set():
+            try:
+                asked = await asyncio.to_thread(self.nudge)
+                if asked:
+                    log.info("CA rollover: asked %d pole(s) to renew now", len(asked))
+            except Exception as exc:  # noqa: BLE001 - a failed pass must not stop the signer
+                log.warning("CA rollover pass failed, retrying: %s: %s", type(exc).__name__, exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.nudge_s)
+
+    def nudge(self) -> list[str]:
+        with self.sessions.begin() as s:
+            return cert_rollover.nudge(s, issuing=self.issuing.folder, now=self.clock.now())
+
+    async def _serve(self, stop: asyncio.Event) -> None:
         retry = Backoff(0.5, 30.0)
         while not stop.is_set():
             try:
@@ -131,17 +159,18 @@ class CertSigner:
             return self._refuse(device, request_id, f"{exc.reason}: {exc.detail}")
         with self.sessions.begin() as s:
             snap = registry.snapshot(s)
-        why = admission(
-            device,
-            known=snap.known,
-            blocked=snap.blocked,
-            history=self.history,
-            limits=self.limits,
-            now=now,
-        )
+            why = admission(
+                device,
+                known=snap.known,
+                blocked=snap.blocked,
+                history=cert_rates.load(s, device),
+                limits=self.limits,
+                now=now,
+            )
+            if why is None:
+                cert_rates.record(s, device, asked=now)
         if why is not None:
             return self._refuse(device, request.id, why)
-        self.history.asked[device] = now
         with tempfile.TemporaryDirectory(dir=self.issuing.folder) as tmp:
             csr = Path(tmp) / "request.csr"
             csr.write_text(request.csr)
@@ -149,15 +178,23 @@ class CertSigner:
                 why = request_refusal(read_request(csr), device=device)
                 if why is not None:
                     return self._refuse(device, request.id, why)
-                chain = self.issuing.sign_request(
+                chain = signing_ca(self.issuing.folder).sign_request(
                     csr, common_name=device, now=now, lifetime=self.lifetime
                 )
             except OpensslError as exc:
                 return self._refuse(device, request.id, f"unusable request: {exc}")
-        self.history.signed[device] = now
+        with self.sessions.begin() as s:
+            cert_rates.record(s, device, signed=now)
         self.signed += 1
         log.info("%s: signed a renewed certificate (request %s)", device, request.id)
-        reply = c.CertReply(device=device, id=request.id, ok=True, chain=chain, ts=to_ms(now))
+        reply = c.CertReply(
+            device=device,
+            id=request.id,
+            ok=True,
+            chain=chain,
+            trust=self.issuing.trust(),
+            ts=to_ms(now),
+        )
         return Answer(device, reply)
 
     def _refuse(self, device: str, request_id: str, why: str) -> Answer:

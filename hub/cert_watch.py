@@ -1,10 +1,13 @@
 """The hub's certificate watch: reads every certificate and CRL it is pointed at, and keeps
 one ``certificateExpiring`` ticket per item that is due (hub.rules.certificates decides).
 
-What it reads: the hub's own broker CA and client certificate (HubSettings.mqtt_*) and the
+What it reads: the hub's own broker CA and client certificate (HubSettings.mqtt_*), the
 files and folders in ``cert_watch`` (``:``-separated), typically the provisioning's
-``public/`` folder (CA, broker certificate, CRL, every device's certificate; no keys).
-An unreadable file is logged and skipped; the next pass tries again.
+``public/`` folder (CA, broker certificate, CRL, every device's certificate; no keys), and
+every unrevoked certificate the hub's issuing CA signed (poles' renewals). Of several
+certificates with one subject only the newest counts (:func:`hub.rules.certificates.in_force`),
+so a pole's bundle certificate stops warning once the pole has renewed. An unreadable file
+is logged and skipped; the next pass tries again.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from hub.rules.certificates import ALARM, Watched, review, title
 from hub.settings import HubSettings
 from trygg.clock import Clock
 from trygg.openssl import OpensslError, read_certificate, read_crl
+from trygg.pki import issuing_generations
 
 log = logging.getLogger(__name__)
 
@@ -169,11 +173,13 @@ class CertWatch:
         clock: Clock,
         paths: list[Path],
         every_s: float,
+        issuing: Path | None = None,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
         self.paths = paths
         self.every_s = every_s
+        self.issuing = issuing
         self.passes = 0
         self._cache: dict[Path, tuple[Stamp, Watched | None]] = {}
 
@@ -186,10 +192,22 @@ class CertWatch:
             clock=clock,
             paths=watched_paths(settings),
             every_s=settings.cert_check_s,
+            issuing=Path(settings.cert_issuing_dir) if settings.cert_issuing_dir else None,
         )
 
+    def signed(self) -> list[Path]:
+        """Every unrevoked certificate the hub's issuing CA (and, during a CA rollover,
+        the next one) signed."""
+        if self.issuing is None:
+            return []
+        found: list[Path] = []
+        for pki in issuing_generations(self.issuing):
+            for paths in pki.issued().values():
+                found.extend(paths)
+        return found
+
     def check(self) -> Pass:
-        items = scan(self.paths, self._cache)
+        items = scan([*self.paths, *self.signed()], self._cache)
         with self.sessions.begin() as s:
             result = apply(s, items, now=self.clock.now())
         self.passes += 1
@@ -198,7 +216,7 @@ class CertWatch:
         return result
 
     async def run(self, stop: asyncio.Event) -> None:
-        if not self.paths:
+        if not self.paths and self.issuing is None:
             log.info("certificate watch: nothing to watch (set TRYGG_CERT_WATCH)")
             return
         while not stop.is_set():

@@ -424,6 +424,16 @@ class DeviceCommand(Base):
     message: Mapped[str] = mapped_column(String(500), default="")
 
 
+class CertRate(Base):
+    """When the certificate signer last looked at a request of a device and last signed a
+    certificate for it (``hub.cert_requests``): kept here so a restart forgets no limit."""
+
+    __tablename__ = "cert_rates"
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    asked_at: Mapped[datetime | None]
+    signed_at: Mapped[datetime | None]
+
+
 # --- administration: the audit trail, devices the hub does not know, the registry version -
 
 

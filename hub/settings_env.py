@@ -29,6 +29,7 @@ FOREIGN: Final[Mapping[str, str]] = {
     "TRYGG_PROXY_": "the TLS proxy container (deploy/proxy)",
     "TRYGG_GRAFANA_": "Grafana's data source provisioning (dashboards/provisioning)",
     "TRYGG_PKI_USER": "docker-compose's pki-renewer service",
+    "TRYGG_PKI_GID": "docker-compose's hub service (the group of deploy/pki/issuing)",
     "TRYGG_SIM_": "the simulator (sim/)",
     "TRYGG_BACKUP_": "trygg backup and trygg restore (docs/operations.md)",
     "TRYGG_TEST_": "the test suite (docs/testing.md)",

@@ -105,6 +105,24 @@ def common_name(rfc2253: str) -> str:
     return rfc2253
 
 
+PEM_BEGIN: Final = "-----BEGIN CERTIFICATE-----"
+PEM_END: Final = "-----END CERTIFICATE-----"
+
+
+def split_pem(text: str) -> list[str]:
+    """The PEM certificates in ``text``, each with its markers and one final newline; what
+    lies between them (comments, blank lines) is dropped."""
+    out: list[str] = []
+    rest = text
+    while (start := rest.find(PEM_BEGIN)) >= 0:
+        end = rest.find(PEM_END, start)
+        if end < 0:
+            break
+        out.append(rest[start : end + len(PEM_END)] + "\n")
+        rest = rest[end + len(PEM_END) :]
+    return out
+
+
 OPENSSL_TIME: Final = "%b %d %H:%M:%S %Y GMT"
 
 

@@ -288,6 +288,7 @@ CommandName = Literal[
     "outbox_status",
     "set_crowd_interval",
     "install_release",
+    "renew_certificate",
 ]
 
 
@@ -350,6 +351,13 @@ class CertReply(_Model):
         default=None, pattern=CHAIN_PATTERN, max_length=12288, description="PEM, leaf first"
     )
     reason: Line = Field(default="", max_length=300)
+    trust: str | None = Field(
+        default=None,
+        pattern=CHAIN_PATTERN,
+        max_length=12288,
+        description="PEM, the CA certificates the device should trust from now on; sent "
+        "only by a hub whose CA has rolled over, checked by the device against the chain",
+    )
     ts: EpochMs
 
 

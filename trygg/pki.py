@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final
 
-from trygg.certs import Certificate, Crl, openssl_time
+from trygg.certs import Certificate, Crl, common_name, openssl_time
 from trygg.openssl import OpensslError, new_key_and_request, read_certificate, read_crl, run
 
 CA_DAYS: Final = 3650
@@ -26,6 +26,13 @@ ISSUING_DAYS: Final = 1826
 BACKDATE: Final = timedelta(hours=1)
 
 PkiError = OpensslError  # the name callers catch; openssl's own errors
+# During a CA rollover the next CA lives in this subfolder of the one it replaces, so a
+# mount of the issuing CA's folder (the hub's) carries the next one too.
+NEXT: Final = "next"
+# Certificates between this CA and a root that not every pole trusts yet (the next root,
+# cross-signed by the old one), sent after the CA's own certificate in every chain.
+CHAIN: Final = "chain.crt"
+TRUST: Final = "trust.crt"  # the root certificates poles should trust, in an issuing CA
 
 
 def _ca_conf(ca: Path) -> Path:
@@ -71,6 +78,11 @@ class Pki:
     def exists(self) -> bool:
         return self.ca_crt.exists() and self.ca_key.exists()
 
+    @property
+    def next(self) -> Pki:
+        """The CA that replaces this one during a rollover (it may not exist)."""
+        return Pki(self.folder / NEXT)
+
     def ensure_ca(self, *, now: datetime, name: str = "Trygg fleet CA") -> None:
         """Create the CA (once), valid from ``now`` for CA_DAYS, and an empty CRL."""
         if self.ca_crt.exists():
@@ -113,6 +125,32 @@ class Pki:
         tmp.replace(self.ca_crt)
         self.update_crl(now=now)
         return True
+
+    def cross_sign(self, other: Pki, *, now: datetime) -> str:
+        """``other``'s root certificate (its subject, its key) signed by this CA, PEM: what
+        lets a pole that trusts only this CA verify a chain that leads to ``other``."""
+        facts = read_certificate(other.ca_crt)
+        csr, ext = other.folder / "cross.csr", other.folder / "cross-ext.cnf"
+        out = other.folder / "cross.crt.new"
+        subject = f"/CN={common_name(facts.subject)}"
+        run("req", "-new", "-key", str(other.ca_key), "-subj", subject, "-out", str(csr))
+        ext.write_text(
+            "[ext]\nbasicConstraints=critical,CA:TRUE\n"
+            "keyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n"
+        )
+        mine = read_certificate(self.ca_crt)
+        try:
+            run(
+                "ca", "-batch", "-config", str(_ca_conf(self.folder)),
+                "-in", str(csr), "-out", str(out),
+                "-startdate", openssl_time(now - BACKDATE),
+                "-enddate", openssl_time(min(facts.not_after, mine.not_after)),
+                "-extfile", str(ext), "-extensions", "ext", "-notext",
+            )  # fmt: skip
+            return out.read_text()
+        finally:
+            for path in (csr, ext, out):
+                path.unlink(missing_ok=True)
 
     def _new_ca_request(self, name: str, *, pathlen: int | None) -> tuple[Path, Path]:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -190,25 +228,31 @@ class Pki:
         extensions are ours, whatever the request asked for. Check the request first
         (:func:`trygg.openssl.read_request`)."""
         out = csr.with_name(csr.name + ".crt")
+        extra = self.folder / CHAIN
         try:
             self._sign(csr, out, now=now, lifetime=lifetime, subject=f"/CN={common_name}")
-            return out.read_text() + self.ca_crt.read_text()
+            chain = out.read_text() + self.ca_crt.read_text()
+            return chain + (extra.read_text() if extra.exists() else "")
         finally:
             out.unlink(missing_ok=True)
 
     def issued_to(self, common_name: str) -> list[Path]:
         """The unrevoked certificates this CA signed for ``common_name`` (kept by serial in
         ``newcerts/``)."""
+        return self.issued().get(common_name, [])
+
+    def issued(self) -> dict[str, list[Path]]:
+        """Every unrevoked certificate this CA signed, by common name, oldest first."""
         index = self.folder / "index.txt"
         if not index.exists():
-            return []
-        found = []
+            return {}
+        found: dict[str, list[Path]] = {}
         for line in index.read_text().splitlines():
             parts = line.split("\t")
-            if len(parts) >= 6 and parts[0] == "V" and parts[5] == f"/CN={common_name}":
+            if len(parts) >= 6 and parts[0] == "V" and parts[5].startswith("/CN="):
                 path = self.folder / "newcerts" / f"{parts[3]}.pem"
                 if path.exists():
-                    found.append(path)
+                    found.setdefault(parts[5].removeprefix("/CN="), []).append(path)
         return found
 
     def revoke(self, crt: Path, *, now: datetime) -> None:
@@ -248,6 +292,11 @@ class Pki:
             line.split("\t")[3] for line in index.read_text().splitlines() if line.startswith("R\t")
         }
 
+    def trust(self) -> str | None:
+        """The root certificates poles should trust (PEM), when a rollover wrote them."""
+        path = self.folder / TRUST
+        return path.read_text() if path.exists() else None
+
     @staticmethod
     def serial_of(crt: Path) -> str:
         return read_certificate(crt).serial
@@ -255,3 +304,15 @@ class Pki:
     @staticmethod
     def certificate(crt: Path) -> Certificate:
         return read_certificate(crt)
+
+
+def signing_ca(folder: Path) -> Pki:
+    """The CA that signs in ``folder``: the next one while a rollover is under way."""
+    current = Pki(folder)
+    return current.next if current.next.exists() else current
+
+
+def issuing_generations(folder: Path) -> list[Pki]:
+    """The CA in ``folder`` and, during a rollover, the next one."""
+    current = Pki(folder)
+    return [current, current.next] if current.next.exists() else [current]

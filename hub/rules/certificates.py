@@ -38,12 +38,30 @@ class Watched:
         return key[:64]
 
 
+def in_force(items: Iterable[Watched]) -> list[Watched]:
+    """The items that matter: every CRL, and of the certificates with one subject only the
+    one issued last. A pole that renewed itself, or a renewed bundle, leaves its earlier
+    certificate on disk (the bundle's copy, a superseded one); that one is no longer the
+    certificate anyone must renew, so it must not keep a ticket open."""
+    newest: dict[str, Watched] = {}
+    out: list[Watched] = []
+    for item in items:
+        if item.kind != "certificate":
+            out.append(item)
+            continue
+        held = newest.get(item.name)
+        if held is None or (item.not_before, item.not_after) > (held.not_before, held.not_after):
+            newest[item.name] = item
+    return out + list(newest.values())
+
+
 def review(items: Sequence[Watched], *, now: datetime, active: Iterable[str]) -> list[Action]:
-    """A Raise for every item due at ``now`` and a Clear for every active alarm (asset ids
-    in ``active``) whose item is no longer due or no longer there (renewed, retired)."""
+    """A Raise for every item in force (:func:`in_force`) due at ``now`` and a Clear for
+    every active alarm (asset ids in ``active``) whose item is no longer due or no longer
+    in force (renewed, retired)."""
     actions: list[Action] = []
     due: set[str] = set()
-    for item in sorted(items, key=lambda i: (i.not_after, i.asset)):
+    for item in sorted(in_force(items), key=lambda i: (i.not_after, i.asset)):
         level = expiry_level(item.not_before, item.not_after, now)
         if level == "ok" or item.asset in due:
             continue

@@ -8,9 +8,13 @@ restart and no signal from outside.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import shutil
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -23,7 +27,9 @@ import yaml
 
 from edge.provision import Provisioner
 from tests.edge.secure import lamp_assets
+from tests.helpers import wait_for
 from tests.needs import need_binary
+from trygg.mqtt import Connection, MqttSettings
 from trygg.pki import Pki
 from trygg.stack import free_port
 
@@ -39,11 +45,16 @@ def _renewer_command(root: Path) -> str:
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
     svc = compose["services"]["pki-renewer"]
     mounts = dict(v.split(":")[:2][::-1] for v in svc["volumes"])
-    assert mounts == {"/pki": "./deploy/pki", "/broker": "./deploy/secrets/broker"}
+    assert mounts == {
+        "/pki": "./deploy/pki",
+        "/broker": "./deploy/secrets/broker",
+        "/hub": "./deploy/secrets/hub",
+    }
     script: str = svc["command"][0]
     body = script.split("do", 1)[1].split("sleep", 1)[0].strip().rstrip(";")
-    body = body.replace(" /pki ", f" {root / 'deploy/pki'} ")
-    body = body.replace(" /broker/", f" {root / 'deploy/secrets/broker'}/")
+    for target, source in mounts.items():
+        body = body.replace(f" {target} ", f" {root / source} ")
+    assert not re.search(r" /(pki|broker|hub)\b", body), body
     return body.replace("trygg provision", f"{TRYGG} provision")
 
 
@@ -161,3 +172,64 @@ def test_the_hub_watches_the_public_certificates_the_provisioning_writes() -> No
     assert mounts[watched] != "./deploy/pki"  # never the CA's key
     mosquitto = compose["services"]["mosquitto"]
     assert mosquitto["command"] == ["sh", "/mosquitto/config/run.sh"]
+
+
+def _served(port: int, root: Path) -> bytes:
+    """The certificate the broker's pole listener presents now (DER)."""
+    keys = root / "deploy/pki/devices/pole-z"
+    context = ssl.create_default_context(cafile=str(root / "deploy/secrets/broker/ca.crt"))
+    context.load_cert_chain(keys / "pole-z.crt", keys / "pole-z.key")
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return der
+
+
+def _der(pem: Path) -> bytes:
+    return ssl.PEM_cert_to_DER_cert(pem.read_text())
+
+
+async def test_the_renewer_renews_the_brokers_certificate_and_run_sh_serves_it(
+    deployed: tuple[Path, int, subprocess.Popen[bytes]],
+) -> None:
+    root, port, proc = deployed
+    secrets_broker = root / "deploy/secrets/broker"
+    prov = Provisioner(config_dir=root / "firmware-config", secrets_dir=root / "deploy/pki")
+    # the CRL kept fresh, and a broker certificate with less than a third of its life left,
+    # in place as make-secrets.sh put them
+    prov.crl(now=datetime.now(UTC))
+    prov.issue_broker(now=datetime.now(UTC) - timedelta(days=600), host="localhost")
+    for name in ("broker.crt", "broker.key", "crl.pem"):
+        shutil.copy(root / "deploy/pki/broker" / name, secrets_broker / name)
+    old = _der(secrets_broker / "broker.crt")
+
+    async def serving(der: bytes) -> bool:
+        return await asyncio.to_thread(_served, port, root) == der
+
+    await wait_for(lambda: serving(old), within=15)
+
+    keys = root / "deploy/pki/devices/pole-z"
+    settings = MqttSettings(
+        host="localhost", port=port, client_id="pole-z",
+        ca_file=secrets_broker / "ca.crt", cert_file=keys / "pole-z.crt",
+        key_file=keys / "pole-z.key", keepalive_s=10,
+    )  # fmt: skip
+    async with Connection(settings) as conn:
+        out = await asyncio.to_thread(
+            subprocess.run, ["sh", "-c", _renewer_command(root)],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        assert "broker: certificate renewed" in out.stdout
+        new = _der(root / "deploy/pki/broker/broker.crt")
+        assert new != old
+        assert _der(secrets_broker / "broker.crt") == new  # copied where Mosquitto reads
+        await wait_for(lambda: serving(new), within=15)
+        assert "sending mosquitto SIGHUP" in (root / "run.log").read_text()
+        # the session opened before the reload is still there
+        assert conn.is_connected
+    assert _pole_pub(root, port).returncode == 0
+    assert proc.poll() is None

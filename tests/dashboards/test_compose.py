@@ -309,3 +309,55 @@ def test_api_and_grafana_are_published_only_through_the_tls_proxy(
     assert _env(services["hub"])["TRYGG_API_TRUSTED_PROXIES"] == address
     (subnet,) = (c["subnet"] for c in resolved["networks"]["default"]["ipam"]["config"])
     assert ipaddress.ip_address(address) in ipaddress.ip_network(subnet)
+
+
+def _source_of(svc: dict[str, Any], target: str) -> tuple[str, bool]:
+    """(host source, read-only) of the mount at ``target`` or the nearest one above it."""
+    best: tuple[str, str, bool] | None = None
+    for vol in svc.get("volumes", []):
+        parts = str(vol).split(":") if not isinstance(vol, dict) else None
+        source, mounted, ro = (
+            (parts[0], parts[1], len(parts) > 2 and "ro" in parts[2].split(","))
+            if parts is not None
+            else (str(vol.get("source", "")), vol["target"], bool(vol.get("read_only")))
+        )
+        inside = target == mounted or target.startswith(mounted.rstrip("/") + "/")
+        if inside and (best is None or len(mounted) > len(best[1])):
+            best = (source, mounted, ro)
+    assert best is not None, f"{target} is not mounted"
+    source, mounted, ro = best
+    return str(Path(source) / Path(target).relative_to(mounted)), ro
+
+
+def test_certificate_upkeep_writes_what_the_broker_and_the_hub_read(
+    resolved: dict[str, Any],
+) -> None:
+    services = resolved["services"]
+    hub, renewer, broker = services["hub"], services["pki-renewer"], services["mosquitto"]
+    # the hub signs with the issuing CA: mounted read-write where its setting points
+    issuing, ro = _source_of(hub, _env(hub)["TRYGG_CERT_ISSUING_DIR"])
+    assert Path(issuing) == REPO / "deploy/pki/issuing"
+    assert not ro
+    assert hub["user"].startswith("10001:")  # the image's user, in the PKI's group
+
+    # the renewer runs the daily upkeep (CRLs, the broker's certificate, a rollover)
+    script = renewer["command"][0]
+    args = script.split("do", 1)[1].split("||", 1)[0].split()
+    assert args[:3] == ["trygg", "provision", "maintain"]
+    opts = dict(zip(args[3::2], args[4::2], strict=True))
+    assert _source_of(renewer, opts["--secrets"])[0] == str(REPO / "deploy/pki")
+    broker_dir, ro = _source_of(renewer, opts["--broker-dir"])
+    assert not ro
+    hub_dir, ro = _source_of(renewer, opts["--hub-dir"])
+    assert not ro
+
+    # every file Mosquitto reads is one the renewer keeps current
+    conf = (REPO / "deploy/mosquitto/mosquitto.conf").read_text()
+    for key in ("cafile", "certfile", "keyfile", "crlfile"):
+        for path in re.findall(rf"^{key} (\S+)", conf, re.M):
+            source, _ = _source_of(broker, path)
+            assert Path(source).parent == Path(broker_dir), f"{key} {path}"
+            assert Path(source).name in ("ca.crt", "broker.crt", "broker.key", "crl.pem")
+    # and the hub's CA file (both CAs during a rollover) too
+    ca_file, _ = _source_of(hub, _env(hub)["TRYGG_MQTT_CA_FILE"])
+    assert Path(ca_file) == Path(hub_dir) / "ca.crt"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from edge.renewal import should_ask
+from edge.renewal import should_ask, untrusted_broker
 from hub.cert_requests import History, Limits, admission
 from tests.purity import io_imported_by
 from trygg.certs import Certificate, Request, renewal_due, request_refusal
@@ -114,3 +114,21 @@ def test_admission(
 
 def test_the_decisions_are_pure() -> None:
     assert io_imported_by("edge.renewal", "hub.cert_requests", "trygg.certs") == []
+
+
+@pytest.mark.parametrize(
+    ("error", "untrusted"),
+    [
+        ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local "
+         "issuer certificate (_ssl.c:1006)", True),
+        ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate "
+         "in certificate chain (_ssl.c:1006)", True),
+        ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has expired",
+         False),
+        ("[SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca (_ssl.c:2580)", False),
+        ("[Errno 111] Connection refused", False),
+        ("", False),
+    ],
+)  # fmt: skip
+def test_untrusted_broker(error: str, untrusted: bool) -> None:
+    assert untrusted_broker(error) is untrusted

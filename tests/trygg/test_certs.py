@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hub.rules.actions import Clear, Raise
-from hub.rules.certificates import ALARM, Watched, review
+from hub.rules.certificates import ALARM, Watched, in_force, review
 from tests.purity import io_imported_by
 from trygg.certs import (
     Crl,
@@ -17,6 +17,7 @@ from trygg.certs import (
     fields,
     openssl_time,
     parse_openssl_time,
+    split_pem,
     thresholds,
 )
 
@@ -108,12 +109,41 @@ def test_review_raises_due_items_and_clears_the_rest() -> None:
     assert cleared == ["cert:0999:pole-9", "cert:1001:pole-1"]
 
 
-def test_a_renewed_certificate_is_a_new_item_and_the_old_one_stays_due_until_retired() -> None:
+def test_a_renewed_certificate_ends_the_ticket_of_the_one_it_replaced() -> None:
     old, new = _cert("pole-1", "1001", 20), _cert("pole-1", "1009", 825)
     assert old.asset != new.asset
-    actions = review([old, new], now=T0, active=[old.asset])
-    assert [type(a).__name__ for a in actions] == ["Raise"]
+    # the old file is still on disk (a bundle's copy, a superseded one): the newer counts
+    assert review([old, new], now=T0, active=[old.asset]) == [Clear(old.asset, ALARM)]
+    assert review([new, old], now=T0, active=[]) == []
     assert review([new], now=T0, active=[old.asset]) == [Clear(old.asset, ALARM)]
+    # a newer certificate that is itself due still warns, under its own serial
+    newer_due = _cert("pole-1", "1010", 5, validity=30)
+    raised = review([old, newer_due], now=T0, active=[old.asset])
+    assert [(type(a).__name__, a.asset) for a in raised] == [
+        ("Raise", newer_due.asset),
+        ("Clear", old.asset),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("items", "kept"),
+    [
+        ([], []),
+        ([("pole-1", "1", 10, 825), ("pole-2", "2", 10, 825)], ["1", "2"]),
+        ([("pole-1", "1", 10, 825), ("pole-1", "2", 400, 825)], ["2"]),
+        ([("pole-1", "2", 400, 825), ("pole-1", "1", 10, 825)], ["2"]),
+        # issued later though it ends sooner (a short-lived renewal): the later one counts
+        ([("pole-1", "1", 700, 825), ("pole-1", "2", 300, 365)], ["2"]),
+    ],
+)
+def test_in_force_keeps_the_newest_certificate_per_subject(
+    items: list[tuple[str, str, float, float]], kept: list[str]
+) -> None:
+    watched = [_cert(cn, serial, left, validity) for cn, serial, left, validity in items]
+    crl = Watched("crl", "CN=Trygg fleet CA", "", T0 - DAY, T0 + DAY, "/p/crl.pem")
+    out = in_force([*watched, crl])
+    assert sorted(w.serial for w in out if w.kind == "certificate") == kept
+    assert crl in out
 
 
 def test_common_name() -> None:
@@ -124,3 +154,12 @@ def test_common_name() -> None:
 
 def test_certificate_logic_imports_no_io() -> None:
     assert io_imported_by("trygg.certs", "hub.rules.certificates") == []
+
+
+def test_split_pem() -> None:
+    a = "-----BEGIN CERTIFICATE-----\nQUFB\n-----END CERTIFICATE-----"
+    b = "-----BEGIN CERTIFICATE-----\nQkJC\n-----END CERTIFICATE-----"
+    assert split_pem("") == []
+    assert split_pem(f"{a}\n") == [a + "\n"]
+    assert split_pem(f"# fleet CA\n{a}\n\n{b}") == [a + "\n", b + "\n"]
+    assert split_pem(f"{a}\n-----BEGIN CERTIFICATE-----\ncut") == [a + "\n"]
