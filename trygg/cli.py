@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--influx-rpc-port", type=int, default=8089)
     p.set_defaults(func=cmd_stack)
 
+    from trygg import release_cli
+
+    release_cli.register(sub)
     for entry in area_commands():
         entry.load()(sub)
     return parser
