@@ -45,9 +45,7 @@ class Progress:
 def fleet(s: Session, *, device_class: str | None = None) -> list[plan.FleetDevice]:
     """Registered devices (not retired), with the named places their assets stand in."""
     devices = [
-        d
-        for d in registry.devices(s)
-        if device_class is None or d.device_class == device_class
+        d for d in registry.devices(s) if device_class is None or d.device_class == device_class
     ]
     places = list_places(s)
     where: dict[str, set[str]] = {}
