@@ -34,7 +34,7 @@ class ReleaseConfig(FrozenSettings):
         default=1024 * 1024 * 1024, gt=0, description="Largest release upload (the whole tar)."
     )
     host: str = Field(
-        default="0.0.0.0",  # noqa: S104  # poles reach it from the field network
+        default="127.0.0.1",
         description="Address the poles' release listener (HTTPS) listens on.",
     )
     port: int = Field(
