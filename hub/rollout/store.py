@@ -162,9 +162,8 @@ def view(s: Session, rollout: Rollout) -> plan.RolloutView:
     last birth) and a refusal of its install command, if any."""
     rows = _devices(s, rollout.id)
     ids = [r.device_id for r in rows]
-    running = dict(
-        s.execute(select(Device.id, Device.release).where(Device.id.in_(ids))).tuples().all()
-    )
+    found = s.execute(select(Device.id, Device.release).where(Device.id.in_(ids)))
+    running: dict[str, str | None] = {row[0]: row[1] for row in found}
     command_ids = [r.command_id for r in rows if r.command_id]
     refused = {
         cmd.command_id: cmd.message or "refused"
