@@ -53,9 +53,10 @@ def _told(api: Api, release: str) -> dict[str, str]:
 
 
 def _report(api: Api, device: str, release: str, state: str, reason: str = "") -> bool:
-    report = c.ReleaseReport(
-        device=device, release=release, state=state, reason=reason, ts=to_ms(api.clock.now())
-    )  # type: ignore[arg-type]
+    report = c.ReleaseReport.model_validate(
+        {"device": device, "release": release, "state": state, "reason": reason,
+         "ts": to_ms(api.clock.now())}
+    )  # fmt: skip
     with api.sessions.begin() as s:
         return store.record_report(s, report, device=device, now=api.clock.now())
 
@@ -203,7 +204,7 @@ def test_pause_resume_and_abort(api: Api, keys: Keys, tmp_path: Path) -> None:
 
 def test_refusals_change_nothing(api: Api, keys: Keys, tmp_path: Path) -> None:
     release = _release(api, keys, tmp_path)
-    cases = [
+    cases: list[tuple[dict[str, Any], int, str]] = [
         ({"release": "0" * 64, "stages": STAGES}, 404, "no release"),
         ({"release": release, "stages": [{"name": "k", "devices": ["pole-zz"]}]}, 409,
          "no device 'pole-zz'"),
