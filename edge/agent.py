@@ -21,18 +21,23 @@ from typing import Any, Final, ParamSpec, TypeVar
 
 from edge import messages
 from edge.commands import CROWD_INTERVAL_MIN_S, CommandError, Commands, TamperLatch
-from edge.config import DeviceConfig, load_device_config
+from edge.config import DeviceConfig, load_running_config
 from edge.drivers.base import Driver, DriverError, Sample, SimFaults
 from edge.link import Link
 from edge.outbox import Outbox
+from edge.release_fetch import Tls
 from edge.renewer import renewer_for
 from edge.safety import FireLimits, SafetyWatch
 from edge.sampler import Policy, Sampler
 from edge.stats import AgentStats
-from edge.vision.camera import CameraLoop
+from edge.updater import Releases, check_release_model
+from edge.vision.camera import CameraConfig, CameraLoop
+from edge.vision.detector import YoloxOnnxConfig
+from edge.vision.manifest import DEFAULT_MANIFEST, load_manifest
 from trygg import contract as c
 from trygg.aio import wait_event
 from trygg.clock import Clock, to_ms
+from trygg.release import ReleaseError, load_public_keys
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,8 @@ MAX_SLEEP_S: Final = 5.0
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 READ_TIMEOUT_S: Final = 10.0  # a blocking read longer than this is a stuck bus or sensor
+# The exit status that asks the supervisor to start the agent again (from ``current``).
+RESTART_EXIT: Final = 75
 
 
 class Agent:
@@ -79,7 +86,21 @@ class Agent:
         self.boot = 0
         self.stats = AgentStats()
         self.faults = faults
-        self.commands = Commands(self, device_id=config.id, clock=clock, outbox=self.outbox)
+        self.exit_code = 0
+        self._stop: asyncio.Event | None = None
+        self.releases = (
+            Releases(
+                config=config.release,
+                device_id=config.id,
+                tls=self._release_tls,
+                restart=self.request_restart,
+            )
+            if config.release is not None
+            else None
+        )
+        self.commands = Commands(
+            self, device_id=config.id, clock=clock, outbox=self.outbox, releases=self.releases
+        )
         self.link = Link(
             self,
             outbox=self.outbox,
@@ -87,6 +108,7 @@ class Agent:
             stats=self.stats,
             password=password,
             renewer=renewer_for(config, clock=clock, state_dir=self.state_dir),
+            reports=self.releases,
         )
         self._clock_synced = clock_synced or (lambda: True)
         self._watchdog = watchdog or (lambda: None)
@@ -101,6 +123,8 @@ class Agent:
         self._releases: dict[str, tuple[datetime, Any]] = {}
         self._synced_at: datetime | None = None
         self._hung: dict[int, asyncio.Future[Sample]] = {}
+        self._read_ok: set[int] = set()  # drivers that have given a sample since start
+        self.camera_errors: dict[str, str] = {}  # camera asset -> why its vision is not loaded
         self.read_timeout_s = READ_TIMEOUT_S
         self._synced_last = True
         # set_crowd_interval: each crowd driver's configured interval while it is overridden
@@ -143,7 +167,10 @@ class Agent:
     def birth_message(self) -> bytes:
         """Retained birth: who this device is, its assets, and its outbox floor."""
         low = self.outbox.stats().low
-        return messages.birth(self.config, boot=self.boot, now=self.clock.now(), low=low)
+        release = self.releases.running if self.releases is not None else None
+        return messages.birth(
+            self.config, boot=self.boot, now=self.clock.now(), low=low, release=release
+        )
 
     def state_message(self, *, online: bool) -> bytes:
         """Retained state; with ``online=False`` it is the Last Will, carrying this boot."""
@@ -378,6 +405,7 @@ class Agent:
             log.warning("%s/%s: unexpected %s", driver.asset, driver.sensor, type(exc).__name__)
             await self._failed(driver, when, synced, exc)
             return
+        self._read_ok.add(id(driver))
         if driver.kind == c.AssetKind.DEVICE:
             stats = await self.io(self.outbox.stats)
             sample = Sample(
@@ -440,7 +468,7 @@ class Agent:
         if self._config_path is None or self._driver_factory is None:
             raise CommandError("this agent was not started from a config file")
         try:
-            new = await asyncio.to_thread(load_device_config, self._config_path)
+            new = await asyncio.to_thread(load_running_config, self._config_path)
         except ValueError as exc:
             raise CommandError(f"config not reloaded: {exc}") from exc
         if new.id != self.config.id:
@@ -457,16 +485,92 @@ class Agent:
         self.reschedule()
         return f"reloaded: {len(drivers)} sensor(s); broker changes apply on reconnect"
 
+    # ---- releases (edge.updater) -----------------------------------------------------
+    def _release_tls(self) -> Tls:
+        """The pole's client certificate (renewed ones included) and the fleet CA, unless
+        the release section names others."""
+        release, mqtt = self.config.release, self.link.settings()
+        assert release is not None  # only asked for when releases are configured
+        ca = release.ca_file or mqtt.ca_file
+        if ca is None:
+            raise ReleaseError("release.ca_file (or broker.ca_file) is needed for HTTPS")
+        if release.cert_file is not None:
+            return Tls(ca, release.cert_file, release.key_file)
+        return Tls(ca, mqtt.cert_file, mqtt.key_file)
+
+    def request_restart(self) -> None:
+        """Stop, and exit with RESTART_EXIT so the supervisor starts ``current``."""
+        self.exit_code = RESTART_EXIT
+        if self._stop is not None:
+            self._stop.set()
+
+    def health(self) -> list[str]:
+        """What has not yet worked since start: connected, birth sent, an end-to-end ack,
+        every sensor read, every camera's vision loaded. Empty: healthy."""
+        missing = []
+        if not self.stats.connects:
+            missing.append("never connected to the broker")
+        elif not self.stats.births:
+            missing.append("no birth sent")
+        elif not self.stats.acks:
+            missing.append("no acknowledgement from the hub")
+        silent = [f"{d.asset}/{d.sensor}" for d in self.drivers if id(d) not in self._read_ok]
+        if silent:
+            missing.append("sensors not reading: " + ", ".join(silent[:5]))
+        missing += [f"vision of {cam} not loaded: {why}" for cam, why in self.camera_errors.items()]
+        return missing
+
+    def _build_cameras(self) -> list[CameraLoop]:
+        """A camera whose vision can't be built (a refused model) is left out and reported;
+        the rest of the agent runs on."""
+        cameras = []
+        for cam in self.config.cameras:
+            try:
+                self._check_release_model(cam)
+                cameras.append(CameraLoop(config=cam, clock=self.clock))
+            except (RuntimeError, ValueError, OSError) as exc:  # refused or unloadable model
+                log.warning("%s: camera %s not started: %s", self.config.id, cam.asset, exc)
+                self.camera_errors[cam.asset] = str(exc)[:200]
+        return cameras
+
+    def _check_release_model(self, cam: CameraConfig) -> None:
+        """A crowd model the running release lists must be the release's, byte for byte."""
+        releases = self.releases
+        if releases is None or releases.running_dir is None or cam.crowd is None:
+            return
+        detector = cam.crowd.detector
+        if not isinstance(detector, YoloxOnnxConfig):
+            return
+        entry = load_manifest(cam.manifest or DEFAULT_MANIFEST).entry(detector.model)
+        keys = load_public_keys(releases.config.public_keys)
+        check_release_model(releases.running_dir, detector.model_dir / entry.file, keys)
+
+    async def _report_cameras(self) -> None:
+        for asset in self.camera_errors:
+            await self.emit_events(
+                [
+                    c.EventItem(
+                        asset=asset,
+                        kind=c.AssetKind.CAMERA,
+                        type="visionNotLoaded",
+                        t=to_ms(self.clock.now()),
+                        severity="major",
+                    )
+                ]
+            )
+
     # ---- lifecycle -------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
+        self._stop = stop
         self.boot = await self.io(self.outbox.next_boot)
         log.info("%s: boot %d, %d sensor(s)", self.config.id, self.boot, len(self.drivers))
         try:
             if not self.cameras:
-                self.cameras = [
-                    CameraLoop(config=cam, clock=self.clock) for cam in self.config.cameras
-                ]
+                self.cameras = self._build_cameras()
+                await self._report_cameras()
             async with asyncio.TaskGroup() as tg:
+                if self.releases is not None:
+                    tg.create_task(self.releases.run(stop, self), name=f"{self.config.id}-release")
                 tg.create_task(self._sample_loop(stop), name=f"{self.config.id}-sample")
                 tg.create_task(self._wake_on(stop), name=f"{self.config.id}-stop")
                 tg.create_task(self.link.run(stop), name=f"{self.config.id}-link")

@@ -3,7 +3,8 @@
 Supported: ``rebirth`` (re-send the birth), ``set_interval`` (seconds, optional sensor),
 ``lamp_test`` (asset, seconds: switch a lamp on, read it back, release it later),
 ``reload_config`` (re-read the device file; a broken file changes nothing),
-``outbox_status``, ``ack_tamper`` (optional type, asset: acknowledge latched camera
+``outbox_status``, ``install_release`` (release: download, verify, install beside the
+running one and switch; progress comes as release reports, see edge.updater), ``ack_tamper`` (optional type, asset: acknowledge latched camera
 alarms), and ``set_crowd_interval`` (seconds, optional duration_s, or restore: report
 crowd figures this often during an event, back to the configured intervals after the
 duration or on ``restore``). Anything else, or a malformed command, gets ``ok=false``
@@ -67,8 +68,21 @@ class Device(Protocol):
     def set_crowd_interval(self, seconds: float | None, *, until: datetime | None) -> int: ...
 
 
+class ReleaseRequests(Protocol):
+    def request(self, cmd: c.Command) -> str: ...
+
+
 class Commands:
-    def __init__(self, device: Device, *, device_id: str, clock: Clock, outbox: Outbox) -> None:
+    def __init__(
+        self,
+        device: Device,
+        *,
+        device_id: str,
+        clock: Clock,
+        outbox: Outbox,
+        releases: ReleaseRequests | None = None,
+    ) -> None:
+        self.releases = releases
         self._device = device
         self._device_id = device_id
         self._clock = clock
@@ -81,6 +95,7 @@ class Commands:
             "outbox_status": self._outbox_status,
             "ack_tamper": self._ack_tamper,
             "set_crowd_interval": self._set_crowd_interval,
+            "install_release": self._install_release,
         }
 
     async def handle(self, payload: bytes) -> tuple[c.CommandResult, bool]:
@@ -173,6 +188,11 @@ class Commands:
             raise CommandError(f"no switchable lamp {asset!r} on this device")
         seen = await self._device.lamp_test(switches, float(raw))
         return f"lamp test for {float(raw):.0f}s: " + ", ".join(seen)
+
+    async def _install_release(self, cmd: c.Command) -> str:
+        if self.releases is None:
+            raise CommandError("this device is not configured for releases (no release:)")
+        return self.releases.request(cmd)
 
     async def _reload_config(self, _cmd: c.Command) -> str:
         return await self._device.reload_config()

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from edge.ab import Layout
 from edge.sensor_config import FIELDS_PER_TYPE, SensorConfig, SimLampSensor
 from edge.vision.camera import CameraConfig
 from trygg.contract import DEVICE_ID_PATTERN, AssetKind, Line, Value
@@ -23,10 +24,12 @@ __all__ = [
     "ConfigError",
     "DeviceConfig",
     "OutboxConfig",
+    "ReleaseConfig",
     "SensorConfig",
     "SimLampSensor",
     "load_device_config",
     "load_fleet",
+    "load_running_config",
 ]
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -66,6 +69,24 @@ class CertificateConfig(_Frozen):
     retry_s: float = Field(
         default=3600.0, gt=0, description="ask again after a refusal or no answer this long"
     )
+
+
+class ReleaseConfig(_Frozen):
+    """Over-the-air releases (docs/releases.md): where to fetch them, whose signature to
+    trust, and the A/B folder they are installed into."""
+
+    url: Annotated[str, Field(pattern=r"^https://[^\s]+$")] = Field(
+        description="base URL of the hub's release server; {url}/{release id}/manifest.json"
+    )
+    public_keys: list[Path] = Field(min_length=1, description="release public keys (PEM)")
+    root: Path = Field(default=Path("/var/lib/trygg/ab"), description="the A/B folder")
+    ca_file: Path | None = Field(default=None, description="default: broker.ca_file")
+    cert_file: Path | None = Field(default=None, description="default: the broker certificate")
+    key_file: Path | None = Field(default=None, description="default: the broker key")
+    health_deadline_s: float = Field(
+        default=300.0, gt=0, description="a new release must pass its health check this fast"
+    )
+    download_timeout_s: float = Field(default=60.0, gt=0, description="per request")
 
 
 class OutboxConfig(_Frozen):
@@ -120,6 +141,7 @@ class DeviceConfig(_Frozen):
     broker: BrokerConfig = BrokerConfig()
     outbox: OutboxConfig = OutboxConfig()
     certificate: CertificateConfig = CertificateConfig()
+    release: ReleaseConfig | None = None
     assets: list[AssetConfig] = Field(default_factory=list)
     cameras: list[CameraConfig] = Field(default_factory=list)
 
@@ -233,3 +255,20 @@ def load_fleet(folder: Path) -> list[DeviceConfig]:
         seen[config.id] = path
         configs.append(config)
     return configs
+
+
+def load_running_config(config_path: Path) -> DeviceConfig:
+    """The device file, over the fleet defaults of the release ``current`` points at when
+    the device takes releases and that release carries ``config/fleet.yaml`` (else over
+    the local defaults). ConfigError for a broken file, the release's included."""
+    config = load_device_config(config_path)
+    if config.release is None:
+        return config
+    layout = Layout(config.release.root)
+    current = layout.link("current")
+    if current is None:
+        return config
+    fleet = layout.release_dir(current) / "config" / "fleet.yaml"
+    if not fleet.is_file():
+        return config
+    return load_device_config(config_path, defaults=fleet)

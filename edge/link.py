@@ -53,6 +53,17 @@ class Device(Protocol):
     async def device_event(self, what: str, *, severity: Any = ..., **values: float) -> None: ...
 
 
+class ReportSource(Protocol):
+    """Release reports waiting to be published (kept on disk until the broker has them)."""
+
+    @property
+    def wake(self) -> asyncio.Event: ...
+
+    def pending(self) -> list[tuple[Any, bytes]]: ...
+
+    def sent(self, key: Any) -> None: ...
+
+
 class CommandHandler(Protocol):
     """Answers the hub's commands: the result to publish, and whether a birth must follow."""
 
@@ -99,8 +110,10 @@ class Link:
         stats: AgentStats,
         password: str | None,
         renewer: Renewer | None = None,
+        reports: ReportSource | None = None,
     ) -> None:
         self._device = device
+        self.reports = reports
         self._renewer = renewer
         self._entered = False
         self.state = LinkState()
@@ -222,6 +235,10 @@ class Link:
                 tasks = [pump, recv, stopping, cut, again]
                 if self._renewer is not None:
                     tasks.append(tg.create_task(self._renew(conn, self._renewer), name="renew"))
+                if self.reports is not None:
+                    tasks.append(
+                        tg.create_task(self._report(conn, self.reports), name="release-reports")
+                    )
                 await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                 if stop.is_set() and not link.cut.is_set():
                     await self._drain(conn)
@@ -250,9 +267,19 @@ class Link:
                 await conn.publish(self._topic(c.Kind.CSR), request)
             await asyncio.sleep(renewer.check_s)
 
+    async def _report(self, conn: MqttSession, reports: ReportSource) -> None:
+        """Publish queued release reports, oldest first, each forgotten once PUBACKed."""
+        while True:
+            reports.wake.clear()
+            for key, payload in await asyncio.to_thread(reports.pending):
+                await conn.publish(self._topic(c.Kind.RELEASE), payload)
+                await asyncio.to_thread(reports.sent, key)
+            await reports.wake.wait()
+
     async def publish_birth(self, conn: MqttSession) -> None:
         birth = await self._device.io(self._device.birth_message)
         await conn.publish(self._topic(c.Kind.BIRTH), birth, retain=True)
+        self._stats.births += 1
 
     async def _drain(self, conn: MqttSession, timeout_s: float = 5.0) -> None:
         """On shutdown, give the hub a moment to acknowledge what is in flight (including
@@ -328,6 +355,7 @@ class Link:
             link.hub_online = bool(c.decode_hub_state(payload).online)
         elif topic == self._topic(c.Kind.ACK):
             ack = c.decode(c.Kind.ACK, payload)
+            self._stats.acks += 1
             if ack.seq > link.acked:
                 deleted = await device.io(self._outbox.ack, ack.seq)
                 self._stats.acked += deleted

@@ -15,7 +15,7 @@ import signal
 import sys
 from pathlib import Path
 
-from edge.config import ConfigError, DeviceConfig, load_device_config
+from edge.config import ConfigError, DeviceConfig, load_running_config
 from edge.drivers.base import Driver
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def read_password(config: DeviceConfig) -> str | None:
         raise ConfigError(f"broker.password_file {path}: {exc}") from exc
 
 
-async def run_agent(config_path: Path, config: DeviceConfig, password: str | None) -> None:
+async def run_agent(config_path: Path, config: DeviceConfig, password: str | None) -> int:
     from edge.agent import Agent
     from edge.drivers.pi_health import clock_synced
     from edge.drivers.registry import build_drivers
@@ -63,6 +63,7 @@ async def run_agent(config_path: Path, config: DeviceConfig, password: str | Non
         await agent.run(stop)
     finally:
         notifier.stopping()
+    return agent.exit_code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,12 +79,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(config_path: Path) -> int:
-    """Validate, then run until SIGTERM; 2 for a broken config, 0 after a clean stop."""
+    """Validate, then run until SIGTERM; 2 for a broken config, 0 after a clean stop,
+    RESTART_EXIT when a release switch (or rollback) wants the agent started again."""
     try:
-        config = load_device_config(config_path)
+        config = load_running_config(config_path)
         password = read_password(config)
     except ConfigError as exc:
         sys.stderr.write(f"trygg edge: {exc}\n")
         return 2
-    asyncio.run(run_agent(config_path, config, password))
-    return 0
+    return asyncio.run(run_agent(config_path, config, password))

@@ -9,8 +9,11 @@ from trygg import contract as c
 from trygg.clock import to_ms
 
 
-def birth(config: DeviceConfig, *, boot: int, now: datetime, low: int) -> bytes:
-    """Who the device is, its assets, and ``low``: the lowest seq its outbox still holds."""
+def birth(
+    config: DeviceConfig, *, boot: int, now: datetime, low: int, release: str | None = None
+) -> bytes:
+    """Who the device is, its assets, ``low``: the lowest seq its outbox still holds, and
+    the signed release it runs (None for an agent installed by hand)."""
     assets = [
         c.AssetInfo(
             id=a.id,
@@ -29,6 +32,7 @@ def birth(config: DeviceConfig, *, boot: int, now: datetime, low: int) -> bytes:
             boot=boot,
             ts=to_ms(now),
             firmware=config.firmware,
+            release=release,
             site=config.site,
             device_class=config.device_class,
             heartbeat_s=config.heartbeat_s,

@@ -15,3 +15,5 @@ class AgentStats:
     driver_errors: int = 0
     connects: int = 0
     events: int = 0
+    births: int = 0
+    acks: int = 0  # end-to-end acknowledgements received from the hub
