@@ -95,7 +95,11 @@ class Layout:
         return self.releases / release
 
     def installed(self, release: str | None) -> bool:
-        return release is not None and self.release_dir(release).is_dir()
+        return (
+            release is not None
+            and bool(_ID.fullmatch(release))
+            and (self.releases / release).is_dir()
+        )
 
     def link(self, name: str) -> str | None:
         """The release id ``current`` or ``previous`` points at, if it is installed."""

@@ -123,7 +123,10 @@ class Agent:
         self._releases: dict[str, tuple[datetime, Any]] = {}
         self._synced_at: datetime | None = None
         self._hung: dict[int, asyncio.Future[Sample]] = {}
-        self._read_ok: set[int] = set()  # drivers that have given a sample since start
+        # since start: drivers that answered (a sample, or a hardware fault the sensor had
+        # before any release), and drivers whose code raised something unexpected
+        self._answered: set[int] = set()
+        self._broken: dict[int, str] = {}
         self.camera_errors: dict[str, str] = {}  # camera asset -> why its vision is not loaded
         self.read_timeout_s = READ_TIMEOUT_S
         self._synced_last = True
@@ -399,13 +402,16 @@ class Agent:
         try:
             sample = await self._read(driver, when)
         except (DriverError, OSError, ValueError) as exc:
+            self._answered.add(id(driver))
             await self._failed(driver, when, synced, exc)
             return
         except Exception as exc:  # noqa: BLE001  a driver bug must not stop the pole
             log.warning("%s/%s: unexpected %s", driver.asset, driver.sensor, type(exc).__name__)
+            self._broken[id(driver)] = type(exc).__name__
             await self._failed(driver, when, synced, exc)
             return
-        self._read_ok.add(id(driver))
+        self._answered.add(id(driver))
+        self._broken.pop(id(driver), None)
         if driver.kind == c.AssetKind.DEVICE:
             stats = await self.io(self.outbox.stats)
             sample = Sample(
@@ -506,7 +512,11 @@ class Agent:
 
     def health(self) -> list[str]:
         """What has not yet worked since start: connected, birth sent, an end-to-end ack,
-        every sensor read, every camera's vision loaded. Empty: healthy."""
+        every sensor read, every camera's vision loaded. Empty: healthy.
+
+        A sensor whose hardware reports a fault counts as read (a dead sensor must not keep
+        a pole from ever taking a release); one whose code raises something else does not.
+        """
         missing = []
         if not self.stats.connects:
             missing.append("never connected to the broker")
@@ -514,9 +524,16 @@ class Agent:
             missing.append("no birth sent")
         elif not self.stats.acks:
             missing.append("no acknowledgement from the hub")
-        silent = [f"{d.asset}/{d.sensor}" for d in self.drivers if id(d) not in self._read_ok]
+        silent = [f"{d.asset}/{d.sensor}" for d in self.drivers if id(d) not in self._answered]
         if silent:
             missing.append("sensors not reading: " + ", ".join(silent[:5]))
+        broken = [
+            f"{d.asset}/{d.sensor} ({self._broken[id(d)]})"
+            for d in self.drivers
+            if id(d) in self._broken
+        ]
+        if broken:
+            missing.append("sensor code failing: " + ", ".join(broken[:5]))
         missing += [f"vision of {cam} not loaded: {why}" for cam, why in self.camera_errors.items()]
         return missing
 

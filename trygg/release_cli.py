@@ -67,11 +67,23 @@ def _checked(args: argparse.Namespace) -> int:
     return code
 
 
+_actions: list[Subcommands] = []
+
+
+def actions() -> Subcommands:
+    """The ``trygg release`` actions of the parser being built, for an area to add its own
+    (the hub's ``publish``: ``release_cli.actions().add_parser("publish", ...)`` with
+    ``release_func`` as its default). trygg.cli registers ``release`` before the areas."""
+    if not _actions:
+        raise RuntimeError("trygg release is not registered yet")
+    return _actions[-1]
+
+
 def register(sub: Subcommands) -> Subcommands:
-    """Add ``release`` and its actions to ``sub``; returns the actions' subparsers so
-    another area can add its own (the hub's ``publish``)."""
+    """Add ``release`` and its actions to ``sub``; returns the actions' subparsers."""
     p = sub.add_parser("release", help="release keys and signed release bundles")
     rsub = p.add_subparsers(dest="release_command", required=True)
+    _actions.append(rsub)
     p.set_defaults(func=_checked)
 
     k = rsub.add_parser("keygen", help="make the city's Ed25519 release key pair")

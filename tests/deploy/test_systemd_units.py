@@ -38,3 +38,24 @@ def test_the_backup_timer_starts_the_backup_service() -> None:
     # The passphrase is a systemd credential (%d is its folder), never on the command line.
     assert "--passphrase-file %d/backup-passphrase" in service["ExecStart"]
     assert service["LoadCredential"].startswith("backup-passphrase:/")
+
+
+def test_the_pole_unit_runs_the_launcher_before_every_start_and_always_restarts() -> None:
+    from edge import ab
+
+    service = _unit("trygg-edge.service")["Service"]
+    assert service["Restart"] == "always"
+    pre = shlex.split(service["ExecStartPre"])
+    start = shlex.split(service["ExecStart"])
+    # the launcher is a lone file outside every release, run by the system's Python
+    assert pre[:3] == start[:3] == ["/usr/bin/python3", "-S", "/opt/trygg/trygg-launch.py"]
+    assert pre[3] == "prestart"
+    assert start[3] == "exec"
+    root = pre[pre.index("--root") + 1]
+    assert start[start.index("--root") + 1] == root
+    assert root.startswith(service["ReadWritePaths"])
+    agent = start[start.index("--") + 1 :]
+    assert agent[:1] == ["--config"]
+    assert service["Type"] == "notify"
+    assert service["NotifyAccess"] == "main"  # exec keeps the pid systemd started
+    assert int(pre[pre.index("--max-starts") + 1]) == ab.MAX_STARTS

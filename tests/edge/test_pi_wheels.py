@@ -39,6 +39,8 @@ def test_edge_extra_downloads_as_aarch64_wheels(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     wheels = {p.name.split("-")[0].lower() for p in tmp_path.glob("*.whl")}
     assert {"gpiozero", "smbus2", "numpy", "onnxruntime", "pydantic_core"} <= wheels
+    # releases: Ed25519 signatures and the HTTPS download (docs/releases.md)
+    assert {"cryptography", "httpx"} <= wheels
     assert not {"aiomqtt", "paho_mqtt"} & wheels  # the edge speaks MQTT through trygg.mqtt
     native = [p.name for p in tmp_path.glob("*.whl") if not p.name.endswith("-any.whl")]
     assert native

@@ -187,3 +187,11 @@ def test_the_launcher_runs_standalone_on_the_stdlib_only(tmp_path: Path, layout:
         [sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True, cwd=repo
     )
     assert json.loads(mods.stdout) == ["__main__", "edge"]
+
+
+def test_a_damaged_trial_file_goes_back_to_previous(layout: ab.Layout) -> None:
+    layout.switch(B, command=None)
+    layout.trial_file.write_bytes(b"\x00garbage")
+    assert "rolled back" in layout.prestart()
+    assert layout.link("current") == A
+    assert layout.trial() is None

@@ -220,3 +220,15 @@ def test_the_cli_builds_and_verifies(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "does not match" in capsys.readouterr().err
     assert trygg_main(["release", "build", *args, "--config", str(tmp_path / "agent.yaml")]) == 1
     assert "not empty" in capsys.readouterr().err
+
+
+def test_an_area_can_add_its_own_release_action(capsys: pytest.CaptureFixture[str]) -> None:
+    from trygg import release_cli
+    from trygg.cli import build_parser
+
+    parser = build_parser()
+    extra = release_cli.actions().add_parser("hello")
+    extra.set_defaults(release_func=lambda _args: print("hello from an area") or 0)
+    args = parser.parse_args(["release", "hello"])
+    assert args.func(args) == 0
+    assert "hello from an area" in capsys.readouterr().out
