@@ -3,7 +3,7 @@ rollout API from a terminal, with the caller's own API token (so the hub audits 
 person).
 
 The hub is ``--hub`` (default ``$TRYGG_HUB_URL``, else http://127.0.0.1:8080); the token is
-read from ``--token-file`` or ``$TRYGG_API_TOKEN``. Exit status: 0 done, 1 refused (the
+read from ``--token-file`` or ``$TRYGG_HUB_TOKEN``. Exit status: 0 done, 1 refused (the
 hub's reason is printed), 2 usage, 3 the hub cannot be reached.
 """
 
@@ -34,11 +34,11 @@ class UsageError(ValueError):
 
 def _client(args: argparse.Namespace) -> httpx.Client:
     url = args.hub or os.environ.get("TRYGG_HUB_URL") or "http://127.0.0.1:8080"
-    token = os.environ.get("TRYGG_API_TOKEN", "")
+    token = os.environ.get("TRYGG_HUB_TOKEN", "")
     if args.token_file:
         token = Path(args.token_file).read_text().strip()
     if not token:
-        raise UsageError("no API token: pass --token-file or set TRYGG_API_TOKEN")
+        raise UsageError("no API token: pass --token-file or set TRYGG_HUB_TOKEN")
     return httpx.Client(
         base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {token}"}, timeout=600
     )

@@ -26,18 +26,18 @@ def test_publish_then_roll_out_from_the_command_line(
 ) -> None:  # fmt: skip
     hub = ["--hub", str(api.client.base_url)]
     bundle = build(tmp_path / "b", keys.private, version="2026.12.3", payload=b"cli")
-    monkeypatch.setenv("TRYGG_API_TOKEN", api.operator)
+    monkeypatch.setenv("TRYGG_HUB_TOKEN", api.operator)
     code, _, err = _run(capsys, "release", "publish", str(bundle.folder), *hub)
     assert (code, "needs the admin role" in err) == (1, True)
 
-    monkeypatch.setenv("TRYGG_API_TOKEN", api.admin)
+    monkeypatch.setenv("TRYGG_HUB_TOKEN", api.admin)
     code, out, _ = _run(capsys, "release", "publish", str(bundle.folder), *hub)
     assert code == 0
     assert out.startswith(f"{bundle.id} published: version 2026.12.3, 2 file(s)")
     code, out, _ = _run(capsys, "release", "publish", str(bundle.folder), *hub)
     assert "already published" in out
 
-    monkeypatch.setenv("TRYGG_API_TOKEN", api.operator)
+    monkeypatch.setenv("TRYGG_HUB_TOKEN", api.operator)
     code, out, _ = _run(capsys, "fleet", "releases", *hub)
     assert bundle.id in out
     assert "2026.12.3" in out
@@ -67,10 +67,10 @@ def test_publish_then_roll_out_from_the_command_line(
 def test_cli_refusals_before_anything_is_sent(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("TRYGG_API_TOKEN", raising=False)
+    monkeypatch.delenv("TRYGG_HUB_TOKEN", raising=False)
     assert main(["release", "publish", str(tmp_path), "--hub", "http://127.0.0.1:9"]) == 2
     assert "no API token" in capsys.readouterr().err
-    monkeypatch.setenv("TRYGG_API_TOKEN", "tr_x")
+    monkeypatch.setenv("TRYGG_HUB_TOKEN", "tr_x")
     assert main(["release", "publish", str(tmp_path), "--hub", "http://127.0.0.1:9"]) == 2
     assert "not a release bundle" in capsys.readouterr().err
     assert main(["fleet", "releases", "--hub", "http://127.0.0.1:9"]) == 3
