@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Final
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import APIRouter, HTTPException, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
@@ -66,15 +67,22 @@ def _receive_to(path: Path) -> Any:
     return path.open("wb")
 
 
-def _process(
-    ctx: Context, config: ReleaseConfig, tar: Path, scratch: Path, actor: str
-) -> tuple[ReleaseOut, bool]:
+def _keys(config: ReleaseConfig) -> list[Ed25519PublicKey]:
+    """The configured release keys; 409 when there is none or one is unusable (publishing
+    cannot work until an admin fixes the hub's configuration)."""
     try:
         keys = r.load_public_keys(config.keys)
     except r.ReleaseError as exc:
-        raise HTTPException(503, detail=f"the hub's release keys are unusable: {exc}") from exc
+        raise HTTPException(409, detail=f"the hub's release keys are unusable: {exc}") from exc
     if not keys:
-        raise HTTPException(503, detail="no release public key configured (TRYGG_RELEASE_KEYS)")
+        raise HTTPException(409, detail="no release public key configured (TRYGG_RELEASE_KEYS)")
+    return keys
+
+
+def _process(
+    ctx: Context, keys: list[Ed25519PublicKey], tar: Path, scratch: Path, actor: str
+) -> tuple[ReleaseOut, bool]:
+    config = ctx.releases
     try:
         got = upload.unpack(tar, scratch, max_total=config.max_bytes)
     except upload.UploadError as exc:
@@ -94,7 +102,10 @@ def _process(
     "/releases",
     response_model=ReleaseOut,
     status_code=201,
-    responses={200: {"description": "The same release was published before"}},
+    responses={
+        200: {"description": "The same release was published before"},
+        409: {"model": errors.ErrorOut, "description": "The hub has no usable release key"},
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -108,9 +119,10 @@ def _process(
 async def publish(request: Request, ctx: Context, who: Admin) -> JSONResponse:
     """Publish a release: the body is a tar (or .tar.gz) of the bundle folder
     (``manifest.json``, ``manifest.sig``, ``files/<sha256>``). 201 when stored, 200 when the
-    same release was stored before, 400 when refused (the reason says why), 503 when the hub
+    same release was stored before, 400 when refused (the reason says why), 409 when the hub
     has no usable release key."""
     config = ctx.releases
+    keys = await asyncio.to_thread(_keys, config)
     files = store.ReleaseFiles(config.dir)
     scratch = await asyncio.to_thread(files.scratch)
     try:
@@ -129,7 +141,7 @@ async def publish(request: Request, ctx: Context, who: Admin) -> JSONResponse:
             raise HTTPException(400, detail="empty body: send the bundle as a tar")
         blobs = scratch / "blobs"
         await asyncio.to_thread(blobs.mkdir)
-        body, new = await asyncio.to_thread(_process, ctx, config, tar, blobs, who.name)
+        body, new = await asyncio.to_thread(_process, ctx, keys, tar, blobs, who.name)
     finally:
         await asyncio.to_thread(upload.clear, scratch)
     return JSONResponse(body.model_dump(mode="json"), status_code=201 if new else 200)

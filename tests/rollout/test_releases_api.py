@@ -131,6 +131,6 @@ def test_without_a_release_key_publishing_is_refused(api: Api, keys: Keys, tmp_p
     body = tar_of(build(tmp_path / "b", keys.private, version="1", payload=b"x").folder)
     keys.public_file.write_text("not a key\n")
     resp = api.publish(body)
-    assert resp.status_code == 503
+    assert resp.status_code == 409
     assert "release keys are unusable" in resp.json()["detail"]
     assert _stored(api) == (0, [])
