@@ -153,3 +153,15 @@ def test_a_listener_without_its_tls_files_serves_nothing(tmp_path: Path) -> None
     stop = asyncio.Event()
     # returns at once: no certificate, so nothing is served (and the hub goes on)
     asyncio.run(asyncio.wait_for(serve_releases(config, ca_file=None, stop=stop), timeout=5))
+
+
+def test_a_listener_that_cannot_start_fails_for_the_supervisor(tmp_path: Path) -> None:
+    config = ReleaseConfig(
+        dir=tmp_path,
+        port=free_port(),
+        cert_file=tmp_path / "missing.crt",
+        key_file=tmp_path / "missing.key",
+    )
+    # the hub's supervisor logs it and retries with back-off; the hub itself goes on
+    with pytest.raises(ListenerError, match="could not start"):
+        asyncio.run(serve_releases(config, ca_file=tmp_path / "ca.crt", stop=asyncio.Event()))
