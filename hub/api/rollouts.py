@@ -16,7 +16,7 @@ from hub.rollout import plan, store
 from trygg.contract import DEVICE_ID_PATTERN, NAME_PATTERN
 
 router = APIRouter(tags=["rollouts"], responses=errors.AUTHED)
-RolloutId = Annotated[int, Path(ge=1, description="Rollout id")]
+RolloutId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Rollout id")]
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 DeviceName = Annotated[str, Field(pattern=DEVICE_ID_PATTERN)]
 
