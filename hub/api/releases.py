@@ -109,9 +109,9 @@ def _process(
     openapi_extra={
         "requestBody": {
             "required": True,
+            # Bytes of a tar or .tar.gz; the type header is not looked at (tarfile detects it).
             "content": {
-                "application/x-tar": {"schema": {"type": "string", "format": "binary"}},
-                "application/gzip": {"schema": {"type": "string", "format": "binary"}},
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
             },
         }
     },
