@@ -228,11 +228,31 @@ def fleet_health() -> Dashboard:
             condition=f'"kind" =~ {KIND_REGEX}',
         ),
     )
+    ro = s.ROLLOUT_DEVICES
+    releases = (
+        Panel(
+            "Rollout progress per stage",
+            "timeseries",
+            (
+                Query(
+                    f'SELECT last("{ro.field("count")}") FROM "{ro.name}" WHERE $timeFilter '
+                    f'GROUP BY time($__interval), "{ro.tag("rollout")}", "{ro.tag("stage")}", '
+                    f'"{ro.tag("state")}" fill(previous)',
+                    alias="rollout $tag_rollout · $tag_stage · $tag_state",
+                ),
+            ),
+            unit="short",
+            width=24,
+            description="Devices per state (pending, sent … healthy, rolled_back, failed, "
+            "timed_out) in each stage of every open rollout; the fleet page (/fleet/) has "
+            "pause, resume and abort (docs/rollouts.md).",
+        ),
+    )
     return Dashboard(
         uid="trygg-fleet",
         title="Trygg · Fleet and pipeline health",
         description="Are the poles and the hub healthy: online, outboxes, drops, ingest.",
         variables=(SITE, KIND, device_variable()),
-        rows=(Row("Devices", devices), Row("Pipeline", pipeline)),
+        rows=(Row("Devices", devices), Row("Pipeline", pipeline), Row("Releases", releases)),
         annotations=(tickets(),),
     )

@@ -110,6 +110,9 @@ SLA_BREACHES: Final = Measurement("tickets_sla_breached", "hub/gauges.py", ("cou
 SLA_BREACHES_TOTAL: Final = Measurement("tickets_sla_breached_total", "hub/gauges.py", ("count",))
 DEVICES_ONLINE: Final = Measurement("devices", "hub/gauges.py", ("online", "offline", "total"))
 BINS_FORECAST_FULL: Final = Measurement("bins_forecast_full", "hub/gauges.py", ("count",))
+ROLLOUT_DEVICES: Final = Measurement(
+    "rollout_devices", "hub/gauges.py", ("count",), ("rollout", "version", "stage", "state")
+)
 
 # Ticket kinds per dashboard (hub/rules), as regexes over the ``kind`` tag.
 LAMP_TICKETS: Final = "/^(lampOut|dayBurning|flicker|powerDrop|cabinetOut)$/"
@@ -189,6 +192,7 @@ ALL: Final = (
     SLA_BREACHES_TOTAL,
     DEVICES_ONLINE,
     BINS_FORECAST_FULL,
+    ROLLOUT_DEVICES,
     ASSET_STATE,
     HUB_INGEST,
     SUN,

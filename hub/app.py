@@ -32,6 +32,8 @@ from hub.health_checks import DependencyChecks
 from hub.influx import Influx
 from hub.ingest import Ingest
 from hub.open311.contacts import run_purge
+from hub.releases.serve import serve_releases
+from hub.rollout.worker import RolloutWorker
 from hub.rules.engine import RuleEngine
 from hub.self_alarm import SelfAlarm
 from hub.settings import HubSettings
@@ -193,6 +195,7 @@ class Hub:
                 health=self.health,
                 api_deadline_s=self.settings.api_deadline_s,
                 alerts_bus=self.rules.watch.bus if self.rules.watch else None,
+                release_config=self.settings.release,
             )
             server = _Server(
                 uvicorn.Config(
@@ -234,6 +237,16 @@ class Hub:
             retry_s=self.settings.command_retry_s,
         )
         spawn("commands", lambda: sender.run(stop))
+        rollouts = RolloutWorker(
+            sessions=self.sessions,
+            clock=self.clock,
+            mqtt=self.settings.broker(),
+            share_group=self.settings.share_group,
+            tick_s=self.settings.release.rollout_tick_s,
+        )
+        spawn("rollouts", lambda: rollouts.run(stop))
+        release_config, fleet_ca = self.settings.release, self.settings.mqtt_ca_file
+        spawn("releases", lambda: serve_releases(release_config, ca_file=fleet_ca, stop=stop))
         if self.gauges is not None:
             gauges = self.gauges
             spawn(

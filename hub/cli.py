@@ -1,5 +1,5 @@
 """``trygg hub`` and ``trygg hub-settings`` (found by trygg.cli through the entry points), and
-the follow-up's ``trygg places`` and ``trygg report``, and ``trygg partners``."""
+the follow-up's ``trygg places`` and ``trygg report``, ``trygg partners`` and ``trygg fleet``."""
 
 from __future__ import annotations
 
@@ -72,9 +72,11 @@ def register(sub: Subcommands) -> None:
     from hub.backup.cli import register as register_backup
     from hub.followup.cli import register as register_followup
     from hub.partners.cli import register as register_partners
+    from hub.releases.cli import register as register_fleet
 
     admin_cli.register(sub)
     register_events(sub)
     register_backup(sub)
     register_followup(sub)
     register_partners(sub)
+    register_fleet(sub)

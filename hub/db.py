@@ -88,6 +88,8 @@ class Device(Base):
     last_gap_at: Mapped[datetime | None]
     # Retired devices keep their history and watermarks but the ingest no longer takes them.
     retired: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The signed release its last birth said it runs (None: installed by hand).
+    release: Mapped[str | None] = mapped_column(String(64))
 
 
 class Asset(Base):
@@ -549,3 +551,66 @@ class PartnerUser(Base):
     org_id: Mapped[int] = mapped_column(
         ForeignKey("partner_orgs.id", ondelete="CASCADE"), index=True
     )
+
+
+# --- releases and staged rollouts (hub/releases, hub/rollout) ----------------------------
+
+
+class Release(Base):
+    """A verified, signed release; its files live content-addressed on disk
+    (``TRYGG_RELEASE_DIR``), named by the SHA-256 of its manifest."""
+
+    __tablename__ = "releases"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), index=True)
+    created: Mapped[datetime]  # the manifest's own time
+    published_at: Mapped[datetime]
+    published_by: Mapped[str] = mapped_column(String(64))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    size: Mapped[int] = mapped_column(BigInteger)  # bytes of every file it lists
+    files: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # {"files": [...]}
+
+
+class Rollout(Base):
+    """One release rolled out to the fleet in stages (``hub/rollout/plan.py``)."""
+
+    __tablename__ = "rollouts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    release_id: Mapped[str] = mapped_column(ForeignKey("releases.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    current: Mapped[int] = mapped_column(Integer, default=0)
+    failure_share: Mapped[float] = mapped_column(Float, default=0.0)
+    deadline_s: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime]
+
+
+class RolloutStage(Base):
+    __tablename__ = "rollout_stages"
+    rollout_id: Mapped[int] = mapped_column(
+        ForeignKey("rollouts.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    max_failures: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class RolloutDevice(Base):
+    """One device's progress in one rollout."""
+
+    __tablename__ = "rollout_devices"
+    rollout_id: Mapped[int] = mapped_column(
+        ForeignKey("rollouts.id", ondelete="CASCADE"), primary_key=True
+    )
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    stage: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    command_id: Mapped[str | None] = mapped_column(String(64))
+    sent_at: Mapped[datetime | None]
+    reported_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime]

@@ -26,12 +26,23 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.dayburn import DayBurnWriter
-from hub.db import Alarm, Asset, Device, Ticket, TicketHistory
+from hub.db import (
+    Alarm,
+    Asset,
+    Device,
+    Release,
+    Rollout,
+    RolloutDevice,
+    RolloutStage,
+    Ticket,
+    TicketHistory,
+)
 from hub.db import Counter as CounterRow
 from hub.followup.export import FollowupExport
 from hub.followup.history import HistoryWriter
 from hub.influx import Influx, InfluxError
 from hub.lineproto import point
+from hub.rollout.plan import OPEN_STATUSES as ROLLOUT_OPEN
 from hub.tickets import OPEN_STATUSES
 from trygg.clock import Clock, from_ms, to_ms
 from trygg.sun import sun_elevation
@@ -54,6 +65,8 @@ class Snapshot:
     bins_forecast_full: int
     # (asset, kind, site, device, lat, lon, state ok|alarm|offline) for the operators' map
     assets: tuple[tuple[str, str, str, str, float, float, str], ...] = ()
+    # (rollout id, version, stage, device state, devices) of every open rollout
+    rollouts: tuple[tuple[int, str, str, str, int], ...] = ()
 
 
 def gauge_lines(snap: Snapshot, t_ms: int) -> list[str]:
@@ -97,6 +110,15 @@ def gauge_lines(snap: Snapshot, t_ms: int) -> list[str]:
         lines.append(
             point("sun", {"site": site}, {"elevation": elevation, "daylight": elevation > 0}, t_ms)
         )
+    lines += [
+        point(
+            "rollout_devices",
+            {"rollout": str(rollout), "version": version, "stage": stage, "state": state},
+            {"count": n},
+            t_ms,
+        )
+        for rollout, version, stage, state, n in snap.rollouts
+    ]
     return lines
 
 
@@ -170,8 +192,32 @@ def snapshot(s: Session, now: datetime) -> Snapshot:
         for a, kind, site, dev, lat, lon in rows
     )
     return Snapshot(
-        open_by, breached, total, active("deviceOffline"), active("binForecastFull"), assets
+        open_by,
+        breached,
+        total,
+        active("deviceOffline"),
+        active("binForecastFull"),
+        assets,
+        rollout_counts(s),
     )
+
+
+def rollout_counts(s: Session) -> tuple[tuple[int, str, str, str, int], ...]:
+    """Devices per state in each stage of every open rollout (the fleet dashboard)."""
+    q = (
+        select(Rollout.id, Release.version, RolloutStage.name, RolloutDevice.state, func.count())
+        .join(Release, Release.id == Rollout.release_id)
+        .join(RolloutDevice, RolloutDevice.rollout_id == Rollout.id)
+        .join(
+            RolloutStage,
+            (RolloutStage.rollout_id == Rollout.id)
+            & (RolloutStage.position == RolloutDevice.stage),
+        )
+        .where(Rollout.status.in_(sorted(ROLLOUT_OPEN)))
+        .group_by(Rollout.id, Release.version, RolloutStage.name, RolloutDevice.state)
+        .order_by(Rollout.id, RolloutStage.name, RolloutDevice.state)
+    )
+    return tuple((int(i), v, st, state, int(n)) for i, v, st, state, n in s.execute(q))
 
 
 class Gauges:

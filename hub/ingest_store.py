@@ -253,6 +253,7 @@ class IngestStore:
             dev = Device(id=birth.device, above={"seqs": []})
             s.add(dev)
         dev.site, dev.firmware, dev.device_class = birth.site, birth.firmware, birth.device_class
+        dev.release = birth.release
         dev.heartbeat_s = birth.heartbeat_s
         for a in birth.assets:
             row = s.get(Asset, a.id)

@@ -14,6 +14,7 @@ from pydantic_settings import SettingsConfigDict
 from hub.alert_delivery.config import DeliveryConfig
 from hub.api.config import ApiConfig
 from hub.asset_owners import DEFAULT_MAX_PER_DEVICE
+from hub.releases.config import ReleaseConfig
 from hub.settings_base import FrozenSettings
 from trygg.mqtt import MqttSettings
 
@@ -200,6 +201,9 @@ class HubSettings(FrozenSettings):
     api: ApiConfig = Field(default_factory=ApiConfig, description="The HTTP API (TRYGG_API_*)")
     alert_delivery: DeliveryConfig = Field(
         default_factory=DeliveryConfig, description="Alert delivery (TRYGG_ALERT_*)"
+    )
+    release: ReleaseConfig = Field(
+        default_factory=ReleaseConfig, description="Releases and rollouts (TRYGG_RELEASE_*)"
     )
 
     def broker(self) -> MqttSettings:

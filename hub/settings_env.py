@@ -34,6 +34,7 @@ FOREIGN: Final[Mapping[str, str]] = {
     "TRYGG_BACKUP_": "trygg backup and trygg restore (docs/operations.md)",
     "TRYGG_TEST_": "the test suite (docs/testing.md)",
     "TRYGG_SHARED": "the test suite's shared data",
+    "TRYGG_HUB_": "trygg release publish and trygg fleet, which call the hub's API",
 }
 
 

@@ -21,6 +21,8 @@ from trygg import contract
 
 Handler = Callable[[argparse.Namespace], int]
 GROUP = "trygg.commands"
+# Areas' actions under ``trygg release`` (the hub's ``publish``), given its subparsers.
+RELEASE_GROUP = "trygg.release_commands"
 DISTRIBUTION = "trygg"
 
 
@@ -91,14 +93,17 @@ def _installed(name: str) -> bool:
     return True
 
 
-def area_commands(installed: Callable[[str], bool] = _installed) -> list[metadata.EntryPoint]:
-    """The areas' ``register(sub)`` entry points whose extras are ``installed``, by name."""
+def area_commands(
+    installed: Callable[[str], bool] = _installed, *, group: str = GROUP
+) -> list[metadata.EntryPoint]:
+    """The areas' ``register(sub)`` entry points in ``group`` whose extras are ``installed``,
+    by name."""
     requires = metadata.requires(DISTRIBUTION) or []
 
     def usable(ep: metadata.EntryPoint) -> bool:
         return all(installed(n) for e in ep.extras for n in extra_requirements(requires, e))
 
-    return sorted(filter(usable, metadata.entry_points(group=GROUP)), key=lambda ep: ep.name)
+    return sorted(filter(usable, metadata.entry_points(group=group)), key=lambda ep: ep.name)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,9 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from trygg import release_cli
 
-    release_cli.register(sub)
+    releases = release_cli.register(sub)
     for entry in area_commands():
         entry.load()(sub)
+    for entry in area_commands(group=RELEASE_GROUP):
+        entry.load()(releases)
     return parser
 
 

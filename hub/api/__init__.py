@@ -15,6 +15,8 @@ from hub.api import (
     metrics,
     partner,
     partners,
+    releases,
+    rollouts,
     ticket_stream,
     tickets,
     users,
@@ -33,6 +35,7 @@ from hub.api.unavailable import UnavailableMiddleware
 from hub.health import Health
 from hub.open311.common import install as install_open311
 from hub.open311.router import router as open311_router
+from hub.releases.config import ReleaseConfig
 from hub.web.router import router as crew_router
 from trygg.clock import Clock
 
@@ -46,6 +49,7 @@ def create_app(
     health: Health | None = None,
     api_deadline_s: float = 15.0,
     alerts_bus: Bus | None = None,
+    release_config: ReleaseConfig | None = None,
 ) -> FastAPI:
     """The hub's FastAPI application bound to a database and a clock.
 
@@ -53,9 +57,11 @@ def create_app(
     ``ingest`` is the running ingest whose live device states and metrics the API shows;
     ``health`` (a :class:`hub.health.Health`) feeds ``/ready``; every request answers within
     ``api_deadline_s``, else 503 (the alert stream excepted); ``alerts_bus`` carries alert
-    changes between the rules and the API (a new one when None).
+    changes between the rules and the API (a new one when None); ``release_config`` says
+    where releases are kept and which keys must have signed them.
     """
     config = api_config or ApiConfig()
+    release = release_config or ReleaseConfig()
     anon = RateLimiter(per_minute=config.anon_per_minute, burst=config.anon_burst)
     app = FastAPI(
         title="Trygg hub",
@@ -73,6 +79,7 @@ def create_app(
         ingest=ingest,
         health=health,
         alerts=alerts_bus or Bus(),
+        releases=release,
     )
     app.include_router(ticket_stream.router, prefix="/api/v1")  # before /tickets/{id}
     app.include_router(tickets.router, prefix="/api/v1")
@@ -86,6 +93,8 @@ def create_app(
     app.include_router(followup.router, prefix="/api/v1")
     app.include_router(partner.router, prefix="/api/v1")
     app.include_router(partners.router, prefix="/api/v1")
+    app.include_router(releases.router, prefix="/api/v1")
+    app.include_router(rollouts.router, prefix="/api/v1")
     app.include_router(metrics.router)
     app.include_router(health_router)
     app.include_router(open311_router)
@@ -95,6 +104,7 @@ def create_app(
         LimitsMiddleware,
         max_body=config.max_body_bytes,
         photo_max=config.photo_max_bytes,
+        release_max=release.max_bytes,
         anon=anon,
         post=RateLimiter(per_minute=config.post_per_minute, burst=config.post_burst),
         known=TokenCheck(sessions=sessions, clock=clock).valid,
@@ -102,7 +112,10 @@ def create_app(
     )
     # Inside the security headers (a 503 carries them too), outside everything that may wait.
     app.add_middleware(
-        UnavailableMiddleware, deadline_s=api_deadline_s, streams=frozenset({alerts.STREAM_PATH})
+        UnavailableMiddleware,
+        deadline_s=api_deadline_s,
+        # An upload takes as long as its bytes take to arrive; the alert stream never ends.
+        streams=frozenset({alerts.STREAM_PATH, releases.UPLOAD_PATH}),
     )
     app.add_middleware(SecurityHeadersMiddleware)
     return app

@@ -18,6 +18,7 @@ from hub.api.config import ApiConfig
 from hub.api.limits import RateLimiter
 from hub.device_state import DeviceStates
 from hub.health import Health
+from hub.releases.config import ReleaseConfig
 from trygg.clock import Clock
 
 
@@ -43,6 +44,7 @@ class HubContext:
     ingest: RunningIngest | None = None  # None when the API runs without an ingest (tests)
     health: Health | None = None  # what the supervisor and dependency checks recorded
     alerts: Bus = field(default_factory=Bus)  # alert changes, shared with the rules
+    releases: ReleaseConfig = field(default_factory=ReleaseConfig)  # store and keys
 
 
 def hub_context(app: Starlette) -> HubContext:

@@ -82,7 +82,8 @@ class LimitsMiddleware:
     A request is anonymous unless its bearer token is one ``known`` accepts. The client
     address is the one ``clients`` derives (``X-Forwarded-For`` from trusted proxies only);
     it is left in ``scope["state"]["client_ip"]`` for the routes.
-    Upload routes (``photo_paths``) get the photo limit instead of the body limit.
+    Upload routes (``photo_paths``) get the photo limit instead of the body limit, and a
+    release upload (``release_path``) the release limit.
     """
 
     def __init__(
@@ -96,6 +97,8 @@ class LimitsMiddleware:
         known: Callable[[str], Awaitable[bool]],
         clients: ClientAddress,
         photo_suffix: str = "/api/v1/tickets",
+        release_max: int = 0,
+        release_path: str = "/api/v1/releases",
     ) -> None:
         self.app = app
         self.max_body = max_body
@@ -105,11 +108,15 @@ class LimitsMiddleware:
         self.known = known
         self.clients = clients
         self.photo_suffix = photo_suffix
+        self.release_max = release_max
+        self.release_path = release_path
 
     def _limit(self, scope: Scope) -> int:
         path: str = scope["path"]
         if scope["method"] == "POST" and (path == self.photo_suffix or path.endswith("/photos")):
             return self.photo_max + 64 * 1024  # multipart framing and form fields
+        if scope["method"] == "POST" and path == self.release_path and self.release_max:
+            return self.release_max
         return self.max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

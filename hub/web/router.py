@@ -1,5 +1,5 @@
 """Serves the crew page, its browser libraries and the data it needs that is not in the API,
-the operator page and the partner page.
+the operator page, the partner page and the fleet page (releases and rollouts).
 
 The pages are static (HTML, CSS, JS in ``static/``) and talk to ``/api/v1`` with the user's
 token. The crew map's library comes from ``node_modules/`` (installed from the npm
@@ -147,3 +147,24 @@ def partner_static(
     if not path.is_file():
         raise HTTPException(404, detail=f"no file {name}")
     return FileResponse(path, media_type=_PARTNER_TYPES[name], headers=_headers(config))
+
+
+_FLEET_TYPES: Final = {"fleet.js": "text/javascript", "fleet.css": "text/css"}
+
+
+@router.get("/fleet", include_in_schema=False)
+def fleet_redirect() -> RedirectResponse:
+    return RedirectResponse("/fleet/")
+
+
+@router.get("/fleet/", response_class=FileResponse, summary="The fleet page: rollouts (HTML)")
+def fleet_page() -> FileResponse:
+    return FileResponse(STATIC / "fleet.html", media_type="text/html", headers=_OPERATOR_HEADERS)
+
+
+@router.get("/fleet/static/{name}", response_class=FileResponse, responses={404: {}})
+def fleet_static(name: Annotated[Literal["fleet.js", "fleet.css"], PathParam()]) -> FileResponse:
+    path = STATIC / name
+    if not path.is_file():
+        raise HTTPException(404, detail=f"no file {name}")
+    return FileResponse(path, media_type=_FLEET_TYPES[name], headers=_OPERATOR_HEADERS)

@@ -53,6 +53,8 @@ SITES = ("solna-centrum", "arenastaden")
 # every other measurement has data). The afternoon and the evening of the run between them
 # produce every other measurement the dashboards read.
 UNPRODUCED: dict[str, str] = {
+    "rollout_devices": "no release is rolled out in the run; tests/rollout/test_gauges.py "
+    "checks the points the gauges write for a rollout",
     "followup_repair": "no ticket is resolved within the run; tests/followup/"
     "test_ground_truth.py runs the Uppföljning queries on a simulated month",
 }
