@@ -30,11 +30,12 @@ class PartitionScope:
     count: int
     lease: Lease
     leases: Leases
+    group: str  # the installation's MQTT share group: names the partition's session
     devices: set[str] = field(default_factory=set)  # this partition's devices, as known now
 
     @property
     def client_id(self) -> str:
-        return part.client_id(self.index)
+        return part.client_id(self.group, self.index)
 
     @property
     def counter_prefix(self) -> str:

@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from typing import Any
 
 LEASE_PREFIX = "partition-"
-CLIENT_PREFIX = "trygg-part-"
 
 
 def partition_key(*, device: str, site: str, cabinets: Iterable[str | None]) -> str:
@@ -64,9 +63,10 @@ def lease_name(index: int) -> str:
     return f"{LEASE_PREFIX}{index:02d}"
 
 
-def client_id(index: int) -> str:
-    """The MQTT client id of a partition's one persistent session, whichever hub holds it."""
-    return f"{CLIENT_PREFIX}{index:02d}"
+def client_id(group: str, index: int) -> str:
+    """The MQTT client id of a partition's one persistent session, whichever hub holds it
+    (``group``: the installation's share group, the same on all its hubs)."""
+    return f"{group}-part-{index:02d}"
 
 
 def counter_prefix(index: int) -> str:

@@ -206,7 +206,11 @@ class Partitions:
 
     async def _take(self, tg: asyncio.TaskGroup, p: int, lease: Lease) -> None:
         scope = PartitionScope(
-            index=p, count=self.settings.partitions, lease=lease, leases=self.leases
+            index=p,
+            count=self.settings.partitions,
+            lease=lease,
+            leases=self.leases,
+            group=self.settings.share_group,
         )
         ingest = Ingest(
             settings=self.settings,
