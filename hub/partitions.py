@@ -37,8 +37,6 @@ from trygg.clock import Clock, SystemClock, to_ms
 log = logging.getLogger(__name__)
 
 MEMBER_PREFIX = "hub:"
-# Longest wait for a given-up partition's ingest to commit what it has in flight.
-_DRAIN_S = 30.0
 
 
 @dataclass
@@ -247,8 +245,10 @@ class Partitions:
         """Stop partition ``p``'s ingest, let it commit what it has, then free the lease."""
         h = self.held.pop(p)
         h.stop.set()
+        # Bounded well within the TTL, so the other leases are renewed in time; what is cut
+        # short stays unacknowledged, for the next holder.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(h.task), timeout=_DRAIN_S)
+            await asyncio.wait_for(asyncio.shield(h.task), timeout=self.settings.lease_ttl_s / 3)
         h.task.cancel()
         with contextlib.suppress(SQLAlchemyError):
             await asyncio.to_thread(self.leases.release, h.scope.lease)
