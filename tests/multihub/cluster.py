@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from edge.agent import Agent
 from edge.config import BrokerConfig, DeviceConfig, OutboxConfig
 from hub import partitioning as part
+from hub import registry
 from hub.db import Counter, Ticket, open_database
 from hub.devices import register
 from hub.leases import Leases, LeaseState
@@ -146,6 +147,8 @@ class Wave:
             self.cluster.sessions,
             [(d, f"site-{d}") for d in [*self.device_ids, self.silent]],
         )
+        with self.cluster.sessions.begin() as s:
+            registry.bump(s)  # the running hubs reload their registry
 
     @property
     def published(self) -> int:
