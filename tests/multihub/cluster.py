@@ -58,6 +58,8 @@ class Cluster:
                 "TRYGG_DATABASE_URL": self.db_url,
                 "TRYGG_API_PORT": str(free_port()),
                 "TRYGG_HUB_ID": f"hub-{k}",
+                # The hub's own MQTT clients (command sender, certificates) are per hub.
+                "TRYGG_CLIENT_ID": f"multihub-{k}",
                 "TRYGG_SHARE_GROUP": "multihub",
                 "TRYGG_PARTITIONS": str(PARTITIONS),
                 "TRYGG_LEASE_TTL_S": str(LEASE_TTL_S),
