@@ -216,8 +216,11 @@ class Wave:
                 await asyncio.to_thread(agent.outbox.append, c.Kind.DATA.value, data, created_ms=T0)
             await asyncio.sleep(pace_s)
 
-    async def run(self, fault: Any, rng: random.Random, *, stream_s: float = 4.0) -> None:
-        """Stream; at a seeded point silence one device and inject ``fault``; drain."""
+    async def run(
+        self, fault: Any, rng: random.Random, check: Any, *, stream_s: float = 4.0
+    ) -> None:
+        """Stream; at a seeded point silence one device and inject ``fault``; drain; then
+        ``check()`` while the other devices still run (stopped, they would go offline)."""
         self.agents = [self._agent(d) for d in self.device_ids]
         silent = self._agent(self.silent)
         stop = asyncio.Event()
@@ -232,6 +235,7 @@ class Wave:
             try:
                 await producer
                 await self._drained(within=60.0)
+                await check()
             finally:
                 stop.set()
 
