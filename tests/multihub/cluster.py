@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edge.agent import Agent
 from edge.config import BrokerConfig, DeviceConfig, OutboxConfig
+from edge.drivers.base import SimFaults
 from hub import partitioning as part
 from hub import registry
 from hub.db import Counter, Ticket, open_database
@@ -165,7 +166,7 @@ class Wave:
             for i in range(self.readings)
         )
 
-    def _agent(self, device: str) -> Agent:
+    def _agent(self, device: str, faults: SimFaults | None = None) -> Agent:
         config = DeviceConfig(
             id=device,
             site=f"site-{device}",
@@ -176,7 +177,11 @@ class Wave:
             outbox=OutboxConfig(flush_s=0.2, ack_timeout_s=1.0, window=40, capacity=10_000),
         )
         return Agent(
-            config=config, clock=SystemClock(), drivers=[], state_dir=self.cluster.tmp / device
+            config=config,
+            clock=SystemClock(),
+            drivers=[],
+            state_dir=self.cluster.tmp / device,
+            faults=faults,
         )
 
     def _data(self, d: int, agent: Agent, seq: int) -> Any:
@@ -222,15 +227,17 @@ class Wave:
         """Stream; at a seeded point silence one device and inject ``fault``; drain; then
         ``check()`` while the other devices still run (stopped, they would go offline)."""
         self.agents = [self._agent(d) for d in self.device_ids]
-        silent = self._agent(self.silent)
+        faults = SimFaults()
+        silent = self._agent(self.silent, faults)
         stop = asyncio.Event()
         async with asyncio.TaskGroup() as tg:
             for agent in self.agents:
                 tg.create_task(agent.run(stop))
-            silent_task = tg.create_task(silent.run(stop))
+            tg.create_task(silent.run(stop))
             producer = tg.create_task(self._produce(stream_s / self.messages))
             await asyncio.sleep(rng.uniform(0.3, 0.6) * stream_s)
-            silent_task.cancel()  # power lost: the broker sends its will
+            # Its link cut as by a power loss: the broker sends its will (state offline).
+            faults.set(self.silent, "offline", active=True)
             await fault(rng)
             try:
                 await producer
