@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from edge.agent import Agent
@@ -115,11 +115,18 @@ class Cluster:
             return {row.name: row.value for row in s.scalars(select(Counter))}
 
     def tickets(self, devices: list[str]) -> dict[str, int]:
+        """Tickets per device: a device's own (its id as the asset; a device without assets
+        has no place, so no device_id) or one of its assets'."""
         with self.sessions() as s:
-            rows = s.scalars(select(Ticket).where(Ticket.device_id.in_(devices))).all()
+            rows = s.scalars(
+                select(Ticket).where(
+                    or_(Ticket.asset_id.in_(devices), Ticket.device_id.in_(devices))
+                )
+            ).all()
         out: dict[str, int] = {}
         for t in rows:
-            out[t.device_id or ""] = out.get(t.device_id or "", 0) + 1
+            key = t.asset_id if t.asset_id in devices else t.device_id or ""
+            out[key] = out.get(key, 0) + 1
         return out
 
     def close(self) -> None:
