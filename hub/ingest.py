@@ -227,6 +227,17 @@ class Ingest:
                     tg.create_task(self.registry_watch.run(stop), name="ingest-registry")
                     tg.create_task(self._gauge_loop(stop), name="ingest-gauges")
                     tg.create_task(self.feed.run(stop), name="ingest-sink")
+                    if self.scope is not None:
+                        # A taken-over partition's device states as its last holder committed
+                        # them: the rules may not have seen the last transitions (a holder
+                        # stalled between its commit and its rules); they are idempotent.
+                        await self.feed.put(
+                            [
+                                Liveness(st)
+                                for st in self.states.devices.values()
+                                if st.online is not None
+                            ]
+                        )
         finally:
             schema.cancel()
             starting.cancel()
