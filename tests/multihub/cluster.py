@@ -148,9 +148,6 @@ class Wave:
     devices: int = 8
     messages: int = 40
     readings: int = 5
-    # A will can be lost with the broker (Mosquitto here keeps nothing across a kill): then
-    # the heartbeat timeout (2.5 of these) is what finds the silenced device.
-    heartbeat_s: float = 60.0
     agents: list[Agent] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -180,7 +177,7 @@ class Wave:
         config = DeviceConfig(
             id=device,
             site=f"site-{device}",
-            heartbeat_s=self.heartbeat_s,
+            heartbeat_s=60,
             broker=BrokerConfig(
                 port=self.cluster.stack.ports.mqtt, reconnect_min_s=0.2, reconnect_max_s=1.0
             ),

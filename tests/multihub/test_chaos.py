@@ -72,14 +72,12 @@ async def _check(cluster: Cluster, wave: Wave, before: int) -> None:
     assert await asyncio.to_thread(cluster.tickets, devices) == {wave.silent: 1}, cluster.tails()
 
 
-async def _rounds(
-    cluster: Cluster, tag: str, fault_for: object, *, heartbeat_s: float = 60.0
-) -> list[float]:
+async def _rounds(cluster: Cluster, tag: str, fault_for: object) -> list[float]:
     moves = []
     for seed in SEEDS:
         rng = random.Random(seed)
         before = await asyncio.to_thread(lambda: _readings(cluster.counters()))
-        wave = Wave(cluster, f"{tag}{seed}", heartbeat_s=heartbeat_s)
+        wave = Wave(cluster, f"{tag}{seed}")
         moved: list[float] = []
         await wave.run(
             fault_for(rng, moved),  # type: ignore[operator]
@@ -152,5 +150,5 @@ async def test_a_hub_killed_and_the_broker_restarted_during_the_take_over(
 
         return fault
 
-    await _rounds(cluster, "broker", fault_for, heartbeat_s=2.0)
+    await _rounds(cluster, "broker", fault_for)
     assert "Traceback" not in cluster.tails()
