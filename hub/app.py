@@ -32,6 +32,7 @@ from hub.health_checks import DependencyChecks
 from hub.influx import Influx
 from hub.ingest import Ingest
 from hub.open311.contacts import run_purge
+from hub.partitions import Partitions
 from hub.releases.serve import serve_releases
 from hub.rollout.worker import RolloutWorker
 from hub.rules.engine import RuleEngine
@@ -66,6 +67,13 @@ class Hub:
     attention: AttentionMonitor | None = None  # when the hub could not hear devices
     health: Health = field(default_factory=Health)  # every worker's and dependency's state
     alert_delivery: Dispatcher | None = None  # the alert lifecycle offers it each state change
+    # With TRYGG_PARTITIONS: this hub's share of the devices, instead of ``ingest``.
+    partitions: Partitions | None = None
+
+    @property
+    def intake(self) -> Ingest | Partitions:
+        """What ingests for this hub: all devices, or its partitions' devices."""
+        return self.partitions if self.partitions is not None else self.ingest
 
     @classmethod
     def build(cls, settings: HubSettings, clock: Clock) -> Hub:
@@ -102,6 +110,18 @@ class Hub:
             monitor=attention,
             watch=watch,
         )
+        partitions = None
+        if settings.partitions:
+            partitions = Partitions(
+                settings=settings,
+                sessions=sessions,
+                influx=influx,
+                clock=clock,
+                sink=rules.feed,
+                attention=attention,
+                adopt=rules.adopt,
+            )
+            rules.owns_device, rules.owns_cabinet = partitions.owns_device, partitions.owns_cabinet
         ingest = Ingest(
             settings=settings,
             sessions=sessions,
@@ -123,13 +143,15 @@ class Hub:
             gauges,
             attention,
             alert_delivery=delivery,
+            partitions=partitions,
         )
 
     async def run(self, stop: asyncio.Event, *, serve_api: bool = True) -> None:
         ready = asyncio.Event()
+        intake = self.intake
         supervisor = Supervisor(
             health=self.health,
-            registry=self.ingest.registry,
+            registry=intake.registry,
             policy=Policy(first_s=self.settings.restart_first_s, cap_s=self.settings.restart_cap_s),
         )
         try:
@@ -143,7 +165,7 @@ class Hub:
                     spawn("attention", lambda: attention.run(stop))
                 # The ingest starts at once (its InfluxDB schema, state and broker session;
                 # see Ingest.run) and classifies once the rules' state is loaded too.
-                spawn("ingest", lambda: self.ingest.run(stop, ready=ready))
+                spawn("ingest", lambda: intake.run(stop, ready=ready))
                 self._watch_health(spawn, stop)
                 # Loaded once SQL answers: a database still starting is no reason to exit.
                 await supervisor.run("rules-load", lambda: asyncio.to_thread(self.rules.load), stop)
@@ -159,8 +181,8 @@ class Hub:
             health=self.health,
             sessions=self.sessions,
             influx=self.influx,
-            broker_up=self.ingest.connected.is_set,
-            storage_problem=self.ingest.storage_problem,
+            broker_up=self.intake.connected.is_set,
+            storage_problem=self.intake.storage_problem,
             timeout_s=self.settings.health_timeout_s,
         )
         alarm = SelfAlarm(
@@ -168,8 +190,8 @@ class Hub:
             sessions=self.sessions,
             clock=self.clock,
             grace_s=self.settings.degraded_grace_s,
-            registry=self.ingest.registry,
-            mirror=lambda degraded: setattr(self.ingest.gauges, "degraded", degraded),
+            registry=self.intake.registry,
+            mirror=lambda degraded: setattr(self.intake.gauges, "degraded", degraded),
         )
         every_s = self.settings.health_check_s
         spawn("health", lambda: checks.run(stop, every_s=every_s))
@@ -190,7 +212,7 @@ class Hub:
             app = create_app(
                 sessions=self.sessions,
                 clock=self.clock,
-                ingest=self.ingest,
+                ingest=self.intake,
                 api_config=api_config,
                 health=self.health,
                 api_deadline_s=self.settings.api_deadline_s,
