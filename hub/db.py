@@ -192,6 +192,17 @@ class Counter(Base):
     value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class LeaseRow(Base):
+    """Who holds a named piece of shared work until when; ``token`` grows with every new
+    holder so a writer can prove it still holds what it held when it started."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    token: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[datetime]
+
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
