@@ -8,8 +8,8 @@ and has just woken). The hub stopping releases the lease, so another hub takes o
 once instead of after the lease time. Hubs that do not hold it try again every renewal
 period, so a duty moves within one lease time plus one period of its owner's death.
 
-The lease itself is anything of the :class:`Lease` shape (:class:`hub.duty_lease.SqlLease`
-in the hub); its calls block and run in a worker thread.
+The lease itself is anything of the :class:`Lease` shape (:class:`SqlLease` over
+:mod:`hub.leases` in the hub); its calls block and run in a worker thread.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from collections.abc import Awaitable, Callable
 from typing import Final, Protocol
 
 from prometheus_client import CollectorRegistry, Gauge
+
+from hub import leases
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,38 @@ class Lease(Protocol):
     def release(self) -> None:
         """Give the lease up if this hub holds it (another hub may take it at once)."""
         ...
+
+
+class SqlLease:
+    """One named lease of :class:`hub.leases.Leases` as a :class:`Lease`; ``token`` is the
+    current tenure's fencing token (None while not held)."""
+
+    def __init__(self, table: leases.Leases, name: str) -> None:
+        self.table = table
+        self.name = leases.check_name(name)
+        self._lease: leases.Lease | None = None
+
+    @property
+    def seconds(self) -> float:
+        return self.table.ttl_s
+
+    @property
+    def token(self) -> int | None:
+        return None if self._lease is None else self._lease.token
+
+    def claim(self) -> bool:
+        if self._lease is not None:
+            if self.table.renew(self._lease):
+                return True
+            self._lease = None  # taken over or released: this tenure is over
+            return False
+        self._lease = self.table.try_acquire(self.name)
+        return self._lease is not None
+
+    def release(self) -> None:
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            self.table.release(lease)
 
 
 def held_gauge(registry: CollectorRegistry) -> Gauge:

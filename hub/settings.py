@@ -197,6 +197,21 @@ class HubSettings(FrozenSettings):
     restart_cap_s: float = Field(
         default=30.0, gt=0, description="A failed worker's longest back-off."
     )
+    # Work done once across all hubs, and alerts made by other hubs (docs/operations.md).
+    duty_lease_s: float = Field(
+        default=15.0,
+        ge=0.3,
+        le=3600,
+        description="Lease time of each once-only duty (webhooks, gauges, commands, purge, "
+        "certificates, fleet-wide rules): a dead hub's duties move within this plus a third.",
+    )
+    alert_relay_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="How often a hub looks for alert changes other hubs made (its operator "
+        "pages hear them within about twice this).",
+    )
     api: ApiConfig = Field(default_factory=ApiConfig, description="The HTTP API (TRYGG_API_*)")
     alert_delivery: DeliveryConfig = Field(
         default_factory=DeliveryConfig, description="Alert delivery (TRYGG_ALERT_*)"
