@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from hub.alert_delivery.config import DeliveryConfig
 from hub.api.config import ApiConfig
 from hub.asset_owners import DEFAULT_MAX_PER_DEVICE
 from hub.settings_base import FrozenSettings
-from trygg.mqtt import MqttSettings
+from trygg.mqtt import MqttSettings, parse_nodes
 
 
 class HubSettings(FrozenSettings):
@@ -23,6 +23,11 @@ class HubSettings(FrozenSettings):
 
     mqtt_host: str = Field(default="127.0.0.1", description="MQTT broker host.")
     mqtt_port: int = Field(default=1883, gt=0, lt=65536, description="MQTT broker port.")
+    mqtt_fallbacks: str = Field(
+        default="",
+        description="Further nodes of a clustered broker, host[:port] comma-separated, "
+        "tried in turn when the one above is unreachable.",
+    )
     mqtt_username: str | None = Field(default=None, description="MQTT user name.")
     mqtt_password: str | None = Field(
         default=None, description="MQTT password (secret).", repr=False
@@ -217,11 +222,18 @@ class HubSettings(FrozenSettings):
         default_factory=DeliveryConfig, description="Alert delivery (TRYGG_ALERT_*)"
     )
 
+    @field_validator("mqtt_fallbacks")
+    @classmethod
+    def _nodes(cls, value: str) -> str:
+        parse_nodes(value)  # ValueError names the bad entry
+        return value
+
     def broker(self) -> MqttSettings:
         """The hub's MQTT session: persistent, so the broker queues for it while it is away."""
         return MqttSettings(
             host=self.mqtt_host,
             port=self.mqtt_port,
+            fallbacks=parse_nodes(self.mqtt_fallbacks, default_port=self.mqtt_port),
             client_id=self.client_id,
             username=self.mqtt_username,
             password=self.mqtt_password,
