@@ -37,6 +37,7 @@ from hub.influx import Influx
 from hub.ingest import Ingest
 from hub.leases import Leases
 from hub.open311.contacts import run_purge
+from hub.partitions import Partitions
 from hub.rules.engine import RuleEngine
 from hub.self_alarm import SelfAlarm
 from hub.settings import HubSettings
@@ -70,6 +71,13 @@ class Hub:
     health: Health = field(default_factory=Health)  # every worker's and dependency's state
     alert_delivery: Dispatcher | None = None  # the alert lifecycle offers it each state change
     duties: dict[str, Duty] = field(default_factory=dict)  # work done once across all hubs
+    # With TRYGG_PARTITIONS: this hub's share of the devices, instead of ``ingest``.
+    partitions: Partitions | None = None
+
+    @property
+    def intake(self) -> Ingest | Partitions:
+        """What ingests for this hub: all devices, or its partitions' devices."""
+        return self.partitions if self.partitions is not None else self.ingest
 
     @classmethod
     def build(cls, settings: HubSettings, clock: Clock) -> Hub:
@@ -106,6 +114,18 @@ class Hub:
             monitor=attention,
             watch=watch,
         )
+        partitions = None
+        if settings.partitions:
+            partitions = Partitions(
+                settings=settings,
+                sessions=sessions,
+                influx=influx,
+                clock=clock,
+                sink=rules.feed,
+                attention=attention,
+                adopt=rules.adopt,
+            )
+            rules.owns_device, rules.owns_cabinet = partitions.owns_device, partitions.owns_cabinet
         ingest = Ingest(
             settings=settings,
             sessions=sessions,
@@ -128,13 +148,15 @@ class Hub:
             gauges,
             attention,
             alert_delivery=delivery,
+            partitions=partitions,
         )
 
     async def run(self, stop: asyncio.Event, *, serve_api: bool = True) -> None:
         ready = asyncio.Event()
+        intake = self.intake
         supervisor = Supervisor(
             health=self.health,
-            registry=self.ingest.registry,
+            registry=intake.registry,
             policy=Policy(first_s=self.settings.restart_first_s, cap_s=self.settings.restart_cap_s),
         )
         try:
@@ -148,7 +170,7 @@ class Hub:
                     spawn("attention", lambda: attention.run(stop))
                 # The ingest starts at once (its InfluxDB schema, state and broker session;
                 # see Ingest.run) and classifies once the rules' state is loaded too.
-                spawn("ingest", lambda: self.ingest.run(stop, ready=ready))
+                spawn("ingest", lambda: intake.run(stop, ready=ready))
                 self._watch_health(spawn, stop)
                 # Loaded once SQL answers: a database still starting is no reason to exit.
                 await supervisor.run("rules-load", lambda: asyncio.to_thread(self.rules.load), stop)
@@ -164,8 +186,8 @@ class Hub:
             health=self.health,
             sessions=self.sessions,
             influx=self.influx,
-            broker_up=self.ingest.connected.is_set,
-            storage_problem=self.ingest.storage_problem,
+            broker_up=self.intake.connected.is_set,
+            storage_problem=self.intake.storage_problem,
             timeout_s=self.settings.health_timeout_s,
         )
         alarm = SelfAlarm(
@@ -173,8 +195,8 @@ class Hub:
             sessions=self.sessions,
             clock=self.clock,
             grace_s=self.settings.degraded_grace_s,
-            registry=self.ingest.registry,
-            mirror=lambda degraded: setattr(self.ingest.gauges, "degraded", degraded),
+            registry=self.intake.registry,
+            mirror=lambda degraded: setattr(self.intake.gauges, "degraded", degraded),
         )
         every_s = self.settings.health_check_s
         spawn("health", lambda: checks.run(stop, every_s=every_s))
@@ -195,7 +217,7 @@ class Hub:
             app = create_app(
                 sessions=self.sessions,
                 clock=self.clock,
-                ingest=self.ingest,
+                ingest=self.intake,
                 api_config=api_config,
                 health=self.health,
                 api_deadline_s=self.settings.api_deadline_s,
@@ -239,6 +261,10 @@ class Hub:
             ),
         )
         spawn("rules", lambda: self.rules.run(stop, every_s=self.settings.tick_s))
+        # The rules' tick judges this hub's devices; its fleet-wide part only while this
+        # hub holds the duty (the duty's own work is just holding the lease).
+        fleet = duty("rules-fleet", lambda ended: ended.wait())
+        self.rules.fleet_wide = lambda: fleet.held
         certs = CertWatch.from_settings(self.settings, sessions=self.sessions, clock=self.clock)
         duty("certificates", certs.run)
         signer = CertSigner.from_settings(self.settings, sessions=self.sessions, clock=self.clock)
@@ -265,21 +291,22 @@ class Hub:
                 self.rules.watch.bus.close()  # its alert streams end, so shutdown need not wait
             server.should_exit = True
 
-    def _duties(self, spawn: Spawn, stop: asyncio.Event) -> Callable[[str, Work], None]:
+    def _duties(self, spawn: Spawn, stop: asyncio.Event) -> Callable[[str, Work], Duty]:
         """The function that starts a worker as a duty under its own lease, named for it."""
         # Leases run on wall time even when the hub's clock is simulated or accelerated.
         table = Leases(
             sessions=self.sessions,
             clock=SystemClock(),
-            holder=self.settings.client_id,
+            holder=self.settings.hub_id,
             ttl_s=self.settings.duty_lease_s,
         )
-        gauge = held_gauge(self.ingest.registry)
+        gauge = held_gauge(self.intake.registry)
 
-        def duty(name: str, work: Work) -> None:
+        def duty(name: str, work: Work) -> Duty:
             runner = Duty(name, lease=SqlLease(table, f"duty:{name}"), gauge=gauge)
             self.duties[name] = runner
             spawn(name, lambda: runner.run(stop, work))
+            return runner
 
         return duty
 

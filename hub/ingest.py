@@ -48,6 +48,7 @@ from hub.ingest_feed import Items, RulesFeed, Sink
 from hub.ingest_store import BatchWrite, IngestStore, load
 from hub.ingest_write import Writer, Written
 from hub.metrics import IngestCounters, IngestGauges, influx_line, make_registry
+from hub.partition_scope import LeaseLostError, PartitionScope
 from hub.registry_watch import RegistryWatch
 from hub.rules.inputs import Born, FleetSilent, LinkChanged, Liveness
 from hub.sequences import Sequences
@@ -75,6 +76,8 @@ _STEP_MESSAGES = 250
 # Messages read from the socket ahead of the consumer at most (see Connection): a replayed
 # session's backlog is read as it is classified, not all at once ahead of everything else.
 _READ_AHEAD = 2000
+# Topic filters in one SUBSCRIBE at most, when a partition subscribes its devices.
+_SUBSCRIBE_CHUNK = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +110,12 @@ class Ingest:
         clock: Clock,
         sink: Sink | None = None,
         attention: AttentionMonitor | None = None,
+        scope: PartitionScope | None = None,
     ) -> None:
+        # One partition's ingest has the partition's own persistent MQTT session (and spool).
+        if scope is not None:
+            settings = settings.model_copy(update={"client_id": scope.client_id})
+        self.scope = scope
         self.settings = settings
         self.sessions = sessions
         self.influx = influx
@@ -134,11 +142,17 @@ class Ingest:
             class_timeouts_s=parse_class_timeouts(settings.heartbeat_timeouts),
             attention=self.attention.attention,
         )
-        self.store = IngestStore(sessions, dead_letter_max=settings.dead_letter_max)
+        self.store = IngestStore(
+            sessions,
+            dead_letter_max=settings.dead_letter_max,
+            fence=scope.fence if scope is not None else None,
+            counter_prefix=scope.counter_prefix if scope is not None else "",
+        )
         self.registry = make_registry(lambda: self.counters, lambda: self.gauges)
         self.connected = asyncio.Event()
         self.writer = Writer(influx=influx, settings=settings, clock=clock, gauges=self.gauges)
         self._store_lock = asyncio.Lock()
+        self._joining: set[str] = set()
         self._conn: MqttSession | None = None
         self._unacked = 0
         self._oldest_unstored: list[int] = []
@@ -156,7 +170,16 @@ class Ingest:
     # ---- start-up --------------------------------------------------------------------
     def load(self) -> None:
         """Known devices, their watermarks, state and the counters, from SQL; the spool."""
-        loaded = load(self.sessions)
+        scope = self.scope
+        if scope is None:
+            loaded = load(self.sessions)
+        else:
+            loaded = load(
+                self.sessions,
+                selects=lambda d, site, cabinets: scope.owns(d, site=site, cabinets=cabinets),
+                counter_prefix=scope.counter_prefix,
+            )
+            scope.devices = set(loaded.seq)
         self.sequences.load(loaded.known, loaded.seq)
         self.owners.load(loaded.owned)
         self.apply_registry(self.registry_watch.load())
@@ -241,6 +264,9 @@ class Ingest:
         await asyncio.shield(schema)
         retry = Backoff(0.5, 30.0)
         while not stop.is_set():
+            # A lost lease must not take the partition's session back from its new holder.
+            if self.scope is not None and not await asyncio.to_thread(self.scope.still_held):
+                raise LeaseLostError(f"{self.scope.lease.name} is no longer ours")
             try:
                 await self._session(stop, starting)
                 retry.reset()
@@ -255,7 +281,8 @@ class Ingest:
                     await asyncio.wait_for(stop.wait(), timeout=retry.next_delay())
 
     async def _session(self, stop: asyncio.Event, starting: asyncio.Future[None]) -> None:
-        will = Will(c.HUB_STATE_TOPIC, self._hub_state(False))
+        # One partition's session ending says nothing of the city's other hubs: no will.
+        will = Will(c.HUB_STATE_TOPIC, self._hub_state(False)) if self.scope is None else None
         async with Connection(
             self.settings.broker(),
             will=will,
@@ -291,6 +318,8 @@ class Ingest:
                 error = announce.result()
             if error is not None:
                 raise error
+            if self.scope is not None:
+                return
             with contextlib.suppress(MqttError, TimeoutError):
                 await asyncio.wait_for(
                     conn.publish(c.HUB_STATE_TOPIC, self._hub_state(False), retain=True), 5
@@ -301,13 +330,19 @@ class Ingest:
         drops the connection (so the consumer ends) and is returned."""
         group = self.settings.share_group
         try:
-            await conn.subscribe(
-                *(
-                    f"$share/{group}/{c.subscription(k)}"
-                    for k in (c.Kind.DATA, c.Kind.EVENT, c.Kind.CMD_RESULT)
+            if self.scope is None:
+                await conn.subscribe(
+                    *(
+                        f"$share/{group}/{c.subscription(k)}"
+                        for k in (c.Kind.DATA, c.Kind.EVENT, c.Kind.CMD_RESULT)
+                    )
                 )
-            )
-            await conn.subscribe(c.subscription(c.Kind.BIRTH), c.subscription(c.Kind.STATE))
+                await conn.subscribe(c.subscription(c.Kind.BIRTH), c.subscription(c.Kind.STATE))
+            else:
+                # Births come to every partition: a device never seen before is placed by
+                # its birth; then its own topics join the partition's session.
+                await conn.subscribe(c.subscription(c.Kind.BIRTH))
+                await self._subscribe(conn, self.scope.devices)
             await conn.publish(c.HUB_STATE_TOPIC, self._hub_state(True), retain=True)
         except (MqttError, TimeoutError) as exc:
             error = exc if isinstance(exc, MqttError) else MqttError(f"no SUBACK/PUBACK: {exc}")
@@ -347,6 +382,7 @@ class Ingest:
                         break
                     self._classify(draft, more)
                     messages += more
+                await self._resubscribe(conn)
                 self._unacked += len(messages)
                 self._oldest_unstored.append(draft.received_ms)
                 self.gauges.queue_depth = self._unacked
@@ -355,7 +391,40 @@ class Ingest:
             stopping.cancel()
 
     def _classify(self, batch: Draft, messages: list[Incoming]) -> None:
+        if self.scope is not None:
+            messages = self._route(messages)
         self.classifier.classify(batch, ((m.topic, m.payload, m.retain) for m in messages))
+
+    def _route(self, messages: list[Incoming]) -> list[Incoming]:
+        """This partition's messages; births that move a device in or out of the partition
+        change its subscriptions (the others are acknowledged with the batch, unread)."""
+        scope = self.scope
+        assert scope is not None
+        mine: list[Incoming] = []
+        for m in messages:
+            keep, moved, into = scope.route(m.topic, m.payload)
+            if moved is not None:
+                if into:
+                    scope.devices.add(moved)
+                    self._joining.add(moved)
+                else:
+                    scope.devices.discard(moved)
+            if keep:
+                mine.append(m)
+        return mine
+
+    async def _subscribe(self, conn: MqttSession, devices: set[str]) -> None:
+        filters = self.scope.subscriptions(devices) if self.scope is not None else []
+        for i in range(0, len(filters), _SUBSCRIBE_CHUNK):
+            await conn.subscribe(*filters[i : i + _SUBSCRIBE_CHUNK])
+
+    async def _resubscribe(self, conn: MqttSession) -> None:
+        """Subscribe devices a birth moved into this partition. Those it moved out stay
+        subscribed (the session keeps its subscriptions) and their messages are skipped."""
+        if not self._joining:
+            return
+        joining, self._joining = self._joining, set()
+        await self._subscribe(conn, joining)
 
     # ---- stage 2: store, commit, acknowledge -----------------------------------------
     async def _write_stage(
@@ -405,6 +474,10 @@ class Ingest:
             lines = [line for batch in batches for line in batch.lines]
             if not lines:
                 return Written(stored=True, refused=[])
+            # A stale holder stores nothing; a lease lost after this check leaves at most
+            # points the new holder writes again, identical (same series and time).
+            if self.scope is not None and not await asyncio.to_thread(self.scope.still_held):
+                raise LeaseLostError(f"{self.scope.lease.name} lost before a write")
             return await self.writer.write(lines, batches[0].received_ms, stop)
         finally:
             slots.release()

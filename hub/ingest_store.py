@@ -10,7 +10,7 @@ runs for every batch on the hot path. Blocking: called through ``asyncio.to_thre
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -40,14 +40,27 @@ class Loaded:
     owned: list[tuple[str, str]]  # (asset, device)
 
 
-def load(sessions: sessionmaker[Session]) -> Loaded:
-    """Known devices, their watermarks and state, and the counters."""
+# Whether a device (id, site, its assets' cabinets) is one this ingest serves.
+Selects = Callable[[str, str, list[str | None]], bool]
+
+
+def load(
+    sessions: sessionmaker[Session], *, selects: Selects | None = None, counter_prefix: str = ""
+) -> Loaded:
+    """Known devices, their watermarks and state, and the counters; given ``selects``, only
+    the devices it selects, and the counters whose rows start with ``counter_prefix``."""
     known: set[str] = set()
     seq: dict[str, SeqState] = {}
     statuses: list[DeviceStatus] = []
     counters = IngestCounters()
     with sessions() as s:
+        cabinets: dict[str, list[str | None]] = {}
+        if selects is not None:
+            for device_id, cabinet in s.execute(select(Asset.device_id, Asset.cabinet)):
+                cabinets.setdefault(device_id, []).append(cabinet)
         for dev in s.scalars(select(Device)):
+            if selects is not None and not selects(dev.id, dev.site, cabinets.get(dev.id, [])):
+                continue
             if not dev.retired:
                 known.add(dev.id)
             seq[dev.id] = SeqState(
@@ -61,10 +74,13 @@ def load(sessions: sessionmaker[Session]) -> Loaded:
             statuses.append(status_of(dev))
         owned = [(a, d) for a, d in s.execute(select(Asset.id, Asset.device_id))]
         for row in s.scalars(select(CounterRow)):
-            if row.name.startswith("dead."):
-                counters.dead[row.name[5:]] = row.value
-            elif isinstance(getattr(counters, row.name, None), int):
-                setattr(counters, row.name, row.value)
+            if not row.name.startswith(counter_prefix):
+                continue
+            name = row.name[len(counter_prefix) :]
+            if name.startswith("dead."):
+                counters.dead[name[5:]] = row.value
+            elif isinstance(getattr(counters, name, None), int):
+                setattr(counters, name, row.value)
     return Loaded(known=known, seq=seq, statuses=statuses, counters=counters, owned=owned)
 
 
@@ -156,9 +172,21 @@ class BatchWrite:
 
 
 class IngestStore:
-    def __init__(self, sessions: sessionmaker[Session], *, dead_letter_max: int) -> None:
+    """``fence`` runs first in every transaction and raises to refuse it (a partition's
+    lease lost, hub.partition_scope); ``counter_prefix`` names a partition's counter rows."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        dead_letter_max: int,
+        fence: Callable[[Session], None] | None = None,
+        counter_prefix: str = "",
+    ) -> None:
         self.sessions = sessions
         self.dead_letter_max = dead_letter_max
+        self.fence = fence
+        self.counter_prefix = counter_prefix
         self._counter_names: set[str] | None = None
         # device -> the ingest columns as last committed (see _device_rows). Only this store
         # writes them; a device missing here gets its whole row written.
@@ -178,6 +206,8 @@ class IngestStore:
         for birth in batch.births:
             self._written.pop(birth.device, None)
         with self.sessions.begin() as s:
+            if self.fence is not None:
+                self.fence(s)
             # Rows in one order (by device id) in every writer, so no two lock in opposite order.
             for birth in sorted(batch.births, key=lambda b: b.device):
                 self._birth(s, birth)
@@ -188,7 +218,8 @@ class IngestStore:
                 s.execute(_UPDATE_DEVICE, rows)
             if batch.rejected:
                 self._dead_letters(s, batch.rejected)
-            self._counters(s, batch.counters)
+            prefix = self.counter_prefix
+            self._counters(s, {prefix + k: v for k, v in batch.counters.items()})
         self._written.update(written)
 
     def probe(self, births: Sequence[c.Birth], rejected: Sequence[Rejected]) -> None:
@@ -242,6 +273,8 @@ class IngestStore:
                 for row in rows:  # written here too: the next batch writes whole rows
                     self._written.pop(str(row["b_id"]), None)
                 with self.sessions.begin() as s:
+                    if self.fence is not None:
+                        self.fence(s)
                     s.execute(_UPDATE_DEVICE, rows)
 
             retry.transient(update, what="device states")

@@ -6,9 +6,12 @@ from the environment through :func:`hub.settings_env.load`; nothing else reads v
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from hub.alert_delivery.config import DeliveryConfig
@@ -47,6 +50,33 @@ class HubSettings(FrozenSettings):
         default=7 * 24 * 3600,
         ge=0,
         description="How long the broker keeps queuing for the hub while it is away.",
+    )
+    # Several hubs (docs/operations.md, "Several hubs").
+    hub_id: str = Field(
+        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}",
+        min_length=1,
+        max_length=200,
+        description="This hub's name among several (lease holder); default hostname-pid.",
+    )
+    partitions: int = Field(
+        default=0,
+        ge=0,
+        le=256,
+        description="Device partitions shared out among the hubs by leases, one persistent "
+        "MQTT session each; 0: one hub ingests every device (no leases). Never change it "
+        "while hubs run.",
+    )
+    lease_ttl_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description="A partition whose hub stops renewing its lease is taken over after this.",
+    )
+    lease_renew_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often a hub renews its leases and looks for partitions to take; "
+        "at most half of lease_ttl_s.",
     )
     influx_url: str = Field(default="http://127.0.0.1:8086", description="InfluxDB HTTP address.")
     influx_db: str = Field(default="trygg", description="InfluxDB database (1.x) or DBRP name.")
@@ -227,6 +257,12 @@ class HubSettings(FrozenSettings):
     def _nodes(cls, value: str) -> str:
         parse_nodes(value)  # ValueError names the bad entry
         return value
+
+    @model_validator(mode="after")
+    def _renew_within_ttl(self) -> Self:
+        if self.lease_renew_s * 2 > self.lease_ttl_s:
+            raise ValueError("lease_renew_s must be at most half of lease_ttl_s")
+        return self
 
     def broker(self) -> MqttSettings:
         """The hub's MQTT session: persistent, so the broker queues for it while it is away."""

@@ -77,10 +77,12 @@ def list_dead_letters(
 @router.get("/deadletters/summary", response_model=DeadLetterSummary)
 def dead_letter_summary(db: DbSession, _who: Operator) -> DeadLetterSummary:
     """Counts per reason (all time) and stored rows per device."""
-    by_reason = {
-        row.name[5:]: row.value
-        for row in db.scalars(select(Counter).where(Counter.name.like("dead.%")))
-    }
+    # Several hubs count per partition ("part.07.dead.<reason>"): summed here.
+    by_reason: dict[str, int] = {}
+    for row in db.scalars(select(Counter).where(Counter.name.like("%dead.%"))):
+        reason = row.name.partition("dead.")[2]
+        if row.name.startswith("dead.") or row.name.startswith("part."):
+            by_reason[reason] = by_reason.get(reason, 0) + row.value
     stored = db.scalar(select(func.count(DeadLetter.id))) or 0
     per_device = db.execute(
         select(DeadLetter.device_id, func.count(DeadLetter.id))

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -72,8 +73,17 @@ class RuleEngine:
         settle_s: float = 300.0,
         monitor: AttentionMonitor | None = None,
         watch: CrowdWatch | None = None,
+        owns_device: Callable[[str], bool] | None = None,
+        owns_cabinet: Callable[[str], bool] | None = None,
     ) -> None:
         self.sessions = sessions
+        # With several hubs, time passing is judged only for this hub's partitions' devices
+        # and cabinets (hub.partitions); None: everything is this hub's.
+        self.owns_device = owns_device
+        self.owns_cabinet = owns_cabinet
+        # Whether this hub does the tick's fleet-wide part (alert escalation, ticket holds
+        # and settling): one hub at a time (hub.duty); None: this hub is the only one.
+        self.fleet_wide: Callable[[], bool] | None = None
         self.watch = watch  # crowd rules and alerts (hub.alerts); None: no alerts
         self.monitor = monitor
         self.attention = monitor.attention if monitor is not None else Attention()
@@ -136,6 +146,19 @@ class RuleEngine:
             "device": (self.devices, DeviceState),
             "crowd": (self.crowds, CrowdState),
         }
+
+    async def adopt(self) -> None:
+        """Reload the persisted rule state, which another hub may have changed, before this
+        hub serves a partition it has just taken."""
+
+        def reload() -> None:
+            with self._lock:
+                self.reload_state()
+
+        await asyncio.to_thread(reload)
+
+    def _mine(self, device: str | None) -> bool:
+        return self.owns_device is None or (device is not None and self.owns_device(device))
 
     # ---- entry points ----------------------------------------------------------------
     async def feed(self, items: list[RuleInput]) -> None:
@@ -221,25 +244,31 @@ class RuleEngine:
             if not self.link_up:  # the hub hears nobody: silence is no evidence
                 self.floor_ms = max(self.floor_ms, now_ms + int(self.offline_grace_s * 1000))
             for device in sorted(self.devices):
-                actions += self._device(device, now_ms)
+                if self._mine(device):
+                    actions += self._device(device, now_ms)
             for cab in list(self.cabinets):
-                actions += self._cabinet(cab, now_ms, tick=True)
+                if self.owns_cabinet is None or self.owns_cabinet(cab):
+                    actions += self._cabinet(cab, now_ms, tick=True)
             for asset_id, state in list(self.lamps.items()):
+                if not self._mine(self.fleet.device_of(asset_id)):
+                    continue
                 if state.toggles or any(
                     d.since_ms is not None
                     for d in (state.out, state.day_burn, state.flicker, state.power_drop)
                 ):
                     actions += self._lamp(asset_id, None, now_ms)
             for asset_id, info in list(self.fleet.assets.items()):
-                if info.kind == c.AssetKind.BIN:
+                if info.kind == c.AssetKind.BIN and self._mine(info.device):
                     actions += self._bin(asset_id, None, now_ms)
             self._apply(s, actions)
             self._alerts(s, actions)
-            self._crowd_tick(s, now_ms)
-            now = self.clock.now()
-            alarms.resolve_held(s, now=now)
-            places = {a: p for a in self.fleet.assets if (p := self.fleet.place(a)) is not None}
-            alarms.settle_released(s, now=now, places=places)
+            fleet_wide = self.fleet_wide is None or self.fleet_wide()
+            self._crowd_tick(s, now_ms, escalate=fleet_wide)
+            if fleet_wide:
+                now = self.clock.now()
+                alarms.resolve_held(s, now=now)
+                places = {a: p for a in self.fleet.assets if (p := self.fleet.place(a)) is not None}
+                alarms.settle_released(s, now=now, places=places)
             self._persist(s)
 
     # ---- evaluation ------------------------------------------------------------------
@@ -361,15 +390,15 @@ class RuleEngine:
         self._store(f"crowd:{zone}", self.crowds, zone, old, new)
         self.watch.apply(s, actions, now=self.clock.now(), places={zone: info.address})
 
-    def _crowd_tick(self, s: Session, now_ms: int) -> None:
+    def _crowd_tick(self, s: Session, now_ms: int, *, escalate: bool = True) -> None:
         if self.watch is None:
             return
         zones = {
             a: info.device
             for a, info in self.fleet.assets.items()
-            if info.kind == c.AssetKind.CROWD
+            if info.kind == c.AssetKind.CROWD and self._mine(info.device)
         }
-        self.watch.tick(s, now=self.clock.now(), devices=zones)
+        self.watch.tick(s, now=self.clock.now(), devices=zones, escalate=escalate)
         for zone in sorted(zones):
             self._crowd(s, zone, None, now_ms)
 

@@ -119,6 +119,7 @@ def hub_env(
     env.update(
         {
             "TRYGG_CLIENT_ID": name,
+            "TRYGG_HUB_ID": name,
             "TRYGG_DATABASE_URL": database_url,
             "TRYGG_MQTT_PORT": str(stack.ports.mqtt),
             "TRYGG_INFLUX_URL": stack.influx_url,

@@ -33,7 +33,7 @@ from trygg.stack import LocalStack, free_port
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 LEASE_S = 3.0
-DUTIES = ("webhooks", "privacy", "commands", "gauges")  # certificates: nothing to watch here
+DUTIES = ("webhooks", "privacy", "commands", "gauges", "rules-fleet")  # no certificates here
 # the lease runs out, a waiting hub tries once per renewal period, the test polls
 TAKEOVER_LIMIT_S = LEASE_S + LEASE_S / 3 + 1.0
 

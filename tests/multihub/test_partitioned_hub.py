@@ -1,0 +1,129 @@
+"""Hubs with partitioned devices, in this test's event loop against the real broker, InfluxDB
+and SQL: one hub alone holds every partition and stores every device's readings; a second
+hub takes its fair share, and when the first stops, the second takes everything over."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from hub import partitioning as part
+from hub.app import Hub
+from hub.db import Counter, Device
+from hub.leases import LeaseState
+from hub.partitions import Partitions
+from tests.helpers import build_hub, hub_settings, lamp_device, make_agent, running, wait_for
+from trygg.clock import SystemClock
+from trygg.stack import LocalStack
+
+pytestmark = pytest.mark.integration
+
+PARTITIONS = 4
+
+
+def _devices(unique: str, n: int) -> list[str]:
+    return [f"pole-{unique}-{i}" for i in range(n)]
+
+
+def _hub(stack: LocalStack, tmp: Path, unique: str, name: str, db: str, devices: list[str]) -> Hub:
+    settings = hub_settings(
+        stack,
+        tmp,
+        unique,
+        database_url=db,
+        hub_id=f"hub-{name}",
+        partitions=PARTITIONS,
+        lease_ttl_s=3.0,
+        lease_renew_s=0.5,
+        spool_dir=tmp / f"spool-{name}",
+        tick_s=0.5,
+    )
+    return build_hub(settings, SystemClock(), [(d, "solna-centrum") for d in devices])
+
+
+def _partitions(hub: Hub) -> Partitions:
+    assert hub.partitions is not None
+    return hub.partitions
+
+
+def _watermarks(hub: Hub) -> dict[str, int]:
+    with hub.sessions() as s:
+        return {d.id: d.watermark for d in s.scalars(select(Device))}
+
+
+def _leases(hub: Hub) -> dict[str, LeaseState]:
+    return {s.name: s for s in _partitions(hub).leases.holders()}
+
+
+async def test_one_hub_holds_every_partition_and_stores_every_device(
+    stack: LocalStack, tmp_path: Path, unique: str, sql_url: str
+) -> None:
+    devices = _devices(unique, 6)
+    hub = _hub(stack, tmp_path, unique, "a", sql_url, devices)
+    agents = [
+        make_agent(lamp_device(d, port=stack.ports.mqtt, interval_s=0.2), SystemClock(), tmp_path)
+        for d in devices
+    ]
+    keys = {d: part.partition_key(device=d, site="", cabinets=[f"{d}-cab"]) for d in devices}
+    spread = {part.partition_of(k, PARTITIONS) for k in keys.values()}
+    assert len(spread) > 1  # the test exercises several partitions
+
+    async def all_stored() -> bool:
+        marks = _watermarks(hub)
+        return all(marks.get(d, 0) >= 3 for d in devices)
+
+    async with running(hub.run, *(a.run for a in agents)):
+        await wait_for(all_stored, within=40)
+        parts = _partitions(hub)
+        assert parts.owned() == list(range(PARTITIONS))
+        held = _leases(hub)
+        for p in range(PARTITIONS):
+            assert held[part.lease_name(p)].holder == "hub-a"
+            assert held[part.lease_name(p)].live
+        counted = parts.counters().messages
+    with hub.sessions() as s:
+        rows = {r.name: r.value for r in s.scalars(select(Counter))}
+    hub.sessions.kw["bind"].dispose()
+    per_partition = {
+        k: v for k, v in rows.items() if k.startswith("part.") and k.endswith(".messages") and v > 0
+    }
+    assert {k.split(".")[1] for k in per_partition} == {f"{p:02d}" for p in spread}
+    assert sum(per_partition.values()) >= counted > 0
+    assert "messages" not in rows  # no unpartitioned counters: nothing stored outside a lease
+
+
+async def test_a_second_hub_takes_its_share_and_everything_when_the_first_stops(
+    stack: LocalStack, tmp_path: Path, unique: str, postgres_url: str
+) -> None:
+    devices = _devices(unique, 8)
+    a = _hub(stack, tmp_path, unique, "a", postgres_url, devices)
+    b = _hub(stack, tmp_path, unique, "b", postgres_url, [])
+    agents = [
+        make_agent(lamp_device(d, port=stack.ports.mqtt, interval_s=0.2), SystemClock(), tmp_path)
+        for d in devices
+    ]
+
+    async def split() -> bool:
+        return len(_partitions(a).owned()) == 2 and len(_partitions(b).owned()) == 2
+
+    async with running(*(ag.run for ag in agents)):
+        async with running(a.run, b.run):
+            await wait_for(split, within=30)
+            before = _watermarks(b)
+            assert not set(_partitions(a).owned()) & set(_partitions(b).owned())
+        # Both stopped (gracefully): b alone now.
+        b2 = _hub(stack, tmp_path, unique, "b", postgres_url, [])
+        async with running(b2.run):
+
+            async def b_took_all() -> bool:
+                return _partitions(b2).owned() == list(range(PARTITIONS))
+
+            await wait_for(b_took_all, within=20)
+
+            async def advanced() -> bool:
+                marks = _watermarks(b2)
+                return all(marks[d] > before.get(d, 0) + 2 for d in devices)
+
+            await wait_for(advanced, within=40)
