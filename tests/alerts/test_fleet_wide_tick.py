@@ -31,9 +31,9 @@ def test_only_the_fleet_wide_hub_escalates(sessions: sessionmaker[Session]) -> N
     later = NOW + timedelta(seconds=200)  # past the acknowledgement timeout
     heard: dict[str, list[Alert]] = {"a": [], "b": []}
     watches = {}
-    for name in heard:
+    for name, got in heard.items():
         bus = Bus()
-        bus.subscribe(heard[name].append)
+        bus.subscribe(got.append)
         watches[name] = CrowdWatch(bus=bus, config=WatchConfig(ack_timeout_s=120, chain=2))
     with sessions.begin() as s:
         watches["a"].tick(s, now=later, devices={}, escalate=False)
