@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy import make_url
 
+from hub.settings import HubSettings
 from hub.settings_env import owner
 from tests.dashboards.test_compose import _compose, _env_file, _mounts
 
@@ -56,3 +58,32 @@ def test_the_proxy_sends_the_api_to_both_hubs(services: dict[str, Any]) -> None:
     template = (REPO / "deploy/proxy/default.conf.template").read_text()
     for var in ("TRYGG_PROXY_API_UPSTREAM", "TRYGG_PROXY_API_UPSTREAM_2"):
         assert f"server ${{{var}}}" in template
+
+
+def test_the_ha_sketch_is_valid_and_gives_the_hubs_every_node(tmp_path: Path) -> None:
+    out = _compose(
+        "-f",
+        "docker-compose.yml",
+        "-f",
+        "docker-compose.ha.yml",
+        "--profile",
+        "ha",
+        "config",
+        env_file=_env_file(tmp_path),
+    )
+    assert out.returncode == 0, out.stderr
+    services = yaml.safe_load(out.stdout)["services"]
+    for name in ("emqx-1", "emqx-2", "pg-1", "pg-2", "etcd"):
+        assert services[name]["profiles"] == ["ha"], name
+    for hub in HUBS:
+        env = services[hub]["environment"]
+        settings = HubSettings(
+            mqtt_host=env["TRYGG_MQTT_HOST"],
+            mqtt_fallbacks=env["TRYGG_MQTT_FALLBACKS"],
+            mqtt_port=int(env["TRYGG_MQTT_PORT"]),
+        )
+        assert {h for h, _ in settings.broker().nodes} == {"emqx-1", "emqx-2"}
+        url = make_url(env["TRYGG_DATABASE_URL"])
+        assert url.query["target_session_attrs"] == "read-write"
+        assert set(url.query["host"]) == {"pg-1:5432", "pg-2:5432"}
+        assert env["TRYGG_HUB_ID"] != ""
