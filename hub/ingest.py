@@ -192,6 +192,8 @@ class Ingest:
         Devices known from now on are asked for a birth: the one they sent before was
         refused, and their assets are learnt from it."""
         added = {d for d in snap.known if not self.sequences.is_known(d)}
+        if self.scope is not None:
+            added &= self.scope.devices  # another partition's devices are its own to ask
         self.sequences.admit(snap.known, keep=self.settings.registry_open)
         self.owners.load(snap.owned)
         self.classifier.blocked = snap.blocked

@@ -37,8 +37,6 @@ from trygg.clock import Clock, SystemClock, to_ms
 log = logging.getLogger(__name__)
 
 MEMBER_PREFIX = "hub:"
-# Longest wait for a given-up partition's ingest to commit what it has in flight.
-_DRAIN_S = 30.0
 
 
 @dataclass
@@ -80,7 +78,7 @@ class Partitions:
         self.leases = leases or Leases(
             sessions=sessions,
             clock=SystemClock(),
-            holder=settings.hub_id,
+            holder=settings.holder(),
             ttl_s=settings.lease_ttl_s,
         )
         self.held: dict[int, _Held] = {}
@@ -97,7 +95,7 @@ class Partitions:
             class_timeouts_s=parse_class_timeouts(settings.heartbeat_timeouts),
         )
         # Scatters where hubs start looking, so they do not all race for partition 0.
-        self._start = part.partition_of("hub:" + settings.hub_id, settings.partitions)
+        self._start = part.partition_of("hub:" + settings.holder(), settings.partitions)
 
     # ---- what the hub and the API read ---------------------------------------------------
     def owned(self) -> list[int]:
@@ -179,7 +177,7 @@ class Partitions:
                 del self.held[p]
                 h.stop.set()
                 self.lost += 1
-                log.warning("%s lost partition %d to another hub", self.settings.hub_id, p)
+                log.warning("%s lost partition %d to another hub", self.settings.holder(), p)
         live = await asyncio.to_thread(self.live_hubs)
         share = part.fair_share(self.settings.partitions, live)
         if len(self.held) > share:
@@ -198,7 +196,7 @@ class Partitions:
         return max(1, sum(1 for s in states if s.name.startswith(MEMBER_PREFIX) and s.live))
 
     def _member_name(self) -> str:
-        return MEMBER_PREFIX + self.settings.hub_id[: 100 - len(MEMBER_PREFIX)]
+        return MEMBER_PREFIX + self.settings.holder()
 
     def _candidates(self) -> list[int]:
         n = self.settings.partitions
@@ -226,7 +224,7 @@ class Partitions:
         task = tg.create_task(self._serve(p, ingest, stop, adopted), name=f"partition-{p:02d}")
         self.held[p] = _Held(scope, ingest, stop, task)
         self.taken += 1
-        log.info("%s took partition %d (token %d)", self.settings.hub_id, p, lease.token)
+        log.info("%s took partition %d (token %d)", self.settings.holder(), p, lease.token)
 
     async def _serve(
         self, p: int, ingest: Ingest, stop: asyncio.Event, adopted: asyncio.Event
@@ -247,12 +245,14 @@ class Partitions:
         """Stop partition ``p``'s ingest, let it commit what it has, then free the lease."""
         h = self.held.pop(p)
         h.stop.set()
+        # Bounded well within the TTL, so the other leases are renewed in time; what is cut
+        # short stays unacknowledged, for the next holder.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(h.task), timeout=_DRAIN_S)
+            await asyncio.wait_for(asyncio.shield(h.task), timeout=self.settings.lease_ttl_s / 3)
         h.task.cancel()
         with contextlib.suppress(SQLAlchemyError):
             await asyncio.to_thread(self.leases.release, h.scope.lease)
-        log.info("%s gave up partition %d", self.settings.hub_id, p)
+        log.info("%s gave up partition %d", self.settings.holder(), p)
 
     def _mirror_connected(self) -> None:
         if self.held and all(h.ingest.connected.is_set() for h in self.held.values()):

@@ -53,10 +53,9 @@ class HubSettings(FrozenSettings):
     )
     # Several hubs (docs/operations.md, "Several hubs").
     hub_id: str = Field(
-        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}",
-        min_length=1,
-        max_length=200,
-        description="This hub's name among several (lease holder); default hostname-pid.",
+        default="",
+        max_length=96,
+        description="This hub's name among several (its leases' holder); empty: hostname-pid.",
     )
     partitions: int = Field(
         default=0,
@@ -263,6 +262,10 @@ class HubSettings(FrozenSettings):
         if self.lease_renew_s * 2 > self.lease_ttl_s:
             raise ValueError("lease_renew_s must be at most half of lease_ttl_s")
         return self
+
+    def holder(self) -> str:
+        """This hub's name as lease holder: ``hub_id``, else hostname-pid."""
+        return self.hub_id or f"{socket.gethostname()[:80]}-{os.getpid()}"
 
     def broker(self) -> MqttSettings:
         """The hub's MQTT session: persistent, so the broker queues for it while it is away."""
