@@ -110,6 +110,7 @@ class Duty:
         self.held = False
         self.taken = 0  # how often this hub took the duty
         self.lost = 0  # how often it lost it while running it
+        self._failing = False  # the last claim raised
         self._gauge = gauge
         self._set(held=False)
 
@@ -136,10 +137,17 @@ class Duty:
 
     async def _claim(self) -> bool:
         try:
-            return await asyncio.to_thread(self.lease.claim)
+            held = await asyncio.to_thread(self.lease.claim)
         except Exception as exc:  # noqa: BLE001 - the database may be away; try again later
-            log.warning("duty %s: lease claim failed: %s: %s", self.name, type(exc).__name__, exc)
+            # the first failure of a streak at WARNING, so a long outage writes one line
+            level = logging.DEBUG if self._failing else logging.WARNING
+            self._failing = True
+            log.log(
+                level, "duty %s: lease claim failed: %s: %s", self.name, type(exc).__name__, exc
+            )
             return False
+        self._failing = False
+        return held
 
     async def _hold(self, stop: asyncio.Event, work: Work, *, confirmed_at: float) -> bool:
         """Run ``work`` while the lease is held; True when the lease was lost (wait again)."""
