@@ -14,7 +14,7 @@ import pytest
 
 from hub.duty import Duty
 
-LEASE_S = 0.3
+LEASE_S = 1.0  # long enough that a loaded machine does not lose a lease by delay
 
 
 @dataclass
@@ -115,7 +115,7 @@ async def test_a_lease_taken_by_another_hub_cancels_the_work_at_the_next_renewal
         table.rows["gauges"] = ("b", time.monotonic() + 60)  # another hub holds it now
         taken_at = time.monotonic()
         await _until(lambda: not duty.held)
-        assert time.monotonic() - taken_at <= duty.every_s + 0.1
+        assert time.monotonic() - taken_at < LEASE_S, "the work outlived the lease"
         assert work.ended == "cancelled"
         steps = work.steps
         await asyncio.sleep(LEASE_S)
