@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 
 import uvicorn
+from prometheus_client import Gauge
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.alert_delivery.dispatch import Dispatcher
@@ -71,6 +72,7 @@ class Hub:
     health: Health = field(default_factory=Health)  # every worker's and dependency's state
     alert_delivery: Dispatcher | None = None  # the alert lifecycle offers it each state change
     duties: dict[str, Duty] = field(default_factory=dict)  # work done once across all hubs
+    _held: Gauge | None = field(default=None, init=False, repr=False)  # one per registry
     # With TRYGG_PARTITIONS: this hub's share of the devices, instead of ``ingest``.
     partitions: Partitions | None = None
 
@@ -300,7 +302,9 @@ class Hub:
             holder=self.settings.hub_id,
             ttl_s=self.settings.duty_lease_s,
         )
-        gauge = held_gauge(self.intake.registry)
+        if self._held is None:  # a hub run again must not register the metric twice
+            self._held = held_gauge(self.intake.registry)
+        gauge = self._held
 
         def duty(name: str, work: Work) -> Duty:
             runner = Duty(name, lease=SqlLease(table, f"duty:{name}"), gauge=gauge)
