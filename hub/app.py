@@ -266,7 +266,8 @@ class Hub:
         # The rules' tick judges this hub's devices; its fleet-wide part only while this
         # hub holds the duty (the duty's own work is just holding the lease).
         fleet = duty("rules-fleet", lambda ended: ended.wait())
-        self.rules.fleet_wide = lambda: fleet.held
+        if fleet is not None:
+            self.rules.fleet_wide = lambda: fleet.held
         certs = CertWatch.from_settings(self.settings, sessions=self.sessions, clock=self.clock)
         duty("certificates", certs.run)
         signer = CertSigner.from_settings(self.settings, sessions=self.sessions, clock=self.clock)
@@ -293,20 +294,28 @@ class Hub:
                 self.rules.watch.bus.close()  # its alert streams end, so shutdown need not wait
             server.should_exit = True
 
-    def _duties(self, spawn: Spawn, stop: asyncio.Event) -> Callable[[str, Work], Duty]:
-        """The function that starts a worker as a duty under its own lease, named for it."""
+    def _duties(self, spawn: Spawn, stop: asyncio.Event) -> Callable[[str, Work], Duty | None]:
+        """The function that starts a worker as a duty under its own lease, named for it;
+        a hub alone (no ``TRYGG_PARTITIONS``) starts it plainly and gets None."""
         # Leases run on wall time even when the hub's clock is simulated or accelerated.
         table = Leases(
             sessions=self.sessions,
             clock=SystemClock(),
-            holder=self.settings.hub_id,
+            holder=self.settings.holder(),
             ttl_s=self.settings.duty_lease_s,
         )
         if self._held is None:  # a hub run again must not register the metric twice
             self._held = held_gauge(self.intake.registry)
         gauge = self._held
 
-        def duty(name: str, work: Work) -> Duty:
+        def duty(name: str, work: Work) -> Duty | None:
+            if not self.settings.partitions:  # one hub: nothing to share, nothing to wait for
+
+                async def plain() -> None:
+                    await work(stop)
+
+                spawn(name, plain)
+                return None
             runner = Duty(name, lease=SqlLease(table, f"duty:{name}"), gauge=gauge)
             self.duties[name] = runner
             spawn(name, lambda: runner.run(stop, work))

@@ -93,7 +93,11 @@ def rig(
                 influx_db=f"duty_{unique}",
                 state=tmp_path,
                 api_port=(port := free_port()),
-                extra={"TRYGG_DUTY_LEASE_S": str(LEASE_S), "TRYGG_ALERT_RELAY_S": "0.2"},
+                extra={
+                    "TRYGG_PARTITIONS": "4",
+                    "TRYGG_DUTY_LEASE_S": str(LEASE_S),
+                    "TRYGG_ALERT_RELAY_S": "0.2",
+                },
             ),
             log=tmp_path / f"{name}.log",
             api_port=port,
