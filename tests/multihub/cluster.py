@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from edge.agent import Agent
 from edge.config import BrokerConfig, DeviceConfig, OutboxConfig
 from hub import partitioning as part
+from hub import registry
 from hub.db import Counter, Ticket, open_database
 from hub.devices import register
 from hub.leases import Leases, LeaseState
@@ -57,6 +58,8 @@ class Cluster:
                 "TRYGG_DATABASE_URL": self.db_url,
                 "TRYGG_API_PORT": str(free_port()),
                 "TRYGG_HUB_ID": f"hub-{k}",
+                # The hub's own MQTT clients (command sender, certificates) are per hub.
+                "TRYGG_CLIENT_ID": f"multihub-{k}",
                 "TRYGG_SHARE_GROUP": "multihub",
                 "TRYGG_PARTITIONS": str(PARTITIONS),
                 "TRYGG_LEASE_TTL_S": str(LEASE_TTL_S),
@@ -146,6 +149,8 @@ class Wave:
             self.cluster.sessions,
             [(d, f"site-{d}") for d in [*self.device_ids, self.silent]],
         )
+        with self.cluster.sessions.begin() as s:
+            registry.bump(s)  # the running hubs reload their registry
 
     @property
     def published(self) -> int:
@@ -211,8 +216,11 @@ class Wave:
                 await asyncio.to_thread(agent.outbox.append, c.Kind.DATA.value, data, created_ms=T0)
             await asyncio.sleep(pace_s)
 
-    async def run(self, fault: Any, rng: random.Random, *, stream_s: float = 4.0) -> None:
-        """Stream; at a seeded point silence one device and inject ``fault``; drain."""
+    async def run(
+        self, fault: Any, rng: random.Random, check: Any, *, stream_s: float = 4.0
+    ) -> None:
+        """Stream; at a seeded point silence one device and inject ``fault``; drain; then
+        ``check()`` while the other devices still run (stopped, they would go offline)."""
         self.agents = [self._agent(d) for d in self.device_ids]
         silent = self._agent(self.silent)
         stop = asyncio.Event()
@@ -227,6 +235,7 @@ class Wave:
             try:
                 await producer
                 await self._drained(within=60.0)
+                await check()
             finally:
                 stop.set()
 

@@ -10,8 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from hub import partitioning as part
+from hub import registry
 from hub.app import Hub
 from hub.db import Counter, Device
+from hub.devices import register
 from hub.leases import LeaseState
 from hub.partitions import Partitions
 from tests.helpers import build_hub, hub_settings, lamp_device, make_agent, running, wait_for
@@ -127,3 +129,30 @@ async def test_a_second_hub_takes_its_share_and_everything_when_the_first_stops(
                 return all(marks[d] > before.get(d, 0) + 2 for d in devices)
 
             await wait_for(advanced, within=40)
+
+
+async def test_a_device_registered_while_the_hub_runs_is_served_from_its_birth(
+    stack: LocalStack, tmp_path: Path, unique: str, sql_url: str
+) -> None:
+    hub = _hub(stack, tmp_path, unique, "a", sql_url, [])
+    devices = _devices(unique, 4)
+    agents = [
+        make_agent(lamp_device(d, port=stack.ports.mqtt, interval_s=0.2), SystemClock(), tmp_path)
+        for d in devices
+    ]
+
+    async def all_held() -> bool:
+        return _partitions(hub).owned() == list(range(PARTITIONS))
+
+    async def all_stored() -> bool:
+        marks = _watermarks(hub)
+        return all(marks.get(d, 0) >= 3 for d in devices)
+
+    async with running(hub.run):
+        await wait_for(all_held, within=20)
+        register(hub.sessions, [(d, "solna-centrum") for d in devices])
+        with hub.sessions.begin() as s:
+            registry.bump(s)  # as the admin tools do: the running hub reloads its registry
+        async with running(*(a.run for a in agents)):
+            await wait_for(all_stored, within=40)
+            assert all(_partitions(hub).owns_device(d) for d in devices)
