@@ -2,6 +2,8 @@
 
 Every long-lived worker runs under :class:`hub.supervisor.Supervisor`: a failure of one is
 logged, counted and retried with back-off, and never ends its siblings (docs/supervision.md).
+Work that must happen once across several hubs runs as a :class:`hub.duty.Duty`, only on the
+hub that holds its lease (docs/operations.md, "Several hubs").
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 
 import uvicorn
+from prometheus_client import Gauge
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.alert_delivery.dispatch import Dispatcher
 from hub.alert_delivery.setup import build_dispatcher
 from hub.alerts.events import Bus
 from hub.alerts.model import Alert
+from hub.alerts.relay import Relay
 from hub.alerts.watch import CrowdWatch, WatchConfig
 from hub.api import create_app
 from hub.attention_monitor import AttentionMonitor
@@ -26,11 +30,13 @@ from hub.cert_signer import CertSigner
 from hub.cert_watch import CertWatch
 from hub.command_sender import CommandSender
 from hub.db import SqlTimeouts, open_database
+from hub.duty import Duty, SqlLease, Work, held_gauge
 from hub.gauges import Gauges
 from hub.health import Health
 from hub.health_checks import DependencyChecks
 from hub.influx import Influx
 from hub.ingest import Ingest
+from hub.leases import Leases
 from hub.open311.contacts import run_purge
 from hub.partitions import Partitions
 from hub.releases.serve import serve_releases
@@ -40,7 +46,7 @@ from hub.self_alarm import SelfAlarm
 from hub.settings import HubSettings
 from hub.supervisor import Policy, Supervisor
 from hub.webhook_worker import WebhookWorker
-from trygg.clock import Clock
+from trygg.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +73,8 @@ class Hub:
     attention: AttentionMonitor | None = None  # when the hub could not hear devices
     health: Health = field(default_factory=Health)  # every worker's and dependency's state
     alert_delivery: Dispatcher | None = None  # the alert lifecycle offers it each state change
+    duties: dict[str, Duty] = field(default_factory=dict)  # work done once across all hubs
+    _held: Gauge | None = field(default=None, init=False, repr=False)  # one per registry
     # With TRYGG_PARTITIONS: this hub's share of the devices, instead of ``ingest``.
     partitions: Partitions | None = None
 
@@ -132,7 +140,8 @@ class Hub:
         )
         gauges = Gauges(sessions=sessions, influx=influx, clock=clock)
         delivery = build_dispatcher(settings.alert_delivery, sessions=sessions, clock=clock)
-        watch.bus.subscribe(lambda alert: _offer(delivery, alert))
+        # Each alert change is made by one hub, which delivers it: relayed ones are not offered.
+        watch.bus.subscribe(lambda alert: _offer(delivery, alert), local_only=True)
         return cls(
             settings,
             clock,
@@ -229,6 +238,7 @@ class Hub:
                     proxy_headers=False,  # the API's trusted_proxies decide (hub.api.client_ip)
                 )
             )
+        duty = self._duties(spawn, stop)
         # webhook deliveries from the outbox, and the citizen-contact purge
         webhooks = WebhookWorker(
             sessions=self.sessions,
@@ -236,29 +246,43 @@ class Hub:
             policy=api_config.webhook_policy,
             in_flight=api_config.webhook_in_flight,
         )
-        spawn("webhooks", lambda: webhooks.run(stop))
+        duty("webhooks", webhooks.run)
         if self.alert_delivery is not None:
             delivery = self.alert_delivery
             delivery.wake_webhooks = webhooks.wake
             spawn("alert-delivery", lambda: delivery.run(stop))
+        if self.rules.watch is not None:
+            relay = Relay(
+                sessions=self.sessions,
+                bus=self.rules.watch.bus,
+                poll_s=self.settings.alert_relay_s,
+            )
+            spawn("alert-relay", lambda: relay.run(stop))
         retention = api_config.contact_retention
-        spawn(
+        duty(
             "privacy",
-            lambda: run_purge(stop, sessions=self.sessions, clock=self.clock, retention=retention),
+            lambda ended: run_purge(
+                ended, sessions=self.sessions, clock=self.clock, retention=retention
+            ),
         )
         spawn("rules", lambda: self.rules.run(stop, every_s=self.settings.tick_s))
+        # The rules' tick judges this hub's devices; its fleet-wide part only while this
+        # hub holds the duty (the duty's own work is just holding the lease).
+        fleet = duty("rules-fleet", lambda ended: ended.wait())
+        if fleet is not None:
+            self.rules.fleet_wide = lambda: fleet.held
         certs = CertWatch.from_settings(self.settings, sessions=self.sessions, clock=self.clock)
-        spawn("certificates", lambda: certs.run(stop))
+        duty("certificates", certs.run)
         signer = CertSigner.from_settings(self.settings, sessions=self.sessions, clock=self.clock)
         if signer is not None:
-            spawn("cert-signer", lambda: signer.run(stop))
+            duty("cert-signer", signer.run)
         sender = CommandSender(
             sessions=self.sessions,
             clock=self.clock,
             mqtt=self.settings.broker(),
             retry_s=self.settings.command_retry_s,
         )
-        spawn("commands", lambda: sender.run(stop))
+        duty("commands", sender.run)
         rollouts = RolloutWorker(
             sessions=self.sessions,
             clock=self.clock,
@@ -266,16 +290,15 @@ class Hub:
             share_group=self.settings.share_group,
             tick_s=self.settings.release.rollout_tick_s,
         )
-        spawn("rollouts", lambda: rollouts.run(stop))
+        duty("rollouts", rollouts.run)  # one hub steps the rollouts; every hub serves files
         release_config, fleet_ca = self.settings.release, self.settings.mqtt_ca_file
         spawn("releases", lambda: serve_releases(release_config, ca_file=fleet_ca, stop=stop))
         if self.gauges is not None:
             gauges = self.gauges
-            spawn(
+            events_s = min(self.settings.tick_s, 5.0)
+            duty(
                 "gauges",
-                lambda: gauges.run(
-                    stop, events_s=min(self.settings.tick_s, 5.0), gauges_s=self.settings.gauges_s
-                ),
+                lambda ended: gauges.run(ended, events_s=events_s, gauges_s=self.settings.gauges_s),
             )
         if server is not None:
             tg.create_task(server.serve(), name="api")
@@ -283,6 +306,35 @@ class Hub:
             if self.rules.watch is not None:
                 self.rules.watch.bus.close()  # its alert streams end, so shutdown need not wait
             server.should_exit = True
+
+    def _duties(self, spawn: Spawn, stop: asyncio.Event) -> Callable[[str, Work], Duty | None]:
+        """The function that starts a worker as a duty under its own lease, named for it;
+        a hub alone (no ``TRYGG_PARTITIONS``) starts it plainly and gets None."""
+        # Leases run on wall time even when the hub's clock is simulated or accelerated.
+        table = Leases(
+            sessions=self.sessions,
+            clock=SystemClock(),
+            holder=self.settings.holder(),
+            ttl_s=self.settings.duty_lease_s,
+        )
+        if self._held is None:  # a hub run again must not register the metric twice
+            self._held = held_gauge(self.intake.registry)
+        gauge = self._held
+
+        def duty(name: str, work: Work) -> Duty | None:
+            if not self.settings.partitions:  # one hub: nothing to share, nothing to wait for
+
+                async def plain() -> None:
+                    await work(stop)
+
+                spawn(name, plain)
+                return None
+            runner = Duty(name, lease=SqlLease(table, f"duty:{name}"), gauge=gauge)
+            self.duties[name] = runner
+            spawn(name, lambda: runner.run(stop, work))
+            return runner
+
+        return duty
 
 
 def _offer(delivery: Dispatcher, alert: Alert) -> None:

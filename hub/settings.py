@@ -11,7 +11,7 @@ import socket
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from hub.alert_delivery.config import DeliveryConfig
@@ -19,7 +19,7 @@ from hub.api.config import ApiConfig
 from hub.asset_owners import DEFAULT_MAX_PER_DEVICE
 from hub.releases.config import ReleaseConfig
 from hub.settings_base import FrozenSettings
-from trygg.mqtt import MqttSettings
+from trygg.mqtt import MqttSettings, parse_nodes
 
 
 class HubSettings(FrozenSettings):
@@ -27,6 +27,11 @@ class HubSettings(FrozenSettings):
 
     mqtt_host: str = Field(default="127.0.0.1", description="MQTT broker host.")
     mqtt_port: int = Field(default=1883, gt=0, lt=65536, description="MQTT broker port.")
+    mqtt_fallbacks: str = Field(
+        default="",
+        description="Further nodes of a clustered broker, host[:port] comma-separated, "
+        "tried in turn when the one above is unreachable.",
+    )
     mqtt_username: str | None = Field(default=None, description="MQTT user name.")
     mqtt_password: str | None = Field(
         default=None, description="MQTT password (secret).", repr=False
@@ -227,6 +232,21 @@ class HubSettings(FrozenSettings):
     restart_cap_s: float = Field(
         default=30.0, gt=0, description="A failed worker's longest back-off."
     )
+    # Work done once across all hubs, and alerts made by other hubs (docs/operations.md).
+    duty_lease_s: float = Field(
+        default=15.0,
+        ge=0.3,
+        le=3600,
+        description="Lease time of each once-only duty (webhooks, gauges, commands, purge, "
+        "certificates, fleet-wide rules): a dead hub's duties move within this plus a third.",
+    )
+    alert_relay_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="How often a hub looks for alert changes other hubs made (its operator "
+        "pages hear them within about twice this).",
+    )
     api: ApiConfig = Field(default_factory=ApiConfig, description="The HTTP API (TRYGG_API_*)")
     alert_delivery: DeliveryConfig = Field(
         default_factory=DeliveryConfig, description="Alert delivery (TRYGG_ALERT_*)"
@@ -234,6 +254,12 @@ class HubSettings(FrozenSettings):
     release: ReleaseConfig = Field(
         default_factory=ReleaseConfig, description="Releases and rollouts (TRYGG_RELEASE_*)"
     )
+
+    @field_validator("mqtt_fallbacks")
+    @classmethod
+    def _nodes(cls, value: str) -> str:
+        parse_nodes(value)  # ValueError names the bad entry
+        return value
 
     @model_validator(mode="after")
     def _renew_within_ttl(self) -> Self:
@@ -250,6 +276,7 @@ class HubSettings(FrozenSettings):
         return MqttSettings(
             host=self.mqtt_host,
             port=self.mqtt_port,
+            fallbacks=parse_nodes(self.mqtt_fallbacks, default_port=self.mqtt_port),
             client_id=self.client_id,
             username=self.mqtt_username,
             password=self.mqtt_password,

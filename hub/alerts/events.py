@@ -3,7 +3,9 @@
 The rules publish from their worker thread after the transaction committed; a subscriber
 is a plain callback (it must be quick and must not raise) or an :class:`Inbox`, an asyncio
 queue fed thread-safely on the loop that made it (the SSE stream is one). A subscriber that
-fails is logged and the others still hear.
+fails is logged and the others still hear. Changes another hub made reach the bus through
+:mod:`hub.alerts.relay` marked as relayed; a ``local_only`` subscriber (the alert delivery,
+which the hub that made a change does) does not hear those.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ Listener = Callable[[Alert], None]
 
 class Bus:
     def __init__(self) -> None:
-        self._listeners: list[Listener] = []
+        self._listeners: list[tuple[Listener, bool]] = []  # with: hears only local changes
         self._closers: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         self.published = 0
@@ -32,15 +34,17 @@ class Bus:
         with self._lock:
             return len(self._listeners)
 
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Call ``listener`` with each changed alert; returns the unsubscribe function."""
+    def subscribe(self, listener: Listener, *, local_only: bool = False) -> Callable[[], None]:
+        """Call ``listener`` with each changed alert (with ``local_only``, only those this
+        process changed); returns the unsubscribe function."""
+        entry = (listener, local_only)
         with self._lock:
-            self._listeners.append(listener)
+            self._listeners.append(entry)
 
         def unsubscribe() -> None:
             with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
+                if entry in self._listeners:
+                    self._listeners.remove(entry)
 
         return unsubscribe
 
@@ -64,11 +68,12 @@ class Bus:
         for closer in closers:
             closer()
 
-    def publish(self, alerts: Iterable[Alert]) -> None:
+    def publish(self, alerts: Iterable[Alert], *, relayed: bool = False) -> None:
+        """Tell every subscriber; ``relayed``: another hub made these changes."""
         for alert in alerts:
             self.published += 1
             with self._lock:
-                listeners = list(self._listeners)
+                listeners = [f for f, local_only in self._listeners if not (relayed and local_only)]
             for listener in listeners:
                 try:
                     listener(alert)

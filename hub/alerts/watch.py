@@ -92,14 +92,17 @@ class CrowdWatch:
         where = {a.zone: self.where(a.zone, places.get(a.zone)) for a in acts}
         self.pending += store.apply(s, acts, now=now, where=where)
 
-    def tick(self, s: Session, *, now: datetime, devices: Mapping[str, str]) -> None:
-        """Reload the events, escalate overdue alerts and tell zone devices how often to
-        report (``devices``: zone -> its device): fast until the running phase ends, then
-        back to each device's own configured interval."""
+    def tick(
+        self, s: Session, *, now: datetime, devices: Mapping[str, str], escalate: bool = True
+    ) -> None:
+        """Reload the events, escalate overdue alerts (with ``escalate``: the fleet-wide part,
+        one hub's) and tell zone devices how often to report (``devices``: zone -> its
+        device): fast until the running phase ends, then back to each device's own interval."""
         self.running = running(store.events(s), now)
-        self.pending += store.escalate_due(
-            s, now=now, ack_timeout_s=self.config.ack_timeout_s, chain=self.config.chain
-        )
+        if escalate:
+            self.pending += store.escalate_due(
+                s, now=now, ack_timeout_s=self.config.ack_timeout_s, chain=self.config.chain
+            )
         want = fast_until(self.running, devices)
         for device, until in sorted(want.items()):
             if self.fast.get(device) != until:

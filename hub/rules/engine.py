@@ -81,6 +81,9 @@ class RuleEngine:
         # and cabinets (hub.partitions); None: everything is this hub's.
         self.owns_device = owns_device
         self.owns_cabinet = owns_cabinet
+        # Whether this hub does the tick's fleet-wide part (alert escalation, ticket holds
+        # and settling): one hub at a time (hub.duty); None: this hub is the only one.
+        self.fleet_wide: Callable[[], bool] | None = None
         self.watch = watch  # crowd rules and alerts (hub.alerts); None: no alerts
         self.monitor = monitor
         self.attention = monitor.attention if monitor is not None else Attention()
@@ -259,11 +262,13 @@ class RuleEngine:
                     actions += self._bin(asset_id, None, now_ms)
             self._apply(s, actions)
             self._alerts(s, actions)
-            self._crowd_tick(s, now_ms)
-            now = self.clock.now()
-            alarms.resolve_held(s, now=now)
-            places = {a: p for a in self.fleet.assets if (p := self.fleet.place(a)) is not None}
-            alarms.settle_released(s, now=now, places=places)
+            fleet_wide = self.fleet_wide is None or self.fleet_wide()
+            self._crowd_tick(s, now_ms, escalate=fleet_wide)
+            if fleet_wide:
+                now = self.clock.now()
+                alarms.resolve_held(s, now=now)
+                places = {a: p for a in self.fleet.assets if (p := self.fleet.place(a)) is not None}
+                alarms.settle_released(s, now=now, places=places)
             self._persist(s)
 
     # ---- evaluation ------------------------------------------------------------------
@@ -385,7 +390,7 @@ class RuleEngine:
         self._store(f"crowd:{zone}", self.crowds, zone, old, new)
         self.watch.apply(s, actions, now=self.clock.now(), places={zone: info.address})
 
-    def _crowd_tick(self, s: Session, now_ms: int) -> None:
+    def _crowd_tick(self, s: Session, now_ms: int, *, escalate: bool = True) -> None:
         if self.watch is None:
             return
         zones = {
@@ -393,7 +398,7 @@ class RuleEngine:
             for a, info in self.fleet.assets.items()
             if info.kind == c.AssetKind.CROWD and self._mine(info.device)
         }
-        self.watch.tick(s, now=self.clock.now(), devices=zones)
+        self.watch.tick(s, now=self.clock.now(), devices=zones, escalate=escalate)
         for zone in sorted(zones):
             self._crowd(s, zone, None, now_ms)
 

@@ -1,6 +1,6 @@
 """The compose stack's TLS proxy, run for real: Debian's nginx with the template from
 deploy/proxy (filled in by envsubst, as the official image does) and a certificate from
-deploy/make-tls.sh, in front of two small HTTP servers standing in for the hub and Grafana."""
+deploy/make-tls.sh, in front of small HTTP servers standing in for the two hubs and Grafana."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -31,6 +31,7 @@ class Backend:
     name: str
     port: int = 0
     seen: list[dict[str, object]] = field(default_factory=list)
+    close: Callable[[], None] = lambda: None  # stops the server: the hub is gone
 
 
 @contextlib.contextmanager
@@ -69,6 +70,12 @@ def backend(name: str) -> Iterator[Backend]:
     state.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, name=f"backend-{name}", daemon=True)
     thread.start()
+
+    def close() -> None:
+        server.shutdown()
+        server.server_close()
+
+    state.close = close
     try:
         yield state
     finally:
@@ -84,6 +91,11 @@ class Proxy:
     ca: Path
     api: Backend
     grafana: Backend
+    api_2: Backend  # the second hub
+
+    def api_seen(self) -> list[dict[str, object]]:
+        """What either hub was asked."""
+        return self.api.seen + self.api_2.seen
 
     def curl(self, url: str, *args: str, host: str = HOST) -> subprocess.CompletedProcess[str]:
         """curl ``url`` with the proxy's name resolving to loopback, trusting the stack's CA."""
@@ -120,11 +132,12 @@ def proxy(tmp_path: Path) -> Iterator[Proxy]:
          "--out", str(tls)],
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
-    with backend("api") as api, backend("grafana") as grafana:
+    with backend("api") as api, backend("grafana") as grafana, backend("api-2") as api_2:
         env = {
             "TRYGG_PROXY_HTTPS_PORT": str(free_port()),
             "TRYGG_PROXY_GRAFANA_PORT": str(free_port()),
             "TRYGG_PROXY_API_UPSTREAM": f"127.0.0.1:{api.port}",
+            "TRYGG_PROXY_API_UPSTREAM_2": f"127.0.0.1:{api_2.port}",
             "TRYGG_PROXY_GRAFANA_UPSTREAM": f"127.0.0.1:{grafana.port}",
             "TRYGG_PROXY_CERT": str(tls / "server.crt"),
             "TRYGG_PROXY_KEY": str(tls / "server.key"),
@@ -159,7 +172,7 @@ def proxy(tmp_path: Path) -> Iterator[Proxy]:
             grafana_port = int(env["TRYGG_PROXY_GRAFANA_PORT"])
             _wait_listening(https_port, process, log)
             _wait_listening(grafana_port, process, log)
-            yield Proxy(https_port, grafana_port, tls / "ca.crt", api, grafana)
+            yield Proxy(https_port, grafana_port, tls / "ca.crt", api, grafana, api_2)
         finally:
             process.terminate()
             try:
@@ -176,9 +189,9 @@ def test_api_over_https_with_the_proxys_forwarded_headers(proxy: Proxy) -> None:
     )
     assert out.returncode == 0, out.stderr
     head, _, body = out.stdout.partition("\n\n")  # text mode: CRLF read as LF
-    assert json.loads(body) == {"backend": "api"}
+    assert json.loads(body)["backend"] in {"api", "api-2"}
     assert "strict-transport-security: max-age=31536000" in head.lower()
-    (seen,) = proxy.api.seen
+    (seen,) = proxy.api_seen()
     headers = seen["headers"]
     assert isinstance(headers, dict)
     assert seen["path"] == "/api/v1/tickets?status=open"
@@ -200,7 +213,7 @@ def test_grafana_over_https_with_websockets(proxy: Proxy) -> None:
     assert isinstance(headers, dict)
     assert (headers["upgrade"], headers["connection"]) == ("websocket", "upgrade")
     assert headers["x-forwarded-proto"] == "https"
-    assert proxy.api.seen == []
+    assert proxy.api_seen() == []
 
 
 def test_a_crew_photo_fits_through_the_proxy(proxy: Proxy, tmp_path: Path) -> None:
@@ -209,8 +222,8 @@ def test_a_crew_photo_fits_through_the_proxy(proxy: Proxy, tmp_path: Path) -> No
     url = f"https://{HOST}:{proxy.https_port}/api/v1/tickets"
     out = proxy.curl(url, "-F", f"photo=@{photo};type=image/jpeg", "-F", "kind=graffiti")
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout) == {"backend": "api"}
-    (seen,) = proxy.api.seen
+    assert json.loads(out.stdout)["backend"] in {"api", "api-2"}
+    (seen,) = proxy.api_seen()
     assert isinstance(seen["bytes"], int)
     assert seen["bytes"] > 5 * 1024 * 1024
 
@@ -224,5 +237,16 @@ def test_no_plain_http_and_the_certificate_names_the_host(proxy: Proxy) -> None:
     # Another name for the same server: the certificate does not name it, curl refuses.
     other = proxy.curl(f"https://other.test:{proxy.https_port}/", host="other.test")
     assert other.returncode == 60, other  # CURLE_PEER_FAILED_VERIFICATION
-    assert proxy.api.seen == []
+    assert proxy.api_seen() == []
     assert proxy.grafana.seen == []
+
+
+def test_both_hubs_serve_the_api_and_one_that_is_gone_is_skipped(proxy: Proxy) -> None:
+    url = f"https://{HOST}:{proxy.https_port}/api/v1/alerts"
+    answers = [json.loads(proxy.curl(url).stdout)["backend"] for _ in range(6)]
+    assert set(answers) == {"api", "api-2"}
+    proxy.api_2.close()  # the second hub dies: every request is still answered, by the first
+    before = len(proxy.api.seen)
+    answers = [json.loads(proxy.curl(url).stdout)["backend"] for _ in range(6)]
+    assert answers == ["api"] * 6
+    assert len(proxy.api.seen) == before + 6

@@ -67,7 +67,7 @@ def test_every_ticket_kind_has_a_section() -> None:
 
 
 def test_every_self_alarm_part_has_a_section() -> None:
-    workers = _calls(REPO / "hub/app.py", {"spawn", "run"})
+    workers = _calls(REPO / "hub/app.py", {"spawn", "run", "duty"})
     checks = _check_names()
     assert {"ingest", "rules"} <= workers  # the scan finds what is surely there
     assert {"sql", "broker"} <= checks
@@ -76,6 +76,6 @@ def test_every_self_alarm_part_has_a_section() -> None:
 
 
 def test_no_section_names_something_the_code_does_not_have() -> None:
-    workers = _calls(REPO / "hub/app.py", {"spawn", "run"})
+    workers = _calls(REPO / "hub/app.py", {"spawn", "run", "duty"})
     parts = {f"worker:{w}" for w in workers} | {f"check:{c}" for c in _check_names()}
     assert SECTIONS - set(TITLES) - parts == set()

@@ -2,7 +2,14 @@
 (:mod:`.connection`), used through the :class:`~trygg.mqtt.session.MqttSession` Protocol."""
 
 from trygg.mqtt.connection import Connection
-from trygg.mqtt.model import Incoming, MqttError, MqttSettings, PublishRefusedError, Will
+from trygg.mqtt.model import (
+    Incoming,
+    MqttError,
+    MqttSettings,
+    PublishRefusedError,
+    Will,
+    parse_nodes,
+)
 from trygg.mqtt.session import MqttSession
 
 __all__ = [
@@ -13,4 +20,5 @@ __all__ = [
     "MqttSettings",
     "PublishRefusedError",
     "Will",
+    "parse_nodes",
 ]

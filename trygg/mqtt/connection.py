@@ -68,6 +68,7 @@ class Connection(asyncio.Protocol):
         self._connected: asyncio.Future[bool] = self._loop.create_future()
         self.disconnected: asyncio.Future[str] = self._loop.create_future()
         self.session_present = False
+        self.node = ""  # the broker node (host:port) this connection reached
         self._accepted = False  # the broker's CONNACK said success
         self._inbox: list[Incoming] = []
         self._inbox_since = 0.0  # loop time the inbox last filled from empty
@@ -222,7 +223,7 @@ class Connection(asyncio.Protocol):
         s = self._settings
         try:
             async with asyncio.timeout(_CONNECT_TIMEOUT_S):
-                await self._open_retrying(s.host, s.port)
+                self.node = await self._open_retrying(s.nodes)
                 assert self._transport is not None
                 self._transport.write(
                     codec.connect(
@@ -241,31 +242,40 @@ class Connection(asyncio.Protocol):
         except (OSError, TimeoutError, ssl.SSLError, MqttError) as exc:
             self._shutdown()
             reason = str(exc) or self._refused or f"no CONNACK within {_CONNECT_TIMEOUT_S:g} s"
-            raise MqttError(f"cannot connect to {s.host}:{s.port}: {reason}") from exc
+            where = ", ".join(f"{host}:{port}" for host, port in s.nodes)
+            raise MqttError(f"cannot connect to {where}: {reason}") from exc
         except BaseException:
             self._shutdown()
             raise
         return self
 
-    async def _open_retrying(self, host: str, port: int) -> None:
-        """The TCP (and TLS) connection, retried after 1, 2, 4, 8 s while refused within the
-        connect window: a broker that restarts is reached as soon as it is back, not after
-        the caller's back-off has grown."""
+    async def _open_retrying(self, nodes: tuple[tuple[str, int], ...]) -> str:
+        """The TCP (and TLS) connection to the first node that accepts it, every node tried
+        in turn and the round retried after 1, 2, 4, 8 s while all refuse within the connect
+        window: a broker that restarts is reached as soon as it is back, not after the
+        caller's back-off has grown. Returns the node connected to, as host:port."""
         delay = _CONNECT_RETRY_MIN_S
         while True:
-            try:
-                await self._loop.create_connection(
-                    lambda: self,
-                    host,
-                    port,
-                    ssl=self._tls,
-                    server_hostname=host if self._tls else None,
-                )
-                return
-            except ConnectionRefusedError as exc:
-                self._refused = str(exc)
-                await asyncio.sleep(delay)
-                delay *= 2
+            failure: OSError | None = None
+            for host, port in nodes:
+                try:
+                    await self._loop.create_connection(
+                        lambda: self,
+                        host,
+                        port,
+                        ssl=self._tls,
+                        server_hostname=host if self._tls else None,
+                    )
+                except ConnectionRefusedError as exc:
+                    self._refused = f"{host}:{port}: {exc}"
+                except OSError as exc:  # unreachable or unknown: the next node may answer
+                    failure = exc
+                else:
+                    return f"{host}:{port}"
+            if failure is not None and len(nodes) == 1:
+                raise failure
+            await asyncio.sleep(delay)
+            delay *= 2
 
     async def __aexit__(self, *exc: object) -> None:
         self._shutdown()

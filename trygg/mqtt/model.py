@@ -38,6 +38,43 @@ class MqttSettings:
     clean_start: bool = True
     session_expiry_s: int = 0
     receive_maximum: int = 65_535
+    # Further nodes of a clustered broker, tried in turn after (host, port) is unreachable.
+    fallbacks: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def nodes(self) -> tuple[tuple[str, int], ...]:
+        """Every broker node to try, the first one first."""
+        return ((self.host, self.port), *self.fallbacks)
+
+
+def parse_nodes(text: str, *, default_port: int = 1883) -> tuple[tuple[str, int], ...]:
+    """``host[:port]`` entries separated by commas (``[v6]:port`` for IPv6) as (host, port)
+    pairs; ValueError names the first entry that is not one."""
+    nodes: list[tuple[str, int]] = []
+    for raw in text.split(","):
+        entry = raw.strip()
+        if not entry:
+            continue
+        host, port = entry, default_port
+        if entry.startswith("["):
+            host, sep, rest = entry[1:].partition("]")
+            if not sep or (rest and not rest.startswith(":")):
+                raise ValueError(f"broker node {entry!r}: expected [address]:port")
+            if rest:
+                port = _port(entry, rest[1:])
+        elif entry.count(":") == 1:
+            host, _, number = entry.partition(":")
+            port = _port(entry, number)
+        if not host or any(c.isspace() for c in host):
+            raise ValueError(f"broker node {entry!r}: no host")
+        nodes.append((host, port))
+    return tuple(nodes)
+
+
+def _port(entry: str, number: str) -> int:
+    if not number.isdigit() or not 0 < int(number) < 65536:
+        raise ValueError(f"broker node {entry!r}: port must be 1..65535")
+    return int(number)
 
 
 @dataclass(frozen=True, slots=True)
