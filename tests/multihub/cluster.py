@@ -24,7 +24,7 @@ from edge.config import BrokerConfig, DeviceConfig, OutboxConfig
 from edge.drivers.base import SimFaults
 from hub import partitioning as part
 from hub import registry
-from hub.db import Counter, Ticket, open_database
+from hub.db import Counter, Device, Ticket, open_database
 from hub.devices import register
 from hub.leases import Leases, LeaseState
 from tests.hub_ingest.chaos import FIELD, T0, HubProcess, value
@@ -113,6 +113,12 @@ class Cluster:
     def counters(self) -> dict[str, int]:
         with self.sessions() as s:
             return {row.name: row.value for row in s.scalars(select(Counter))}
+
+    def online(self, device: str) -> bool:
+        """Whether the hubs have stored ``device`` as online (its birth or state heard)."""
+        with self.sessions() as s:
+            row = s.get(Device, device)
+            return row is not None and row.online and row.state_changed is not None
 
     def tickets(self, devices: list[str]) -> dict[str, int]:
         """Tickets per device: a device's own (its id as the asset; a device without assets
@@ -243,6 +249,9 @@ class Wave:
             tg.create_task(silent.run(stop))
             producer = tg.create_task(self._produce(stream_s / self.messages))
             await asyncio.sleep(rng.uniform(0.3, 0.6) * stream_s)
+            # A device cut before the hub heard it come online leaves no will to judge it by
+            # (a slow start on a loaded machine): the fault is for a device known online.
+            await self._online(self.silent, within=30.0)
             # Its link cut as by a power loss: the broker sends its will (state offline).
             faults.set(self.silent, "offline", active=True)
             await fault(rng)
@@ -252,6 +261,15 @@ class Wave:
                 await check()
             finally:
                 stop.set()
+
+    async def _online(self, device: str, *, within: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while loop.time() < deadline:
+            if await asyncio.to_thread(self.cluster.online, device):
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"{device} not online at the hubs within {within}s")
 
     async def _drained(self, *, within: float) -> None:
         loop = asyncio.get_running_loop()
