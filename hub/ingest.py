@@ -152,7 +152,6 @@ class Ingest:
         self.connected = asyncio.Event()
         self.writer = Writer(influx=influx, settings=settings, clock=clock, gauges=self.gauges)
         self._store_lock = asyncio.Lock()
-        self._joining: set[str] = set()
         self._conn: MqttSession | None = None
         self._unacked = 0
         self._oldest_unstored: list[int] = []
@@ -405,26 +404,8 @@ class Ingest:
 
     def _classify(self, batch: Draft, messages: list[Incoming]) -> None:
         if self.scope is not None:
-            messages = self._route(messages)
+            messages = self.scope.keep(messages)
         self.classifier.classify(batch, ((m.topic, m.payload, m.retain) for m in messages))
-
-    def _route(self, messages: list[Incoming]) -> list[Incoming]:
-        """This partition's messages; births that move a device in or out of the partition
-        change its subscriptions (the others are acknowledged with the batch, unread)."""
-        scope = self.scope
-        assert scope is not None
-        mine: list[Incoming] = []
-        for m in messages:
-            keep, moved, into = scope.route(m.topic, m.payload)
-            if moved is not None:
-                if into:
-                    scope.devices.add(moved)
-                    self._joining.add(moved)
-                else:
-                    scope.devices.discard(moved)
-            if keep:
-                mine.append(m)
-        return mine
 
     async def _subscribe(self, conn: MqttSession, devices: set[str]) -> None:
         filters = self.scope.subscriptions(devices) if self.scope is not None else []
@@ -432,12 +413,9 @@ class Ingest:
             await conn.subscribe(*filters[i : i + _SUBSCRIBE_CHUNK])
 
     async def _resubscribe(self, conn: MqttSession) -> None:
-        """Subscribe devices a birth moved into this partition. Those it moved out stay
-        subscribed (the session keeps its subscriptions) and their messages are skipped."""
-        if not self._joining:
-            return
-        joining, self._joining = self._joining, set()
-        await self._subscribe(conn, joining)
+        """Subscribe devices a birth moved into this partition."""
+        if self.scope is not None and self.scope.joining:
+            await self._subscribe(conn, self.scope.take_joining())
 
     # ---- stage 2: store, commit, acknowledge -----------------------------------------
     async def _write_stage(

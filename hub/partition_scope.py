@@ -17,6 +17,7 @@ from hub import partitioning as part
 from hub.leases import Lease, Leases
 from trygg import contract as c
 from trygg.contract import ContractError
+from trygg.mqtt import Incoming
 
 
 class LeaseLostError(Exception):
@@ -32,6 +33,7 @@ class PartitionScope:
     leases: Leases
     group: str  # the installation's MQTT share group: names the partition's session
     devices: set[str] = field(default_factory=set)  # this partition's devices, as known now
+    joining: set[str] = field(default_factory=set)  # moved in by a birth, not subscribed yet
 
     @property
     def client_id(self) -> str:
@@ -67,6 +69,28 @@ class PartitionScope:
         if not mine and device in self.devices:
             return False, device, False
         return mine, None, False
+
+    def keep(self, messages: list[Incoming]) -> list[Incoming]:
+        """This partition's ``messages``; births that move a device in or out of the
+        partition change its devices (the others are acknowledged with the batch, unread)."""
+        mine: list[Incoming] = []
+        for m in messages:
+            keep, moved, into = self.route(m.topic, m.payload)
+            if moved is not None:
+                if into:
+                    self.devices.add(moved)
+                    self.joining.add(moved)
+                else:
+                    self.devices.discard(moved)
+            if keep:
+                mine.append(m)
+        return mine
+
+    def take_joining(self) -> set[str]:
+        """The devices to subscribe since the last call. Those moved out stay subscribed
+        (the session keeps its subscriptions) and their messages are skipped."""
+        joining, self.joining = self.joining, set()
+        return joining
 
     def still_held(self) -> bool:
         """Whether the lease is held with our token, in a transaction of its own (blocking)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hub import partitioning as part
 from hub.attention_monitor import AttentionMonitor
 from hub.device_state import DeviceStates, parse_class_timeouts
+from hub.duty import SAFE_SHARE
 from hub.influx import Influx
 from hub.ingest import Ingest
 from hub.ingest_feed import Sink
@@ -45,6 +47,7 @@ class _Held:
     ingest: Ingest
     stop: asyncio.Event
     task: asyncio.Task[None]
+    confirmed_at: float  # monotonic time the lease was last known to be ours
 
 
 class Partitions:
@@ -64,6 +67,7 @@ class Partitions:
         attention: AttentionMonitor | None = None,
         adopt: Callable[[], Awaitable[None]] | None = None,
         leases: Leases | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if settings.partitions < 1:
             raise ValueError("a partitioned ingest needs TRYGG_PARTITIONS of at least 1")
@@ -74,6 +78,7 @@ class Partitions:
         self.sink = sink
         self.attention = attention or AttentionMonitor(clock=clock)
         self.adopt = adopt
+        self.monotonic = monotonic
         # Lease time is wall time, also when the hub's own clock is simulated.
         self.leases = leases or Leases(
             sessions=sessions,
@@ -102,10 +107,17 @@ class Partitions:
         return sorted(self.held)
 
     def owns_device(self, device: str) -> bool:
-        return any(device in h.scope.devices for h in self.held.values())
+        return any(device in h.scope.devices and self._sure(h) for h in self.held.values())
 
     def owns_cabinet(self, cabinet: str) -> bool:
-        return part.partition_of("cabinet:" + cabinet, self.settings.partitions) in self.held
+        h = self.held.get(part.partition_of("cabinet:" + cabinet, self.settings.partitions))
+        return h is not None and self._sure(h)
+
+    def _sure(self, h: _Held) -> bool:
+        """Whether the partition's lease was confirmed recently enough that nobody can have
+        taken it over: a hub waking from a hang judges none of its devices' silence (the
+        rules write no alarm for them) before its next renewal says they are still its."""
+        return self.monotonic() - h.confirmed_at < self.leases.ttl_s * SAFE_SHARE
 
     @property
     def states(self) -> DeviceStates:
@@ -173,7 +185,11 @@ class Partitions:
                 # The ingest gave up (a failure): the partition is taken anew, new token.
                 del self.held[p]
                 await asyncio.to_thread(self.leases.release, h.scope.lease)
-            elif not await asyncio.to_thread(self.leases.renew, h.scope.lease):
+                continue
+            asked = self.monotonic()
+            if await asyncio.to_thread(self.leases.renew, h.scope.lease):
+                h.confirmed_at = asked
+            else:
                 del self.held[p]
                 h.stop.set()
                 self.lost += 1
@@ -185,9 +201,10 @@ class Partitions:
         for p in self._candidates():
             if len(self.held) >= share:
                 break
+            asked = self.monotonic()
             lease = await asyncio.to_thread(self.leases.try_acquire, part.lease_name(p))
             if lease is not None:
-                await self._take(tg, p, lease)
+                await self._take(tg, p, lease, asked)
         self._mirror_connected()
 
     def live_hubs(self) -> int:
@@ -202,7 +219,7 @@ class Partitions:
         n = self.settings.partitions
         return [(self._start + i) % n for i in range(n) if (self._start + i) % n not in self.held]
 
-    async def _take(self, tg: asyncio.TaskGroup, p: int, lease: Lease) -> None:
+    async def _take(self, tg: asyncio.TaskGroup, p: int, lease: Lease, asked: float) -> None:
         scope = PartitionScope(
             index=p,
             count=self.settings.partitions,
@@ -222,7 +239,7 @@ class Partitions:
         stop = asyncio.Event()
         adopted = asyncio.Event()
         task = tg.create_task(self._serve(p, ingest, stop, adopted), name=f"partition-{p:02d}")
-        self.held[p] = _Held(scope, ingest, stop, task)
+        self.held[p] = _Held(scope, ingest, stop, task, confirmed_at=asked)
         self.taken += 1
         log.info("%s took partition %d (token %d)", self.settings.holder(), p, lease.token)
 

@@ -12,6 +12,7 @@ import asyncio
 import random
 import signal
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,11 @@ from edge.agent import Agent
 from edge.config import BrokerConfig, DeviceConfig, OutboxConfig
 from edge.drivers.base import SimFaults
 from hub import partitioning as part
-from hub import registry
+from hub import registry, webhooks
 from hub.db import Counter, Device, Ticket, open_database
 from hub.devices import register
 from hub.leases import Leases, LeaseState
+from tests.duty.hubs import Receiver
 from tests.hub_ingest.chaos import FIELD, T0, HubProcess, value
 from trygg import contract as c
 from trygg.clock import SystemClock
@@ -44,10 +46,20 @@ class Cluster:
     tmp: Path
     db_url: str
     hubs: list[HubProcess] = field(default_factory=list)
+    # Receives the hubs' ticket.opened webhook events (run it with ``receiver.running()``).
+    receiver: Receiver = field(default_factory=Receiver)
 
     def __post_init__(self) -> None:
         self.influx_db = "multihub"
         self.sessions: sessionmaker[Session] = open_database(self.db_url)
+        with self.sessions.begin() as s:
+            webhooks.subscribe(
+                s,
+                url=self.receiver.url,
+                secret="s" * 32,
+                events=["ticket.opened"],
+                now=datetime.now(UTC),
+            )
         self.leases = Leases(
             sessions=self.sessions, clock=SystemClock(), holder="observer", ttl_s=1.0
         )
@@ -70,6 +82,7 @@ class Cluster:
                 "TRYGG_SPOOL_DIR": str(self.tmp / f"spool-{k}"),
                 "TRYGG_BATCH_MAX_DELAY_S": "0.05",
                 "TRYGG_MQTT_KEEPALIVE_S": "5",
+                "TRYGG_API_WEBHOOK_ALLOW": "127.0.0.1",
             }
             self.hubs.append(HubProcess(env, int(env["TRYGG_API_PORT"]), self.tmp / f"hub-{k}.log"))
 
@@ -134,6 +147,15 @@ class Cluster:
             key = t.asset_id if t.asset_id in devices else t.device_id or ""
             out[key] = out.get(key, 0) + 1
         return out
+
+    def deliveries(self, device: str) -> list[str]:
+        """The delivery ids of the ticket.opened events the receiver got for ``device``'s own
+        ticket (a device's ticket has the device as its asset; a repeat has the same id)."""
+        return [
+            str(body["delivery_id"])
+            for body in self.receiver.seen()
+            if body.get("event") == "ticket.opened" and body["ticket"]["asset_id"] == device
+        ]
 
     def close(self) -> None:
         for h in self.hubs:

@@ -3,8 +3,10 @@ agents, the real broker, InfluxDB and PostgreSQL: a hub SIGKILLed at a seeded po
 SIGSTOPped for longer than its lease and then woken, and a hub killed with the broker
 restarted during the take-over; 3 seeded rounds each. After every round: each reading
 stored exactly once (InfluxDB count and checksum, and the hubs' per-partition counters
-summed), the device silenced at the fault has exactly one ticket and no other device has
-any, the partitions moved to the other hubs within the lease time, and a woken hub gave up
+summed), the device silenced at the fault has exactly one ticket, whose webhook event
+reaches a receiver under one delivery id, and no other device has any (when the broker is
+killed too, it takes the device's will with it: only the latter is checked then), the
+partitions moved to the other hubs within the lease time, and a woken hub gave up
 the partitions it lost."""
 
 from __future__ import annotations
@@ -45,13 +47,14 @@ async def cluster(
     private_stack: LocalStack, tmp_path: Path, postgres_url: str
 ) -> AsyncIterator[Cluster]:
     made = Cluster(private_stack, tmp_path, postgres_url)
-    try:
-        for hub in made.hubs:
-            hub.start()
-        await made.balanced()
-        yield made
-    finally:
-        made.close()
+    with made.receiver.running():
+        try:
+            for hub in made.hubs:
+                hub.start()
+            await made.balanced()
+            yield made
+        finally:
+            made.close()
 
 
 async def _check(cluster: Cluster, wave: Wave, before: int, *, will_kept: bool) -> None:
@@ -78,6 +81,17 @@ async def _check(cluster: Cluster, wave: Wave, before: int, *, will_kept: bool) 
         await asyncio.sleep(0.3)
     await asyncio.sleep(2.0)  # a second hub judging the device would have raised by now
     assert await asyncio.to_thread(cluster.tickets, devices) == {wave.silent: 1}, cluster.tails()
+    # Its webhook event reached the receiver, whichever hub held the webhooks duty; a repeat
+    # after a take-over carries the same delivery id.
+    deadline = loop.time() + 20
+    while loop.time() < deadline:
+        if cluster.deliveries(wave.silent):
+            break
+        await asyncio.sleep(0.3)
+    assert len(set(cluster.deliveries(wave.silent))) == 1, (
+        cluster.receiver.seen(),
+        cluster.tails(),
+    )
 
 
 async def _rounds(

@@ -15,6 +15,7 @@ from hub.partition_scope import PartitionScope
 from hub.settings import HubSettings
 from trygg import contract as c
 from trygg.clock import FakeClock
+from trygg.mqtt import Incoming
 
 
 @pytest.mark.parametrize(
@@ -126,6 +127,33 @@ def test_a_scope_keeps_its_devices_and_takes_a_new_one_by_its_birth() -> None:
         c.subscription(k, "d1")
         for k in (c.Kind.DATA, c.Kind.EVENT, c.Kind.CMD_RESULT, c.Kind.STATE)
     ]
+
+
+def test_a_scope_keeps_its_messages_and_subscribes_each_newcomer_once() -> None:
+    count = 8
+    sites = [f"s{i}" for i in range(100)]
+    mine_site = next(s for s in sites if part.partition_of(f"site:{s}", count) == 3)
+    other_site = next(s for s in sites if part.partition_of(f"site:{s}", count) != 3)
+    scope = _scope(3, count, {"known", "leaving"})
+
+    def msg(device: str, kind: c.Kind, payload: bytes = b"{}") -> Incoming:
+        return Incoming(c.topic_for(device, kind), payload, 1, 1, False)
+
+    messages = [
+        msg("known", c.Kind.DATA),
+        msg("stranger", c.Kind.DATA),
+        msg("newcomer", c.Kind.BIRTH, _birth(mine_site)),
+        msg("newcomer", c.Kind.DATA),
+        msg("leaving", c.Kind.BIRTH, _birth(other_site)),
+        msg("leaving", c.Kind.DATA),
+    ]
+    kept = scope.keep(messages)
+    assert kept == [messages[0], messages[2], messages[3]]
+    assert scope.devices == {"known", "newcomer"}
+    assert scope.take_joining() == {"newcomer"}
+    assert scope.take_joining() == set()
+    assert scope.keep([msg("newcomer", c.Kind.BIRTH, _birth(mine_site))]) != []
+    assert scope.take_joining() == set()  # already a member: nothing to subscribe again
 
 
 def test_one_topic_that_names_no_device_goes_to_exactly_one_partition() -> None:

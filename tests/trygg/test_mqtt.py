@@ -147,6 +147,39 @@ async def test_read_ahead_holds_a_backlog_in_the_socket_until_the_consumer_takes
     assert [m.payload[:4] for m in taken] == [b"%04d" % i for i in range(total)]
 
 
+async def test_a_subscription_is_confirmed_while_the_inbox_is_full_and_nobody_takes_it(
+    stack: LocalStack, unique: str
+) -> None:
+    """The SUBACK comes behind a backlog that fills the read-ahead: the connection reads on
+    until it has it, instead of staying paused (up to half a keep-alive) past the SUBACK's
+    own time limit while a busy consumer takes nothing."""
+    topic, total, ahead = f"t/{unique}/full", 500, 20
+    settings = MqttSettings(
+        host="127.0.0.1", port=stack.ports.mqtt, client_id=f"sub-{unique}", keepalive_s=600
+    )
+    async with Connection(settings, manual_ack=True, max_batch=100, read_ahead=ahead) as sub:
+        await sub.subscribe(topic)
+        async with Connection(_settings(stack, f"pub-{unique}")) as pub:
+            payload = b"x" * 1000
+            await asyncio.gather(*(pub.publish(topic, payload) for _ in range(total)))
+
+            async def paused_full() -> bool:
+                return sub.backlog >= ahead
+
+            await wait_for(paused_full, within=10, interval=0.01)
+            assert sub.backlog < total  # paused: the rest waits in the socket and the broker
+            # Not a timing figure: without reading on, the SUBACK waits out the pause (300 s).
+            async with asyncio.timeout(10):
+                await sub.subscribe(f"{topic}/more")
+            assert sub.is_connected
+            taken: list[Incoming] = []
+            async with asyncio.timeout(10):
+                while len(taken) < total:
+                    taken += await sub.messages()
+        sub.ack_many(taken)
+    assert len(taken) == total
+
+
 async def test_publish_many_delivers_in_order_and_retains(stack: LocalStack, unique: str) -> None:
     topic = f"t/{unique}/many"
     async with Connection(_settings(stack, f"sub-{unique}")) as sub:

@@ -121,7 +121,11 @@ class Connection(asyncio.Protocol):
             if was_empty:
                 self._inbox_since = self._last_in
             self._inbox_event.set()
-            if self._read_ahead and len(inbox) >= self._read_ahead and not self._overflow:
+            full = self._read_ahead and len(inbox) >= self._read_ahead
+            # A SUBACK is behind what fills the inbox: reading on while one is awaited keeps a
+            # slow consumer from timing out its own subscriptions (the broker's receive
+            # maximum still bounds what is read).
+            if full and not self._overflow and not self._sub_pending:
                 self._pause()
 
     def _control(self, packet: codec.Packet) -> None:
@@ -337,7 +341,11 @@ class Connection(asyncio.Protocol):
         fut: asyncio.Future[tuple[int, ...]] = self._loop.create_future()
         self._sub_pending[mid] = fut
         self._send(codec.subscribe(mid, topics, qos))
-        codes = await asyncio.wait_for(fut, timeout=_SUBACK_TIMEOUT_S)
+        self._resume()
+        try:
+            codes = await asyncio.wait_for(fut, timeout=_SUBACK_TIMEOUT_S)
+        finally:
+            self._sub_pending.pop(mid, None)
         if any(code >= 0x80 for code in codes):
             raise MqttError(f"subscription refused: {list(codes)}")
 
