@@ -118,30 +118,40 @@ class Dispatcher:
         mails: Callable[[Coroutine[Any, Any, bool]], object] | None = None,
     ) -> None:
         """Queue ``notice``'s webhooks, then its mail (awaited unless ``mails`` runs it)."""
-        told = escalation.recipients(self.levels, notice)
-        hooks_only = escalation.contact_webhooks(self.levels)
 
         def queue() -> int:
             with self.sessions.begin() as s:
-                return webhook.enqueue(
-                    s,
-                    notice,
-                    source=self.source,
-                    now=self.clock.now(),
-                    escalation_only=hooks_only,
-                    told=told.webhooks,
-                )
+                return self.enqueue(s, notice)
 
         added = await asyncio.to_thread(retry.transient, queue, what="alert webhooks")
         self.counts.webhook_rows += added
         if added:
             self.wake_webhooks()
-        if told.emails and self.smtp is not None:
-            sending = self.mail(notice, told.emails)
+        emails = self.emails(notice)
+        if emails:
+            sending = self.mail(notice, emails)
             if mails is None:
                 await sending
             else:
                 mails(sending)
+
+    def enqueue(self, s: Session, notice: AlertNotice) -> int:
+        """Add ``notice``'s webhook outbox rows in ``s`` (none that exist already); the count
+        added. The caller commits, and counts and wakes the webhooks once it has."""
+        return webhook.enqueue(
+            s,
+            notice,
+            source=self.source,
+            now=self.clock.now(),
+            escalation_only=escalation.contact_webhooks(self.levels),
+            told=escalation.recipients(self.levels, notice).webhooks,
+        )
+
+    def emails(self, notice: AlertNotice) -> tuple[str, ...]:
+        """The addresses ``notice`` is mailed to (none without an SMTP server)."""
+        if self.smtp is None:
+            return ()
+        return escalation.recipients(self.levels, notice).emails
 
     async def mail(self, notice: AlertNotice, to: Sequence[str]) -> bool:
         """E-mail ``notice`` to ``to``, retrying with back-off; True once sent.
