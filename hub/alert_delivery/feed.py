@@ -62,11 +62,12 @@ class NoticeFeed:
             while not ended.is_set():
                 self._woken.clear()
                 taken = await self._take(frozenset(mailing))
+                done = 0
                 for change in taken:
                     if ended.is_set():
                         break
-                    await self._deliver(change, tg, mailing)
-                if len(taken) < self.batch:
+                    done += await self._deliver(change, tg, mailing)
+                if len(taken) < self.batch or not done:  # caught up, or failing: pause
                     await self._sleep(ended)
             for task in mailing.values():
                 task.cancel()
@@ -97,14 +98,19 @@ class NoticeFeed:
         change: pending.Pending,
         tg: asyncio.TaskGroup,
         mailing: dict[int, asyncio.Task[None]],
-    ) -> None:
+    ) -> bool:
+        """Deliver one change (its mail in a task of ``tg``); False when it failed."""
         try:
             notice = AlertNotice.from_json(change.alert)
-        except NoticeError as exc:
+        except NoticeError:
             self.counts.invalid += 1
-            log.warning("alert change %d is no valid notice: %s", change.history_id, exc)
-            await self._mark(change.history_id, what="invalid")
-            return
+            # Not the reason: it quotes the refused value, which may be someone's address.
+            log.warning(
+                "alert change %d is no valid notice: marked, not sent (its alert_history row "
+                "shows why)",
+                change.history_id,
+            )
+            return await self._mark(change.history_id, what="invalid")
         emails = self.dispatcher.emails(notice)
         sessions, clock = self.dispatcher.sessions, self.dispatcher.clock
 
@@ -120,17 +126,18 @@ class NoticeFeed:
         except Exception as exc:  # noqa: BLE001 - one change's trouble stays unmarked
             self.counts.failed += 1
             log.warning("alert %s delivery failed: %s: %s", notice.key, type(exc).__name__, exc)
-            return
+            return False
         self.dispatcher.counts.webhook_rows += added
         if added:
             self.dispatcher.wake_webhooks()
         if not emails:
             self.counts.delivered += 1
-            return
+            return True
         mailing[change.history_id] = tg.create_task(
             self._mail(change.history_id, notice, emails, mailing),
             name=f"alert-mail-{notice.key}",
         )
+        return True
 
     async def _mail(
         self,

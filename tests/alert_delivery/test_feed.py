@@ -193,3 +193,22 @@ async def test_mail_still_under_way_when_the_feed_ends_is_left_for_the_next_hold
     await _feed_until(feed, lambda: dispatcher.counts.webhook_rows >= 1)
     assert dispatcher.counts.webhook_rows == 1  # its webhook row is queued...
     assert _backlog(sessions) == 1  # ...but it is not marked: its mail never went
+
+
+async def test_a_stored_alert_that_is_no_valid_notice_is_counted_and_the_rest_go_on(
+    sessions: sessionmaker[Session], caplog: pytest.LogCaptureFixture
+) -> None:
+    bad = _raise(sessions, "arena-north")
+    good = _raise(sessions, "arena-south")
+    with sessions.begin() as s:  # tampered with: an address where a zone name belongs
+        row = s.scalars(select(AlertHistory).where(AlertHistory.alert_id == bad)).one()
+        row.alert = {**(row.alert or {}), "zone": "olle@example.org"}
+    feed = NoticeFeed(dispatcher=_dispatcher(sessions, None), poll_s=0.05)
+    await _feed_until(feed, lambda: _backlog(sessions) == 0)
+    assert _backlog(sessions) == 0  # marked, so it does not come back at every poll
+    with sessions() as s:
+        keys = list(s.scalars(select(WebhookDelivery.alert_key)))
+    assert keys == [f"{good}-raised-0"]
+    assert (feed.counts.invalid, feed.counts.delivered) == (1, 1)
+    assert "is no valid notice" in caplog.text
+    assert "olle@example.org" not in caplog.text  # the refusal does not repeat it
