@@ -1,11 +1,15 @@
-"""The delivery subscriber: takes AlertNotices from a bounded queue and sends them out.
+"""How one AlertNotice goes out: webhook outbox rows and e-mail to its escalation level.
 
-:meth:`Dispatcher.offer` is what the alert lifecycle calls on every state change; it never
-blocks nor raises (a full queue drops its oldest notice and counts it; an invalid record is
-counted and logged), so delivery can never hold up the alert stream. :meth:`Dispatcher.run`
-puts each notice into the webhook outbox (the webhook lanes post it, with their retries)
-and e-mails the contacts its escalation level names, each mail batch in its own task with
-the webhooks' capped, jittered back-off, so a dead SMTP server delays only mail.
+:meth:`Dispatcher.enqueue` adds the notice's outbox rows in the caller's transaction (the
+webhook lanes post them, with their retries), :meth:`Dispatcher.emails` names whom it is
+mailed to and :meth:`Dispatcher.mail` sends those mails with the webhooks' capped, jittered
+back-off. The hub drives these from the committed alert changes
+(:mod:`hub.alert_delivery.feed`), which is what makes delivery survive a hub's death.
+
+:meth:`Dispatcher.offer` and :meth:`Dispatcher.run` are an in-memory queue in front of them
+for a caller holding notices of its own: ``offer`` never blocks nor raises (a full queue
+drops its oldest notice and counts it; an invalid record is counted and logged), and what
+is queued there dies with the process, so the hub does not deliver through it.
 """
 
 from __future__ import annotations
