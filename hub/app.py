@@ -18,10 +18,9 @@ import uvicorn
 from prometheus_client import Gauge
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.alert_delivery.dispatch import Dispatcher
+from hub.alert_delivery.feed import NoticeFeed
 from hub.alert_delivery.setup import build_dispatcher
 from hub.alerts.events import Bus
-from hub.alerts.model import Alert
 from hub.alerts.relay import Relay
 from hub.alerts.watch import CrowdWatch, WatchConfig
 from hub.api import create_app
@@ -72,7 +71,7 @@ class Hub:
     gauges: Gauges | None = None  # ticket events + gauges to InfluxDB
     attention: AttentionMonitor | None = None  # when the hub could not hear devices
     health: Health = field(default_factory=Health)  # every worker's and dependency's state
-    alert_delivery: Dispatcher | None = None  # the alert lifecycle offers it each state change
+    alert_delivery: NoticeFeed | None = None  # delivers each committed alert change
     duties: dict[str, Duty] = field(default_factory=dict)  # work done once across all hubs
     _held: Gauge | None = field(default=None, init=False, repr=False)  # one per registry
     # With TRYGG_PARTITIONS: this hub's share of the devices, instead of ``ingest``.
@@ -139,9 +138,13 @@ class Hub:
             attention=attention,
         )
         gauges = Gauges(sessions=sessions, influx=influx, clock=clock)
-        delivery = build_dispatcher(settings.alert_delivery, sessions=sessions, clock=clock)
-        # Each alert change is made by one hub, which delivers it: relayed ones are not offered.
-        watch.bus.subscribe(lambda alert: _offer(delivery, alert), local_only=True)
+        delivery = NoticeFeed(
+            dispatcher=build_dispatcher(settings.alert_delivery, sessions=sessions, clock=clock),
+            poll_s=settings.alert_relay_s,
+        )
+        # The changes are delivered from SQL by the duty's holder; a change heard here only
+        # wakes it, so a holder on this hub need not wait for its next poll.
+        watch.bus.subscribe(lambda _alert: delivery.wake())
         return cls(
             settings,
             clock,
@@ -249,8 +252,8 @@ class Hub:
         duty("webhooks", webhooks.run)
         if self.alert_delivery is not None:
             delivery = self.alert_delivery
-            delivery.wake_webhooks = webhooks.wake
-            spawn("alert-delivery", lambda: delivery.run(stop))
+            delivery.dispatcher.wake_webhooks = webhooks.wake
+            duty("alert-delivery", delivery.run)
         if self.rules.watch is not None:
             relay = Relay(
                 sessions=self.sessions,
@@ -335,8 +338,3 @@ class Hub:
             return runner
 
         return duty
-
-
-def _offer(delivery: Dispatcher, alert: Alert) -> None:
-    # The bus wants a callback that returns nothing; the dispatcher counts what it refuses.
-    delivery.offer(alert.to_json())

@@ -237,15 +237,16 @@ class HubSettings(FrozenSettings):
         default=15.0,
         ge=0.3,
         le=3600,
-        description="Lease time of each once-only duty (webhooks, gauges, commands, purge, "
-        "certificates, fleet-wide rules): a dead hub's duties move within this plus a third.",
+        description="Lease time of each once-only duty (webhooks, alert delivery, gauges, commands, "
+        "purge, certificates, fleet-wide rules): a dead hub's duties move within this plus a third.",
     )
     alert_relay_s: float = Field(
         default=0.5,
         gt=0,
         le=60,
         description="How often a hub looks for alert changes other hubs made (its operator "
-        "pages hear them within about twice this).",
+        "pages hear them within about twice this), and how often the alert-delivery duty's "
+        "holder looks for changes still to deliver.",
     )
     api: ApiConfig = Field(default_factory=ApiConfig, description="The HTTP API (TRYGG_API_*)")
     alert_delivery: DeliveryConfig = Field(

@@ -1,11 +1,15 @@
-"""The delivery subscriber: takes AlertNotices from a bounded queue and sends them out.
+"""How one AlertNotice goes out: webhook outbox rows and e-mail to its escalation level.
 
-:meth:`Dispatcher.offer` is what the alert lifecycle calls on every state change; it never
-blocks nor raises (a full queue drops its oldest notice and counts it; an invalid record is
-counted and logged), so delivery can never hold up the alert stream. :meth:`Dispatcher.run`
-puts each notice into the webhook outbox (the webhook lanes post it, with their retries)
-and e-mails the contacts its escalation level names, each mail batch in its own task with
-the webhooks' capped, jittered back-off, so a dead SMTP server delays only mail.
+:meth:`Dispatcher.enqueue` adds the notice's outbox rows in the caller's transaction (the
+webhook lanes post them, with their retries), :meth:`Dispatcher.emails` names whom it is
+mailed to and :meth:`Dispatcher.mail` sends those mails with the webhooks' capped, jittered
+back-off. The hub drives these from the committed alert changes
+(:mod:`hub.alert_delivery.feed`), which is what makes delivery survive a hub's death.
+
+:meth:`Dispatcher.offer` and :meth:`Dispatcher.run` are an in-memory queue in front of them
+for a caller holding notices of its own: ``offer`` never blocks nor raises (a full queue
+drops its oldest notice and counts it; an invalid record is counted and logged), and what
+is queued there dies with the process, so the hub does not deliver through it.
 """
 
 from __future__ import annotations
@@ -118,30 +122,40 @@ class Dispatcher:
         mails: Callable[[Coroutine[Any, Any, bool]], object] | None = None,
     ) -> None:
         """Queue ``notice``'s webhooks, then its mail (awaited unless ``mails`` runs it)."""
-        told = escalation.recipients(self.levels, notice)
-        hooks_only = escalation.contact_webhooks(self.levels)
 
         def queue() -> int:
             with self.sessions.begin() as s:
-                return webhook.enqueue(
-                    s,
-                    notice,
-                    source=self.source,
-                    now=self.clock.now(),
-                    escalation_only=hooks_only,
-                    told=told.webhooks,
-                )
+                return self.enqueue(s, notice)
 
         added = await asyncio.to_thread(retry.transient, queue, what="alert webhooks")
         self.counts.webhook_rows += added
         if added:
             self.wake_webhooks()
-        if told.emails and self.smtp is not None:
-            sending = self.mail(notice, told.emails)
+        emails = self.emails(notice)
+        if emails:
+            sending = self.mail(notice, emails)
             if mails is None:
                 await sending
             else:
                 mails(sending)
+
+    def enqueue(self, s: Session, notice: AlertNotice) -> int:
+        """Add ``notice``'s webhook outbox rows in ``s`` (none that exist already); the count
+        added. The caller commits, and counts and wakes the webhooks once it has."""
+        return webhook.enqueue(
+            s,
+            notice,
+            source=self.source,
+            now=self.clock.now(),
+            escalation_only=escalation.contact_webhooks(self.levels),
+            told=escalation.recipients(self.levels, notice).webhooks,
+        )
+
+    def emails(self, notice: AlertNotice) -> tuple[str, ...]:
+        """The addresses ``notice`` is mailed to (none without an SMTP server)."""
+        if self.smtp is None:
+            return ()
+        return escalation.recipients(self.levels, notice).emails
 
     async def mail(self, notice: AlertNotice, to: Sequence[str]) -> bool:
         """E-mail ``notice`` to ``to``, retrying with back-off; True once sent.

@@ -9,11 +9,12 @@ gets a separate message, so nobody learns the other addresses.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import smtplib
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 
 from hub.alert_delivery.cap import LOCAL
 from hub.alert_delivery.notice import AlertNotice
@@ -54,6 +55,14 @@ def body(notice: AlertNotice) -> str:
     return "\n----\n\n".join(parts) + f"\nTrygg alert {notice.key}\n"
 
 
+def message_id(notice: AlertNotice, *, sender: str, to: str) -> str:
+    """The same Message-ID each time this state of this alert is mailed to ``to``, so a mail
+    sent again after a hub's death is recognisably the same one; the address is hashed,
+    so the header does not repeat it."""
+    recipient = hashlib.sha256(to.strip().lower().encode()).hexdigest()[:16]
+    return f"<trygg.alert.{notice.key}.{recipient}@{sender.rsplit('@', 1)[-1]}>"
+
+
 def message(notice: AlertNotice, *, sender: str, to: str) -> EmailMessage:
     """The e-mail for one recipient."""
     msg = EmailMessage()
@@ -61,7 +70,7 @@ def message(notice: AlertNotice, *, sender: str, to: str) -> EmailMessage:
     msg["From"] = sender
     msg["To"] = to
     msg["Date"] = format_datetime(notice.changed_at)
-    msg["Message-ID"] = make_msgid(idstring=f"alert.{notice.key}", domain=sender.rsplit("@", 1)[-1])
+    msg["Message-ID"] = message_id(notice, sender=sender, to=to)
     msg["Content-Language"] = "sv, en"
     msg.set_content(body(notice))
     return msg

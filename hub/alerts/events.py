@@ -4,8 +4,8 @@ The rules publish from their worker thread after the transaction committed; a su
 is a plain callback (it must be quick and must not raise) or an :class:`Inbox`, an asyncio
 queue fed thread-safely on the loop that made it (the SSE stream is one). A subscriber that
 fails is logged and the others still hear. Changes another hub made reach the bus through
-:mod:`hub.alerts.relay` marked as relayed; a ``local_only`` subscriber (the alert delivery,
-which the hub that made a change does) does not hear those.
+:mod:`hub.alerts.relay` marked as relayed; a ``local_only`` subscriber (one that acts on
+this process's own changes only) does not hear those.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Each hub's :class:`~hub.alerts.events.Bus` hears what this process changes at once; a change
 committed by another hub (its rules own the zone, or an operator acknowledged there) shows
 only as a new ``alert_history`` row. The relay polls those rows and publishes the alerts'
-current states on the local bus, so an operator page connected to any hub, and the alert
-delivery wherever it runs, hears every change.
+current states on the local bus, so an operator page connected to any hub hears every
+change (delivery reads the rows itself: :mod:`hub.alert_delivery.feed`).
 
 A state this process has already published is not published again: the relay listens to
 the bus and remembers each alert's last state it carried, and it waits one poll before

@@ -1,7 +1,8 @@
 """Alerts and events in SQL: the one place that reads and writes their tables.
 
 Every change goes through :func:`hub.alerts.lifecycle.advance` and leaves an audit line in
-``alert_history`` in the same transaction; callers publish the returned alerts once the
+``alert_history`` in the same transaction, holding the alert as it became (the notice that
+:mod:`hub.alert_delivery.feed` delivers from there); callers publish the returned alerts once the
 transaction has committed (:mod:`hub.alerts.events`), so nobody hears of a change that was
 rolled back.
 """
@@ -74,6 +75,7 @@ def _write(s: Session, row: AlertRow, alert: Alert, audit: Audit) -> None:
             at=audit.at,
             old=audit.old,
             new=audit.new,
+            alert=alert.to_json(),
         )
     )
 
@@ -107,6 +109,7 @@ def apply(
             if severity == row.severity:
                 continue
             row.severity, row.figures = severity, dict(action.figures)
+            sharper = to_alert(row)
             s.add(
                 AlertHistory(
                     alert_id=row.id,
@@ -115,9 +118,10 @@ def apply(
                     at=now,
                     old=row.status,
                     new=row.status,
+                    alert=sharper.to_json(),
                 )
             )
-            changed.append(to_alert(row))
+            changed.append(sharper)
             continue
         at = where.get(action.zone, Where(None, None))
         row = AlertRow(
@@ -133,8 +137,19 @@ def apply(
         )
         s.add(row)
         s.flush()
-        s.add(AlertHistory(alert_id=row.id, step="raise", actor=RULE, at=now, old="", new="raised"))
-        changed.append(to_alert(row))
+        raised = to_alert(row)
+        s.add(
+            AlertHistory(
+                alert_id=row.id,
+                step="raise",
+                actor=RULE,
+                at=now,
+                old="",
+                new="raised",
+                alert=raised.to_json(),
+            )
+        )
+        changed.append(raised)
     return changed
 
 

@@ -1,4 +1,5 @@
-"""The alerts' SQL tables (migration ``0005_alerts``): alerts, their audit trail, events."""
+"""The alerts' SQL tables (migrations ``0005_alerts``, ``0011_alert_notices``): alerts, their
+audit trail (which is also the durable queue of alert notices to deliver), events."""
 
 from __future__ import annotations
 
@@ -37,6 +38,12 @@ class AlertHistory(Base):
     at: Mapped[datetime]
     old: Mapped[str] = mapped_column(String(16))
     new: Mapped[str] = mapped_column(String(16))
+    # The alert after this step as the API shows it, so its notice can be delivered exactly
+    # as it was even when a later step changed the alert before delivery.
+    alert: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # When the notice was handed to delivery (webhook outbox rows committed, mails sent or
+    # given up); NULL: still to deliver, by whichever hub holds the alert-delivery duty.
+    delivered_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class CrowdEvent(Base):

@@ -1,6 +1,7 @@
 """Once-only work moves between real hub processes on PostgreSQL: the duty owner SIGKILLed,
 or hung with SIGSTOP for longer than its lease, while ticket events stream into the webhook
-outbox; and an alert changed on one hub reaches an operator stream on the other.
+outbox; an alert changed on one hub reaches an operator stream on the other; and alert
+changes committed while the hub delivering alerts is killed reach a receiver from the other.
 
 Each round: another hub holds every duty within the lease time (plus one renewal period and
 the test's polling); every ticket event reaches the receiver, a repeat only with the same
@@ -33,7 +34,8 @@ from trygg.stack import LocalStack, free_port
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 LEASE_S = 3.0
-DUTIES = ("webhooks", "privacy", "commands", "gauges", "rules-fleet")  # no certificates here
+# no certificates here
+DUTIES = ("webhooks", "alert-delivery", "privacy", "commands", "gauges", "rules-fleet")
 # the lease runs out, a waiting hub tries once per renewal period, the test polls
 TAKEOVER_LIMIT_S = LEASE_S + LEASE_S / 3 + 1.0
 
@@ -235,3 +237,50 @@ def test_an_alert_acknowledged_on_one_hub_reaches_an_operator_stream_on_the_othe
         (alert.id, "raised"),
         (alert.id, "acknowledged"),
     ]
+
+
+def test_alert_changes_a_killed_deliverer_left_reach_the_receiver_from_the_other_hub(
+    rig: tuple[sessionmaker[Session], Receiver, dict[str, HubProcess]],
+) -> None:
+    sessions, _, hubs = rig
+    alerts = Receiver()
+    with alerts.running():
+        with sessions.begin() as s:
+            webhooks.subscribe(
+                s,
+                url=alerts.url,
+                secret="a" * 32,
+                events=["alert.raised", "alert.acknowledged"],
+                now=datetime.now(UTC),
+            )
+        hubs["hub-a"].kill()  # the holder of every duty, alert delivery among them, dies
+        now = datetime.now(UTC)
+        with sessions.begin() as s:  # committed, and nobody alive to deliver it yet
+            raised = store.apply(
+                s,
+                [
+                    AlertRaise("arena-north", "crowdLevel", "Severe", {}),
+                    AlertRaise("arena-south", "crowdRising", "Moderate", {}),
+                ],
+                now=now,
+                where={},
+            )
+        with sessions.begin() as s:
+            acked = store.step(s, raised[1].id, "acknowledge", now=now, by="olle")
+        wait_until(
+            lambda: holder(sessions, "duty:alert-delivery") == "hub-b",
+            timeout_s=TAKEOVER_LIMIT_S,
+            what="hub-b taking the alert delivery",
+        )
+        want = {(a.id, a.status) for a in (*raised, acked)}
+        wait_until(
+            lambda: {(b["alert"]["id"], b["alert"]["status"]) for b in alerts.seen()} >= want,
+            timeout_s=20,
+            what="every alert state delivered",
+        )
+        time.sleep(1.0)  # a repeat, were there one, would arrive now
+    by_state: dict[tuple[int, str], set[int]] = defaultdict(set)
+    for body in alerts.seen():
+        by_state[(body["alert"]["id"], body["alert"]["status"])].add(body["delivery_id"])
+    assert set(by_state) == want
+    assert all(len(d) == 1 for d in by_state.values()), "one alert state, two delivery ids"
