@@ -20,7 +20,6 @@ import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -111,12 +110,3 @@ def _alerts(s: Session, ids: Sequence[int]) -> list[AlertRow]:
     if not ids:
         return []
     return list(s.scalars(select(AlertRow).where(AlertRow.id.in_(ids)).order_by(AlertRow.id)))
-
-
-def changed_since(s: Session, since: datetime) -> list[Alert]:
-    """Alerts with a change at or after ``since``, oldest first (a takeover's replay)."""
-    ids = select(AlertHistory.alert_id).where(AlertHistory.at >= since).distinct()
-    return [
-        store.to_alert(r)
-        for r in s.scalars(select(AlertRow).where(AlertRow.id.in_(ids)).order_by(AlertRow.id))
-    ]

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hub.alerts import store
 from hub.alerts.events import Bus
 from hub.alerts.model import Alert, AlertClear, AlertRaise
-from hub.alerts.relay import Relay, changed_since
+from hub.alerts.relay import Relay
 from hub.db import open_database
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -76,15 +76,3 @@ def test_another_hubs_changes_are_published_once_and_this_hubs_own_not_again(
     assert [a.status for a in made_b] == ["acknowledged"]
     assert relay_a.relayed == 1  # only the acknowledgement came from elsewhere
     assert relay_b.relayed == 2
-
-
-def test_a_takeover_replays_alerts_changed_since_a_time(sessions: sessionmaker[Session]) -> None:
-    bus = Bus()
-    first = _raise(sessions, bus, "z1")
-    with sessions.begin() as s:
-        store.step(s, first.id, "acknowledge", now=NOW + timedelta(minutes=10), by="op")
-    second = _raise(sessions, bus, "z2")
-    with sessions() as s:
-        assert [a.id for a in changed_since(s, NOW + timedelta(minutes=5))] == [first.id]
-        assert [a.id for a in changed_since(s, NOW)] == [first.id, second.id]
-        assert changed_since(s, NOW + timedelta(hours=1)) == []
