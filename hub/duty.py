@@ -137,7 +137,7 @@ class Duty:
 
     async def _claim(self) -> bool:
         try:
-            held = await asyncio.to_thread(self.lease.claim)
+            held = await leases.in_lease_thread(self.lease.claim)
         except Exception as exc:  # noqa: BLE001 - the database may be away; try again later
             # the first failure of a streak at WARNING, so a long outage writes one line
             level = logging.DEBUG if self._failing else logging.WARNING
@@ -211,7 +211,7 @@ class Duty:
     async def _claim_quietly(self) -> bool | None:
         """The renewal's answer, or None when the database could not give one."""
         try:
-            return await asyncio.to_thread(self.lease.claim)
+            return await leases.in_lease_thread(self.lease.claim)
         except Exception as exc:  # noqa: BLE001 - keep trying until the safe time runs out
             log.warning("duty %s: renewal failed: %s: %s", self.name, type(exc).__name__, exc)
             return None
@@ -219,7 +219,7 @@ class Duty:
     async def _give_up(self) -> None:
         log.info("duty %s: released", self.name)
         try:
-            await asyncio.to_thread(self.lease.release)
+            await leases.in_lease_thread(self.lease.release)
         except Exception as exc:  # noqa: BLE001 - the lease then simply expires
             log.warning("duty %s: release failed: %s: %s", self.name, type(exc).__name__, exc)
 

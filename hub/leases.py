@@ -13,9 +13,13 @@ between them must stay well below the TTL.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, Table, and_, case, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +31,18 @@ from trygg.clock import Clock
 TABLE = cast(Table, LeaseRow.__table__)
 NAME_MAX = 100
 HOLDER_MAX = 200
+
+# Lease calls get threads of their own: queued behind a busy hub's ingest work in the
+# default executor, a renewal comes late, and a lease renewed late is a lease lost.
+_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="trygg-leases")
+_T = TypeVar("_T")
+
+
+async def in_lease_thread(call: Callable[..., _T], *args: Any) -> _T:
+    """``call(*args)`` in a lease thread (blocking SQL off the event loop)."""
+    return await asyncio.get_running_loop().run_in_executor(
+        _THREADS, functools.partial(call, *args)
+    )
 
 
 @dataclass(frozen=True, slots=True)

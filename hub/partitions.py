@@ -30,7 +30,7 @@ from hub.duty import SAFE_SHARE
 from hub.influx import Influx
 from hub.ingest import Ingest
 from hub.ingest_feed import Sink
-from hub.leases import Lease, Leases
+from hub.leases import Lease, Leases, in_lease_thread
 from hub.metrics import IngestCounters, IngestGauges, make_registry
 from hub.partition_scope import LeaseLostError, PartitionScope
 from hub.settings import HubSettings
@@ -172,29 +172,29 @@ class Partitions:
                         await asyncio.wait_for(stop.wait(), timeout=self.settings.lease_renew_s)
                 await asyncio.gather(*(self._give_up(p) for p in list(self.held)))
                 if self._member is not None:
-                    await asyncio.to_thread(self.leases.release, self._member)
+                    await in_lease_thread(self.leases.release, self._member)
         finally:
             for h in self.held.values():
                 h.task.cancel()
 
     async def step(self, tg: asyncio.TaskGroup) -> None:
         """One round: renew, drop what was lost, then take or give up towards the share."""
-        self._member = await asyncio.to_thread(self.leases.try_acquire, self._member_name())
+        self._member = await in_lease_thread(self.leases.try_acquire, self._member_name())
         for p, h in list(self.held.items()):
             if h.task.done():
                 # The ingest gave up (a failure): the partition is taken anew, new token.
                 del self.held[p]
-                await asyncio.to_thread(self.leases.release, h.scope.lease)
+                await in_lease_thread(self.leases.release, h.scope.lease)
                 continue
             asked = self.monotonic()
-            if await asyncio.to_thread(self.leases.renew, h.scope.lease):
+            if await in_lease_thread(self.leases.renew, h.scope.lease):
                 h.confirmed_at = asked
             else:
                 del self.held[p]
                 h.stop.set()
                 self.lost += 1
                 log.warning("%s lost partition %d to another hub", self.settings.holder(), p)
-        live = await asyncio.to_thread(self.live_hubs)
+        live = await in_lease_thread(self.live_hubs)
         share = part.fair_share(self.settings.partitions, live)
         if len(self.held) > share:
             await self._give_up(max(self.held))
@@ -202,7 +202,7 @@ class Partitions:
             if len(self.held) >= share:
                 break
             asked = self.monotonic()
-            lease = await asyncio.to_thread(self.leases.try_acquire, part.lease_name(p))
+            lease = await in_lease_thread(self.leases.try_acquire, part.lease_name(p))
             if lease is not None:
                 await self._take(tg, p, lease, asked)
         self._mirror_connected()
@@ -268,7 +268,7 @@ class Partitions:
             await asyncio.wait_for(asyncio.shield(h.task), timeout=self.settings.lease_ttl_s / 3)
         h.task.cancel()
         with contextlib.suppress(SQLAlchemyError):
-            await asyncio.to_thread(self.leases.release, h.scope.lease)
+            await in_lease_thread(self.leases.release, h.scope.lease)
         log.info("%s gave up partition %d", self.settings.holder(), p)
 
     def _mirror_connected(self) -> None:

@@ -3,6 +3,7 @@ several race, expiry and takeover with a bumped fencing token, and a stale token
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ import pytest
 from sqlalchemy.orm import sessionmaker
 
 from hub.db import open_database
-from hub.leases import Lease, Leases
+from hub.leases import Lease, Leases, in_lease_thread
 from trygg.clock import FakeClock
 
 START = datetime(2026, 12, 6, 3, 0, tzinfo=UTC)
@@ -156,3 +157,22 @@ def test_bad_arguments_are_refused_and_change_nothing(
     with pytest.raises(ValueError, match="lease"):
         Leases(sessions=sessions, clock=clock, holder=holder, ttl_s=ttl_s).try_acquire(name)
     assert Leases(sessions=sessions, clock=clock, holder="ok", ttl_s=1.0).holders() == []
+
+
+async def test_a_renewal_is_not_queued_behind_work_that_fills_the_default_executor(
+    sessions: sessionmaker[Any],
+) -> None:
+    """A hub whose default executor is busy with ingest commits still renews in time."""
+    clock = FakeClock(START)
+    a, _ = _pair(sessions, clock)
+    lease = a.try_acquire("partition-00")
+    assert lease is not None
+    release = threading.Event()
+    loop = asyncio.get_running_loop()
+    busy = [loop.run_in_executor(None, release.wait) for _ in range(64)]  # every default thread
+    try:
+        async with asyncio.timeout(10):
+            assert await in_lease_thread(a.renew, lease)
+    finally:
+        release.set()
+        await asyncio.gather(*busy)
