@@ -23,7 +23,14 @@ from hub.web.tiles import csp
 
 STATIC: Final = Path(__file__).resolve().parent / "static"
 VENDOR: Final = Path(__file__).resolve().parent / "node_modules"
-_TYPES: Final = {"app.js": "text/javascript", "app.css": "text/css", "icon.svg": "image/svg+xml"}
+# page.js is the part all pages share; it lives here because the crew page's service worker
+# keeps only /crew files for offline use.
+_TYPES: Final = {
+    "app.js": "text/javascript",
+    "page.js": "text/javascript",
+    "app.css": "text/css",
+    "icon.svg": "image/svg+xml",
+}
 _LIBRARIES: Final = {
     "leaflet.js": ("leaflet/dist/leaflet.js", "text/javascript"),
     "leaflet.css": ("leaflet/dist/leaflet.css", "text/css"),
@@ -53,7 +60,8 @@ def crew_page(config: Config) -> FileResponse:
 
 @router.get("/crew/static/{name}", response_class=FileResponse, responses={404: {}})
 def crew_static(
-    name: Annotated[Literal["app.js", "app.css", "icon.svg"], PathParam()], config: Config
+    name: Annotated[Literal["app.js", "page.js", "app.css", "icon.svg"], PathParam()],
+    config: Config,
 ) -> FileResponse:
     path = STATIC / name
     if not path.is_file():
