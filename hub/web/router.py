@@ -2,7 +2,8 @@
 the operator page, the partner page and the fleet page (releases and rollouts).
 
 The pages are static (HTML, CSS, JS in ``static/``) and talk to ``/api/v1`` with the user's
-token. The crew map's library comes from ``node_modules/`` (installed from the npm
+token. They share ``app.css`` and the module ``page.js`` (the sign-in form, the token, API
+calls, the language switch), both under ``/crew/static/``. The crew map's library comes from ``node_modules/`` (installed from the npm
 registry by ``make web``, never a CDN); without it the page draws positions alone. A strict
 Content-Security-Policy allows only the pages' own files and the configured tile server's
 images.

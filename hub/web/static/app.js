@@ -1,7 +1,7 @@
 // Trygg crew page: log in, see open tickets nearest first on a map, open one to see the whole
 // job, start, acknowledge and resolve it (with a photo). No framework; the map library (Leaflet)
 // is served by the hub, and without it the page draws the positions alone.
-import { $, createPage, el, say } from "/crew/static/page.js";
+import { $, createPage, el, readEvents, say } from "/crew/static/page.js";
 
 const T = {
   sv: {
@@ -393,19 +393,7 @@ async function listen(token) {
       const resp = await fetch("/api/v1/tickets/stream", { headers: { Authorization: `Bearer ${token}`, Accept: "text/event-stream" } });
       if (resp.status === 401) { page.logout(); return; }
       if (!resp.ok) throw new Error(resp.statusText);
-      const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buf = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done || page.token !== token) break;
-        buf += value;
-        let cut;
-        while ((cut = buf.indexOf("\n\n")) >= 0) {
-          const block = buf.slice(0, cut); buf = buf.slice(cut + 2);
-          const ev = (block.match(/^event: (.*)$/m) || [])[1], data = (block.match(/^data: (.*)$/m) || [])[1];
-          if (ev === "ticket" && data) arrived(JSON.parse(data));
-        }
-      }
+      await readEvents(resp, (ev, data) => { if (ev === "ticket") arrived(JSON.parse(data)); }, () => page.token !== token);
     } catch (_) { /* offline or the hub restarted: try again shortly */ }
     await new Promise((r) => setTimeout(r, 3000));
   }

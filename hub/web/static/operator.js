@@ -1,7 +1,7 @@
 // Trygg operator page: live alerts (server-sent events over fetch, so the token stays in a
 // header), the running event's zones coloured by level of service, one-tap acknowledge and
 // a sound for Extreme alerts. No framework, no external requests (CSP: 'self' only).
-import { $, createPage, el, say } from "/crew/static/page.js";
+import { $, createPage, el, readEvents, say } from "/crew/static/page.js";
 
 const T = {
   sv: {
@@ -159,19 +159,7 @@ async function listen() {
       if (!resp.ok || !resp.body) throw new Error(resp.statusText);
       setLive(true);
       await loadAlerts();
-      const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buf = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buf += value;
-        let cut;
-        while ((cut = buf.indexOf("\n\n")) >= 0) {
-          const block = buf.slice(0, cut); buf = buf.slice(cut + 2);
-          const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5)).join("\n");
-          if (data) hear(JSON.parse(data));
-        }
-      }
+      await readEvents(resp, (_, data) => hear(JSON.parse(data)));
     } catch (err) { if (ctrl.signal.aborted) return; }
     state.stream = null; setLive(false);
     await new Promise((r) => setTimeout(r, 1000));

@@ -33,6 +33,25 @@ export function el(tag, attrs = {}, ...kids) {
 
 export function say(msg) { $("status").textContent = msg; }
 
+// Server-sent events read from a fetch response (EventSource cannot send the token): calls
+// onEvent(name, data) for each event until the stream ends or stop() says to.
+export async function readEvents(resp, onEvent, stop = () => false) {
+  const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done || stop()) return;
+    buf += value;
+    let cut;
+    while ((cut = buf.indexOf("\n\n")) >= 0) {
+      const lines = buf.slice(0, cut).split("\n"); buf = buf.slice(cut + 2);
+      const field = (name) => lines.filter((l) => l.startsWith(name)).map((l) => l.slice(name.length).replace(/^ /, ""));
+      const data = field("data:").join("\n");
+      if (data) onEvent(field("event:")[0] || "message", data);
+    }
+  }
+}
+
 // One copy of the form for all pages; a page without scripts cannot sign in anyway, and a
 // form there would only send the password in the address when submitted.
 function loginForm(t) {
