@@ -2,7 +2,8 @@
 the operator page, the partner page and the fleet page (releases and rollouts).
 
 The pages are static (HTML, CSS, JS in ``static/``) and talk to ``/api/v1`` with the user's
-token. The crew map's library comes from ``node_modules/`` (installed from the npm
+token. They share ``app.css`` and the module ``page.js`` (the sign-in form, the token, API
+calls, the language switch), both under ``/crew/static/``. The crew map's library comes from ``node_modules/`` (installed from the npm
 registry by ``make web``, never a CDN); without it the page draws positions alone. A strict
 Content-Security-Policy allows only the pages' own files and the configured tile server's
 images.
@@ -23,7 +24,14 @@ from hub.web.tiles import csp
 
 STATIC: Final = Path(__file__).resolve().parent / "static"
 VENDOR: Final = Path(__file__).resolve().parent / "node_modules"
-_TYPES: Final = {"app.js": "text/javascript", "app.css": "text/css", "icon.svg": "image/svg+xml"}
+# page.js is the part all pages share; it lives here because the crew page's service worker
+# keeps only /crew files for offline use.
+_TYPES: Final = {
+    "app.js": "text/javascript",
+    "page.js": "text/javascript",
+    "app.css": "text/css",
+    "icon.svg": "image/svg+xml",
+}
 _LIBRARIES: Final = {
     "leaflet.js": ("leaflet/dist/leaflet.js", "text/javascript"),
     "leaflet.css": ("leaflet/dist/leaflet.css", "text/css"),
@@ -53,7 +61,8 @@ def crew_page(config: Config) -> FileResponse:
 
 @router.get("/crew/static/{name}", response_class=FileResponse, responses={404: {}})
 def crew_static(
-    name: Annotated[Literal["app.js", "app.css", "icon.svg"], PathParam()], config: Config
+    name: Annotated[Literal["app.js", "page.js", "app.css", "icon.svg"], PathParam()],
+    config: Config,
 ) -> FileResponse:
     path = STATIC / name
     if not path.is_file():

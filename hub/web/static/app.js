@@ -1,19 +1,16 @@
 // Trygg crew page: log in, see open tickets nearest first on a map, open one to see the whole
 // job, start, acknowledge and resolve it (with a photo). No framework; the map library (Leaflet)
 // is served by the hub, and without it the page draws the positions alone.
-"use strict";
+import { $, createPage, el, readEvents, say } from "/crew/static/page.js";
 
 const T = {
   sv: {
-    skip: "Hoppa till innehållet", appName: "felärenden", loginTitle: "Logga in",
-    username: "Användarnamn", password: "Lösenord", login: "Logga in", logout: "Logga ut",
-    refresh: "Uppdatera", openNearest: "Öppna ärenden, närmast först",
-    empty: "Inga öppna ärenden i ditt område.", other: "English",
+    appName: "felärenden", refresh: "Uppdatera", openNearest: "Öppna ärenden, närmast först",
+    empty: "Inga öppna ärenden i ditt område.",
     who: (n, a) => `Inloggad som ${n}` + (a ? ` · område ${a}` : ""),
     ack: "Kvittera", resolve: "Markera åtgärdad", note: "Anteckning (valfri)",
     acked: (id) => `Ärende ${id} är kvitterat.`, resolved: (id) => `Ärende ${id} är åtgärdat.`,
     loading: "Hämtar ärenden…", loaded: (n) => `${n} öppna ärenden.`,
-    badLogin: "Fel användarnamn eller lösenord.", failed: "Det gick inte: ",
     mapCap: (n, here) => `Karta utan bakgrundskarta: ${n} ärenden som numrerade punkter` + (here ? ", du är den blå ringen" : "") + ". Norr är uppåt.",
     liveCap: (n, here) => `Karta: ${n} ärenden som numrerade punkter, grupperade när de ligger nära varandra (tryck för att zooma)` + (here ? "; du är den blå ringen." : "."),
     hereKnown: (acc) => `Din position är känd (±${acc} m); avstånd räknas därifrån.`,
@@ -34,15 +31,12 @@ const T = {
     priority: "Prioritet", due: "Åtgärda senast", away: "bort", noPos: "position saknas",
   },
   en: {
-    skip: "Skip to content", appName: "fault tickets", loginTitle: "Log in",
-    username: "User name", password: "Password", login: "Log in", logout: "Log out",
-    refresh: "Refresh", openNearest: "Open tickets, nearest first",
-    empty: "No open tickets in your area.", other: "Svenska",
+    appName: "fault tickets", refresh: "Refresh", openNearest: "Open tickets, nearest first",
+    empty: "No open tickets in your area.",
     who: (n, a) => `Signed in as ${n}` + (a ? ` · area ${a}` : ""),
     ack: "Acknowledge", resolve: "Mark resolved", note: "Note (optional)",
     acked: (id) => `Ticket ${id} acknowledged.`, resolved: (id) => `Ticket ${id} resolved.`,
     loading: "Loading tickets…", loaded: (n) => `${n} open tickets.`,
-    badLogin: "Wrong user name or password.", failed: "That failed: ",
     mapCap: (n, here) => `Map without a base map: ${n} tickets as numbered dots` + (here ? ", you are the blue ring" : "") + ". North is up.",
     liveCap: (n, here) => `Map: ${n} tickets as numbered dots, grouped when close together (tap to zoom)` + (here ? "; you are the blue ring." : "."),
     hereKnown: (acc) => `Your position is known (±${acc} m); distances are measured from it.`,
@@ -64,48 +58,19 @@ const T = {
   },
 };
 const SOLNA = { lat: 59.3600, lon: 18.0000 };
-const state = { lang: localStorage.getItem("trygg.lang") || "sv", token: sessionStorage.getItem("trygg.token"),
-  me: null, kinds: {}, tickets: [], here: null, conf: null, leaflet: null, openId: null, detail: {},
+const state = { me: null, kinds: {}, tickets: [], here: null, conf: null, leaflet: null, openId: null, detail: {},
   pending: {}, conflicts: {}, gone: {} };
-const $ = (id) => document.getElementById(id);
-const t = (k) => T[state.lang][k];
-
-function el(tag, attrs = {}, ...kids) {
-  const ns = ["svg", "circle", "text", "line", "title", "g", "rect"].includes(tag) ? "http://www.w3.org/2000/svg" : null;
-  const e = ns ? document.createElementNS(ns, tag) : document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "on") for (const [ev, fn] of Object.entries(v)) e.addEventListener(ev, fn);
-    else if (k === "text") e.textContent = v;
-    else e.setAttribute(k, v);
-  }
-  for (const kid of kids) if (kid != null) e.append(kid);
-  return e;
-}
-
-function say(msg) { $("status").textContent = msg; }
-
-async function api(path, opts = {}) {
-  const headers = { Accept: "application/json", ...(opts.headers || {}) };
-  if (state.token) headers.Authorization = `Bearer ${state.token}`;
-  if (opts.json !== undefined) { headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(opts.json); }
-  let resp;
-  try { resp = await fetch(path, { method: opts.method || "GET", headers, body: opts.body }); }
-  catch (err) { const e = new Error(t("pending")); e.offline = true; throw e; }
-  if (resp.status === 401 && path !== "/api/v1/session") { logout(); throw new Error("401"); }
-  if (!resp.ok) {
-    let detail = resp.statusText;
-    try { const j = await resp.json(); detail = typeof j.detail === "string" ? j.detail : JSON.stringify(j.detail); } catch (_) { /* keep statusText */ }
-    const e = new Error(detail); e.status = resp.status; throw e;
-  }
-  return resp.status === 204 ? null : resp.json();
-}
-
-function applyLang() {
-  document.documentElement.lang = state.lang;
-  document.querySelectorAll("[data-i18n]").forEach((n) => { n.textContent = t(n.dataset.i18n); });
-  const b = $("lang"); b.textContent = t("other"); b.lang = state.lang === "sv" ? "en" : "sv";
-  if (state.me) { $("who").textContent = t("who")(state.me.name, state.me.area); render(); }
-}
+const page = createPage({
+  texts: T,
+  offlineText: "pending",
+  onSignIn: enter,
+  onSignOut: () => { state.me = null; },
+  onLang: () => {
+    say("");
+    if (state.me) { $("who").textContent = t("who")(state.me.name, state.me.area); render(); }
+  },
+});
+const { t, api } = page;
 
 function distance(a, lat, lon) {
   const r = Math.PI / 180, dp = (lat - a.lat) * r, dl = (lon - a.lon) * r;
@@ -114,11 +79,11 @@ function distance(a, lat, lon) {
 }
 
 function fmtDistance(m) {
-  const loc = state.lang === "sv" ? "sv-SE" : "en-GB";
+  const loc = page.locale();
   return m < 1000 ? `${Math.round(m)} m` : `${(m / 1000).toLocaleString(loc, { maximumFractionDigits: 1 })} km`;
 }
 
-function kindName(k) { return (state.kinds[k] && state.kinds[k][state.lang]) || k; }
+function kindName(k) { return (state.kinds[k] && state.kinds[k][page.lang]) || k; }
 
 function drawMap(items) {
   const svg = $("map"); svg.replaceChildren();
@@ -225,7 +190,7 @@ function openFor(tk) {
 }
 
 function when(iso) {
-  return new Date(iso).toLocaleString(state.lang === "sv" ? "sv-SE" : "en-GB", { dateStyle: "short", timeStyle: "short", timeZone: "Europe/Stockholm" });
+  return new Date(iso).toLocaleString(page.locale(), { dateStyle: "short", timeStyle: "short", timeZone: "Europe/Stockholm" });
 }
 
 function section(title, items) {
@@ -241,7 +206,7 @@ function reading(r) {
 async function photoImg(tk, p) {
   const img = el("img", { alt: `${t("photos")} ${p.id} (${p.uploaded_by}, ${when(p.created_at)})`, width: 96, height: 96 });
   try {
-    const r = await fetch(`/api/v1/tickets/${tk.id}/photos/${p.id}`, { headers: { Authorization: `Bearer ${state.token}` } });
+    const r = await fetch(`/api/v1/tickets/${tk.id}/photos/${p.id}`, { headers: { Authorization: `Bearer ${page.token}` } });
     if (r.ok) img.src = URL.createObjectURL(await r.blob());
   } catch (_) { /* the alt text stays */ }
   return img;
@@ -353,7 +318,7 @@ async function markPending() {
 
 let flushing = false;
 async function flush() {
-  if (flushing || !state.token) return;
+  if (flushing || !page.token) return;
   flushing = true;
   let sent = 0;
   try {
@@ -423,24 +388,12 @@ function arrived(tk) {
 
 // Server-sent events over fetch (EventSource cannot send the token); reconnects when cut.
 async function listen(token) {
-  while (state.token === token) {
+  while (page.token === token) {
     try {
       const resp = await fetch("/api/v1/tickets/stream", { headers: { Authorization: `Bearer ${token}`, Accept: "text/event-stream" } });
-      if (resp.status === 401) { logout(); return; }
+      if (resp.status === 401) { page.logout(); return; }
       if (!resp.ok) throw new Error(resp.statusText);
-      const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buf = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done || state.token !== token) break;
-        buf += value;
-        let cut;
-        while ((cut = buf.indexOf("\n\n")) >= 0) {
-          const block = buf.slice(0, cut); buf = buf.slice(cut + 2);
-          const ev = (block.match(/^event: (.*)$/m) || [])[1], data = (block.match(/^data: (.*)$/m) || [])[1];
-          if (ev === "ticket" && data) arrived(JSON.parse(data));
-        }
-      }
+      await readEvents(resp, (ev, data) => { if (ev === "ticket") arrived(JSON.parse(data)); }, () => page.token !== token);
     } catch (_) { /* offline or the hub restarted: try again shortly */ }
     await new Promise((r) => setTimeout(r, 3000));
   }
@@ -482,33 +435,16 @@ async function enter() {
   $("login").hidden = true; $("work").hidden = false;
   $("who").textContent = t("who")(state.me.name, state.me.area);
   await load();
-  listen(state.token);
+  listen(page.token);
   flush();
 }
 
-function logout() {
-  if (state.token) fetch("/api/v1/session", { method: "DELETE", headers: { Authorization: `Bearer ${state.token}` } }).catch(() => {});
-  state.token = null; state.me = null; sessionStorage.removeItem("trygg.token");
-  $("work").hidden = true; $("login").hidden = false; say("");
-}
-
 document.addEventListener("DOMContentLoaded", async () => {
-  try { state.kinds = await (await fetch("/crew/kinds.json")).json(); } catch (_) { state.kinds = {}; }
-  try { state.conf = await (await fetch("/crew/config.json")).json(); } catch (_) { state.conf = null; }
-  applyLang();
-  $("lang").addEventListener("click", () => { state.lang = state.lang === "sv" ? "en" : "sv"; localStorage.setItem("trygg.lang", state.lang); say(""); applyLang(); });
   $("refresh").addEventListener("click", () => load().catch((e) => say(t("failed") + e.message)));
-  $("logout").addEventListener("click", logout);
-  $("login-form").addEventListener("submit", async (ev) => {
-    ev.preventDefault(); $("login-error").textContent = "";
-    try {
-      const r = await api("/api/v1/session", { method: "POST", json: { username: $("username").value, password: $("password").value } });
-      state.token = r.token; sessionStorage.setItem("trygg.token", r.token); $("password").value = "";
-      await enter();
-    } catch (err) { $("login-error").textContent = err.message === "wrong user name or password" ? t("badLogin") : t("failed") + err.message; }
-  });
   window.addEventListener("online", () => flush());
   setInterval(() => { if (navigator.onLine) flush(); }, 10000);
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("/crew/sw.js", { scope: "/crew/" }).catch(() => {});
-  if (state.token) enter().catch(() => logout());
+  try { state.kinds = await (await fetch("/crew/kinds.json")).json(); } catch (_) { state.kinds = {}; }
+  try { state.conf = await (await fetch("/crew/config.json")).json(); } catch (_) { state.conf = null; }
+  page.ready();
 });

@@ -1,15 +1,12 @@
 // Trygg fleet page: releases and staged rollouts, progress per stage, pause, resume and
 // abort. No framework, no external requests (CSP: 'self' only). Refreshes every 5 s.
-"use strict";
+import { $, createPage, el, say } from "/crew/static/page.js";
 
 const T = {
   sv: {
-    skip: "Hoppa till innehållet", appName: "uppdateringar", loginTitle: "Logga in",
-    username: "Användarnamn", password: "Lösenord", login: "Logga in", logout: "Logga ut",
-    other: "English", rollouts: "Utrullningar", releases: "Versioner", empty: "Inga utrullningar.",
+    appName: "uppdateringar", rollouts: "Utrullningar", releases: "Versioner", empty: "Inga utrullningar.",
     version: "Version", published: "Publicerad", by: "Av", files: "Filer", id: "Id",
-    who: (n) => `Inloggad som ${n}`, badLogin: "Fel användarnamn eller lösenord.",
-    failed: "Det gick inte: ",
+    who: (n) => `Inloggad som ${n}`,
     status: { running: "Pågår", paused: "Pausad", halted: "Stoppad", aborted: "Avbruten", done: "Klar" },
     pause: "Pausa", resume: "Fortsätt", abort: "Avbryt",
     confirmAbort: (id) => `Avbryta utrullning ${id}? Stolpar som redan har uppdaterats behåller versionen.`,
@@ -20,12 +17,9 @@ const T = {
     counts: (h, f, b, p) => `${h} klara · ${f} misslyckade · ${b} pågår · ${p} väntar`,
   },
   en: {
-    skip: "Skip to content", appName: "updates", loginTitle: "Log in",
-    username: "User name", password: "Password", login: "Log in", logout: "Log out",
-    other: "Svenska", rollouts: "Rollouts", releases: "Releases", empty: "No rollouts.",
+    appName: "updates", rollouts: "Rollouts", releases: "Releases", empty: "No rollouts.",
     version: "Version", published: "Published", by: "By", files: "Files", id: "Id",
-    who: (n) => `Signed in as ${n}`, badLogin: "Wrong user name or password.",
-    failed: "That failed: ",
+    who: (n) => `Signed in as ${n}`,
     status: { running: "Running", paused: "Paused", halted: "Halted", aborted: "Aborted", done: "Done" },
     pause: "Pause", resume: "Resume", abort: "Abort",
     confirmAbort: (id) => `Abort rollout ${id}? Poles already updated keep the release.`,
@@ -37,45 +31,14 @@ const T = {
   },
 };
 const FAILED = new Set(["rolled_back", "failed", "timed_out"]);
-const state = { lang: localStorage.getItem("trygg.lang") || "sv", token: sessionStorage.getItem("trygg.token"),
-  me: null, rollouts: [], releases: [], timer: null };
-const $ = (id) => document.getElementById(id);
-const t = (k) => T[state.lang][k];
-
-function el(tag, attrs = {}, ...kids) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "on") for (const [ev, fn] of Object.entries(v)) e.addEventListener(ev, fn);
-    else if (k === "text") e.textContent = v;
-    else if (k === "css") Object.assign(e.style, v); // CSSOM: the CSP forbids style attributes
-    else e.setAttribute(k, v);
-  }
-  for (const kid of kids) if (kid != null) e.append(kid);
-  return e;
-}
-
-function say(msg) { $("status").textContent = msg; }
-
-async function api(path, opts = {}) {
-  const headers = { Accept: "application/json" };
-  if (state.token) headers.Authorization = `Bearer ${state.token}`;
-  if (opts.json !== undefined) { headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(opts.json); }
-  const resp = await fetch(path, { method: opts.method || "GET", headers, body: opts.body });
-  if (resp.status === 401 && path !== "/api/v1/session") { logout(); throw new Error("401"); }
-  if (!resp.ok) {
-    let detail = resp.statusText;
-    try { const j = await resp.json(); detail = typeof j.detail === "string" ? j.detail : JSON.stringify(j.detail); } catch (_) { /* keep statusText */ }
-    throw new Error(detail);
-  }
-  return resp.status === 204 ? null : resp.json();
-}
-
-function applyLang() {
-  document.documentElement.lang = state.lang;
-  document.querySelectorAll("[data-i18n]").forEach((n) => { n.textContent = t(n.dataset.i18n); });
-  const b = $("lang"); b.textContent = t("other"); b.lang = state.lang === "sv" ? "en" : "sv";
-  if (state.me) { $("who").textContent = t("who")(state.me.name); render(); }
-}
+const state = { me: null, rollouts: [], releases: [], timer: null };
+const page = createPage({
+  texts: T,
+  onSignIn: start,
+  onSignOut: () => { clearInterval(state.timer); state.me = null; },
+  onLang: () => { if (state.me) { $("who").textContent = t("who")(state.me.name); render(); } },
+});
+const { t, api } = page;
 
 function stageRow(ro, st) {
   const c = st.counts, n = st.devices || 0;
@@ -117,7 +80,7 @@ function render() {
   for (const r of state.releases) {
     body.append(el("tr", {},
       el("td", { text: r.version }),
-      el("td", { text: new Date(r.published_at).toLocaleString(state.lang === "sv" ? "sv-SE" : "en-GB") }),
+      el("td", { text: new Date(r.published_at).toLocaleString(page.locale()) }),
       el("td", { text: r.published_by }),
       el("td", { text: String(r.files.length) }),
       el("td", {}, el("code", { text: r.id.slice(0, 12) }))));
@@ -141,29 +104,9 @@ async function load() {
 async function start() {
   try { state.me = await api("/api/v1/me"); } catch (err) { if (err.message !== "401") say(t("failed") + err.message); return; }
   $("login").hidden = true; $("work").hidden = false;
-  applyLang();
+  page.applyLang();
   await load().catch((err) => say(t("failed") + err.message));
   state.timer = setInterval(() => load().catch(() => {}), 5000);
 }
 
-function logout() {
-  if (state.token) fetch("/api/v1/session", { method: "DELETE", headers: { Authorization: `Bearer ${state.token}` } }).catch(() => {});
-  clearInterval(state.timer);
-  state.token = null; state.me = null; sessionStorage.removeItem("trygg.token");
-  $("work").hidden = true; $("login").hidden = false; say("");
-}
-
-document.addEventListener("DOMContentLoaded", () => {
-  applyLang();
-  $("lang").addEventListener("click", () => { state.lang = state.lang === "sv" ? "en" : "sv"; localStorage.setItem("trygg.lang", state.lang); applyLang(); });
-  $("logout").addEventListener("click", logout);
-  $("login-form").addEventListener("submit", async (ev) => {
-    ev.preventDefault(); $("login-error").textContent = "";
-    try {
-      const r = await api("/api/v1/session", { method: "POST", json: { username: $("username").value, password: $("password").value } });
-      state.token = r.token; sessionStorage.setItem("trygg.token", r.token); $("password").value = "";
-      start();
-    } catch (err) { $("login-error").textContent = err.message === "wrong user name or password" ? t("badLogin") : t("failed") + err.message; }
-  });
-  if (state.token) start();
-});
+document.addEventListener("DOMContentLoaded", () => page.ready());

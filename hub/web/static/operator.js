@@ -1,17 +1,14 @@
 // Trygg operator page: live alerts (server-sent events over fetch, so the token stays in a
 // header), the running event's zones coloured by level of service, one-tap acknowledge and
 // a sound for Extreme alerts. No framework, no external requests (CSP: 'self' only).
-"use strict";
+import { $, createPage, el, readEvents, say } from "/crew/static/page.js";
 
 const T = {
   sv: {
-    skip: "Hoppa till innehållet", appName: "larm", loginTitle: "Logga in",
-    username: "Användarnamn", password: "Lösenord", login: "Logga in", logout: "Logga ut",
-    other: "English", openAlerts: "Aktiva larm", empty: "Inga aktiva larm.",
+    appName: "larm", openAlerts: "Aktiva larm", empty: "Inga aktiva larm.",
     who: (n) => `Inloggad som ${n}`, live: "Live", offline: "Ej ansluten",
     ack: "Kvittera", resolve: "Avsluta", acked: (id) => `Larm ${id} är kvitterat.`,
-    resolvedMsg: (id) => `Larm ${id} är avslutat.`, badLogin: "Fel användarnamn eller lösenord.",
-    failed: "Det gick inte: ", noEvent: "Inget pågående evenemang",
+    resolvedMsg: (id) => `Larm ${id} är avslutat.`, noEvent: "Inget pågående evenemang",
     event: (n, p) => `${n} – ${p}`, newAlert: (a) => `Nytt larm: ${a}`,
     mapCap: (n) => `Schematisk karta: ${n} zoner färgade efter servicenivå (A bäst, F farligast). Norr är uppåt.`,
     kind: { crowdLevel: "Trängsel", crowdRising: "Snabbt ökande trängsel",
@@ -22,13 +19,10 @@ const T = {
     fig: { peopleDensity: "pers/m²", peopleCount: "personer", occupancy: "beläggning", levelOfService: "nivå" },
   },
   en: {
-    skip: "Skip to content", appName: "alerts", loginTitle: "Log in",
-    username: "User name", password: "Password", login: "Log in", logout: "Log out",
-    other: "Svenska", openAlerts: "Open alerts", empty: "No open alerts.",
+    appName: "alerts", openAlerts: "Open alerts", empty: "No open alerts.",
     who: (n) => `Signed in as ${n}`, live: "Live", offline: "Not connected",
     ack: "Acknowledge", resolve: "Resolve", acked: (id) => `Alert ${id} acknowledged.`,
-    resolvedMsg: (id) => `Alert ${id} resolved.`, badLogin: "Wrong user name or password.",
-    failed: "That failed: ", noEvent: "No event running",
+    resolvedMsg: (id) => `Alert ${id} resolved.`, noEvent: "No event running",
     event: (n, p) => `${n} – ${p}`, newAlert: (a) => `New alert: ${a}`,
     mapCap: (n) => `Schematic map: ${n} zones coloured by level of service (A best, F most dangerous). North is up.`,
     kind: { crowdLevel: "Crowding", crowdRising: "Crowd rising fast",
@@ -40,53 +34,29 @@ const T = {
   },
 };
 const OPEN = new Set(["raised", "acknowledged", "escalated"]);
-const state = { lang: localStorage.getItem("trygg.lang") || "sv", token: sessionStorage.getItem("trygg.token"),
-  me: null, alerts: new Map(), event: null, zones: [], stream: null, audio: null, timer: null };
-const $ = (id) => document.getElementById(id);
-const t = (k) => T[state.lang][k];
-
-function el(tag, attrs = {}, ...kids) {
-  const ns = ["svg", "circle", "text", "title", "g"].includes(tag) ? "http://www.w3.org/2000/svg" : null;
-  const e = ns ? document.createElementNS(ns, tag) : document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "on") for (const [ev, fn] of Object.entries(v)) e.addEventListener(ev, fn);
-    else if (k === "text") e.textContent = v;
-    else e.setAttribute(k, v);
-  }
-  for (const kid of kids) if (kid != null) e.append(kid);
-  return e;
-}
-
-function say(msg) { $("status").textContent = msg; }
-
-async function api(path, opts = {}) {
-  const headers = { Accept: "application/json", ...(opts.headers || {}) };
-  if (state.token) headers.Authorization = `Bearer ${state.token}`;
-  if (opts.json !== undefined) { headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(opts.json); }
-  const resp = await fetch(path, { method: opts.method || "GET", headers, body: opts.body });
-  if (resp.status === 401 && path !== "/api/v1/session") { logout(); throw new Error("401"); }
-  if (!resp.ok) {
-    let detail = resp.statusText;
-    try { const j = await resp.json(); detail = typeof j.detail === "string" ? j.detail : JSON.stringify(j.detail); } catch (_) { /* keep statusText */ }
-    throw new Error(detail);
-  }
-  return resp.status === 204 ? null : resp.json();
-}
-
-function applyLang() {
-  document.documentElement.lang = state.lang;
-  document.querySelectorAll("[data-i18n]").forEach((n) => { n.textContent = t(n.dataset.i18n); });
-  const b = $("lang"); b.textContent = t("other"); b.lang = state.lang === "sv" ? "en" : "sv";
-  if (state.me) { $("who").textContent = t("who")(state.me.name); render(); }
-  setLive(state.stream !== null);
-}
+const state = { me: null, alerts: new Map(), event: null, zones: [], stream: null, audio: null, timer: null };
+const page = createPage({
+  texts: T,
+  onSignIn: start,
+  onSignOut: () => {
+    if (state.stream) state.stream.abort();
+    clearInterval(state.timer);
+    state.me = null; state.stream = null;
+  },
+  onLang: () => {
+    if (state.me) { $("who").textContent = t("who")(state.me.name); render(); }
+    setLive(state.stream !== null);
+  },
+  // The AudioContext is made on the login tap: browsers allow sound only after a gesture.
+  beforeSignIn: () => { if (!state.audio && window.AudioContext) state.audio = new AudioContext(); },
+});
+const { t, api } = page;
 
 function setLive(on) {
   const b = $("live"); b.textContent = on ? t("live") : t("offline"); b.classList.toggle("live", on);
 }
 
-// A short two-tone beep; the AudioContext is made on the login tap (browsers allow sound
-// only after a gesture).
+// A short two-tone beep, when the login tap made an AudioContext.
 function beep() {
   const ctx = state.audio; if (!ctx) return;
   [880, 660].forEach((hz, i) => {
@@ -112,7 +82,7 @@ function render() {
       el("p", { class: "meta" },
         el("span", { class: `badge ${a.severity}`, text: t("sev")[a.severity] || a.severity }), " ",
         el("span", { class: "badge", text: t("status")[a.status] || a.status }),
-        ` · ${new Date(a.raisedAt).toLocaleTimeString(state.lang === "sv" ? "sv-SE" : "en-GB")}`),
+        ` · ${new Date(a.raisedAt).toLocaleTimeString(page.locale())}`),
       el("p", { class: "figures", text: figuresText(a.figures) }));
     const actions = el("div", { class: "actions" });
     if (a.status !== "acknowledged") actions.append(el("button", { type: "button", class: "ack", "aria-label": `${t("ack")}: ${title}`, text: t("ack"), on: { click: () => step(a.id, "acknowledge") } }));
@@ -181,27 +151,15 @@ async function loadEvent() {
 
 // The stream ends on the server's terms (a time limit, a hub restart): reload and reconnect.
 async function listen() {
-  while (state.token) {
+  while (page.token) {
     const ctrl = new AbortController(); state.stream = ctrl;
     try {
-      const resp = await fetch("/api/v1/alerts/stream", { headers: { Authorization: `Bearer ${state.token}`, Accept: "text/event-stream" }, signal: ctrl.signal });
-      if (resp.status === 401) { logout(); return; }
+      const resp = await fetch("/api/v1/alerts/stream", { headers: { Authorization: `Bearer ${page.token}`, Accept: "text/event-stream" }, signal: ctrl.signal });
+      if (resp.status === 401) { page.logout(); return; }
       if (!resp.ok || !resp.body) throw new Error(resp.statusText);
       setLive(true);
       await loadAlerts();
-      const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buf = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buf += value;
-        let cut;
-        while ((cut = buf.indexOf("\n\n")) >= 0) {
-          const block = buf.slice(0, cut); buf = buf.slice(cut + 2);
-          const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5)).join("\n");
-          if (data) hear(JSON.parse(data));
-        }
-      }
+      await readEvents(resp, (_, data) => hear(JSON.parse(data)));
     } catch (err) { if (ctrl.signal.aborted) return; }
     state.stream = null; setLive(false);
     await new Promise((r) => setTimeout(r, 1000));
@@ -211,32 +169,10 @@ async function listen() {
 async function start() {
   try { state.me = await api("/api/v1/me"); } catch (err) { if (err.message !== "401") say(t("failed") + err.message); return; }
   $("login").hidden = true; $("work").hidden = false;
-  applyLang();
+  page.applyLang();
   await loadEvent().catch((err) => say(t("failed") + err.message));
   state.timer = setInterval(() => loadEvent().catch(() => {}), 5000);
   listen();
 }
 
-function logout() {
-  if (state.token) fetch("/api/v1/session", { method: "DELETE", headers: { Authorization: `Bearer ${state.token}` } }).catch(() => {});
-  if (state.stream) state.stream.abort();
-  clearInterval(state.timer);
-  state.token = null; state.me = null; state.stream = null; sessionStorage.removeItem("trygg.token");
-  $("work").hidden = true; $("login").hidden = false; say("");
-}
-
-document.addEventListener("DOMContentLoaded", () => {
-  applyLang();
-  $("lang").addEventListener("click", () => { state.lang = state.lang === "sv" ? "en" : "sv"; localStorage.setItem("trygg.lang", state.lang); applyLang(); });
-  $("logout").addEventListener("click", logout);
-  $("login-form").addEventListener("submit", async (ev) => {
-    ev.preventDefault(); $("login-error").textContent = "";
-    if (!state.audio && window.AudioContext) state.audio = new AudioContext();
-    try {
-      const r = await api("/api/v1/session", { method: "POST", json: { username: $("username").value, password: $("password").value } });
-      state.token = r.token; sessionStorage.setItem("trygg.token", r.token); $("password").value = "";
-      start();
-    } catch (err) { $("login-error").textContent = err.message === "wrong user name or password" ? t("badLogin") : t("failed") + err.message; }
-  });
-  if (state.token) start();
-});
+document.addEventListener("DOMContentLoaded", () => page.ready());

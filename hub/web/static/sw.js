@@ -2,9 +2,9 @@
 // Network first (a new version shows at once when online), the last copy when offline. The
 // API is not cached here: the page keeps its last ticket list and queues actions itself.
 "use strict";
-const CACHE = "trygg-crew-v1";
-const SHELL = ["/crew/", "/crew/static/app.js", "/crew/static/app.css", "/crew/static/icon.svg",
-  "/crew/manifest.webmanifest", "/crew/kinds.json", "/crew/config.json",
+const CACHE = "trygg-crew-v2";
+const SHELL = ["/crew/", "/crew/static/app.js", "/crew/static/page.js", "/crew/static/app.css",
+  "/crew/static/icon.svg", "/crew/manifest.webmanifest", "/crew/kinds.json", "/crew/config.json",
   "/crew/vendor/leaflet.js", "/crew/vendor/leaflet.css"];
 
 self.addEventListener("install", (ev) => {
