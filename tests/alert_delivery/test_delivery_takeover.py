@@ -18,7 +18,6 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub import webhooks
@@ -67,23 +66,6 @@ def receiver(sessions: sessionmaker[Session]) -> Iterator[Receiver]:
         )
     with got.running():
         yield got
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, mail.SmtpServer]]:
-    got = Inbox()
-    port = free_port()
-    controller = Controller(got, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield (
-            got,
-            mail.SmtpServer(
-                host="127.0.0.1", port=port, sender="trygg@solna.example", starttls=False
-            ),
-        )
-    finally:
-        controller.stop()
 
 
 def _duty(sessions: sessionmaker[Session], hub: str) -> Duty:

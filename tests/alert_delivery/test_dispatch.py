@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -45,23 +44,6 @@ def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
     made.kw["bind"].dispose()
 
 
-@pytest.fixture
-def inbox() -> Iterator[tuple[Inbox, mail.SmtpServer]]:
-    got = Inbox()
-    port = free_port()
-    controller = Controller(got, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield (
-            got,
-            mail.SmtpServer(
-                host="127.0.0.1", port=port, sender="trygg@solna.example", starttls=False
-            ),
-        )
-    finally:
-        controller.stop()
-
-
 def _dispatcher(
     sessions: sessionmaker[Session], smtp: mail.SmtpServer | None, **kw: object
 ) -> Dispatcher:
@@ -86,10 +68,10 @@ async def _deliver(d: Dispatcher, notice: AlertNotice) -> bool:
 
 
 async def test_each_level_hears_in_turn_and_webhooks_are_queued(
-    sessions: sessionmaker[Session], inbox: tuple[Inbox, mail.SmtpServer]
+    sessions: sessionmaker[Session], smtp: tuple[Inbox, mail.SmtpServer]
 ) -> None:
-    got, smtp = inbox
-    d = _dispatcher(sessions, smtp)
+    got, server = smtp
+    d = _dispatcher(sessions, server)
     for record in states()[:4]:  # raised, escalated, acknowledged, resolved
         assert await _deliver(d, AlertNotice.from_json(record))
     heard = [(m["Subject"].split(":")[0], r[0]) for _, r, m in got.got]

@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,23 +43,6 @@ def sessions(sql_url: str) -> Iterator[sessionmaker[Session]]:
         )
     yield made
     made.kw["bind"].dispose()
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, mail.SmtpServer]]:
-    got = Inbox()
-    port = free_port()
-    controller = Controller(got, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield (
-            got,
-            mail.SmtpServer(
-                host="127.0.0.1", port=port, sender="trygg@solna.example", starttls=False
-            ),
-        )
-    finally:
-        controller.stop()
 
 
 def _dispatcher(sessions: sessionmaker[Session], smtp: mail.SmtpServer | None) -> Dispatcher:
