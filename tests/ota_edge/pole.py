@@ -258,24 +258,44 @@ def fleet_defaults(port: int) -> dict[str, object]:
     }
 
 
-def release_bundle(tmp: Path, name: str, *, key: Ed25519PrivateKey, port: int, wheel: Path) -> Path:
-    """The bundle folder of release ``name``: ``wheel`` and a fleet.yaml for broker ``port``,
-    signed by ``key``. Its fleet.yaml names the release in a comment, so that file is stored
-    under a hash no other release shares (damaging it touches this release only)."""
-    src = tmp / "src" / name
-    src.mkdir(parents=True)
-    fleet = src / "fleet.yaml"
-    fleet.write_text(f"# release {name}\n" + yaml.safe_dump(fleet_defaults(port)))
-    out = tmp / "bundles" / name
-    r.build_bundle(
-        out,
-        private_key=key,
-        version=name,
-        sources=[r.Source(wheel, "wheel"), r.Source(fleet, "config")],
-        created_ms=int(time.time() * 1000),
-        notes=name,
-    )
-    return out
+@dataclass
+class Releases:
+    """Makes a test's releases: this checkout's agent wheel with fleet defaults for the
+    broker's TLS listener, signed by the city's key (``pub`` is its public half)."""
+
+    tmp: Path
+    secure: SecureStack
+    key: Ed25519PrivateKey
+    pub: Path
+    wheel: Path
+
+    def bundle(
+        self,
+        name: str,
+        *,
+        port: int | None = None,
+        wheel: Path | None = None,
+        key: Ed25519PrivateKey | None = None,
+    ) -> Path:
+        """The bundle folder of release ``name``: ``wheel`` (default: this checkout's) and
+        a fleet.yaml for broker ``port`` (default: the right one), signed by ``key``
+        (default: the city's). Its fleet.yaml names the release in a comment, so that file
+        is stored under a hash no other release shares (damaging it touches this one only)."""
+        src = self.tmp / "src" / name
+        src.mkdir(parents=True)
+        fleet = src / "fleet.yaml"
+        port = port or self.secure.tls_port
+        fleet.write_text(f"# release {name}\n" + yaml.safe_dump(fleet_defaults(port)))
+        out = self.tmp / "bundles" / name
+        r.build_bundle(
+            out,
+            private_key=key or self.key,
+            version=name,
+            sources=[r.Source(wheel or self.wheel, "wheel"), r.Source(fleet, "config")],
+            created_ms=int(time.time() * 1000),
+            notes=name,
+        )
+        return out
 
 
 def installed_root(root: Path, *, base_url: str, release: str, pub: Path, tls: Tls) -> Path:

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.provision import HUB_USER
-from tests.edge.secure import SecureStack, lamp_assets, secure_stack
+from tests.edge.secure import lamp_assets, secure_stack
 from tests.ota_edge.pole import (
     Acker,
     Pole,
+    Releases,
     ReleaseServer,
     Supervisor,
     crashing_wheel,
@@ -35,7 +35,6 @@ from tests.ota_edge.pole import (
     installed_root,
     lone_launcher,
     pole_device_file,
-    release_bundle,
     trygg_wheel,
     wait_for,
 )
@@ -49,35 +48,12 @@ HEALTH_DEADLINE_S = 10.0
 
 
 @dataclass
-class Net:
-    tmp: Path
-    secure: SecureStack
+class Net(Releases):
     server: ReleaseServer
     acker: Acker
-    key: Ed25519PrivateKey
-    pub: Path
-    wheel: Path
     launcher: Path
-    good: str
-    template: Path  # an A/B root with the good release installed and current
-
-    def bundle(
-        self,
-        name: str,
-        *,
-        port: int | None = None,
-        wheel: Path | None = None,
-        key: Ed25519PrivateKey | None = None,
-    ) -> Path:
-        """A release of this checkout's wheel (or ``wheel``) with a fleet.yaml whose broker
-        port is ``port`` (default: the right one), signed by ``key`` (default: the city's)."""
-        return release_bundle(
-            self.tmp,
-            name,
-            key=key or self.key,
-            port=port or self.secure.tls_port,
-            wheel=wheel or self.wheel,
-        )
+    good: str = ""
+    template: Path = Path()  # an A/B root with the good release installed and current
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +68,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
         key = r.generate_key()
         _priv, pub = r.save_keypair(tmp / "keys", key)
         wheel = trygg_wheel(tmp / "wheels")
-        net = Net(tmp, s, server, acker, key, pub, wheel, lone_launcher(tmp / "opt"), "", tmp)
+        net = Net(tmp, s, key, pub, wheel, server, acker, lone_launcher(tmp / "opt"))
         good = server.publish(net.bundle("good"))
         template = installed_root(
             tmp / "template",
