@@ -9,7 +9,8 @@ each pole ends healthy on it. A bad release (one that crashes at start, one that
 connect, one whose file or whose signature in the hub's store was damaged after it was
 published) is undone on every canary, halts the rollout, and no pole outside the canary
 stage is told anything. A release signed with a key the hub does not trust never gets that
-far: the hub refuses it at upload.
+far: the hub refuses it at upload. A damaged release published again is whole again and
+reaches every pole.
 """
 
 from __future__ import annotations
@@ -364,3 +365,21 @@ def test_a_bad_release_is_undone_on_every_canary_and_reaches_nobody_else(
         assert pole.supervisor.starts == starts[device]
     resp = city.http.post(f"/api/v1/rollouts/{rollout}/abort", headers=city.h())
     assert resp.status_code == 200, resp.text
+
+
+def test_a_damaged_release_published_again_is_repaired_and_reaches_every_pole(
+    city: City,
+) -> None:
+    bundle = city.bundle("repaired")
+    rid = city.publish(bundle)
+    manifest = r.parse_manifest((bundle / r.MANIFEST).read_bytes())
+    config = city.store / r.FILES / manifest.by_role("config")[0].sha256
+    config.write_bytes(config.read_bytes() + b"# damaged\n")
+    (city.store / rid / r.SIGNATURE).write_bytes(b"not a signature")
+    again = city.upload(bundle)
+    assert again.status_code == 200, again.text
+    rollout = city.rollout(rid, _three_stages(["rr-n1"]))
+    done = city.until(rollout, "done", lambda st: st["status"] == "done", timeout=240)
+    assert (done["healthy"], done["failed"], done["devices"]) == (5, 0, 5)
+    for pole in city.poles.values():
+        city.runs_on(pole, rid)
