@@ -14,6 +14,9 @@ added only after its files are in place).
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -31,6 +34,7 @@ from hub.releases.upload import Upload
 from trygg import release as r
 from trygg.clock import from_ms
 
+log = logging.getLogger(__name__)
 _ID_CHARS: Final = frozenset("0123456789abcdef")
 
 
@@ -86,19 +90,26 @@ class ReleaseFiles:
         return any(f.sha256 == sha256 for f in manifest.files)
 
     def keep(self, upload: Upload, manifest: r.Manifest, release_id: str) -> None:
-        """Move the checked files into place, then the release's manifest and signature."""
+        """Move the checked files into place, then the release's manifest and signature.
+        A stored file, manifest or signature that was lost or damaged since an earlier
+        publish is put back (logged), so publishing a release again repairs it."""
         files = self.root / r.FILES
         files.mkdir(parents=True, exist_ok=True)
         for entry in manifest.files:
             target = files / entry.sha256
-            if not target.exists():
+            # Hashed again, not just looked for: the poles refuse a damaged copy forever.
+            if not _intact(target, entry):
+                if target.exists():
+                    log.warning("release store: %s was damaged; put back", target)
                 upload.blobs[entry.sha256].replace(target)
         folder = self.root / release_id
+        signature = r.encode_signature(r.decode_signature(upload.signature))
         if folder.is_dir():
+            self._restore(folder / r.MANIFEST, upload.manifest)
+            self._restore(folder / r.SIGNATURE, signature)
             return
         staging = Path(tempfile.mkdtemp(dir=self.root / "tmp"))
         (staging / r.MANIFEST).write_bytes(upload.manifest)
-        signature = r.encode_signature(r.decode_signature(upload.signature))
         (staging / r.SIGNATURE).write_bytes(signature)
         try:
             staging.replace(folder)
@@ -107,6 +118,25 @@ class ReleaseFiles:
             shutil.rmtree(staging, ignore_errors=True)
             if not folder.is_dir():
                 raise
+
+    def _restore(self, path: Path, data: bytes) -> None:
+        """``path`` holds ``data`` afterwards, replaced in one rename if it did not."""
+        with contextlib.suppress(OSError):
+            if path.read_bytes() == data:
+                return
+        log.warning("release store: %s was missing or not the bytes published; put back", path)
+        fd, tmp = tempfile.mkstemp(dir=self.root / "tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        Path(tmp).replace(path)
+
+
+def _intact(path: Path, entry: r.FileEntry) -> bool:
+    try:
+        r.check_file(path, entry)
+    except r.ReleaseError:  # missing, unreadable, or other bytes
+        return False
+    return True
 
 
 def check(upload: Upload, keys: Sequence[Ed25519PublicKey]) -> tuple[str, r.Manifest]:
@@ -143,10 +173,10 @@ def publish(
     """Verify ``upload``, keep its files and list it; the same release again is no error
     (``new`` is False). PublishError when it is refused; then nothing is stored."""
     release_id, manifest = check(upload, keys)
+    files.keep(upload, manifest, release_id)  # a release stored before gets its files repaired
     existing = s.get(Release, release_id)
     if existing is not None:
         return Published(existing, new=False)
-    files.keep(upload, manifest, release_id)
     now = from_ms(now_ms)
     row = Release(
         id=release_id,

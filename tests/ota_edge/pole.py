@@ -22,9 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import paho.mqtt.client as paho
+import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge import ab
+from edge.release_fetch import Tls, download
+from edge.release_install import install
+from tests.edge.secure import SecureStack
 from trygg import contract as c
 from trygg import release as r
 
@@ -172,6 +177,20 @@ class Supervisor:
             self.proc.kill()
 
 
+@dataclass
+class Pole:
+    """One pole of a test: its device id, A/B root, supervisor and agent log."""
+
+    device: str
+    root: Path
+    supervisor: Supervisor
+    log: Path
+
+    @property
+    def layout(self) -> ab.Layout:
+        return ab.Layout(self.root)
+
+
 def wait_for(what: str, check: Callable[[], bool], timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -227,6 +246,122 @@ def lone_launcher(folder: Path) -> Path:
     target = folder / "trygg-launch.py"
     shutil.copy(Path(ab.__file__), target)
     return target
+
+
+def fleet_defaults(port: int) -> dict[str, object]:
+    """The fleet defaults a release carries, for the broker's TLS listener on ``port``."""
+    return {
+        "site": "solna-centrum",
+        "heartbeat_s": 60,
+        "broker": {"port": port, "reconnect_min_s": 0.2, "reconnect_max_s": 1.0, "keepalive_s": 10},
+        "outbox": {"flush_s": 0.2, "ack_timeout_s": 3.0, "synchronous": "NORMAL"},
+    }
+
+
+@dataclass
+class Releases:
+    """Makes a test's releases: this checkout's agent wheel with fleet defaults for the
+    broker's TLS listener, signed by the city's key (``pub`` is its public half)."""
+
+    tmp: Path
+    secure: SecureStack
+    key: Ed25519PrivateKey
+    pub: Path
+    wheel: Path
+
+    def bundle(
+        self,
+        name: str,
+        *,
+        port: int | None = None,
+        wheel: Path | None = None,
+        key: Ed25519PrivateKey | None = None,
+    ) -> Path:
+        """The bundle folder of release ``name``: ``wheel`` (default: this checkout's) and
+        a fleet.yaml for broker ``port`` (default: the right one), signed by ``key``
+        (default: the city's). Its fleet.yaml names the release in a comment, so that file
+        is stored under a hash no other release shares (damaging it touches this one only)."""
+        src = self.tmp / "src" / name
+        src.mkdir(parents=True)
+        fleet = src / "fleet.yaml"
+        port = port or self.secure.tls_port
+        fleet.write_text(f"# release {name}\n" + yaml.safe_dump(fleet_defaults(port)))
+        out = self.tmp / "bundles" / name
+        r.build_bundle(
+            out,
+            private_key=key or self.key,
+            version=name,
+            sources=[r.Source(wheel or self.wheel, "wheel"), r.Source(fleet, "config")],
+            created_ms=int(time.time() * 1000),
+            notes=name,
+        )
+        return out
+
+
+def installed_root(root: Path, *, base_url: str, release: str, pub: Path, tls: Tls) -> Path:
+    """An A/B root at ``root`` with ``release`` (fetched from ``base_url``) installed and
+    current: what every pole of a test fleet starts from (copy it, links and all)."""
+    layout = ab.Layout(root)
+    layout.ensure()
+    got = download(
+        base_url=base_url,
+        release_id=release,
+        dest=layout.staging / release,
+        public_keys=r.load_public_keys([pub]),
+        tls=tls,
+        timeout_s=30,
+    )
+    install(got, layout, python=sys.executable)
+    layout.point("current", release)
+    shutil.rmtree(layout.staging)
+    return root
+
+
+def device_tls(secure: SecureStack, device: str) -> Tls:
+    """The fleet CA and ``device``'s provisioned certificate and key."""
+    folder = secure.prov.secrets / "devices" / device
+    return Tls(secure.files.cafile, folder / f"{device}.crt", folder / f"{device}.key")
+
+
+def pole_device_file(
+    secure: SecureStack,
+    device: str,
+    home: Path,
+    *,
+    release_url: str,
+    pub: Path,
+    root: Path,
+    health_deadline_s: float,
+    **over: object,
+) -> Path:
+    """``device``'s config under ``home/etc`` (local fleet defaults beside it) for a pole on
+    the TLS listener with its certificate, taking releases from ``release_url`` into the
+    A/B root ``root``; ``over`` sets more top-level keys (``site``, say)."""
+    etc = home / "etc"
+    (etc / "devices").mkdir(parents=True)
+    (etc / "fleet.yaml").write_text(yaml.safe_dump(fleet_defaults(secure.tls_port)))
+    tls = device_tls(secure, device)
+    doc = yaml.safe_load((secure.config_dir / "devices" / f"{device}.yaml").read_text())
+    doc |= {
+        "state_dir": str(home / "state"),
+        "broker": {
+            "host": "127.0.0.1",
+            "tls": True,
+            "ca_file": str(tls.ca_file),
+            "cert_file": str(tls.cert_file),
+            "key_file": str(tls.key_file),
+        },
+        "release": {
+            "url": release_url,
+            "public_keys": [str(pub)],
+            "root": str(root),
+            "health_deadline_s": health_deadline_s,
+        },
+        **over,
+    }
+    device_file = etc / "devices" / f"{device}.yaml"
+    device_file.write_text(yaml.safe_dump(doc))
+    return device_file
 
 
 def tree_files(folder: Path) -> Iterator[Path]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import random
 import shutil
 import ssl
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,20 +21,20 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edge import ab
 from edge.provision import HUB_USER
-from edge.release_fetch import Tls, download
-from edge.release_install import install
-from tests.edge.secure import SecureStack, lamp_assets, secure_stack
+from tests.edge.secure import lamp_assets, secure_stack
 from tests.ota_edge.pole import (
     Acker,
+    Pole,
+    Releases,
     ReleaseServer,
     Supervisor,
     crashing_wheel,
+    device_tls,
+    installed_root,
     lone_launcher,
+    pole_device_file,
     trygg_wheel,
     wait_for,
 )
@@ -49,51 +48,12 @@ HEALTH_DEADLINE_S = 10.0
 
 
 @dataclass
-class Net:
-    tmp: Path
-    secure: SecureStack
+class Net(Releases):
     server: ReleaseServer
     acker: Acker
-    key: Ed25519PrivateKey
-    pub: Path
-    wheel: Path
     launcher: Path
-    good: str
-    template: Path  # an A/B root with the good release installed and current
-
-    def bundle(
-        self,
-        name: str,
-        *,
-        port: int | None = None,
-        wheel: Path | None = None,
-        key: Ed25519PrivateKey | None = None,
-    ) -> Path:
-        """A release of this checkout's wheel (or ``wheel``) with a fleet.yaml whose broker
-        port is ``port`` (default: the right one), signed by ``key`` (default: the city's)."""
-        src = self.tmp / "src" / name
-        src.mkdir(parents=True)
-        fleet = src / "fleet.yaml"
-        fleet.write_text(yaml.safe_dump(fleet_defaults(port or self.secure.tls_port)))
-        out = self.tmp / "bundles" / name
-        r.build_bundle(
-            out,
-            private_key=key or self.key,
-            version=name,
-            sources=[r.Source(wheel or self.wheel, "wheel"), r.Source(fleet, "config")],
-            created_ms=int(time.time() * 1000),
-            notes=name,
-        )
-        return out
-
-
-def fleet_defaults(port: int) -> dict[str, object]:
-    return {
-        "site": "solna-centrum",
-        "heartbeat_s": 60,
-        "broker": {"port": port, "reconnect_min_s": 0.2, "reconnect_max_s": 1.0, "keepalive_s": 10},
-        "outbox": {"flush_s": 0.2, "ack_timeout_s": 3.0, "synchronous": "NORMAL"},
-    }
+    good: str = ""
+    template: Path = Path()  # an A/B root with the good release installed and current
 
 
 @pytest.fixture(scope="module")
@@ -108,41 +68,21 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
         key = r.generate_key()
         _priv, pub = r.save_keypair(tmp / "keys", key)
         wheel = trygg_wheel(tmp / "wheels")
-        net = Net(tmp, s, server, acker, key, pub, wheel, lone_launcher(tmp / "opt"), "", tmp)
+        net = Net(tmp, s, key, pub, wheel, server, acker, lone_launcher(tmp / "opt"))
         good = server.publish(net.bundle("good"))
-        template = tmp / "template"
-        layout = ab.Layout(template)
-        layout.ensure()
-        device = s.prov.secrets / "devices" / DEVICES[0]
-        got = download(
+        template = installed_root(
+            tmp / "template",
             base_url=server.url,
-            release_id=good,
-            dest=layout.staging / good,
-            public_keys=[key.public_key()],
-            tls=Tls(files.cafile, device / f"{DEVICES[0]}.crt", device / f"{DEVICES[0]}.key"),
-            timeout_s=30,
+            release=good,
+            pub=pub,
+            tls=device_tls(s, DEVICES[0]),
         )
-        install(got, layout, python=sys.executable)
-        layout.point("current", good)
-        shutil.rmtree(layout.staging)
         net.good, net.template = good, template
         try:
             yield net
         finally:
             acker.close()
             server.close()
-
-
-@dataclass
-class Pole:
-    device: str
-    root: Path
-    supervisor: Supervisor
-    log: Path
-
-    @property
-    def layout(self) -> ab.Layout:
-        return ab.Layout(self.root)
 
 
 _used: set[str] = set()
@@ -164,32 +104,18 @@ def _pole(net: Net, *, on_release: bool) -> Iterator[Pole]:
     device = next(d for d in DEVICES if d not in _used)
     _used.add(device)
     home = net.tmp / "poles" / device
-    etc = home / "etc"
-    (etc / "devices").mkdir(parents=True)
-    (etc / "fleet.yaml").write_text(yaml.safe_dump(fleet_defaults(net.secure.tls_port)))
-    certs = net.secure.prov.secrets / "devices" / device
     root = home / "ab"
     if on_release:
         shutil.copytree(net.template, root, symlinks=True)
-    doc = yaml.safe_load((net.secure.config_dir / "devices" / f"{device}.yaml").read_text())
-    doc |= {
-        "state_dir": str(home / "state"),
-        "broker": {
-            "host": "127.0.0.1",
-            "tls": True,
-            "ca_file": str(net.secure.files.cafile),
-            "cert_file": str(certs / f"{device}.crt"),
-            "key_file": str(certs / f"{device}.key"),
-        },
-        "release": {
-            "url": net.server.url,
-            "public_keys": [str(net.pub)],
-            "root": str(root),
-            "health_deadline_s": HEALTH_DEADLINE_S,
-        },
-    }
-    device_file = etc / "devices" / f"{device}.yaml"
-    device_file.write_text(yaml.safe_dump(doc))
+    device_file = pole_device_file(
+        net.secure,
+        device,
+        home,
+        release_url=net.server.url,
+        pub=net.pub,
+        root=root,
+        health_deadline_s=HEALTH_DEADLINE_S,
+    )
     log = home / "agent.log"
     sup = Supervisor(launcher=net.launcher, root=root, device_file=device_file, log=log)
     p = Pole(device, root, sup, log)

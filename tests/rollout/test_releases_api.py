@@ -57,6 +57,37 @@ def test_publish_stores_content_addressed_and_lists(api: Api, keys: Keys, tmp_pa
     assert actions.count("release.publish") == 1
 
 
+def test_publishing_again_puts_back_stored_files_lost_or_damaged(
+    api: Api, keys: Keys, tmp_path: Path
+) -> None:
+    bundle = build(tmp_path / "b", keys.private, version="2026.12.3", payload=b"three")
+    body = tar_of(bundle.folder)
+    assert api.publish(body).status_code == 201
+    model = next(e for e in bundle.manifest.files if e.role == "model")
+    config = next(e for e in bundle.manifest.files if e.role == "config")
+    files = api.config.dir / "files"
+    damaged = bytearray((files / model.sha256).read_bytes())
+    damaged[0] ^= 0xFF
+    (files / model.sha256).write_bytes(bytes(damaged))
+    (files / config.sha256).unlink()
+    sig = api.config.dir / bundle.id / r.SIGNATURE
+    sig.write_bytes(r.encode_signature(r.sign(bundle.manifest_bytes, r.generate_key())))
+    (api.config.dir / bundle.id / r.MANIFEST).write_bytes(b"{}")
+
+    again = api.publish(body)
+    assert again.status_code == 200, again.text
+    for entry in bundle.manifest.files:
+        r.check_file(files / entry.sha256, entry)  # raises if still wrong
+    manifest = (api.config.dir / bundle.id / r.MANIFEST).read_bytes()
+    assert manifest == bundle.manifest_bytes
+    assert r.verify(manifest, sig.read_bytes(), [keys.private.public_key()]) == bundle.manifest
+    assert not list((api.config.dir / "tmp").iterdir())
+    with api.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Release)) == 1
+        actions = s.scalars(select(AuditEntry.action)).all()
+    assert actions.count("release.publish") == 1
+
+
 def test_only_admins_publish_and_staff_list(api: Api, keys: Keys, tmp_path: Path) -> None:
     body = tar_of(build(tmp_path / "b", keys.private, version="1", payload=b"x").folder)
     assert api.publish(body, api.operator).status_code == 403
