@@ -187,7 +187,7 @@ class Link:
             on_trial = self._renewer is not None and self._renewer.trial is not None
             self._entered = False
             try:
-                await _unwrap(self._session(stop))
+                await self._connected_or_stopped(stop)
                 retry.reset()
             except PublishRefusedError as exc:
                 log.warning("%s: %s", self._device.config.id, exc)
@@ -214,6 +214,22 @@ class Link:
             self.state.conn = None
             if not stop.is_set():
                 await self._idle(stop, retry.next_delay())
+
+    async def _connected_or_stopped(self, stop: asyncio.Event) -> None:
+        """Run one session; a stop while it is still connecting (the broker unreachable)
+        ends it at once, as a stop once connected lets it drain first."""
+        session = asyncio.ensure_future(_unwrap(self._session(stop)))
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({session, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not session.done() and not self._entered:
+                session.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await session
+                return
+            await session
+        finally:
+            stopping.cancel()
 
     @staticmethod
     async def _idle(stop: asyncio.Event, seconds: float) -> None:

@@ -394,3 +394,23 @@ async def test_process_notifies_systemd_ready_and_watchdog(
             proc.kill()
         sock.close()
     assert yaml.safe_load(path.read_text())["id"] == device
+
+
+async def test_a_stop_while_the_broker_is_unreachable_ends_the_agent_at_once(
+    tmp_path: Path, unique: str
+) -> None:
+    """systemd stops (or restarts, as after a release that cannot connect) a pole that is
+    still trying to reach the broker: it must not wait out the connect window first."""
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    config = load_device_config(_write(tmp_path, f"cut-{unique}", port))
+    agent = Agent(config=config, clock=FakeClock(NIGHT), drivers=build_drivers(config.assets))
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop))
+    await asyncio.sleep(1.0)  # inside its first connect window
+    assert not task.done()
+    stop.set()
+    # Not a timing figure: the connect window it must not wait out is 15 s.
+    async with asyncio.timeout(5):
+        await task
