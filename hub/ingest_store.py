@@ -172,8 +172,10 @@ class BatchWrite:
 
 
 class IngestStore:
-    """``fence`` runs first in every transaction and raises to refuse it (a partition's
-    lease lost, hub.partition_scope); ``counter_prefix`` names a partition's counter rows."""
+    """``fence`` runs last in every transaction, just before its commit, and raises to
+    refuse it (a partition's lease lost, hub.partition_scope): the lease row it locks is
+    then held only while the transaction commits, so the holder's own renewal never waits
+    behind a long write; ``counter_prefix`` names a partition's counter rows."""
 
     def __init__(
         self,
@@ -206,8 +208,6 @@ class IngestStore:
         for birth in batch.births:
             self._written.pop(birth.device, None)
         with self.sessions.begin() as s:
-            if self.fence is not None:
-                self.fence(s)
             # Rows in one order (by device id) in every writer, so no two lock in opposite order.
             for birth in sorted(batch.births, key=lambda b: b.device):
                 self._birth(s, birth)
@@ -220,6 +220,8 @@ class IngestStore:
                 self._dead_letters(s, batch.rejected)
             prefix = self.counter_prefix
             self._counters(s, {prefix + k: v for k, v in batch.counters.items()})
+            if self.fence is not None:
+                self.fence(s)
         self._written.update(written)
 
     def probe(self, births: Sequence[c.Birth], rejected: Sequence[Rejected]) -> None:
@@ -273,9 +275,9 @@ class IngestStore:
                 for row in rows:  # written here too: the next batch writes whole rows
                     self._written.pop(str(row["b_id"]), None)
                 with self.sessions.begin() as s:
+                    s.execute(_UPDATE_DEVICE, rows)
                     if self.fence is not None:
                         self.fence(s)
-                    s.execute(_UPDATE_DEVICE, rows)
 
             retry.transient(update, what="device states")
 
