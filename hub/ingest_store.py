@@ -208,7 +208,10 @@ class IngestStore:
         for birth in batch.births:
             self._written.pop(birth.device, None)
         with self.sessions.begin() as s:
-            # Rows in one order (by device id) in every writer, so no two lock in opposite order.
+            # Every device row this transaction writes is locked first, in one order (by id),
+            # so that no two writers (partitions, while a device moves between them) take
+            # the same rows in opposite orders.
+            self._lock_devices(s, {b.device for b in batch.births} | batch.devices.keys())
             for birth in sorted(batch.births, key=lambda b: b.device):
                 self._birth(s, birth)
             if batch.births:
@@ -223,6 +226,12 @@ class IngestStore:
             if self.fence is not None:
                 self.fence(s)
         self._written.update(written)
+
+    @staticmethod
+    def _lock_devices(s: Session, devices: set[str]) -> None:
+        if devices and s.get_bind().dialect.name == "postgresql":
+            ordered = select(Device.id).where(Device.id.in_(sorted(devices))).order_by(Device.id)
+            s.execute(ordered.with_for_update())
 
     def probe(self, births: Sequence[c.Birth], rejected: Sequence[Rejected]) -> None:
         """Write ``births`` and ``rejected`` in a transaction that is rolled back: raises
