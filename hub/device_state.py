@@ -118,6 +118,10 @@ class DeviceStates:
         for status in statuses:
             self.devices[status.device] = status
 
+    def forget(self, device: str) -> None:
+        """Stop following ``device`` (another partition serves it now)."""
+        self.devices.pop(device, None)
+
     def get(self, device: str) -> DeviceStatus:
         return self.devices.get(device) or DeviceStatus(device=device)
 

@@ -405,6 +405,7 @@ class Ingest:
     def _classify(self, batch: Draft, messages: list[Incoming]) -> None:
         if self.scope is not None:
             messages = self.scope.keep(messages)
+            batch.left |= self.scope.take_leaving()
         self.classifier.classify(batch, ((m.topic, m.payload, m.retain) for m in messages))
 
     async def _subscribe(self, conn: MqttSession, devices: set[str]) -> None:
@@ -568,6 +569,12 @@ class Ingest:
                 await asyncio.to_thread(self._record_strangers, heard, now_ms)
         if poison:
             counters.dead[ingest_poison.REASON] += len(poison)
+        # A device moved to another partition is that partition's to judge from now on (its
+        # messages here are skipped: left in, it would time out here and count as silent).
+        for batch in batches:
+            for device in batch.left:
+                if self.scope is not None and device not in self.scope.devices:
+                    states.forget(device)
         # New gaps, and gaps still open: the request or the re-send it causes may be lost.
         open_gaps = {d for d in changed if sequences.has_hole(d)}
         counters.rebirths_requested += self.replies.request_rebirths(

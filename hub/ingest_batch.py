@@ -64,6 +64,7 @@ class Batch:
     outbox: Mapping[str, tuple[int | None, int | None]]  # device -> (depth, dropped)
     delta: IngestCounters
     strangers: Mapping[str, Stranger]  # unknown or blocked devices heard in this batch
+    left: Set[str] = frozenset()  # devices a birth moved to another partition
 
 
 @dataclass(slots=True)
@@ -82,6 +83,7 @@ class Draft:
     outbox: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
     delta: IngestCounters = field(default_factory=IngestCounters)
     strangers: dict[str, Stranger] = field(default_factory=dict)
+    left: set[str] = field(default_factory=set)  # devices a birth moved to another partition
 
     def seal(self) -> Batch:
         """The batch as classified; the draft starts empty again, sharing nothing with it."""
@@ -98,10 +100,11 @@ class Draft:
             outbox=self.outbox,
             delta=self.delta,
             strangers=self.strangers,
+            left=self.left,
         )
         self.lines, self.marks, self.rejected, self.stored = [], [], [], []
         self.births, self.states, self.touched, self.seen = [], [], set(), {}
-        self.outbox, self.delta, self.strangers = {}, IngestCounters(), {}
+        self.outbox, self.delta, self.strangers, self.left = {}, IngestCounters(), {}, set()
         return batch
 
 

@@ -34,6 +34,7 @@ class PartitionScope:
     group: str  # the installation's MQTT share group: names the partition's session
     devices: set[str] = field(default_factory=set)  # this partition's devices, as known now
     joining: set[str] = field(default_factory=set)  # moved in by a birth, not subscribed yet
+    leaving: set[str] = field(default_factory=set)  # moved out by a birth, not forgotten yet
 
     @property
     def client_id(self) -> str:
@@ -80,8 +81,10 @@ class PartitionScope:
                 if into:
                     self.devices.add(moved)
                     self.joining.add(moved)
+                    self.leaving.discard(moved)
                 else:
                     self.devices.discard(moved)
+                    self.leaving.add(moved)
             if keep:
                 mine.append(m)
         return mine
@@ -91,6 +94,11 @@ class PartitionScope:
         (the session keeps its subscriptions) and their messages are skipped."""
         joining, self.joining = self.joining, set()
         return joining
+
+    def take_leaving(self) -> set[str]:
+        """The devices moved out since the last call."""
+        leaving, self.leaving = self.leaving, set()
+        return leaving
 
     def still_held(self) -> bool:
         """Whether the lease is held with our token, in a transaction of its own (blocking)."""

@@ -4,6 +4,8 @@ hub takes its fair share, and when the first stops, the second takes everything 
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ from sqlalchemy import select
 from hub import partitioning as part
 from hub import registry
 from hub.app import Hub
-from hub.db import Counter, Device
+from hub.db import Counter, Device, Ticket
 from hub.devices import register
 from hub.leases import LeaseState
 from hub.partitions import Partitions
@@ -156,3 +158,63 @@ async def test_a_device_registered_while_the_hub_runs_is_served_from_its_birth(
         async with running(*(a.run for a in agents)):
             await wait_for(all_stored, within=40)
             assert all(_partitions(hub).owns_device(d) for d in devices)
+
+
+async def test_a_device_its_birth_moves_to_another_partition_is_judged_only_there(
+    stack: LocalStack, tmp_path: Path, unique: str, sql_url: str
+) -> None:
+    """Registered by its site (no assets known yet), a pole belongs to the site's partition;
+    its birth names its cabinet, whose partition takes it over. The first partition skips
+    its messages from then on, so it must stop following it: left in, the pole would time
+    out there and be stored (and ticketed) offline while it talks to the other."""
+    site = part.partition_of("site:solna-centrum", PARTITIONS)
+    device = next(
+        d
+        for d in (f"pole-{unique}-m{i}" for i in range(100))
+        if part.partition_of(f"cabinet:{d}-cab", PARTITIONS) != site
+    )
+    settings = hub_settings(
+        stack,
+        tmp_path,
+        unique,
+        database_url=sql_url,
+        hub_id="hub-m",
+        partitions=PARTITIONS,
+        lease_ttl_s=3.0,
+        lease_renew_s=0.5,
+        spool_dir=tmp_path / "spool-m",
+        tick_s=0.2,
+        offline_grace_s=0.5,
+        heartbeat_timeouts="pole=2",
+    )
+    hub = build_hub(settings, SystemClock(), [(device, "solna-centrum")])
+    with hub.sessions.begin() as s:  # heard before, as a pole whose cabinet has changed
+        row = s.get(Device, device)
+        assert row is not None
+        row.online, row.state_reason = True, "birth"
+        row.state_changed = row.last_seen = datetime.now(UTC)
+    agent = make_agent(
+        lamp_device(device, port=stack.ports.mqtt, interval_s=0.2), SystemClock(), tmp_path
+    )
+
+    async def all_held() -> bool:
+        return _partitions(hub).owned() == list(range(PARTITIONS))
+
+    async def stored() -> bool:
+        return _watermarks(hub).get(device, 0) >= 3
+
+    async with running(hub.run):
+        await wait_for(all_held, within=20)
+        async with running(agent.run):
+            await wait_for(stored, within=40)
+            await asyncio.sleep(4.0)  # twice the class's timeout, the pole talking throughout
+            followed = [
+                p for p, h in _partitions(hub).held.items() if device in h.ingest.states.devices
+            ]
+            with hub.sessions() as s:
+                row = s.get(Device, device)
+                tickets = s.scalars(select(Ticket).where(Ticket.asset_id == device)).all()
+    assert row is not None
+    assert row.online
+    assert tickets == []
+    assert followed == [part.partition_of(f"cabinet:{device}-cab", PARTITIONS)]

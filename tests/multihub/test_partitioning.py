@@ -152,6 +152,8 @@ def test_a_scope_keeps_its_messages_and_subscribes_each_newcomer_once() -> None:
     assert scope.devices == {"known", "newcomer"}
     assert scope.take_joining() == {"newcomer"}
     assert scope.take_joining() == set()
+    assert scope.take_leaving() == {"leaving"}  # for the ingest to stop following it
+    assert scope.take_leaving() == set()
     assert scope.keep([msg("newcomer", c.Kind.BIRTH, _birth(mine_site))]) != []
     assert scope.take_joining() == set()  # already a member: nothing to subscribe again
 
