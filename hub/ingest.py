@@ -394,7 +394,7 @@ class Ingest:
                         break
                     self._classify(draft, more)
                     messages += more
-                await self._resubscribe(conn)
+                await self._resubscribe(conn, left=draft.left)
                 self._unacked += len(messages)
                 self._oldest_unstored.append(draft.received_ms)
                 self.gauges.queue_depth = self._unacked
@@ -413,10 +413,17 @@ class Ingest:
         for i in range(0, len(filters), _SUBSCRIBE_CHUNK):
             await conn.subscribe(*filters[i : i + _SUBSCRIBE_CHUNK])
 
-    async def _resubscribe(self, conn: MqttSession) -> None:
-        """Subscribe devices a birth moved into this partition."""
-        if self.scope is not None and self.scope.joining:
+    async def _resubscribe(self, conn: MqttSession, *, left: set[str]) -> None:
+        """Subscribe devices a birth moved into this partition; unsubscribe those it moved
+        out (the broker would go on sending their messages here too, to be skipped)."""
+        if self.scope is None:
+            return
+        if self.scope.joining:
             await self._subscribe(conn, self.scope.take_joining())
+        gone = sorted(d for d in left if d not in self.scope.devices)
+        filters = self.scope.subscriptions(gone)
+        for i in range(0, len(filters), _SUBSCRIBE_CHUNK):
+            await conn.unsubscribe(*filters[i : i + _SUBSCRIBE_CHUNK])
 
     # ---- stage 2: store, commit, acknowledge -----------------------------------------
     async def _write_stage(

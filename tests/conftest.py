@@ -8,11 +8,17 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis
 import pytest
 
 from tests.needs import unavailable
 from trygg.pgserver import PostgresServer, ScratchDatabases
 from trygg.stack import LocalStack, StackError, StackPorts, free_port
+
+# Property tests check what the code does, not how fast: on a loaded machine a per-example
+# deadline only makes them flaky.
+hypothesis.settings.register_profile("trygg", deadline=None)
+hypothesis.settings.load_profile("trygg")
 
 
 def start_stack(path: Path, **options: bool | int) -> LocalStack:

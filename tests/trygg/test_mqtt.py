@@ -180,6 +180,25 @@ async def test_a_subscription_is_confirmed_while_the_inbox_is_full_and_nobody_ta
     assert len(taken) == total
 
 
+async def test_unsubscribe_ends_a_subscription_and_keeps_the_others(
+    stack: LocalStack, unique: str
+) -> None:
+    gone, kept = f"t/{unique}/gone", f"t/{unique}/kept"
+    async with Connection(_settings(stack, f"sub-{unique}")) as sub:
+        await sub.subscribe(gone, kept)
+        await sub.unsubscribe(gone)
+        await sub.unsubscribe(f"t/{unique}/never")  # no such subscription: not an error
+        async with Connection(_settings(stack, f"pub-{unique}")) as pub:
+            await pub.publish(gone, b"1")
+            await pub.publish(kept, b"2")
+        async with asyncio.timeout(10):
+            got = await sub.messages()
+        await asyncio.sleep(0.5)  # anything else sent would have arrived by now
+        assert [(m.topic, m.payload) for m in got] == [(kept, b"2")]
+        assert sub.backlog == 0
+        assert sub.is_connected
+
+
 async def test_publish_many_delivers_in_order_and_retains(stack: LocalStack, unique: str) -> None:
     topic = f"t/{unique}/many"
     async with Connection(_settings(stack, f"sub-{unique}")) as sub:

@@ -61,7 +61,7 @@ def test_a_publish_with_properties_is_decoded_past_them() -> None:
     assert codec.Decoder().feed(packet) == [Incoming("a/b", b"payload", 1, 9, True)]
 
 
-def test_connack_pubacks_and_suback() -> None:
+def test_connack_pubacks_suback_and_unsuback() -> None:
     props = Properties(PacketTypes.CONNACK)  # type: ignore[no-untyped-call]
     props.ServerKeepAlive = 20
     props.ReceiveMaximum = 10
@@ -71,7 +71,8 @@ def test_connack_pubacks_and_suback() -> None:
     refused = b"\x20\x03\x00\x87\x00"
     pubacks = b"\x40\x02\x00\x05" + b"\x40\x03\x00\x06\x87" + b"\x40\x04\x00\x08\x10\x00"
     suback = b"\x90\x05\x00\x03\x00\x01\x80"
-    got = codec.Decoder().feed(connack + refused + pubacks + suback + b"\xe0\x01\x8e")
+    unsuback = b"\xb0\x05\x00\x04\x00\x00\x11"
+    got = codec.Decoder().feed(connack + refused + pubacks + suback + unsuback + b"\xe0\x01\x8e")
     assert got == [
         codec.ConnAck(True, 0, {0x13: 20, 0x21: 10, 0x12: "abc"}),
         codec.ConnAck(False, 0x87, {}),
@@ -79,6 +80,7 @@ def test_connack_pubacks_and_suback() -> None:
         codec.PubAck(6, 0x87),
         codec.PubAck(8, 0x10),
         codec.SubAck(3, (1, 0x80)),
+        codec.SubAck(4, (0, 0x11), unsubscribe=True),
         codec.Disconnect(0x8E),
     ]
 

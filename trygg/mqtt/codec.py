@@ -59,8 +59,11 @@ class PubAck:
 
 @dataclass(frozen=True, slots=True)
 class SubAck:
+    """A SUBACK, or (``unsubscribe``) an UNSUBACK: the same layout, one reason per filter."""
+
     mid: int
     reasons: tuple[int, ...]
+    unsubscribe: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +166,10 @@ def subscribe(mid: int, topics: Iterable[str], qos: int) -> bytes:
     return _packet(0x82, body)
 
 
+def unsubscribe(mid: int, topics: Iterable[str]) -> bytes:
+    return _packet(0xA2, _U16.pack(mid) + b"\x00" + b"".join(_string(t) for t in topics))
+
+
 # ---- decoding ------------------------------------------------------------------------
 def _properties(data: bytes, pos: int, stop: int) -> tuple[dict[int, int | str | bytes], int]:
     """The properties at ``pos`` (their length first) and the position after them."""
@@ -224,10 +231,10 @@ def _other(first: int, data: bytes, start: int, stop: int) -> Packet:
         if kind == 2 and stop - start >= 2:
             props, _ = _properties(data, start + 2, stop) if stop - start > 2 else ({}, stop)
             return ConnAck(bool(data[start] & 1), data[start + 1], props)
-        if kind == 9 and stop - start >= 3:
+        if kind in (9, 11) and stop - start >= 3:
             mid = _U16.unpack_from(data, start)[0]
             _, pos = _properties(data, start + 2, stop)
-            return SubAck(mid, tuple(data[pos:stop]))
+            return SubAck(mid, tuple(data[pos:stop]), unsubscribe=kind == 11)
         if kind == 13 and stop == start:
             return PingResp()
         if kind == 14:

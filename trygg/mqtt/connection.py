@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from trygg.mqtt import codec
@@ -335,12 +335,20 @@ class Connection(asyncio.Protocol):
 
     # ---- the session's API ---------------------------------------------------------------
     async def subscribe(self, *topics: str, qos: int = 1) -> None:
+        await self._subscription(lambda mid: codec.subscribe(mid, topics, qos))
+
+    async def unsubscribe(self, *topics: str) -> None:
+        """End these subscriptions of the session (one that did not exist is no error)."""
+        await self._subscription(lambda mid: codec.unsubscribe(mid, topics))
+
+    async def _subscription(self, packet: Callable[[int], bytes]) -> None:
+        """Send a SUBSCRIBE or UNSUBSCRIBE made for its packet id; wait for its answer."""
         if not self.is_connected:
             raise MqttError("not connected")
         mid = self._mid()
         fut: asyncio.Future[tuple[int, ...]] = self._loop.create_future()
         self._sub_pending[mid] = fut
-        self._send(codec.subscribe(mid, topics, qos))
+        self._send(packet(mid))
         self._resume()
         try:
             codes = await asyncio.wait_for(fut, timeout=_SUBACK_TIMEOUT_S)
