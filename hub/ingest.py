@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -408,10 +409,14 @@ class Ingest:
             batch.left |= self.scope.take_leaving()
         self.classifier.classify(batch, ((m.topic, m.payload, m.retain) for m in messages))
 
-    async def _subscribe(self, conn: MqttSession, devices: set[str]) -> None:
+    async def _subscribe(
+        self, conn: MqttSession, devices: Iterable[str], *, off: bool = False
+    ) -> None:
+        """Subscribe (``off``: unsubscribe) the topics of ``devices``' own messages."""
         filters = self.scope.subscriptions(devices) if self.scope is not None else []
+        change = conn.unsubscribe if off else conn.subscribe
         for i in range(0, len(filters), _SUBSCRIBE_CHUNK):
-            await conn.subscribe(*filters[i : i + _SUBSCRIBE_CHUNK])
+            await change(*filters[i : i + _SUBSCRIBE_CHUNK])
 
     async def _resubscribe(self, conn: MqttSession, *, left: set[str]) -> None:
         """Subscribe devices a birth moved into this partition; unsubscribe those it moved
@@ -420,10 +425,7 @@ class Ingest:
             return
         if self.scope.joining:
             await self._subscribe(conn, self.scope.take_joining())
-        gone = sorted(d for d in left if d not in self.scope.devices)
-        filters = self.scope.subscriptions(gone)
-        for i in range(0, len(filters), _SUBSCRIBE_CHUNK):
-            await conn.unsubscribe(*filters[i : i + _SUBSCRIBE_CHUNK])
+        await self._subscribe(conn, [d for d in left if d not in self.scope.devices], off=True)
 
     # ---- stage 2: store, commit, acknowledge -----------------------------------------
     async def _write_stage(

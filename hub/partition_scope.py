@@ -90,13 +90,12 @@ class PartitionScope:
         return mine
 
     def take_joining(self) -> set[str]:
-        """The devices to subscribe since the last call. Those moved out stay subscribed
-        (the session keeps its subscriptions) and their messages are skipped."""
+        """The devices moved in since the last call (to subscribe)."""
         joining, self.joining = self.joining, set()
         return joining
 
     def take_leaving(self) -> set[str]:
-        """The devices moved out since the last call."""
+        """The devices moved out since the last call (to unsubscribe and forget)."""
         leaving, self.leaving = self.leaving, set()
         return leaving
 
